@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# bench/run.sh - the seatmap benchmarks, one command each.
+#
+#   bench/run.sh fanout|holds|expiry|snapshot|idle|all [--smoke]
+#
+# Starts its own redis-server and the real seatmapd (env SEATMAPD, default
+# build/seatmapd) on free loopback ports with a temporary database, creates
+# the 60,000-seat show "stadium" from assets/venues/stadium.json, runs the
+# scenario with bench/seatmap-bench (env SEATMAP_BENCH, default next to
+# seatmapd) and writes bench/results/results.md, bench/results/fanout.png and
+# the result lines (results-<scenario>.txt, which the report is built from) in
+# bench/results/, and the tool's and servers' full output in bench/results/raw/.
+#
+# --smoke runs every size tiny (seconds), writes to bench/results/raw/smoke/
+# and exits 0 whenever the tool works: slowness never fails it. It fails only
+# when the tool or the server cannot run, nothing was measured, or a double
+# hold was found.
+#
+# Extra server flags can be passed in SEATMAPD_ARGS (e.g. "--tick-ms 100").
+set -euo pipefail
+
+usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|all [--smoke]" >&2; exit 1; }
+[ $# -ge 1 ] || usage
+scenario=$1; shift
+smoke=0
+for a in "$@"; do
+  case $a in --smoke) smoke=1 ;; *) usage ;; esac
+done
+case $scenario in fanout|holds|expiry|snapshot|idle|all) ;; *) usage ;; esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+SEATMAPD=${SEATMAPD:-$root/build/seatmapd}
+SEATMAP_BENCH=${SEATMAP_BENCH:-$(dirname "$SEATMAPD")/bench/seatmap-bench}
+if [ ! -x "$SEATMAPD" ] || [ ! -x "$SEATMAP_BENCH" ]; then
+  echo "run.sh: building into build/ (SEATMAPD=$SEATMAPD not found)" >&2
+  "$root/scripts/build.sh" build
+  SEATMAPD=$root/build/seatmapd; SEATMAP_BENCH=$root/build/bench/seatmap-bench
+fi
+venue=$root/assets/venues/stadium.json
+[ -f "$venue" ] || { echo "run.sh: $venue is missing" >&2; exit 1; }
+
+# Every connection is a file descriptor on both sides.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+if [ $smoke = 1 ]; then out=$root/bench/results/raw/smoke; raw=$out
+else out=$root/bench/results; raw=$out/raw; fi
+mkdir -p "$out" "$raw"
+tmp=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
+redis_pid=""; server_pid=""
+
+cleanup() {
+  local rc=$?
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A loopback port nobody listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  echo "run.sh: no free port" >&2; return 1
+}
+
+start_redis() {
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+    --maxclients 1000 >"$raw/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.1
+  done
+  echo "run.sh: redis-server did not start (see $raw/redis.log)" >&2; exit 1
+}
+
+# start_server NAME HOLD_TTL [extra flags...]
+start_server() {
+  local name=$1 ttl=$2; shift 2
+  redis-cli -p "$rport" flushall >/dev/null
+  port=$(free_port)
+  log=$raw/seatmapd-$name.log
+  # shellcheck disable=SC2086
+  (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
+      --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+      "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q "listening on" "$log" 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: seatmapd did not start; its log:" >&2; tail -20 "$log" >&2; exit 1
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+# bench NAME SCENARIO [options...]: runs the tool, keeps its result line.
+failed=0
+bench() {
+  local name=$1; shift
+  local rc=0
+  local results=$out/results-${name%%-*}.txt
+  echo "== $name" >&2
+  "$SEATMAP_BENCH" "$@" --port "$port" --server-pid "$server_pid" --redis-port "$rport" \
+    --redis-pid "$redis_pid" --label "$name" >"$raw/$name.out" 2>"$raw/$name.err" || rc=$?
+  cat "$raw/$name.err" >&2
+  cat "$raw/$name.out"
+  grep '^result ' "$raw/$name.out" >>"$results" || true
+  if [ $rc = 2 ]; then echo "run.sh: $name found a DOUBLE HOLD" >&2; failed=2
+  elif [ $rc != 0 ]; then echo "run.sh: $name: the tool failed (exit $rc)" >&2
+    if [ $failed = 0 ]; then failed=1; fi
+  fi
+}
+
+run_fanout() {
+  local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100
+  if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
+  for w in "${sizes[@]}"; do
+    start_server "fanout-$w" 120
+    bench "fanout-$w" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
+      --duration "$dur" --warmup "$warm" --hold-ms 500
+    stop_server
+  done
+}
+
+run_holds() {
+  local buyers=100 dur=10
+  [ $smoke = 1 ] && { buyers=5; dur=1; }
+  # The per-connection request limit is an abuse guard, not what is measured.
+  start_server holds 120 --rate 100000
+  bench holds holds --buyers "$buyers" --duration "$dur" --warmup 1 --pool 1000 --hold-seats 2
+  stop_server
+}
+
+run_expiry() {
+  local w=1000 holds=10000 junk=100000 ttl=8
+  [ $smoke = 1 ] && { w=10; holds=50; junk=1000; ttl=2; }
+  start_server expiry "$ttl" --rate 100000
+  bench expiry expiry --watchers "$w" --holds "$holds" --junk "$junk"
+  stop_server
+}
+
+run_snapshot() {
+  local joiners=1000 snaps=20
+  [ $smoke = 1 ] && { joiners=20; snaps=3; }
+  start_server snapshot 120
+  bench snapshot snapshot --joiners "$joiners" --snaps "$snaps"
+  stop_server
+}
+
+run_idle() {
+  local conns=10000
+  [ $smoke = 1 ] && conns=50
+  start_server idle 120
+  bench idle idle --conns "$conns"
+  stop_server
+}
+
+# The Markdown report from the result lines.
+report() {
+  local md=$out/results.md dat=$out/fanout.dat files=() s
+  for s in fanout holds expiry snapshot idle; do
+    if [ -s "$out/results-$s.txt" ]; then files+=("$out/results-$s.txt"); fi
+  done
+  [ ${#files[@]} -gt 0 ] || { echo "run.sh: no scenario produced a result" >&2; exit 1; }
+  {
+    echo "# seatmap benchmark results"
+    echo
+    echo "Generated by \`bench/run.sh $scenario$([ $smoke = 1 ] && echo ' --smoke')\` on $(date -u +%Y-%m-%dT%H:%MZ)."
+    echo
+    echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores," \
+      "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM," \
+      "Linux $(uname -r). Load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "seatmapd: $("$SEATMAPD" --version 2>/dev/null | head -1 || true)" \
+      "git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')."
+    echo
+    awk -f "$root/bench/report.awk" "${files[@]}"
+  } >"$md"
+  awk '$2 == "fanout" { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+       print v["watchers"], v["lat_ms_p50"], v["lat_ms_p99"], v["lat_ms_p999"], v["lat_ms_max"],
+             v["server_cpu_pct"], v["gen_cpu_pct"] }' "${files[@]}" | sort -n >"$dat"
+  if [ -s "$dat" ] && command -v gnuplot >/dev/null; then
+    gnuplot <<EOF 2>"$raw/gnuplot.err" || echo "run.sh: gnuplot failed (see $raw/gnuplot.err)" >&2
+set terminal png size 800,500
+set output "$out/fanout.png"
+set title "seatmapd fan-out: change -> arrival at every watcher (1,000 changes/s)"
+set xlabel "watchers on one show"
+set ylabel "latency (ms)"
+set y2label "CPU (% of one core)"
+set ytics nomirror
+set y2tics
+set key top left
+set grid
+set yrange [0:*]
+set y2range [0:*]
+plot "$dat" using 1:2 with linespoints lw 2 title "p50", \
+     "$dat" using 1:3 with linespoints lw 2 title "p99", \
+     "$dat" using 1:4 with linespoints lw 2 title "p99.9", \
+     "$dat" using 1:5 with linespoints dt 2 title "max", \
+     "$dat" using 1:6 axes x1y2 with linespoints dt 3 title "server CPU %", \
+     "$dat" using 1:7 axes x1y2 with linespoints dt 3 title "generator CPU %"
+EOF
+  fi
+  echo "run.sh: wrote $md" >&2
+}
+
+# A scenario's results replace its previous ones; the report shows them all.
+for s in fanout holds expiry snapshot idle; do
+  if [ "$scenario" = all ] || [ "$scenario" = $s ]; then : >"$out/results-$s.txt"; fi
+done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+start_redis
+"$SEATMAPD" show add stadium --venue "$venue" --name Stadium --db "$tmp/bench.db" \
+  >"$raw/show-add.log" 2>&1 || { echo "run.sh: show add failed:" >&2; cat "$raw/show-add.log" >&2; exit 1; }
+
+case $scenario in
+  all) run_fanout; run_holds; run_expiry; run_snapshot; run_idle ;;
+  *) "run_$scenario" ;;
+esac
+report
+exit $failed

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Runs every test of seatmap, the way CI does (.ci/run calls this):
+#   dependencies, a -Werror build, the C unit tests (ctest), the integration
+#   suite (tests/integration, real seatmapd + real redis-server), the browser
+#   suite (tests/e2e, when it has tests), the smoke benchmark (bench/run.sh
+#   --smoke, when present), then everything C again under ASan+UBSan with the
+#   integration suite run against the sanitizer build.
+# It does not install anything but missing Debian packages and node_modules.
+# Prints one line per suite and ends with "N passed, N failed"; exits non-zero
+# on any failure.
+#
+# Environment: SEATMAP_SKIP_ASAN=1 skips the sanitizer pass (quick local runs).
+#              SEATMAP_JOBS=N build parallelism (default: nproc).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+passed=0
+failed=0
+summary=()
+
+# run_suite NAME CMD... : runs one suite, records PASS/FAIL with its duration.
+run_suite() {
+    local name=$1
+    shift
+    local t0=$SECONDS
+    echo
+    echo "=== ${name}"
+    if "$@"; then
+        passed=$((passed + 1))
+        summary+=("PASS  ${name}  ($((SECONDS - t0)) s)")
+    else
+        failed=$((failed + 1))
+        summary+=("FAIL  ${name}  ($((SECONDS - t0)) s)")
+    fi
+}
+
+# build DIR [cmake args]: scripts/build.sh hides compiler output lines and
+# trusts an existing binary, so build once more quietly to catch a failure.
+build() {
+    local dir=$1
+    shift
+    scripts/build.sh "$dir" "$@" && cmake --build "$dir" -j"${SEATMAP_JOBS:-$(nproc)}" >/dev/null
+}
+
+# node_test FILE [env...]: one test file in its own node process.
+node_test() {
+    local file=$1
+    shift
+    env "$@" node --test --test-concurrency=1 --test-reporter=spec "$file"
+}
+
+finish() {
+    echo
+    echo "=== summary"
+    local line
+    for line in "${summary[@]}"; do echo "  $line"; done
+    echo "${passed} passed, ${failed} failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+# ---- dependencies ----
+echo "=== dependencies"
+if ! scripts/deps.sh --test; then
+    echo "scripts/deps.sh failed" >&2
+    failed=$((failed + 1))
+    summary+=("FAIL  dependencies")
+    finish
+fi
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] ||
+    [ package-lock.json -nt node_modules/.package-lock.json ] ||
+    [ package.json -nt node_modules/.package-lock.json ]; then
+    echo "npm ci"
+    if ! npm ci --no-audit --no-fund; then
+        failed=$((failed + 1))
+        summary+=("FAIL  npm ci")
+        finish
+    fi
+fi
+
+integration_suites() {
+    local label=$1
+    shift
+    local f
+    for f in tests/integration/*.test.mjs; do
+        [ -e "$f" ] || continue
+        run_suite "${label} $(basename "$f" .test.mjs)" node_test "$f" "$@"
+    done
+}
+
+# ---- normal build ----
+run_suite "build (-Werror)" build build
+if [ -x build/seatmapd ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
+    run_suite "ctest" ctest --test-dir build --output-on-failure
+    integration_suites "integration" SEATMAPD="$ROOT/build/seatmapd"
+    if compgen -G "tests/e2e/*.test.mjs" >/dev/null || compgen -G "tests/e2e/**/*.test.mjs" >/dev/null; then
+        for f in tests/e2e/*.test.mjs; do
+            [ -e "$f" ] || continue
+            run_suite "e2e $(basename "$f" .test.mjs)" node_test "$f" SEATMAPD="$ROOT/build/seatmapd"
+        done
+    else
+        echo "(tests/e2e has no tests yet: skipped)"
+    fi
+    if [ -x bench/run.sh ] || [ -f bench/run.sh ]; then
+        run_suite "bench smoke" bash bench/run.sh --smoke
+    fi
+else
+    echo "build failed: skipping ctest, integration, e2e and bench"
+fi
+
+# ---- sanitizers ----
+if [ "${SEATMAP_SKIP_ASAN:-0}" = "1" ]; then
+    echo
+    echo "=== sanitizer pass skipped (SEATMAP_SKIP_ASAN=1)"
+else
+    # LeakSanitizer needs ptrace-like powers some containers lack: probe it.
+    leaks=1
+    probe_dir=$(mktemp -d)
+    printf 'int main(void){return 0;}\n' >"$probe_dir/p.c"
+    if cc -fsanitize=address -o "$probe_dir/p" "$probe_dir/p.c" 2>/dev/null; then
+        if ! ASAN_OPTIONS=detect_leaks=1 "$probe_dir/p" >/dev/null 2>&1; then
+            leaks=0
+            echo "(LeakSanitizer does not work here: leak detection off)"
+        fi
+    fi
+    rm -rf "$probe_dir"
+    export ASAN_OPTIONS="detect_leaks=${leaks}:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
+    run_suite "build-asan (ASan+UBSan)" build build-asan -DSEATMAP_SANITIZE=ON
+    if [ -x build-asan/seatmapd ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
+        run_suite "ctest (asan)" ctest --test-dir build-asan --output-on-failure
+        integration_suites "integration (asan)" SEATMAPD="$ROOT/build-asan/seatmapd" \
+            SEATMAP_READY_TIMEOUT_MS=40000
+    else
+        echo "sanitizer build failed: skipping its tests"
+    fi
+fi
+
+finish

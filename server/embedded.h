@@ -1,0 +1,17 @@
+/*
+ * embedded.h - Lua scripts (server/lua) and SQL migrations (schema/) compiled
+ * into the binary by cmake/embed.cmake. Both tables end with {NULL, NULL}.
+ * SQL migrations are sorted by file name ("001_init", "002_...").
+ */
+#ifndef SEATMAP_EMBEDDED_H
+#define SEATMAP_EMBEDDED_H
+
+typedef struct embedded_file {
+    const char *name; /* file name without directory and extension */
+    const char *text; /* NUL-terminated contents, static */
+} embedded_file;
+
+extern const embedded_file embedded_lua[];
+extern const embedded_file embedded_sql[];
+
+#endif

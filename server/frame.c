@@ -1,0 +1,23 @@
+/*
+ * frame.c - see frame.h.
+ */
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+frame *frame_new(const char *data, size_t len)
+{
+    frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
+    if (!f) return NULL;
+    f->refs = 1;
+    f->len = len;
+    memcpy(f->buf + LWS_PRE, data, len);
+    f->buf[LWS_PRE + len] = '\0';
+    return f;
+}
+
+void frame_unref(frame *f)
+{
+    if (f && --f->refs == 0) free(f);
+}

@@ -1,0 +1,141 @@
+/*
+ * ledger.h - the SQLite database: bookings (the durable truth), shows,
+ * staff users, sessions, API tokens, the audit trail and server metadata.
+ *
+ * The database runs in WAL mode. Migrations (schema/NNN_*.sql, embedded at
+ * build time) are applied at open inside one transaction each and tracked
+ * with PRAGMA user_version. Every call is synchronous and meant for the event
+ * loop: they are short indexed statements; booking commits use
+ * synchronous=FULL (an fsync) so a 201 is never sent for a booking that a
+ * power cut could lose. Audit rows are buffered and written in batches by
+ * ledger_audit_flush (synchronous=NORMAL: they survive a crash of seatmapd,
+ * and the next FULL commit makes them durable too).
+ *
+ * Errors: functions return 0 on success and a negative LEDGER_E* code
+ * otherwise; ledger_errmsg gives the last human message.
+ */
+#ifndef SEATMAP_LEDGER_H
+#define SEATMAP_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEDGER_ENOTFOUND (-2)  /* no such row */
+#define LEDGER_EEXISTS (-3)    /* unique key taken (user name, show id, payment ref) */
+#define LEDGER_ESEATTAKEN (-4) /* a seat of a new booking is already booked */
+#define LEDGER_EBUSY (-5)      /* database locked by another process for too long */
+#define LEDGER_EINVAL (-6)     /* bad argument */
+#define LEDGER_EIO (-1)        /* anything else from SQLite */
+
+#define LEDGER_PAYMENT_REF_MAX 128
+#define LEDGER_NAME_MAX 64
+
+typedef struct ledger ledger;
+
+/* Opens (creating if needed) the database and applies migrations.
+ * On failure returns negative and writes one sentence into err. */
+int ledger_open(const char *path, ledger **out, char *err, size_t errlen);
+void ledger_close(ledger *l);
+const char *ledger_errmsg(ledger *l);
+
+/* 32-byte secret shared by every process on this database (created on first
+ * use, stored in the meta table). Used for buyer tokens. */
+int ledger_secret(ledger *l, uint8_t out[32]);
+
+/* ---- shows ---- */
+typedef struct ledger_show {
+    char id[65];
+    char name[257];
+    char venue_name[257];
+    char starts_at[40]; /* ISO 8601 as given, or "" */
+    char *venue_json;   /* the venue document as stored at `show add`; owned */
+} ledger_show;
+
+void ledger_show_clear(ledger_show *s); /* frees venue_json */
+/* LEDGER_EEXISTS if the id is taken. The venue text is stored so a show's
+ * seat order never changes when the file does. */
+int ledger_show_add(ledger *l, const char *id, const char *name, const char *venue_name,
+                    const char *starts_at, const char *venue_json);
+/* Fills *out (with venue_json) or LEDGER_ENOTFOUND. */
+int ledger_show_get(ledger *l, const char *id, ledger_show *out);
+/* Every show, ordered by starts_at then id, without venue_json.
+ * *out is a malloc'd array the caller frees with free(). */
+int ledger_show_list(ledger *l, ledger_show **out, size_t *n);
+
+/* ---- staff users, sessions, API tokens ---- */
+typedef struct ledger_user {
+    int64_t id;
+    char name[LEDGER_NAME_MAX + 1];
+    char role[16]; /* "boxoffice" or "admin" */
+    char pwhash[128];
+} ledger_user;
+
+/* role must be "boxoffice" or "admin" (LEDGER_EINVAL otherwise). Adding an
+ * existing name replaces its password and role (so `user add` can reset). */
+int ledger_user_add(ledger *l, const char *name, const char *role, const char *pwhash);
+int ledger_user_get(ledger *l, const char *name, ledger_user *out);
+
+/* Sessions and API tokens are stored by the hash of the token only. */
+int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash,
+                          int64_t expires_at_ms);
+/* Finds a live session (expires_at > now_ms) and its user; LEDGER_ENOTFOUND. */
+int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out);
+int ledger_session_delete(ledger *l, const char *token_hash);
+/* role as for users; the token acts as a user named "token:NAME". */
+int ledger_token_add(ledger *l, const char *name, const char *role, const char *token_hash);
+int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out);
+
+/* ---- bookings ---- */
+typedef struct ledger_booking {
+    int64_t id;
+    char show[65];
+    char hold_ref[16]; /* "" for a walk-up sale */
+    char payment_ref[LEDGER_PAYMENT_REF_MAX + 1];
+    char by[LEDGER_NAME_MAX + 8];
+    int64_t created_at;   /* unix ms */
+    int64_t cancelled_at; /* unix ms, 0 while active */
+    size_t nseats;
+    char **seats; /* owned, with the strings; free with ledger_booking_clear */
+} ledger_booking;
+
+void ledger_booking_clear(ledger_booking *b);
+void ledger_booking_list_free(ledger_booking *list, size_t n);
+
+/*
+ * Commits a booking (synchronous=FULL) and its audit row in one transaction.
+ * LEDGER_EEXISTS when (show, payment_ref) already exists: *out then holds that
+ * existing booking. LEDGER_ESEATTAKEN when any seat has an active booking:
+ * nothing is written. On success *out holds the new booking.
+ */
+int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
+                          const char *const *seats, size_t nseats, const char *payment_ref,
+                          const char *by, int64_t now_ms, ledger_booking *out);
+int ledger_booking_by_payment(ledger *l, const char *show, const char *payment_ref,
+                              ledger_booking *out);
+/* The active booking made from a hold ref, if any (for reconciliation). */
+int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, ledger_booking *out);
+int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *out);
+/* All bookings of a show, newest first, cancelled ones included. */
+int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_t *n);
+/* Marks a booking cancelled and frees its seats (with an audit row).
+ * LEDGER_ENOTFOUND if no such booking; LEDGER_EINVAL if already cancelled.
+ * On success *out holds the booking as cancelled. */
+int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *by, int64_t now_ms,
+                          ledger_booking *out);
+/* Every seat with an active booking in a show: calls cb(arg, seat, booking_id). */
+int ledger_booked_seats(ledger *l, const char *show,
+                        void (*cb)(void *arg, const char *seat, int64_t booking_id), void *arg);
+
+/* ---- audit ---- */
+/*
+ * Buffers one audit row: what ("hold", "release", "expire", "book",
+ * "cancel", "sale"), the show, the hold ref or booking id, the seats
+ * (space-separated), who ("buyer:<id>", "staff:<name>", "token:<name>",
+ * "expiry"), and when. Never fails the caller: a full buffer is flushed.
+ */
+void ledger_audit(ledger *l, const char *what, const char *show, const char *ref, const char *seats,
+                  const char *who, int64_t at_ms);
+/* Writes buffered audit rows in one transaction. */
+int ledger_audit_flush(ledger *l);
+
+#endif

@@ -1,0 +1,21 @@
+-- book: last step of a confirmation or sale, after SQLite committed the
+-- booking. Every seat of the (frozen) hold becomes booked.
+-- ARGV: prefix, ref, booking id
+local ref, id = ARGV[2], ARGV[3]
+local hk = P .. 'hold:' .. ref
+local h = redis.call('HMGET', hk, 'buyer', 'seats')
+if not h[1] then return result('gone') end
+local ch = {}
+for _, s in ipairs(split(h[2])) do
+  redis.call('SET', P .. 'seat:' .. s, 'b:' .. id)
+  redis.call('HSET', P .. 'booked', s, id)
+  ch[#ch + 1] = {s, 'b'}
+end
+redis.call('DEL', hk)
+if h[1] ~= '' and redis.call('GET', P .. 'buyer:' .. h[1]) == ref then
+  redis.call('DEL', P .. 'buyer:' .. h[1])
+end
+redis.call('ZREM', P .. 'due', ref)
+redis.call('ZREM', P .. 'frozen', ref)
+publish('book', h[1], ref, ch, false, tonumber(id))
+return result('ok')

@@ -1,0 +1,52 @@
+-- hold: adds seats to a buyer's hold in one show, all or nothing.
+-- ARGV: prefix, buyer id, ttl ms, max seats, 3 candidate refs, seat ids...
+local buyer, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local bk = P .. 'buyer:' .. buyer
+local ref = redis.call('GET', bk)
+local seats, exp = {}, 0
+if ref then
+  local h = redis.call('HMGET', P .. 'hold:' .. ref, 'seats', 'exp', 'frozen')
+  if not h[1] then
+    redis.call('DEL', bk)
+    ref = nil
+  elseif h[3] ~= '0' then
+    return result('hold_locked')
+  elseif tonumber(h[2]) <= NOW then
+    expire_hold(ref)
+    ref = nil
+  else
+    seats, exp = split(h[1]), tonumber(h[2])
+  end
+end
+local mine = {}
+for _, s in ipairs(seats) do mine[s] = true end
+local new, bad = {}, {}
+for i = 8, #ARGV do
+  local s = ARGV[i]
+  if not mine[s] then
+    if redis.call('EXISTS', P .. 'seat:' .. s) == 1 then bad[#bad + 1] = s else new[#new + 1] = s end
+  end
+end
+if #bad > 0 then return result('seat_unavailable', cjson.encode(bad)) end
+if #seats + #new > max then return result('hold_limit') end
+if #new == 0 then return result('ok', cjson.encode(hold_obj(ref, seats, exp))) end
+if not ref then
+  for i = 5, 7 do
+    if redis.call('EXISTS', P .. 'hold:' .. ARGV[i]) == 0 then ref = ARGV[i] break end
+  end
+  if not ref then return result('retry') end
+  exp = NOW + ttl
+  redis.call('SET', bk, ref)
+  redis.call('ZADD', P .. 'due', exp, ref)
+end
+local ch = {}
+for _, s in ipairs(new) do
+  redis.call('SET', P .. 'seat:' .. s, 'h:' .. ref, 'PXAT', exp)
+  seats[#seats + 1] = s
+  ch[#ch + 1] = {s, 'p'}
+end
+redis.call('HSET', P .. 'hold:' .. ref, 'buyer', buyer, 'seats', table.concat(seats, ' '),
+           'exp', exp, 'frozen', '0')
+local hold = hold_obj(ref, seats, exp)
+publish('hold', buyer, ref, ch, hold)
+return result('ok', cjson.encode(hold))

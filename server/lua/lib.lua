@@ -1,0 +1,74 @@
+-- lib.lua: prepended by store.c to every other script, so each script is
+-- self-contained. ARGV[1] is the key prefix of one show, "sm:{SHOW}:": every
+-- key a script touches starts with it, so a show lives in one cluster slot.
+--
+-- Keys of a show:
+--   seat:<id>    "h:<ref>" with PXAT at the hold deadline, or "b:<booking>"
+--   hold:<ref>   hash: buyer, seats (space separated), exp (ms), frozen (ms or 0)
+--   buyer:<id>   the ref of that buyer's hold
+--   due          zset ref -> deadline: what the sweep expires
+--   frozen       zset ref -> freeze time: holds being confirmed
+--   booked       hash seat -> booking id (a copy of SQLite's active bookings)
+--   seq          counter, +1 per state-changing operation
+--   ev           pub/sub channel: one JSON message per operation
+local P = ARGV[1]
+local T = redis.call('TIME')
+local NOW = tonumber(T[1]) * 1000 + math.floor(tonumber(T[2]) / 1000)
+local MSGS = {}
+
+local function split(s)
+  local t = {}
+  for w in string.gmatch(s or '', '%S+') do t[#t + 1] = w end
+  return t
+end
+
+local function hold_obj(ref, seats, exp)
+  return {ref = ref, seats = seats, expires_at = exp}
+end
+
+-- One operation: bump seq once and tell every process what changed.
+-- ch is a list of {seat, state}; hold is the owner's hold after it, or false.
+local function publish(op, buyer, ref, ch, hold, booking)
+  local seq = redis.call('INCR', P .. 'seq')
+  local m = {seq = seq, op = op, buyer = buyer or '', ref = ref or '', ch = ch,
+             hold = hold or false, booking = booking or 0}
+  local s = cjson.encode(m)
+  redis.call('PUBLISH', P .. 'ev', s)
+  MSGS[#MSGS + 1] = s
+  return seq
+end
+
+-- Ends a hold: its seats that are still its own, or already gone by TTL,
+-- become empty. Seats someone else took after the TTL are left alone.
+local function expire_hold(ref)
+  local hk = P .. 'hold:' .. ref
+  local h = redis.call('HMGET', hk, 'buyer', 'seats')
+  redis.call('ZREM', P .. 'due', ref)
+  redis.call('ZREM', P .. 'frozen', ref)
+  if not h[1] then return end
+  local ch = {}
+  for _, s in ipairs(split(h[2])) do
+    local k = P .. 'seat:' .. s
+    local v = redis.call('GET', k)
+    if v == 'h:' .. ref then
+      redis.call('DEL', k)
+      ch[#ch + 1] = {s, 'e'}
+    elseif not v then
+      ch[#ch + 1] = {s, 'e'}
+    end
+  end
+  redis.call('DEL', hk)
+  if h[1] ~= '' and redis.call('GET', P .. 'buyer:' .. h[1]) == ref then
+    redis.call('DEL', P .. 'buyer:' .. h[1])
+  end
+  publish('expire', h[1], ref, ch, false)
+end
+
+-- Every script answers {status, detail, message...}: the messages are what
+-- it published, so the caller's process can apply them without waiting for
+-- pub/sub.
+local function result(status, detail)
+  local r = {status, detail or ''}
+  for _, m in ipairs(MSGS) do r[#r + 1] = m end
+  return r
+end

@@ -1,0 +1,24 @@
+-- reserve: first step of a walk-up sale. Empty seats become pending under a
+-- frozen hold of no buyer, all or nothing, until book.lua books them.
+-- ARGV: prefix, 3 candidate refs, seat ids...
+local bad = {}
+for i = 5, #ARGV do
+  if redis.call('EXISTS', P .. 'seat:' .. ARGV[i]) == 1 then bad[#bad + 1] = ARGV[i] end
+end
+if #bad > 0 then return result('seat_unavailable', cjson.encode(bad)) end
+local ref
+for i = 2, 4 do
+  if redis.call('EXISTS', P .. 'hold:' .. ARGV[i]) == 0 then ref = ARGV[i] break end
+end
+if not ref then return result('retry') end
+local seats, ch = {}, {}
+for i = 5, #ARGV do
+  redis.call('SET', P .. 'seat:' .. ARGV[i], 'h:' .. ref)
+  seats[#seats + 1] = ARGV[i]
+  ch[#ch + 1] = {ARGV[i], 'p'}
+end
+redis.call('HSET', P .. 'hold:' .. ref, 'buyer', '', 'seats', table.concat(seats, ' '),
+           'exp', 0, 'frozen', NOW)
+redis.call('ZADD', P .. 'frozen', NOW, ref)
+publish('hold', '', ref, ch, false)
+return result('ok', cjson.encode({ref = ref, seats = seats}))

@@ -1,0 +1,89 @@
+/*
+ * redis_uv.c - hiredis <-> libuv glue (see redis_uv.h for why it exists).
+ */
+#include "redis_uv.h"
+
+#include <stdlib.h>
+
+typedef struct redis_uv {
+    uv_poll_t poll;
+    redisAsyncContext *ac; /* NULL once hiredis has let go of us */
+    int events;
+} redis_uv;
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    redis_uv *r = handle->data;
+
+    /* On an error hiredis finds out for itself by reading or writing and
+     * reports it through the connect/disconnect callbacks. */
+    if (status < 0) events = r->events ? r->events : UV_READABLE;
+    if (r->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(r->ac);
+    if (r->ac && (events & UV_READABLE)) redisAsyncHandleRead(r->ac);
+}
+
+static void update(redis_uv *r, int add, int del)
+{
+    int ev = (r->events | add) & ~del;
+    if (ev == r->events) return;
+    r->events = ev;
+    if (ev)
+        uv_poll_start(&r->poll, ev, on_poll);
+    else
+        uv_poll_stop(&r->poll);
+}
+
+static void add_read(void *p)
+{
+    update(p, UV_READABLE, 0);
+}
+
+static void del_read(void *p)
+{
+    update(p, 0, UV_READABLE);
+}
+
+static void add_write(void *p)
+{
+    update(p, UV_WRITABLE, 0);
+}
+
+static void del_write(void *p)
+{
+    update(p, 0, UV_WRITABLE);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void cleanup(void *p)
+{
+    redis_uv *r = p;
+    r->ac = NULL;
+    uv_poll_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, on_close);
+}
+
+int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    redis_uv *r;
+
+    if (ac->ev.data) return -1;
+    r = calloc(1, sizeof(*r));
+    if (!r) return -1;
+    if (uv_poll_init_socket(loop, &r->poll, ac->c.fd)) {
+        free(r);
+        return -1;
+    }
+    r->poll.data = r;
+    r->ac = ac;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    ac->ev.data = r;
+    return 0;
+}

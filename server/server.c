@@ -1,0 +1,230 @@
+/*
+ * server.c - wiring of the running server (see server.h): lws and hiredis on
+ * one libuv loop, the timers that drive fan-out, expiry and reconciliation,
+ * and an orderly shutdown (PITFALLS.md: on a foreign loop lws installs no
+ * signal handlers and must be destroyed twice around uv_run).
+ */
+#include "server.h"
+
+#include "app.h"
+#include "http.h"
+#include "show.h"
+#include "venue.h"
+#include "ws.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SERVER_MAINT_MS 250
+
+static const struct lws_protocols protocols[] = {
+    {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
+    {"seatmap.v1", ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static const lws_retry_bo_t retry_policy = {
+    .secs_since_valid_ping = 20,
+    .secs_since_valid_hangup = 35,
+};
+
+static void on_tick(uv_timer_t *t)
+{
+    shows_tick(t->data);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    shows_sweep(t->data);
+}
+
+static void on_maint(uv_timer_t *t)
+{
+    shows_maintain(t->data);
+}
+
+static void on_store_ready(void *arg)
+{
+    shows_store_ready(arg);
+}
+
+static void on_store_down(void *arg)
+{
+    (void)arg;
+}
+
+static void on_store_message(void *arg, const char *show_id, const char *json, size_t len)
+{
+    shows_store_message(arg, show_id, json, len);
+}
+
+static void on_store_expired(void *arg, const char *show_id)
+{
+    shows_store_expired(arg, show_id);
+}
+
+static void stop(app *a)
+{
+    if (a->stopping) return;
+    a->stopping = 1;
+    sm_info("shutting down");
+    uv_close((uv_handle_t *)&a->tick_timer, NULL);
+    uv_close((uv_handle_t *)&a->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&a->maint_timer, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    store_destroy(a->store);
+    a->store = NULL;
+    lws_context_destroy(a->lws);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    stop(s->data);
+}
+
+/* Creates the `demo` show from the demo venue unless it exists. */
+static int ensure_demo(app *a)
+{
+    ledger_show ls;
+    venue *v;
+    char *text = NULL, err[512], starts[40];
+    time_t t = time(NULL) + 7 * 86400;
+    struct tm tm;
+    int rc;
+
+    memset(&ls, 0, sizeof(ls));
+    if (ledger_show_get(a->ledger, "demo", &ls) == 0) {
+        ledger_show_clear(&ls);
+        return 0;
+    }
+    if (venue_load_file(a->cfg.demo_venue, &v, &text, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: cannot load the demo venue %s: %s\n", a->cfg.demo_venue, err);
+        return -1;
+    }
+    gmtime_r(&t, &tm);
+    snprintf(starts, sizeof(starts), "%04d-%02d-%02dT19:30:00Z", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday);
+    rc = ledger_show_add(a->ledger, "demo", "Demo night", venue_name(v), starts, text);
+    venue_free(v);
+    free(text);
+    if (rc && rc != LEDGER_EEXISTS) {
+        fprintf(stderr, "seatmapd: cannot create the demo show: %s\n", ledger_errmsg(a->ledger));
+        return -1;
+    }
+    if (rc == 0) sm_info("created the demo show from %s", a->cfg.demo_venue);
+    return 0;
+}
+
+/* Loads every show so that each is swept and kept in sync from the start. */
+static void load_shows(app *a)
+{
+    ledger_show *list = NULL;
+    size_t n = 0, i;
+    if (ledger_show_list(a->ledger, &list, &n)) return;
+    for (i = 0; i < n; i++)
+        shows_get(a, list[i].id);
+    free(list);
+}
+
+int server_run(const config *cfg)
+{
+    app *a = calloc(1, sizeof(*a));
+    struct lws_context_creation_info info;
+    void *foreign[1];
+    store_events ev = {on_store_ready, on_store_down, on_store_message, on_store_expired, NULL};
+    char err[512];
+    struct stat st;
+    int status = 1;
+
+    if (!a) return 1;
+    a->cfg = *cfg;
+    sm_map_init(&a->shows);
+    sm_map_init(&a->buyers);
+    signal(SIGPIPE, SIG_IGN);
+    if (auth_init()) {
+        fprintf(stderr, "seatmapd: cannot initialise libsodium\n");
+        goto out;
+    }
+    if (ledger_open(cfg->db_path, &a->ledger, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: cannot open database %s: %s\n", cfg->db_path, err);
+        goto out;
+    }
+    if (ledger_secret(a->ledger, a->secret)) {
+        fprintf(stderr, "seatmapd: cannot read the server secret from %s: %s\n", cfg->db_path,
+                ledger_errmsg(a->ledger));
+        goto out;
+    }
+    if (cfg->demo && ensure_demo(a)) goto out;
+    if (stat(cfg->web_dir, &st) || !S_ISDIR(st.st_mode))
+        sm_warn("web directory %s not found: pages will answer 404 (set --web)", cfg->web_dir);
+
+    a->loop = malloc(sizeof(*a->loop));
+    if (!a->loop || uv_loop_init(a->loop)) {
+        fprintf(stderr, "seatmapd: cannot create the event loop\n");
+        free(a->loop);
+        a->loop = NULL;
+        goto out;
+    }
+    foreign[0] = a->loop;
+    lws_set_log_level(LLL_ERR, NULL);
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->listen_port;
+    info.iface = cfg->listen_host;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.foreign_loops = foreign;
+    info.user = a;
+    info.retry_and_idle_policy = &retry_policy;
+    info.timeout_secs = 30;
+    a->lws = lws_create_context(&info);
+    if (!a->lws) {
+        fprintf(stderr,
+                "seatmapd: cannot listen on %s:%d (in use? or the package "
+                "libwebsockets-evlib-uv is missing)\n",
+                cfg->listen_host, cfg->listen_port);
+        goto out_loop;
+    }
+    ev.arg = a;
+    if (store_create(a->loop, cfg->redis_url, &ev, &a->store)) {
+        fprintf(stderr, "seatmapd: bad Redis URL '%s' (expected redis://HOST[:PORT][/DB])\n",
+                cfg->redis_url);
+        lws_context_destroy(a->lws);
+        goto out_loop;
+    }
+    load_shows(a);
+
+    uv_timer_init(a->loop, &a->tick_timer);
+    uv_timer_init(a->loop, &a->sweep_timer);
+    uv_timer_init(a->loop, &a->maint_timer);
+    a->tick_timer.data = a->sweep_timer.data = a->maint_timer.data = a;
+    uv_timer_start(&a->tick_timer, on_tick, (uint64_t)cfg->tick_ms, (uint64_t)cfg->tick_ms);
+    uv_timer_start(&a->sweep_timer, on_sweep, (uint64_t)cfg->sweep_ms, (uint64_t)cfg->sweep_ms);
+    uv_timer_start(&a->maint_timer, on_maint, SERVER_MAINT_MS, SERVER_MAINT_MS);
+    uv_signal_init(a->loop, &a->sigint);
+    uv_signal_init(a->loop, &a->sigterm);
+    a->sigint.data = a->sigterm.data = a;
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+
+    fprintf(stderr, "seatmapd: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    lws_context_destroy(a->lws);
+    status = 0;
+out_loop:
+    uv_run(a->loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(a->loop)) sm_warn("event loop closed with handles still open");
+    free(a->loop);
+out:
+    shows_free(a);
+    sm_map_free(&a->buyers);
+    if (a->ledger) ledger_close(a->ledger);
+    free(a);
+    return status;
+}

@@ -1,0 +1,713 @@
+/*
+ * show.c - the per-show seat cache, fan-out, sweep and reconciliation
+ * (see show.h for the design).
+ */
+#include "show.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHOW_BACKLOG_MAX 4096
+#define SHOW_SWEEP_BATCH "500"
+#define SHOW_ENSURE_EVERY_MS 30000
+
+/* ---- holds ---- */
+
+static void hold_free(hold *h)
+{
+    if (h) {
+        free(h->seats);
+        free(h);
+    }
+}
+
+static void hold_remove(show *s, const char *ref)
+{
+    hold *h = sm_map_del(&s->holds_by_ref, ref);
+    if (!h) return;
+    if (h->buyer[0] && sm_map_get(&s->holds_by_buyer, h->buyer) == h)
+        sm_map_del(&s->holds_by_buyer, h->buyer);
+    hold_free(h);
+}
+
+static void holds_clear(show *s)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&s->holds_by_ref, &it, NULL, &v))
+        hold_free(v);
+    sm_map_free(&s->holds_by_ref);
+    sm_map_free(&s->holds_by_buyer);
+}
+
+/* seats: a cJSON array of seat ids. Unknown seats are skipped. */
+static hold *hold_put(show *s, const char *ref, const char *buyer, int64_t exp, const cJSON *seats)
+{
+    hold *h;
+    const cJSON *it;
+    size_t n = (size_t)cJSON_GetArraySize(seats);
+
+    if (!ref || !*ref || strlen(ref) > AUTH_REF_LEN || strlen(buyer) > AUTH_BUYER_ID_LEN)
+        return NULL;
+    hold_remove(s, ref);
+    h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->seats = calloc(n ? n : 1, sizeof(*h->seats));
+    if (!h->seats) {
+        free(h);
+        return NULL;
+    }
+    strcpy(h->ref, ref);
+    strcpy(h->buyer, buyer);
+    h->expires_at = exp;
+    cJSON_ArrayForEach(it, seats)
+    {
+        long idx = cJSON_IsString(it) ? venue_seat_index(s->venue, it->valuestring) : -1;
+        if (idx >= 0) h->seats[h->nseats++] = (uint32_t)idx;
+    }
+    if (sm_map_set(&s->holds_by_ref, ref, h)) {
+        hold_free(h);
+        return NULL;
+    }
+    if (buyer[0]) {
+        hold *old = sm_map_get(&s->holds_by_buyer, buyer);
+        if (old && old != h) hold_remove(s, old->ref);
+        sm_map_set(&s->holds_by_buyer, buyer, h);
+    }
+    return h;
+}
+
+const hold *show_hold_of(const show *s, const char *buyer_id)
+{
+    return buyer_id && *buyer_id ? sm_map_get(&s->holds_by_buyer, buyer_id) : NULL;
+}
+
+int show_hold_json(const show *s, const hold *h, sm_buf *b)
+{
+    size_t i;
+    int rc;
+    if (!h) return sm_buf_adds(b, "null");
+    rc = sm_buf_printf(b, "{\"ref\":\"%s\",\"seats\":[", h->ref);
+    for (i = 0; i < h->nseats && !rc; i++)
+        rc = sm_buf_printf(b, "%s\"%s\"", i ? "," : "", venue_seat_id(s->venue, h->seats[i]));
+    return rc ? rc : sm_buf_printf(b, "],\"expires_at\":%lld}", (long long)h->expires_at);
+}
+
+/* ---- loading ---- */
+
+static void show_free(show *s)
+{
+    size_t i;
+    holds_clear(s);
+    for (i = 0; i < s->nbacklog; i++)
+        free(s->backlog[i]);
+    free(s->backlog);
+    free(s->state);
+    free(s->flushed);
+    free(s->dirty);
+    free(s->dirty_mark);
+    venue_free(s->venue);
+    free(s->api_json);
+    free(s);
+}
+
+show *shows_get(app *a, const char *id)
+{
+    show *s;
+    ledger_show ls;
+    char err[256];
+    int rc;
+
+    if (!id || !sm_valid_show_id(id)) return NULL;
+    s = sm_map_get(&a->shows, id);
+    if (s) return s;
+    memset(&ls, 0, sizeof(ls));
+    rc = ledger_show_get(a->ledger, id, &ls);
+    if (rc) {
+        if (rc != LEDGER_ENOTFOUND)
+            sm_warn("cannot read show %s from the database: %s", id, ledger_errmsg(a->ledger));
+        return NULL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        ledger_show_clear(&ls);
+        return NULL;
+    }
+    s->app = a;
+    snprintf(s->id, sizeof(s->id), "%s", ls.id);
+    snprintf(s->name, sizeof(s->name), "%s", ls.name);
+    snprintf(s->starts_at, sizeof(s->starts_at), "%s", ls.starts_at);
+    rc = venue_parse(ls.venue_json, strlen(ls.venue_json), &s->venue, err, sizeof(err));
+    ledger_show_clear(&ls);
+    if (rc) {
+        sm_error("show %s: its stored venue does not parse: %s", id, err);
+        free(s);
+        return NULL;
+    }
+    s->nseats = venue_seat_count(s->venue);
+    s->state = malloc(s->nseats + 1);
+    s->flushed = malloc(s->nseats + 1);
+    s->dirty = malloc(sizeof(*s->dirty) * (s->nseats + 1));
+    s->dirty_mark = calloc(s->nseats + 1, 1);
+    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || sm_map_set(&a->shows, id, s)) {
+        show_free(s);
+        return NULL;
+    }
+    memset(s->state, 'e', s->nseats);
+    memset(s->flushed, 'e', s->nseats);
+    s->state[s->nseats] = s->flushed[s->nseats] = '\0';
+    sm_map_init(&s->holds_by_ref);
+    sm_map_init(&s->holds_by_buyer);
+    if (store_ready(a->store)) {
+        show_ensure_booked(s);
+        show_resync(s, 1);
+    }
+    return s;
+}
+
+void shows_free(app *a)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&a->shows, &it, NULL, &v))
+        show_free(v);
+    sm_map_free(&a->shows);
+}
+
+/* ---- applying transitions ---- */
+
+static void set_state(show *s, size_t idx, char st)
+{
+    if (s->state[idx] == st) return;
+    s->state[idx] = st;
+    if (!s->dirty_mark[idx]) {
+        s->dirty_mark[idx] = 1;
+        s->dirty[s->ndirty++] = (uint32_t)idx;
+    }
+}
+
+static const char *reason_of(const char *op)
+{
+    if (strcmp(op, "hold") == 0) return "held";
+    if (strcmp(op, "release") == 0) return "released";
+    if (strcmp(op, "expire") == 0) return "expired";
+    if (strcmp(op, "book") == 0) return "booked";
+    return NULL;
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The audit row of one transition this process carried out. */
+static void audit_msg(show *s, const cJSON *m, const char *who)
+{
+    const char *op = str_of(m, "op");
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(m, "ch"), *it;
+    const char *buyer = str_of(m, "buyer");
+    char whobuf[64];
+    sm_buf seats;
+
+    if (strcmp(op, "book") == 0 || strcmp(op, "cancel") == 0)
+        return; /* the ledger wrote these with the booking */
+    sm_buf_init(&seats, 64 * 1024);
+    cJSON_ArrayForEach(it, ch)
+    {
+        const cJSON *seat = cJSON_GetArrayItem(it, 0);
+        if (cJSON_IsString(seat) && (seats.len ? sm_buf_addc(&seats, ' ') : 0) == 0)
+            sm_buf_adds(&seats, seat->valuestring);
+    }
+    if (!who) {
+        snprintf(whobuf, sizeof(whobuf), "buyer:%s", buyer);
+        who = whobuf;
+    }
+    ledger_audit(s->app->ledger, op, s->id, str_of(m, "ref"), seats.data ? seats.data : "", who,
+                 sm_now_ms());
+    sm_buf_free(&seats);
+}
+
+static void apply_msg(show *s, const cJSON *m, int64_t seq)
+{
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(m, "ch"), *it;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "hold");
+    const char *op = str_of(m, "op"), *buyer = str_of(m, "buyer"), *ref = str_of(m, "ref");
+    const char *reason;
+
+    cJSON_ArrayForEach(it, ch)
+    {
+        const cJSON *seat = cJSON_GetArrayItem(it, 0), *st = cJSON_GetArrayItem(it, 1);
+        long idx;
+        if (!cJSON_IsString(seat) || !cJSON_IsString(st)) continue;
+        idx = venue_seat_index(s->venue, seat->valuestring);
+        if (idx >= 0 && strchr("epb", st->valuestring[0]) && st->valuestring[0])
+            set_state(s, (size_t)idx, st->valuestring[0]);
+    }
+    if (cJSON_IsObject(h)) {
+        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(h, "expires_at");
+        hold_put(s, ref, buyer, cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
+                 cJSON_GetObjectItemCaseSensitive(h, "seats"));
+    } else if (*ref) {
+        hold_remove(s, ref);
+    }
+    s->seq = seq;
+    reason = reason_of(op);
+    if (*buyer && reason) shows_notify_buyer(s->app, s, buyer, reason);
+}
+
+static void backlog_add(show *s, const char *json, size_t len)
+{
+    char *copy;
+    if (s->nbacklog >= SHOW_BACKLOG_MAX) return; /* the gap it leaves triggers another resync */
+    if (!s->backlog) {
+        s->backlog = calloc(SHOW_BACKLOG_MAX, sizeof(*s->backlog));
+        if (!s->backlog) return;
+    }
+    copy = malloc(len + 1);
+    if (!copy) return;
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    s->backlog[s->nbacklog++] = copy;
+}
+
+static int64_t seq_of(const cJSON *m)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "seq");
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+static void apply_json(show *s, const char *json, size_t len, const char *audit_who, int audit)
+{
+    cJSON *m = cJSON_ParseWithLength(json, len);
+    int64_t seq;
+
+    if (!m) return;
+    if (audit) audit_msg(s, m, audit_who);
+    seq = seq_of(m);
+    if (seq <= 0) {
+        cJSON_Delete(m);
+        return;
+    }
+    if (!s->synced) {
+        if (s->syncing) backlog_add(s, json, len);
+    } else if (seq == s->seq + 1) {
+        apply_msg(s, m, seq);
+    } else if (seq > s->seq + 1) {
+        backlog_add(s, json, len);
+        show_resync(s, 0);
+    }
+    cJSON_Delete(m);
+}
+
+void show_apply(show *s, const char *json, size_t len)
+{
+    apply_json(s, json, len, NULL, 0);
+}
+
+/* Applies a script's messages; `who` audits them (NULL: the buyer). */
+static void apply_result_as(show *s, const store_result *res, const char *who)
+{
+    size_t i;
+    for (i = 0; i < res->nmsgs; i++)
+        apply_json(s, res->msgs[i], strlen(res->msgs[i]), who, 1);
+    if (res->nmore) show_resync(s, 0);
+}
+
+void show_apply_result(show *s, const store_result *res)
+{
+    apply_result_as(s, res, NULL);
+}
+
+/* ---- fan-out ---- */
+
+static void send_snapshot(show *s, client *c)
+{
+    sm_buf b;
+    sm_buf_init(&b, s->nseats + 4096 + 64 * 1024);
+    if (sm_buf_printf(&b, "{\"type\":\"snapshot\",\"show\":\"%s\",\"seq\":%lld,\"seats\":\"", s->id,
+                      (long long)s->flushed_seq) == 0 &&
+        sm_buf_add(&b, s->flushed, s->nseats) == 0 && sm_buf_adds(&b, "\",\"hold\":") == 0 &&
+        show_hold_json(s, show_hold_of(s, c->buyer_id), &b) == 0 && sm_buf_addc(&b, '}') == 0) {
+        c->need_snapshot = 0;
+        client_send_text(c, b.data, b.len);
+    }
+    sm_buf_free(&b);
+}
+
+static void flush(show *s)
+{
+    sm_buf b;
+    frame *f;
+    client *c;
+    size_t i, n = 0;
+
+    sm_buf_init(&b, 64u * 1024 * 1024);
+    sm_buf_printf(&b, "{\"type\":\"delta\",\"show\":\"%s\",\"from\":%lld,\"seq\":%lld,\"seats\":[",
+                  s->id, (long long)s->flushed_seq, (long long)s->seq);
+    for (i = 0; i < s->ndirty; i++) {
+        uint32_t idx = s->dirty[i];
+        s->dirty_mark[idx] = 0;
+        if (s->flushed[idx] == s->state[idx])
+            continue; /* changed and changed back within the tick */
+        s->flushed[idx] = s->state[idx];
+        sm_buf_printf(&b, "%s[\"%s\",\"%c\"]", n++ ? "," : "", venue_seat_id(s->venue, idx),
+                      s->state[idx]);
+    }
+    s->ndirty = 0;
+    sm_buf_adds(&b, "]}");
+    s->flushed_seq = s->seq;
+    f = b.data ? frame_new(b.data, b.len) : NULL;
+    sm_buf_free(&b);
+    if (!f) return;
+    for (c = s->watchers; c; c = c->watch_next)
+        if (!c->need_snapshot) client_send(c, f);
+    frame_unref(f);
+}
+
+/* Makes what watchers have equal to the cache without a delta (everyone is
+ * about to get a snapshot). */
+static void flush_silently(show *s)
+{
+    size_t i;
+    for (i = 0; i < s->ndirty; i++)
+        s->dirty_mark[s->dirty[i]] = 0;
+    s->ndirty = 0;
+    memcpy(s->flushed, s->state, s->nseats);
+    s->flushed_seq = s->seq;
+}
+
+void show_watch(show *s, client *c)
+{
+    show_unwatch(c);
+    c->show = s;
+    c->watch_prev = NULL;
+    c->watch_next = s->watchers;
+    if (s->watchers) s->watchers->watch_prev = c;
+    s->watchers = c;
+    s->nwatchers++;
+    c->need_snapshot = 1;
+    if (s->loaded) send_snapshot(s, c);
+}
+
+void show_unwatch(client *c)
+{
+    show *s = c->show;
+    if (!s) return;
+    if (c->watch_prev)
+        c->watch_prev->watch_next = c->watch_next;
+    else
+        s->watchers = c->watch_next;
+    if (c->watch_next) c->watch_next->watch_prev = c->watch_prev;
+    c->watch_next = c->watch_prev = NULL;
+    c->show = NULL;
+    s->nwatchers--;
+}
+
+void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reason)
+{
+    client *c = sm_map_get(&a->buyers, buyer_id);
+    sm_buf b;
+    frame *f;
+
+    if (!c) return;
+    sm_buf_init(&b, 64 * 1024);
+    sm_buf_printf(&b, "{\"type\":\"hold\",\"show\":\"%s\",\"hold\":", s->id);
+    show_hold_json(s, show_hold_of(s, buyer_id), &b);
+    sm_buf_printf(&b, ",\"reason\":\"%s\"}", reason);
+    f = b.data ? frame_new(b.data, b.len) : NULL;
+    sm_buf_free(&b);
+    if (!f) return;
+    for (; c; c = c->buyer_next)
+        client_send(c, f);
+    frame_unref(f);
+}
+
+void shows_tick(app *a)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+        show *s = v;
+        client *c;
+        if (!s->loaded) continue;
+        if (s->seq != s->flushed_seq) flush(s);
+        for (c = s->watchers; c; c = c->watch_next)
+            if (c->need_snapshot) send_snapshot(s, c);
+    }
+}
+
+/* ---- resync ---- */
+
+static int cmp_backlog(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    const char *pa = strstr(a, "\"seq\":"), *pb = strstr(b, "\"seq\":");
+    long long sa = pa ? atoll(pa + 6) : 0, sb = pb ? atoll(pb + 6) : 0;
+    return sa < sb ? -1 : sa > sb;
+}
+
+/* Holds that changed in a resync: tell their owners. */
+static void notify_changed_holds(show *s, sm_map *old)
+{
+    size_t it = 0;
+    const char *buyer;
+    void *v;
+
+    while (sm_map_next(old, &it, &buyer, &v)) {
+        hold *was = v;
+        const hold *now = show_hold_of(s, buyer);
+        const char *reason;
+        size_t i;
+        int booked = 0;
+        if (now && strcmp(now->ref, was->ref) == 0 && now->nseats == was->nseats) continue;
+        for (i = 0; i < was->nseats; i++)
+            booked |= s->state[was->seats[i]] == 'b';
+        reason = now                              ? "held"
+                 : booked                         ? "booked"
+                 : was->expires_at <= sm_now_ms() ? "expired"
+                                                  : "released";
+        shows_notify_buyer(s->app, s, buyer, reason);
+    }
+    it = 0;
+    while (sm_map_next(&s->holds_by_buyer, &it, &buyer, &v))
+        if (!sm_map_get(old, buyer)) shows_notify_buyer(s->app, s, buyer, "held");
+}
+
+static void on_snapshot(void *arg, const store_result *res)
+{
+    show *s = arg;
+    cJSON *d = NULL, *it, *hs;
+    hold *h;
+    char *fresh = NULL;
+    sm_map old_by_ref, old_by_buyer;
+    size_t i, n;
+    int64_t seq;
+
+    s->syncing = 0;
+    if (strcmp(res->status, "ok") == 0) d = cJSON_Parse(res->detail);
+    seq = d ? seq_of(d) : -1;
+    fresh = seq >= 0 ? malloc(s->nseats) : NULL;
+    if (!fresh) {
+        if (strcmp(res->status, "unavailable") != 0)
+            sm_warn("show %s: cannot rebuild its seat cache from Redis (%s)", s->id, res->status);
+        cJSON_Delete(d);
+        return; /* shows_maintain retries */
+    }
+    memset(fresh, 'e', s->nseats);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "booked"))
+    {
+        long idx = cJSON_IsString(it) ? venue_seat_index(s->venue, it->valuestring) : -1;
+        if (idx >= 0) fresh[idx] = 'b';
+    }
+    /* Rebuild the holds, keeping the old ones aside to tell their owners. */
+    old_by_ref = s->holds_by_ref;
+    old_by_buyer = s->holds_by_buyer;
+    sm_map_init(&s->holds_by_ref);
+    sm_map_init(&s->holds_by_buyer);
+    hs = cJSON_GetObjectItemCaseSensitive(d, "holds");
+    cJSON_ArrayForEach(it, hs)
+    {
+        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(it, "expires_at");
+        h = hold_put(s, str_of(it, "ref"), str_of(it, "buyer"),
+                     cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
+                     cJSON_GetObjectItemCaseSensitive(it, "seats"));
+        for (i = 0; h && i < h->nseats; i++)
+            if (fresh[h->seats[i]] == 'e') fresh[h->seats[i]] = 'p';
+    }
+    for (i = 0; i < s->nseats; i++)
+        set_state(s, i, fresh[i]);
+    free(fresh);
+    cJSON_Delete(d);
+    s->seq = seq;
+    s->synced = 1;
+    if (!s->loaded) {
+        s->loaded = 1;
+        s->snapshot_all = 1;
+    }
+    notify_changed_holds(s, &old_by_buyer);
+    i = 0;
+    while (sm_map_next(&old_by_ref, &i, NULL, (void **)&h))
+        hold_free(h);
+    sm_map_free(&old_by_ref);
+    sm_map_free(&old_by_buyer);
+    /* Messages that came in meanwhile, in seq order; older ones are dropped. */
+    n = s->nbacklog;
+    s->nbacklog = 0;
+    qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
+    for (i = 0; i < n; i++) {
+        if (s->synced) apply_json(s, s->backlog[i], strlen(s->backlog[i]), NULL, 0);
+        free(s->backlog[i]);
+    }
+    if (s->snapshot_all && s->synced) {
+        client *c;
+        s->snapshot_all = 0;
+        flush_silently(s);
+        for (c = s->watchers; c; c = c->watch_next)
+            send_snapshot(s, c);
+    }
+}
+
+void show_resync(show *s, int snapshots)
+{
+    char min[24];
+    const char *args[1] = {min};
+
+    if (snapshots) s->snapshot_all = 1;
+    if (s->syncing) return;
+    s->synced = 0;
+    snprintf(min, sizeof(min), "%lld", (long long)s->seq);
+    if (store_run(s->app->store, "snapshot", s->id, 1, args, on_snapshot, s) == 0) s->syncing = 1;
+}
+
+/* ---- reconciliation with SQLite ---- */
+
+typedef struct pairs {
+    sm_buf text; /* NUL-separated seat ids and booking ids */
+    size_t n;
+} pairs;
+
+static void add_pair(void *arg, const char *seat, int64_t id)
+{
+    pairs *p = arg;
+    sm_buf_adds(&p->text, seat);
+    sm_buf_addc(&p->text, '\0');
+    sm_buf_printf(&p->text, "%lld", (long long)id);
+    sm_buf_addc(&p->text, '\0');
+    p->n++;
+}
+
+static void on_store_result(void *arg, const store_result *res)
+{
+    apply_result_as(arg, res, "reconcile");
+}
+
+void show_ensure_booked(show *s)
+{
+    pairs p;
+    const char **args;
+    size_t i;
+    const char *q;
+
+    s->last_ensure_mono = sm_mono_ms();
+    sm_buf_init(&p.text, 64u * 1024 * 1024);
+    p.n = 0;
+    if (ledger_booked_seats(s->app->ledger, s->id, add_pair, &p)) {
+        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->app->ledger));
+        sm_buf_free(&p.text);
+        return;
+    }
+    args = malloc(sizeof(*args) * (2 * p.n + 1));
+    if (args) {
+        for (i = 0, q = p.text.data; i < 2 * p.n; i++, q += strlen(q) + 1)
+            args[i] = q;
+        store_run(s->app->store, "ensure", s->id, (int)(2 * p.n), args, on_store_result, s);
+        free(args);
+    }
+    sm_buf_free(&p.text);
+}
+
+/* A hold frozen for too long: its confirming process died. SQLite decides:
+ * booked there -> book it in Redis; not -> thaw (or expire) it. */
+static void reconcile_frozen(show *s, const char *ref)
+{
+    ledger_booking b;
+    char id[24], bound[24];
+    const char *args[2] = {ref, id};
+
+    memset(&b, 0, sizeof(b));
+    if (ledger_booking_by_hold(s->app->ledger, s->id, ref, &b) == 0) {
+        snprintf(id, sizeof(id), "%lld", (long long)b.id);
+        sm_info("show %s: hold %s was booked (booking %s) but not marked in Redis; fixing", s->id,
+                ref, id);
+        store_run(s->app->store, "book", s->id, 2, args, on_store_result, s);
+        ledger_booking_clear(&b);
+        return;
+    }
+    snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
+    args[1] = bound;
+    sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it", s->id,
+            ref);
+    store_run(s->app->store, "thaw", s->id, 2, args, on_store_result, s);
+}
+
+/* ---- sweep ---- */
+
+static void sweep_show(show *s);
+
+static void on_swept(void *arg, const store_result *res)
+{
+    show *s = arg;
+    int again = s->sweep_again || strcmp(res->status, "more") == 0;
+
+    s->sweeping = 0;
+    s->sweep_again = 0;
+    apply_result_as(s, res, "expiry");
+    if (strcmp(res->status, "ok") == 0 || strcmp(res->status, "more") == 0) {
+        char refs[1024], *tok, *save = NULL;
+        snprintf(refs, sizeof(refs), "%s", res->detail);
+        for (tok = strtok_r(refs, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+            reconcile_frozen(s, tok);
+    }
+    if (again) sweep_show(s);
+}
+
+static void sweep_show(show *s)
+{
+    char bound[24];
+    const char *args[2] = {SHOW_SWEEP_BATCH, bound};
+
+    if (s->sweeping) {
+        s->sweep_again = 1;
+        return;
+    }
+    snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
+    if (store_run(s->app->store, "sweep", s->id, 2, args, on_swept, s) == 0) s->sweeping = 1;
+}
+
+void shows_sweep(app *a)
+{
+    size_t it = 0;
+    void *v;
+    if (!store_up(a->store)) return;
+    while (sm_map_next(&a->shows, &it, NULL, &v))
+        sweep_show(v);
+}
+
+void shows_store_expired(app *a, const char *show_id)
+{
+    show *s = sm_map_get(&a->shows, show_id);
+    if (s && store_up(a->store)) sweep_show(s);
+}
+
+void shows_store_message(app *a, const char *show_id, const char *json, size_t len)
+{
+    show *s = sm_map_get(&a->shows, show_id);
+    if (s) show_apply(s, json, len);
+}
+
+void shows_store_ready(app *a)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+        show_ensure_booked(v);
+        show_resync(v, 1);
+    }
+}
+
+void shows_maintain(app *a)
+{
+    size_t it = 0;
+    void *v;
+    int64_t now = sm_mono_ms();
+
+    ledger_audit_flush(a->ledger);
+    if (!store_ready(a->store)) return;
+    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+        show *s = v;
+        if (now - s->last_ensure_mono > SHOW_ENSURE_EVERY_MS) show_ensure_booked(s);
+        if (!s->synced && !s->syncing) show_resync(s, s->snapshot_all);
+    }
+}

@@ -1,0 +1,589 @@
+/*
+ * store.c - the Redis connections behind store.h: connect, reconnect with
+ * backoff, load scripts, subscribe, keepalive, and the script runner.
+ *
+ * Ownership: hiredis owns each redisAsyncContext and frees it after the
+ * disconnect callback (or after a failed connect callback); conn.ac is
+ * cleared at those points and never used after. Replies belong to hiredis
+ * and are freed after our reply callback returns.
+ */
+#include "store.h"
+
+#include "embedded.h"
+#include "redis_uv.h"
+#include "util.h"
+
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_MAX_SCRIPTS 16
+#define STORE_HEALTH_MS 250
+
+typedef struct conn {
+    store *st;
+    redisAsyncContext *ac;
+    const char *name; /* "commands" or "subscriber", for logs */
+    int up;           /* connected and set up (scripts loaded / subscribed) */
+    int failing;      /* an outage is being reported: log it once */
+    unsigned backoff_ms;
+    uv_timer_t retry;
+    unsigned pending;      /* commands sent, not yet answered */
+    int64_t progress_mono; /* last reply, or when pending went from 0 to 1 */
+} conn;
+
+typedef struct script {
+    const char *name;
+    char *text; /* lib.lua + NAME.lua, owned */
+    char sha[41];
+} script;
+
+struct store {
+    uv_loop_t *loop;
+    char host[256];
+    int port;
+    int db;
+    store_events ev;
+    conn cmd, sub;
+    uv_timer_t health;
+    script scripts[STORE_MAX_SCRIPTS];
+    int nscripts;
+    int loading; /* SCRIPT LOADs outstanding */
+    char keyevent_channel[64];
+    char ping_channel[64];
+    int64_t last_ping_rx;
+    int64_t last_ping_tx;
+    int ready_reported;
+    int closing;
+    int handles_open;
+};
+
+typedef struct request {
+    store *st;
+    store_cb *cb;
+    store_raw_cb *raw;
+    void *arg;
+} request;
+
+static void conn_start(conn *c);
+
+static int parse_url(store *st, const char *url)
+{
+    const char *p = url, *colon, *slash;
+    size_t n;
+
+    if (strncmp(p, "redis://", 8) == 0) p += 8;
+    slash = strchr(p, '/');
+    colon = strchr(p, ':');
+    if (colon && slash && colon > slash) colon = NULL;
+    n = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n >= sizeof(st->host)) return -1;
+    memcpy(st->host, p, n);
+    st->host[n] = '\0';
+    st->port = colon ? atoi(colon + 1) : 6379;
+    st->db = slash && slash[1] ? atoi(slash + 1) : 0;
+    if (st->port <= 0 || st->port > 65535 || st->db < 0) return -1;
+    return 0;
+}
+
+static void check_ready(store *st)
+{
+    int ready = st->cmd.up && st->sub.up;
+    if (ready && !st->ready_reported) {
+        st->ready_reported = 1;
+        sm_info("Redis at %s:%d is ready", st->host, st->port);
+        if (st->ev.on_ready) st->ev.on_ready(st->ev.arg);
+    } else if (!ready && st->ready_reported) {
+        st->ready_reported = 0;
+        if (st->ev.on_down) st->ev.on_down(st->ev.arg);
+    }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    conn_start(t->data);
+}
+
+static void schedule_retry(conn *c)
+{
+    unsigned delay;
+    if (c->st->closing) return;
+    delay = c->backoff_ms + (unsigned)(rand() % (int)(c->backoff_ms / 4 + 1));
+    c->backoff_ms =
+        c->backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    uv_timer_start(&c->retry, on_retry, delay, 0);
+}
+
+static void conn_lost(conn *c, const char *why)
+{
+    int was_up = c->up;
+    c->ac = NULL;
+    c->up = 0;
+    c->pending = 0;
+    if (!c->failing) {
+        c->failing = 1;
+        if (!c->st->closing)
+            sm_warn("Redis %s connection to %s:%d %s: %s; retrying with backoff", c->name,
+                    c->st->host, c->st->port, was_up ? "lost" : "failed", why);
+    }
+    check_ready(c->st);
+    schedule_retry(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+static void conn_up(conn *c)
+{
+    c->up = 1;
+    c->backoff_ms = STORE_BACKOFF_MIN_MS;
+    if (c->failing)
+        sm_info("Redis %s connection to %s:%d is back", c->name, c->st->host, c->st->port);
+    c->failing = 0;
+    check_ready(c->st);
+}
+
+/* ---- sending ---- */
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+static int send_argv(conn *c, int argc, const char **argv, const size_t *lens, request *req)
+{
+    if (!c->ac) return -1;
+    if (redisAsyncCommandArgv(c->ac, on_reply, req, argc, argv, lens) != REDIS_OK) return -1;
+    if (c->pending++ == 0) c->progress_mono = sm_mono_ms();
+    return 0;
+}
+
+static request *new_request(store *st, store_cb *cb, store_raw_cb *raw, void *arg)
+{
+    request *req = calloc(1, sizeof(*req));
+    if (req) {
+        req->st = st;
+        req->cb = cb;
+        req->raw = raw;
+        req->arg = arg;
+    }
+    return req;
+}
+
+static void deliver(request *req, redisReply *reply)
+{
+    store_result res;
+    size_t i;
+
+    memset(&res, 0, sizeof(res));
+    res.detail = "";
+    if (!reply) {
+        res.status = "unavailable";
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        sm_warn("Redis script error: %s", reply->str);
+        res.status =
+            strncmp(reply->str, "NOSCRIPT", 8) == 0 || strncmp(reply->str, "LOADING", 7) == 0 ||
+                    strncmp(reply->str, "BUSY", 4) == 0 || strncmp(reply->str, "OOM", 3) == 0 ||
+                    strncmp(reply->str, "READONLY", 8) == 0
+                ? "unavailable"
+                : "internal";
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+               reply->element[0]->type != REDIS_REPLY_STRING) {
+        res.status = "internal";
+    } else {
+        res.status = reply->element[0]->str;
+        if (reply->element[1]->type == REDIS_REPLY_STRING) res.detail = reply->element[1]->str;
+        for (i = 2; i < reply->elements; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING) continue;
+            if (res.nmsgs < sizeof(res.msgs) / sizeof(res.msgs[0]))
+                res.msgs[res.nmsgs++] = reply->element[i]->str;
+            else
+                res.nmore++;
+        }
+    }
+    req->cb(req->arg, &res);
+}
+
+static void reload_scripts(store *st);
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    request *req = privdata;
+    redisReply *reply = r;
+
+    if (c->pending) c->pending--;
+    c->progress_mono = sm_mono_ms();
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
+        c->up && !c->st->loading)
+        reload_scripts(c->st); /* someone ran SCRIPT FLUSH */
+    if (!req) return;
+    if (req->raw)
+        req->raw(req->arg, reply);
+    else if (req->cb)
+        deliver(req, reply);
+    free(req);
+}
+
+/* ---- the command connection: scripts and keyspace events ---- */
+
+static void on_config_get(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    redisReply *reply = r;
+    char flags[64] = "";
+    const char *argv[4] = {"CONFIG", "SET", "notify-keyspace-events", flags};
+    size_t n;
+
+    if (c->pending) c->pending--;
+    if (!reply) return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING)
+        snprintf(flags, sizeof(flags) - 3, "%s", reply->element[1]->str);
+    /* Keep whatever else is enabled; add keyevent (E) for expired (x). */
+    n = strlen(flags);
+    if (!strchr(flags, 'E')) flags[n++] = 'E';
+    if (!strchr(flags, 'x') && !strchr(flags, 'A')) flags[n++] = 'x';
+    flags[n] = '\0';
+    if (reply->type == REDIS_REPLY_ERROR) {
+        sm_warn("cannot read notify-keyspace-events (%s): expiry relies on the sweep", reply->str);
+        return;
+    }
+    send_argv(c, 4, argv, NULL, NULL);
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    store *st = c->st;
+    script *s = privdata;
+    redisReply *reply = r;
+    const char *get[3] = {"CONFIG", "GET", "notify-keyspace-events"};
+
+    if (c->pending) c->pending--;
+    c->progress_mono = sm_mono_ms();
+    if (!reply) return; /* disconnected: on_disconnect handles it */
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        sm_error("Redis refused script %s: %s", s->name,
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    memcpy(s->sha, reply->str, 40);
+    s->sha[40] = '\0';
+    if (--st->loading > 0) return;
+    if (!c->up) {
+        if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK) c->pending++;
+        conn_up(c);
+    }
+}
+
+static void reload_scripts(store *st)
+{
+    int i;
+    for (i = 0; i < st->nscripts; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", st->scripts[i].text};
+        if (redisAsyncCommandArgv(st->cmd.ac, on_script_loaded, &st->scripts[i], 3, argv, NULL) ==
+            REDIS_OK) {
+            st->loading++;
+            st->cmd.pending++;
+        }
+    }
+}
+
+/* ---- the subscriber ---- */
+
+/* "sm:{SHOW}:..." -> SHOW in out; 0 or -1. */
+static int show_of_key(const char *key, size_t len, char *out, size_t outlen)
+{
+    const char *open, *close;
+    size_t n;
+    if (len < 6 || strncmp(key, "sm:{", 4) != 0) return -1;
+    open = key + 4;
+    close = memchr(open, '}', len - 4);
+    if (!close) return -1;
+    n = (size_t)(close - open);
+    if (n == 0 || n >= outlen) return -1;
+    memcpy(out, open, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    store *st = c->st;
+    redisReply *reply = r, *kind, *chan, *payload;
+    char show[SM_SHOW_ID_MAX + 1];
+
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    kind = reply->element[0];
+    if (kind->type != REDIS_REPLY_STRING) return;
+    if (strcmp(kind->str, "psubscribe") == 0 || strcmp(kind->str, "subscribe") == 0) {
+        /* The last of the three subscriptions is confirmed: nothing can be
+         * missed from now on, so caches may be rebuilt. */
+        if (reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer == 3 &&
+            !c->up) {
+            st->last_ping_rx = sm_mono_ms();
+            conn_up(c);
+        }
+        return;
+    }
+    if (strcmp(kind->str, "message") == 0) {
+        st->last_ping_rx = sm_mono_ms();
+        return;
+    }
+    if (strcmp(kind->str, "pmessage") != 0 || reply->elements < 4) return;
+    chan = reply->element[2];
+    payload = reply->element[3];
+    if (chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) return;
+    if (strcmp(chan->str, st->keyevent_channel) == 0) {
+        if (show_of_key(payload->str, payload->len, show, sizeof(show)) == 0 && st->ev.on_expired)
+            st->ev.on_expired(st->ev.arg, show);
+    } else if (show_of_key(chan->str, chan->len, show, sizeof(show)) == 0 && st->ev.on_message) {
+        st->ev.on_message(st->ev.arg, show, payload->str, payload->len);
+    }
+}
+
+/* ---- connecting ---- */
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    conn *c = cac->data;
+    redisAsyncContext *ac = c->ac; /* the same context, without const */
+    store *st = c->st;
+    char db[16];
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        conn_lost(c, cac->errstr[0] ? cac->errstr : "connect failed");
+        return;
+    }
+    if (st->db) {
+        const char *argv[2] = {"SELECT", db};
+        snprintf(db, sizeof(db), "%d", st->db);
+        redisAsyncCommandArgv(ac, NULL, NULL, 2, argv, NULL);
+    }
+    if (c == &st->cmd) {
+        st->loading = 0;
+        reload_scripts(st);
+    } else {
+        const char *ps[4] = {"PSUBSCRIBE", "sm:{*}:ev", st->keyevent_channel, NULL};
+        const char *sub[2] = {"SUBSCRIBE", st->ping_channel};
+        redisAsyncCommandArgv(ac, on_sub_message, NULL, 3, ps, NULL);
+        redisAsyncCommandArgv(ac, on_sub_message, NULL, 2, sub, NULL);
+    }
+}
+
+static void conn_start(conn *c)
+{
+    store *st = c->st;
+    redisAsyncContext *ac;
+
+    if (st->closing || c->ac) return;
+    ac = redisAsyncConnect(st->host, st->port);
+    if (!ac) {
+        conn_lost(c, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", ac->errstr);
+        redisAsyncFree(ac);
+        conn_lost(c, why);
+        return;
+    }
+    ac->data = c;
+    if (redis_uv_attach(ac, st->loop)) {
+        redisAsyncFree(ac);
+        conn_lost(c, "cannot attach to the event loop");
+        return;
+    }
+    c->ac = ac;
+    c->pending = 0;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+/* Drops a connection that stopped answering; hiredis calls the pending
+ * callbacks with no reply, then on_disconnect, which reconnects. */
+static void conn_kill(conn *c, const char *why)
+{
+    redisAsyncContext *ac = c->ac;
+    if (!ac) return;
+    sm_warn("Redis %s connection: %s; reconnecting", c->name, why);
+    c->failing = 1;
+    redisAsyncFree(ac);
+}
+
+static void on_health(uv_timer_t *t)
+{
+    store *st = t->data;
+    int64_t now = sm_mono_ms();
+
+    if (st->cmd.ac && st->cmd.pending && now - st->cmd.progress_mono > STORE_REPLY_TIMEOUT_MS) {
+        conn_kill(&st->cmd, "no reply for 5 s");
+        return;
+    }
+    if (st->cmd.up && st->sub.up) {
+        if (now - st->last_ping_rx > 3 * STORE_KEEPALIVE_MS) {
+            conn_kill(&st->sub, "keepalive not received");
+            return;
+        }
+        if (now - st->last_ping_tx >= STORE_KEEPALIVE_MS) {
+            const char *argv[3] = {"PUBLISH", st->ping_channel, "1"};
+            st->last_ping_tx = now;
+            send_argv(&st->cmd, 3, argv, NULL, NULL);
+        }
+    }
+}
+
+static int load_scripts(store *st)
+{
+    const embedded_file *lib = NULL, *f;
+    for (f = embedded_lua; f->name; f++)
+        if (strcmp(f->name, "lib") == 0) lib = f;
+    if (!lib) return -1;
+    for (f = embedded_lua; f->name; f++) {
+        script *s;
+        size_t a, b;
+        if (f == lib) continue;
+        if (st->nscripts == STORE_MAX_SCRIPTS) return -1;
+        s = &st->scripts[st->nscripts++];
+        a = strlen(lib->text);
+        b = strlen(f->text);
+        s->name = f->name;
+        s->text = malloc(a + b + 2);
+        if (!s->text) return -1;
+        memcpy(s->text, lib->text, a);
+        s->text[a] = '\n';
+        memcpy(s->text + a + 1, f->text, b + 1);
+    }
+    return 0;
+}
+
+int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out)
+{
+    store *st = calloc(1, sizeof(*st));
+    unsigned char nonce[8];
+    int i;
+
+    *out = NULL;
+    if (!st) return -1;
+    if (parse_url(st, url) || load_scripts(st)) {
+        for (i = 0; i < st->nscripts; i++)
+            free(st->scripts[i].text);
+        free(st);
+        return -1;
+    }
+    st->loop = loop;
+    st->ev = *ev;
+    snprintf(st->keyevent_channel, sizeof(st->keyevent_channel), "__keyevent@%d__:expired", st->db);
+    for (i = 0; i < 8; i++)
+        nonce[i] = (unsigned char)rand();
+    snprintf(st->ping_channel, sizeof(st->ping_channel), "sm:ping:%02x%02x%02x%02x%02x%02x%02x%02x",
+             nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
+    st->cmd.st = st->sub.st = st;
+    st->cmd.name = "command";
+    st->sub.name = "subscriber";
+    st->cmd.backoff_ms = st->sub.backoff_ms = STORE_BACKOFF_MIN_MS;
+    uv_timer_init(loop, &st->cmd.retry);
+    uv_timer_init(loop, &st->sub.retry);
+    uv_timer_init(loop, &st->health);
+    st->cmd.retry.data = &st->cmd;
+    st->sub.retry.data = &st->sub;
+    st->health.data = st;
+    uv_timer_start(&st->health, on_health, STORE_HEALTH_MS, STORE_HEALTH_MS);
+    conn_start(&st->cmd);
+    conn_start(&st->sub);
+    *out = st;
+    return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    store *st = h->data == NULL ? NULL : ((conn *)h->data)->st;
+    (void)st;
+}
+
+static void on_health_closed(uv_handle_t *h)
+{
+    store *st = h->data;
+    int i;
+    for (i = 0; i < st->nscripts; i++)
+        free(st->scripts[i].text);
+    free(st);
+}
+
+void store_destroy(store *st)
+{
+    if (!st) return;
+    st->closing = 1;
+    if (st->cmd.ac) redisAsyncFree(st->cmd.ac);
+    if (st->sub.ac) redisAsyncFree(st->sub.ac);
+    uv_close((uv_handle_t *)&st->cmd.retry, on_handle_closed);
+    uv_close((uv_handle_t *)&st->sub.retry, on_handle_closed);
+    /* Closed last: libuv runs close callbacks in order, so st outlives the others. */
+    uv_close((uv_handle_t *)&st->health, on_health_closed);
+}
+
+int store_up(const store *st)
+{
+    return st->cmd.up;
+}
+
+int store_ready(const store *st)
+{
+    return st->cmd.up && st->sub.up;
+}
+
+static const script *find_script(const store *st, const char *name)
+{
+    int i;
+    for (i = 0; i < st->nscripts; i++)
+        if (strcmp(st->scripts[i].name, name) == 0) return &st->scripts[i];
+    return NULL;
+}
+
+int store_run(store *st, const char *name, const char *show, int argc, const char *const *args,
+              store_cb *cb, void *arg)
+{
+    const script *s = find_script(st, name);
+    char seqkey[SM_SHOW_ID_MAX + 16], prefix[SM_SHOW_ID_MAX + 16];
+    const char *small[64], **argv = small;
+    request *req;
+    int i, rc;
+
+    if (!s || !st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS) return -1;
+    if (argc + 5 > (int)(sizeof(small) / sizeof(small[0]))) {
+        argv = malloc(sizeof(*argv) * (size_t)(argc + 5));
+        if (!argv) return -1;
+    }
+    snprintf(seqkey, sizeof(seqkey), "sm:{%s}:seq", show);
+    snprintf(prefix, sizeof(prefix), "sm:{%s}:", show);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = "1";
+    argv[3] = seqkey;
+    argv[4] = prefix;
+    for (i = 0; i < argc; i++)
+        argv[5 + i] = args[i];
+    req = new_request(st, cb, NULL, arg);
+    rc = req ? send_argv(&st->cmd, argc + 5, argv, NULL, req) : -1;
+    if (rc) free(req);
+    if (argv != small) free(argv);
+    return rc;
+}
+
+int store_command(store *st, int argc, const char **argv, store_raw_cb *cb, void *arg)
+{
+    request *req;
+    if (!st->cmd.up) return -1;
+    req = new_request(st, NULL, cb, arg);
+    if (!req) return -1;
+    if (send_argv(&st->cmd, argc, argv, NULL, req)) {
+        free(req);
+        return -1;
+    }
+    return 0;
+}

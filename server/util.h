@@ -1,0 +1,58 @@
+/*
+ * util.h - small things every module needs: logging, clocks, a growable
+ * byte buffer with a hard limit, and validation of the identifiers the
+ * protocol defines (show ids, seat ids).
+ *
+ * Not here: anything that knows about Redis, SQLite or lws.
+ */
+#ifndef SEATMAP_UTIL_H
+#define SEATMAP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SM_SHOW_ID_MAX 64
+#define SM_SEAT_ID_MAX 32
+
+/* Logging goes to stderr, one line per call, with a level word. */
+void sm_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define sm_info(...) sm_log("info", __VA_ARGS__)
+#define sm_warn(...) sm_log("warn", __VA_ARGS__)
+#define sm_error(...) sm_log("error", __VA_ARGS__)
+
+/* Wall clock, unix milliseconds, and a monotonic clock in milliseconds. */
+int64_t sm_now_ms(void);
+int64_t sm_mono_ms(void);
+
+/* 1 when s matches [A-Za-z0-9_-]{1,64} (show) or [A-Za-z0-9_.-]{1,32} (seat). */
+int sm_valid_show_id(const char *s);
+int sm_valid_seat_id(const char *s);
+
+/*
+ * A growable buffer. `limit` is a hard cap on `len`: appends that would pass
+ * it fail with -1 and leave the buffer unchanged (curl's dynbuf habit).
+ * The buffer owns `data`; sm_buf_free releases it. `data` is always
+ * NUL-terminated when non-NULL.
+ */
+typedef struct sm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t limit;
+} sm_buf;
+
+void sm_buf_init(sm_buf *b, size_t limit);
+void sm_buf_free(sm_buf *b);
+void sm_buf_reset(sm_buf *b); /* len = 0, keeps the memory */
+int sm_buf_reserve(sm_buf *b, size_t extra);
+int sm_buf_add(sm_buf *b, const void *p, size_t n);
+int sm_buf_adds(sm_buf *b, const char *s);
+int sm_buf_addc(sm_buf *b, char c);
+int sm_buf_printf(sm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included. */
+int sm_buf_add_json_str(sm_buf *b, const char *s);
+/* Hands the data to the caller (who frees it with free()) and resets b. */
+char *sm_buf_steal(sm_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * venue.h - seat layouts: parsing the venue format (docs/venue-format.md),
+ * the seat list in snapshot order, seat id lookup, and the layout JSON that
+ * GET /api/shows/{show} serves.
+ *
+ * A venue is immutable once parsed, so one parsed venue can be shared by
+ * every show that uses it. Not here: seat states (show.h), storage.
+ */
+#ifndef SEATMAP_VENUE_H
+#define SEATMAP_VENUE_H
+
+#include <stddef.h>
+
+/* Largest venue we accept: a big stadium plus room. */
+#define VENUE_MAX_SEATS 200000
+/* Largest venue file we read. */
+#define VENUE_MAX_BYTES (32u * 1024u * 1024u)
+
+typedef struct venue venue;
+
+/*
+ * Parses a venue document. On success *out is a new venue the caller owns
+ * (free with venue_free) and 0 is returned. On failure returns -1, *out is
+ * NULL and err holds one human sentence naming what is wrong (e.g.
+ * "section STALLS row C: seat id STALLS-C-4 is used twice").
+ */
+int venue_parse(const char *json, size_t len, venue **out, char *err, size_t errlen);
+
+/* Reads and parses a file; same contract as venue_parse. *text_out, when not
+ * NULL, receives the file contents (caller frees) so it can be stored. */
+int venue_load_file(const char *path, venue **out, char **text_out, char *err, size_t errlen);
+
+void venue_free(venue *v);
+
+const char *venue_name(const venue *v);
+size_t venue_seat_count(const venue *v);
+/* Seat id of seat i (0 <= i < count), in snapshot order. */
+const char *venue_seat_id(const venue *v, size_t i);
+/* Price of seat i in the venue's minor currency unit (cents). */
+long venue_seat_price(const venue *v, size_t i);
+/* Index of a seat id, or -1 when the venue has no such seat. O(1). */
+long venue_seat_index(const venue *v, const char *seat_id);
+
+/*
+ * The layout as JSON object members without the surrounding braces:
+ * "venue":"...","currency":"EUR","stage":{...},"categories":[...],
+ * "sections":[...],"seats":[{"id","section","row","number","x","y","category"
+ * [,"accessible":true]}]. Built once at parse time; owned by the venue.
+ */
+const char *venue_layout_members(const venue *v, size_t *len);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * holds.test.mjs - hold and release semantics for one buyer: all or nothing,
+ * the max_seats limit, a shared deadline, release, not_held, hold events to
+ * every connection of the buyer, and the hold in a reconnect's snapshot.
+ * Not here: races between many buyers (contention.test.mjs), expiry.
+ */
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, testWithLogs, seatPool, barrier } from '../lib/stack.mjs';
+
+const MAX_SEATS = 4;
+let stack;
+let pool;
+let watcher;
+let actor; /* a buyer used for barriers */
+const it = testWithLogs(() => stack);
+
+before(async () => {
+    stack = await startStack({ holdTtl: 30, extraArgs: ['--max-seats', String(MAX_SEATS)] });
+    pool = seatPool(await stack.seatIds());
+    watcher = await stack.buyer();
+    actor = await stack.buyer();
+});
+after(async () => {
+    await stack?.stop();
+});
+
+it('hello announces --max-seats', async () => {
+    assert.equal(watcher.limits.max_seats, MAX_SEATS);
+});
+
+it('hold is all or nothing: one taken seat fails the set and changes nothing', async () => {
+    const [s1, s2, s3, sync] = pool.take(4);
+    const a = await stack.buyer();
+    const b = await stack.buyer();
+    await a.call({ type: 'hold', show: 'demo', seats: [s2] });
+    const before = await stack.seats();
+    const r = await b.request({ type: 'hold', show: 'demo', seats: [s1, s2, s3] });
+    assert.equal(r.type, 'error');
+    assert.equal(r.code, 'seat_unavailable');
+    assert.deepEqual(r.seats, [s2]);
+    await barrier([watcher], actor, sync);
+    assert.equal(watcher.changesOf(s1).length, 0, `${s1} unchanged for watchers`);
+    assert.equal(watcher.changesOf(s3).length, 0, `${s3} unchanged for watchers`);
+    assert.deepEqual(
+        watcher.changesOf(s2).map((h) => h.state),
+        ['p'],
+    );
+    const after = await stack.seats();
+    assert.equal(after.seq, before.seq + 2, 'only the barrier changed seq');
+    assert.equal(watcher.state(s1), 'e');
+    assert.equal(watcher.state(s3), 'e');
+    /* b has no hold at all: its snapshot says so. */
+    const snap = (await b.watch('demo')).snapshot;
+    assert.equal(snap.hold, null);
+    /* And b can hold s1 and s3 now. */
+    await b.call({ type: 'hold', show: 'demo', seats: [s1, s3] });
+});
+
+it('seat_unavailable lists every seat that is not empty', async () => {
+    const [s1, s2, s3, s4] = pool.take(4);
+    const a = await stack.buyer();
+    const b = await stack.buyer();
+    await a.call({ type: 'hold', show: 'demo', seats: [s1, s3] });
+    const r = await b.request({ type: 'hold', show: 'demo', seats: [s1, s2, s3, s4] });
+    assert.equal(r.code, 'seat_unavailable');
+    assert.deepEqual([...r.seats].sort(), [s1, s3].sort());
+});
+
+it('hold limit: more than max_seats at once or in total -> hold_limit, nothing changes', async () => {
+    const seats = pool.take(MAX_SEATS + 1);
+    const [sync] = pool.take(1);
+    const b = await stack.buyer();
+    const before = await stack.seats();
+    const r1 = await b.request({ type: 'hold', show: 'demo', seats });
+    assert.equal(r1.type, 'error');
+    assert.equal(r1.code, 'hold_limit');
+    const first = seats.slice(0, MAX_SEATS - 1);
+    const ok = await b.call({ type: 'hold', show: 'demo', seats: first });
+    assert.equal(ok.hold.seats.length, MAX_SEATS - 1);
+    const r2 = await b.request({ type: 'hold', show: 'demo', seats: seats.slice(MAX_SEATS - 1) });
+    assert.equal(r2.code, 'hold_limit', JSON.stringify(r2));
+    /* Exactly max_seats is fine. */
+    const ok2 = await b.call({ type: 'hold', show: 'demo', seats: [seats[MAX_SEATS - 1]] });
+    assert.equal(ok2.hold.seats.length, MAX_SEATS);
+    const r3 = await b.request({ type: 'hold', show: 'demo', seats: [seats[MAX_SEATS]] });
+    assert.equal(r3.code, 'hold_limit');
+    await barrier([watcher], actor, sync);
+    assert.equal(watcher.changesOf(seats[MAX_SEATS]).length, 0);
+    const after = await stack.seats();
+    assert.equal(after.seq, before.seq + 2 + 2, 'two holds and the barrier');
+});
+
+it('seats added later share the first deadline', async () => {
+    const [s1, s2] = pool.take(2);
+    const b = await stack.buyer();
+    const r1 = await b.call({ type: 'hold', show: 'demo', seats: [s1] });
+    /* Let the wall clock move on before adding: poll, no sleeps. */
+    const t0 = Date.now();
+    await new Promise((resolve) => {
+        const tick = () => (Date.now() - t0 >= 50 ? resolve() : setImmediate(tick));
+        tick();
+    });
+    const r2 = await b.call({ type: 'hold', show: 'demo', seats: [s2] });
+    assert.equal(r2.hold.ref, r1.hold.ref, 'same hold');
+    assert.equal(r2.hold.expires_at, r1.hold.expires_at, 'same deadline');
+    assert.deepEqual([...r2.hold.seats].sort(), [s1, s2].sort());
+});
+
+it('release: watchers see empty; the reply has what remains; then null', async () => {
+    const [s1, s2, s3] = pool.take(3);
+    const b = await stack.buyer();
+    const h = await b.call({ type: 'hold', show: 'demo', seats: [s1, s2, s3] });
+    await watcher.waitFor((c) => c.state(s3) === 'p', 3000);
+    const r1 = await b.call({ type: 'release', show: 'demo', seats: [s1] });
+    assert.equal(r1.hold.ref, h.hold.ref);
+    assert.deepEqual([...r1.hold.seats].sort(), [s2, s3].sort());
+    assert.equal(r1.hold.expires_at, h.hold.expires_at);
+    await watcher.waitFor((c) => c.state(s1) === 'e', 3000, `${s1} e`);
+    const r2 = await b.call({ type: 'release', show: 'demo', seats: [s2, s3] });
+    assert.equal(r2.hold, null);
+    await watcher.waitFor((c) => c.state(s2) === 'e' && c.state(s3) === 'e', 3000, 'all released');
+    const s = await stack.seats();
+    assert.equal(watcher.modelString(), s.seats);
+    assert.deepEqual(watcher.model.gaps, []);
+    /* Released seats are free for anyone. */
+    const other = await stack.buyer();
+    await other.call({ type: 'hold', show: 'demo', seats: [s1, s2, s3] });
+    /* And the staff list no longer has b's hold. */
+    const cookie = await stack.login();
+    const holds = await stack.api('GET', '/api/shows/demo/holds', { cookie });
+    assert.equal(holds.status, 200);
+    assert.ok(!holds.json.some((x) => x.ref === h.hold.ref), 'released hold gone from list');
+});
+
+it('release of a seat not held -> not_held, nothing changes', async () => {
+    const [free, theirs, mine, sync] = pool.take(4);
+    const a = await stack.buyer();
+    const b = await stack.buyer();
+    const ha = await a.call({ type: 'hold', show: 'demo', seats: [theirs] });
+    const before = await stack.seats();
+    const r1 = await b.request({ type: 'release', show: 'demo', seats: [free] });
+    assert.equal(r1.type, 'error');
+    assert.equal(r1.code, 'not_held');
+    const r2 = await b.request({ type: 'release', show: 'demo', seats: [theirs] });
+    assert.equal(r2.code, 'not_held', 'cannot release another buyer\'s seat');
+    await b.call({ type: 'hold', show: 'demo', seats: [mine] });
+    const r3 = await b.request({ type: 'release', show: 'demo', seats: [mine, theirs] });
+    assert.equal(r3.code, 'not_held', 'a release naming a seat not held fails');
+    await barrier([watcher], actor, sync);
+    assert.equal(watcher.state(theirs), 'p');
+    assert.equal(watcher.state(mine), 'p', 'the failed release released nothing');
+    assert.equal(watcher.changesOf(free).length, 0);
+    const snapA = (await a.watch('demo')).snapshot;
+    assert.equal(snapA.hold.ref, ha.hold.ref);
+    assert.deepEqual(snapA.hold.seats, [theirs]);
+    const after = await stack.seats();
+    assert.equal(after.seq, before.seq + 1 + 2, "b's hold and the barrier");
+});
+
+it('hold events reach every connection of the same buyer', async () => {
+    const [s1, s2] = pool.take(2);
+    const c1 = await stack.buyer();
+    const c2 = await stack.buyer({ buyer: c1.buyer });
+    const c3 = await stack.buyer({ buyer: c1.buyer, watch: null }); /* not watching */
+    const stranger = await stack.buyer();
+    assert.equal(c2.buyer, c1.buyer);
+    assert.equal(c3.buyer, c1.buyer);
+    const h = await c1.call({ type: 'hold', show: 'demo', seats: [s1] });
+    for (const c of [c1, c2, c3]) {
+        const e = await c.nextEvent((x) => x.type === 'hold' && x.reason === 'held', 3000, 'hold held');
+        assert.equal(e.show, 'demo');
+        assert.equal(e.hold.ref, h.hold.ref);
+        assert.deepEqual(e.hold.seats, [s1]);
+        assert.equal(e.hold.expires_at, h.hold.expires_at);
+    }
+    /* A hold made on c2 reaches c1 and c3. */
+    await c2.call({ type: 'hold', show: 'demo', seats: [s2] });
+    for (const c of [c1, c2, c3]) {
+        const e = await c.nextEvent(
+            (x) => x.type === 'hold' && x.reason === 'held' && x.hold?.seats?.length === 2,
+            3000,
+            'hold of two seats',
+        );
+        assert.equal(e.hold.ref, h.hold.ref);
+    }
+    await c3.call({ type: 'release', show: 'demo', seats: [s1, s2] });
+    for (const c of [c1, c2, c3]) {
+        const e = await c.nextEvent((x) => x.type === 'hold' && x.reason === 'released', 3000, 'released');
+        assert.equal(e.hold, null);
+    }
+    assert.ok(!stranger.events.some((x) => x.type === 'hold'), 'another buyer gets no hold events');
+});
+
+it('reconnecting with the same buyer token finds the hold in the snapshot', async () => {
+    const [s1, s2] = pool.take(2);
+    const c1 = await stack.buyer();
+    const token = c1.buyer;
+    const h = await c1.call({ type: 'hold', show: 'demo', seats: [s1, s2] });
+    await watcher.waitFor((c) => c.state(s1) === 'p' && c.state(s2) === 'p', 3000, 'held');
+    await c1.close();
+    const again = await stack.buyer({ buyer: token });
+    assert.equal(again.buyer, token);
+    assert.ok(again.model.hold, 'snapshot hold present');
+    assert.equal(again.model.hold.ref, h.hold.ref);
+    assert.deepEqual([...again.model.hold.seats].sort(), [s1, s2].sort());
+    assert.equal(again.model.hold.expires_at, h.hold.expires_at);
+    /* The seats are still pending for everyone: closing a socket is not a release. */
+    assert.equal(watcher.state(s1), 'p');
+    /* The reconnected buyer can release them. */
+    const r = await again.call({ type: 'release', show: 'demo', seats: [s1, s2] });
+    assert.equal(r.hold, null);
+    await watcher.waitFor((c) => c.state(s1) === 'e' && c.state(s2) === 'e', 3000);
+});
+
+it('hold of an unknown seat -> unknown_seat, nothing held', async () => {
+    const [s1, sync] = pool.take(2);
+    const b = await stack.buyer();
+    const r = await b.request({ type: 'hold', show: 'demo', seats: [s1, 'NO-SUCH-SEAT-999'] });
+    assert.equal(r.code, 'unknown_seat');
+    const r2 = await b.request({ type: 'hold', show: 'nope', seats: [s1] });
+    assert.equal(r2.code, 'unknown_show');
+    await barrier([watcher], actor, sync);
+    assert.equal(watcher.changesOf(s1).length, 0);
+    assert.equal((await b.watch('demo')).snapshot.hold, null);
+});

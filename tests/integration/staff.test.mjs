@@ -1,0 +1,277 @@
+/*
+ * staff.test.mjs - the box-office API: login/logout, the holds list,
+ * confirming a hold by ref (and idempotency by payment_ref), expired holds,
+ * walk-up sales, the bookings list, cancellation; what watchers and the buyer
+ * see. Not here: refusals of bad credentials/origins (auth.test.mjs).
+ */
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, testWithLogs, seatPool, bookingsOf } from '../lib/stack.mjs';
+
+const HOLD_TTL_S = 2;
+let stack;
+let pool;
+let watcher;
+let cookie;
+const it = testWithLogs(() => stack);
+
+before(async () => {
+    stack = await startStack({ holdTtl: HOLD_TTL_S });
+    pool = seatPool(await stack.seatIds());
+    watcher = await stack.buyer();
+});
+after(async () => {
+    await stack?.stop();
+});
+
+it('login: wrong password -> 401 bad_credentials; unknown user too', async () => {
+    const r = await stack.api('POST', '/api/login', { json: { username: 'staff', password: 'wrong' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.json?.error?.code, 'bad_credentials');
+    assert.equal(r.headers['set-cookie'], undefined, 'no cookie on failure');
+    const r2 = await stack.api('POST', '/api/login', { json: { username: 'nobody', password: 'x' } });
+    assert.equal(r2.status, 401);
+    assert.equal(r2.json?.error?.code, 'bad_credentials');
+});
+
+it('login: right password -> 200 and an HttpOnly SameSite=Strict cookie; /api/me', async () => {
+    const r = await stack.api('POST', '/api/login', {
+        json: { username: stack.staff.user, password: stack.staff.password },
+    });
+    assert.equal(r.status, 200, r.text);
+    const sc = [].concat(r.headers['set-cookie'] || []).find((c) => c.startsWith('seatmap_session='));
+    assert.ok(sc, 'seatmap_session cookie');
+    assert.match(sc, /;\s*HttpOnly/i);
+    assert.match(sc, /;\s*SameSite=Strict/i);
+    assert.match(sc, /;\s*Path=\//i);
+    cookie = sc.split(';')[0];
+    assert.ok(cookie.length > 'seatmap_session='.length + 20, 'a long session token');
+    const me = await stack.api('GET', '/api/me', { cookie });
+    assert.equal(me.status, 200);
+    assert.deepEqual(me.json, { user: 'staff', role: 'admin' });
+});
+
+it('holds list, confirm by ref (201), same payment_ref again (200, same booking)', async () => {
+    const seats = pool.take(2);
+    const buyer = await stack.buyer();
+    const other = await stack.buyer({ buyer: buyer.buyer });
+    const h = (await buyer.call({ type: 'hold', show: 'demo', seats })).hold;
+    await watcher.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 2000, 'held');
+    const list = await stack.api('GET', '/api/shows/demo/holds', { cookie });
+    assert.equal(list.status, 200, list.text);
+    const item = list.json.find((x) => x.ref === h.ref);
+    assert.ok(item, `hold ${h.ref} in ${list.text}`);
+    assert.deepEqual([...item.seats].sort(), [...seats].sort());
+    assert.equal(item.expires_at, h.expires_at);
+
+    const t0 = Date.now();
+    const r = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { hold: h.ref, payment_ref: 'pay-0001' },
+    });
+    assert.equal(r.status, 201, r.text);
+    const b = r.json.booking;
+    assert.ok(b, r.text);
+    assert.ok(b.id !== undefined && b.id !== null, 'booking id');
+    assert.equal(b.show, 'demo');
+    assert.deepEqual([...b.seats].sort(), [...seats].sort());
+    assert.equal(b.payment_ref, 'pay-0001');
+    assert.equal(b.by, 'staff');
+    if (typeof b.created_at === 'number') {
+        assert.ok(b.created_at >= t0 - 2000 && b.created_at <= Date.now() + 2000, `created_at ${b.created_at}`);
+    } else {
+        assert.ok(!Number.isNaN(Date.parse(b.created_at)), `created_at ${b.created_at}`);
+    }
+    /* Watchers see booked; the buyer (every connection) gets hold/booked. */
+    await watcher.waitFor((c) => seats.every((s) => c.state(s) === 'b'), 2000, 'seats booked');
+    for (const c of [buyer, other]) {
+        const e = await c.nextEvent((x) => x.type === 'hold' && x.reason === 'booked', 2000, 'hold booked event');
+        assert.equal(e.hold, null);
+    }
+    assert.deepEqual(
+        watcher.changesOf(seats[0]).map((x) => x.state),
+        ['p', 'b'],
+    );
+    /* The same payment_ref again: 200 and the same booking; nothing changes. */
+    const seq = (await stack.seats()).seq;
+    const again = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { hold: h.ref, payment_ref: 'pay-0001' },
+    });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.booking.id, b.id);
+    assert.deepEqual(again.json.booking, b);
+    assert.equal((await stack.seats()).seq, seq);
+    /* The hold is gone from the list, and the seats can't be held. */
+    const list2 = await stack.api('GET', '/api/shows/demo/holds', { cookie });
+    assert.ok(!list2.json.some((x) => x.ref === h.ref));
+    const r3 = await (await stack.buyer()).request({ type: 'hold', show: 'demo', seats: [seats[0]] });
+    assert.equal(r3.code, 'seat_unavailable');
+    /* The booked seats survive past the hold's deadline. */
+    const bookings = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie })).json);
+    assert.ok(bookings.some((x) => x.id === b.id && x.payment_ref === 'pay-0001'));
+});
+
+it('confirming an expired (or unknown) hold -> 409 hold_expired', async () => {
+    const seats = pool.take(1);
+    const buyer = await stack.buyer();
+    const h = (await buyer.call({ type: 'hold', show: 'demo', seats })).hold;
+    await watcher.waitFor((c) => c.state(seats[0]) === 'p', 2000, 'held');
+    await watcher.waitFor((c) => c.state(seats[0]) === 'e', h.expires_at - Date.now() + 3000, 'hold expired');
+    const r = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { hold: h.ref, payment_ref: 'pay-expired' },
+    });
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json?.error?.code, 'hold_expired');
+    assert.equal(watcher.state(seats[0]), 'e');
+    const r2 = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { hold: 'QQQQQQ', payment_ref: 'pay-unknown' },
+    });
+    assert.equal(r2.status, 409, r2.text);
+    assert.equal(r2.json?.error?.code, 'hold_expired');
+    const bookings = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie })).json);
+    assert.ok(!bookings.some((x) => x.payment_ref === 'pay-expired' || x.payment_ref === 'pay-unknown'));
+});
+
+it('a confirmed hold is not expired later (no seat returns to empty)', async () => {
+    const seats = pool.take(1);
+    const buyer = await stack.buyer();
+    const h = (await buyer.call({ type: 'hold', show: 'demo', seats })).hold;
+    await watcher.waitFor((c) => c.state(seats[0]) === 'p', 2000, 'held');
+    const r = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { hold: h.ref, payment_ref: 'pay-late-check' },
+    });
+    assert.equal(r.status, 201, r.text);
+    /* Past the deadline plus the 1 s expiry budget: still booked. Use a later
+     * expiry as the clock, so this is ordered, not slept. */
+    const probe = await stack.buyer();
+    const [ps] = pool.take(1);
+    const ph = (await probe.call({ type: 'hold', show: 'demo', seats: [ps] })).hold;
+    await watcher.waitFor((c) => c.state(ps) === 'p', 2000, 'probe held');
+    await watcher.waitFor((c) => c.state(ps) === 'e', ph.expires_at - Date.now() + 3000, 'probe expired');
+    assert.equal(watcher.state(seats[0]), 'b');
+    assert.deepEqual(watcher.changesOf(seats[0]).map((x) => x.state), ['p', 'b']);
+    assert.equal((await stack.seats()).seats[(await stack.seatIds()).indexOf(seats[0])], 'b');
+});
+
+it('walk-up sale: 201; a taken seat -> 409 seat_unavailable, all or nothing', async () => {
+    const [s1, s2, s3, s4, held] = pool.take(5);
+    const r = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats: [s1, s2], payment_ref: 'cash-0001' },
+    });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual([...r.json.booking.seats].sort(), [s1, s2].sort());
+    assert.equal(r.json.booking.payment_ref, 'cash-0001');
+    await watcher.waitFor((c) => c.state(s1) === 'b' && c.state(s2) === 'b', 2000, 'sold seats booked');
+    /* booked seat in the set */
+    const r2 = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats: [s3, s1], payment_ref: 'cash-0002' },
+    });
+    assert.equal(r2.status, 409, r2.text);
+    assert.equal(r2.json?.error?.code, 'seat_unavailable');
+    /* pending seat in the set */
+    const buyer = await stack.buyer();
+    await buyer.call({ type: 'hold', show: 'demo', seats: [held] });
+    const r3 = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats: [s4, held], payment_ref: 'cash-0003' },
+    });
+    assert.equal(r3.status, 409, r3.text);
+    assert.equal(r3.json?.error?.code, 'seat_unavailable');
+    const ids = await stack.seatIds();
+    const s = await stack.seats();
+    assert.equal(s.seats[ids.indexOf(s3)], 'e', 'nothing of a failed sale is booked');
+    assert.equal(s.seats[ids.indexOf(s4)], 'e');
+    assert.equal(s.seats[ids.indexOf(held)], 'p', 'the held seat is still pending');
+    const bookings = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie })).json);
+    assert.ok(!bookings.some((x) => ['cash-0002', 'cash-0003'].includes(x.payment_ref)));
+    /* unknown seat */
+    const r4 = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats: ['NO-SUCH-SEAT'], payment_ref: 'cash-0004' },
+    });
+    assert.ok(r4.status === 400 || r4.status === 404 || r4.status === 409, `${r4.status} ${r4.text}`);
+});
+
+it('list bookings; cancel -> seats empty for watchers; cancel again -> 409', async () => {
+    const seats = pool.take(3);
+    const r = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats, payment_ref: 'cash-cancel-me' },
+    });
+    assert.equal(r.status, 201, r.text);
+    const b = r.json.booking;
+    await watcher.waitFor((c) => seats.every((s) => c.state(s) === 'b'), 2000, 'booked');
+    const list = await stack.api('GET', '/api/shows/demo/bookings', { cookie });
+    assert.equal(list.status, 200, list.text);
+    const all = bookingsOf(list.json);
+    const mine = all.find((x) => x.id === b.id);
+    assert.ok(mine, 'booking listed');
+    assert.deepEqual([...mine.seats].sort(), [...seats].sort());
+    assert.equal(mine.payment_ref, 'cash-cancel-me');
+    for (const x of all) assert.equal(x.show, 'demo');
+
+    const del = await stack.api('DELETE', `/api/shows/demo/bookings/${b.id}`, { cookie });
+    assert.ok(del.status === 200 || del.status === 204, `${del.status} ${del.text}`);
+    await watcher.waitFor((c) => seats.every((s) => c.state(s) === 'e'), 2000, 'cancelled seats empty');
+    assert.deepEqual(watcher.changesOf(seats[0]).map((x) => x.state), ['b', 'e']);
+    const s = await stack.seats();
+    assert.equal(watcher.modelString(), s.seats);
+    assert.deepEqual(watcher.model.gaps, []);
+    /* Cancelled seats can be held again. */
+    const buyer = await stack.buyer();
+    await buyer.call({ type: 'hold', show: 'demo', seats });
+    await watcher.waitFor((c) => seats.every((x) => c.state(x) === 'p'), 2000, 'held again');
+    const del2 = await stack.api('DELETE', `/api/shows/demo/bookings/${b.id}`, { cookie });
+    assert.equal(del2.status, 409, del2.text);
+    assert.equal(del2.json?.error?.code, 'already_cancelled');
+    assert.equal(watcher.state(seats[0]), 'p', 'a second cancel changes nothing');
+    const del3 = await stack.api('DELETE', '/api/shows/demo/bookings/999999', { cookie });
+    assert.equal(del3.status, 404, del3.text);
+    /* The listed booking shows it was cancelled (or is gone from the active list). */
+    const after2 = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie })).json);
+    const x = after2.find((y) => y.id === b.id);
+    if (x) assert.ok(x.cancelled_at || x.status === 'cancelled' || x.cancelled, `cancelled booking marked: ${JSON.stringify(x)}`);
+});
+
+it('bad booking requests: 400', async () => {
+    const buyer = await stack.buyer();
+    const [s1] = pool.take(1);
+    const h = (await buyer.call({ type: 'hold', show: 'demo', seats: [s1] })).hold;
+    await watcher.waitFor((c) => c.state(s1) === 'p', 2000, 'held');
+    for (const body of [
+        { hold: h.ref }, /* no payment_ref */
+        { payment_ref: 'x-1' }, /* neither hold nor seats */
+        { hold: 42, payment_ref: 'x-2' },
+        { seats: 'A-1', payment_ref: 'x-3' },
+        { seats: [], payment_ref: 'x-4' },
+        { hold: h.ref, payment_ref: 7 },
+    ]) {
+        const r = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: body });
+        assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.status} ${r.text}`);
+        assert.equal(r.json?.error?.code, 'bad_request');
+    }
+    assert.equal(watcher.state(s1), 'p');
+    const r = await stack.api('POST', '/api/shows/nope/bookings', { cookie, json: { seats: [s1], payment_ref: 'x-5' } });
+    assert.equal(r.status, 404);
+    assert.equal(r.json?.error?.code, 'unknown_show');
+});
+
+it('logout ends the session', async () => {
+    const c2 = await stack.login();
+    const r = await stack.api('POST', '/api/logout', { cookie: c2 });
+    assert.ok(r.status === 200 || r.status === 204, `${r.status} ${r.text}`);
+    const h = await stack.api('GET', '/api/shows/demo/holds', { cookie: c2 });
+    assert.equal(h.status, 401);
+    assert.equal(h.json?.error?.code, 'unauthorized');
+    const me = await stack.api('GET', '/api/me', { cookie: c2 });
+    assert.equal(me.status, 401);
+    /* The other session is unaffected. */
+    const ok = await stack.api('GET', '/api/shows/demo/holds', { cookie });
+    assert.equal(ok.status, 200);
+});

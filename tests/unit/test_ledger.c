@@ -1,0 +1,593 @@
+/*
+ * test_ledger.c - unit tests of server/ledger.c against real SQLite files in
+ * /tmp: migrations, shows, users, sessions, tokens, the secret, bookings
+ * (idempotency, double booking, cancel) and the audit buffer.
+ *
+ * Each test gets a fresh database file; two handles on one file stand in
+ * for two seatmapd processes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "embedded.h"
+#include "ledger.h"
+#include "util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define T_NOW 1700000000000LL
+
+typedef struct fixture {
+    char path[64];
+    ledger *l;
+} fixture;
+
+static int setup(void **state)
+{
+    char err[256];
+    fixture *f = calloc(1, sizeof(*f));
+    int fd;
+
+    assert_non_null(f);
+    snprintf(f->path, sizeof(f->path), "/tmp/seatmap-test-ledger-XXXXXX");
+    fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(ledger_open(f->path, &f->l, err, sizeof(err)), 0);
+    *state = f;
+    return 0;
+}
+
+static void remove_db(const char *path)
+{
+    char p[80];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ledger_close(f->l);
+    remove_db(f->path);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture *f)
+{
+    char err[256];
+    ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(ledger_open(f->path, &f->l, err, sizeof(err)), 0);
+}
+
+/* One integer from a query run on a separate raw connection, so it sees
+ * only what the ledger has committed. */
+static long long query_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    long long v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void add_show(ledger *l, const char *id)
+{
+    assert_int_equal(
+        ledger_show_add(l, id, "A Show", "Hall", "2030-01-01T20:00:00Z", "{\"name\":\"Hall\"}"), 0);
+}
+
+static int book(ledger *l, const char *show, const char *hold, const char *pay,
+                const char *const *seats, size_t n, ledger_booking *out)
+{
+    return ledger_booking_create(l, show, hold, seats, n, pay, "staff:ann", T_NOW, out);
+}
+
+static void test_migrations_apply(void **state)
+{
+    fixture *f = *state;
+    long long last = 0;
+    const embedded_file *m;
+
+    for (m = embedded_sql; m->name; m++)
+        last = strtol(m->name, NULL, 10);
+    assert_true(last >= 1);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), last);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table'"
+                                        " AND name IN ('meta','shows','users','sessions',"
+                                        "'api_tokens','bookings','booking_seats','audit')"),
+                     8);
+    /* Reopening applies nothing twice. */
+    reopen(f);
+    reopen(f);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), last);
+}
+
+static void test_wal_mode(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void test_open_failure_has_message(void **state)
+{
+    char err[256] = "";
+    ledger *l = (ledger *)1;
+    (void)state;
+    assert_true(ledger_open("/nonexistent-dir/x/seatmap.db", &l, err, sizeof(err)) < 0);
+    assert_null(l);
+    assert_non_null(strstr(err, "/nonexistent-dir/x/seatmap.db"));
+}
+
+static void test_open_not_a_database(void **state)
+{
+    char path[] = "/tmp/seatmap-test-garbage-XXXXXX";
+    char err[256] = "";
+    ledger *l = NULL;
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "this is not sqlite, not at all, no...........", 45), 45);
+    close(fd);
+    assert_true(ledger_open(path, &l, err, sizeof(err)) < 0);
+    assert_null(l);
+    assert_true(strlen(err) > 0);
+    remove_db(path);
+}
+
+static void test_shows(void **state)
+{
+    fixture *f = *state;
+    ledger_show s, *list = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ledger_show_add(f->l, "late", "Late", "Hall", "2030-02-01T20:00:00Z", "{}"),
+                     0);
+    assert_int_equal(
+        ledger_show_add(f->l, "early", "Early", "Hall", "2030-01-01T20:00:00Z", "{\"v\":1}"), 0);
+    assert_int_equal(ledger_show_add(f->l, "early", "Again", "Hall", "", "{}"), LEDGER_EEXISTS);
+    assert_int_equal(ledger_show_add(f->l, "bad id!", "X", "Hall", "", "{}"), LEDGER_EINVAL);
+
+    assert_int_equal(ledger_show_get(f->l, "early", &s), 0);
+    assert_string_equal(s.id, "early");
+    assert_string_equal(s.name, "Early");
+    assert_string_equal(s.venue_name, "Hall");
+    assert_string_equal(s.starts_at, "2030-01-01T20:00:00Z");
+    assert_string_equal(s.venue_json, "{\"v\":1}");
+    ledger_show_clear(&s);
+    assert_int_equal(ledger_show_get(f->l, "nope", &s), LEDGER_ENOTFOUND);
+    ledger_show_clear(&s);
+
+    assert_int_equal(ledger_show_list(f->l, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "early");
+    assert_string_equal(list[1].id, "late");
+    assert_null(list[0].venue_json);
+    free(list);
+}
+
+static void test_booking_create_and_idempotent_payment_ref(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1", "A-2"};
+    const char *other[] = {"B-1"};
+    ledger_booking b, again;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "REF123", "pay-1", seats, 2, &b), 0);
+    assert_true(b.id > 0);
+    assert_string_equal(b.show, "S1");
+    assert_string_equal(b.hold_ref, "REF123");
+    assert_string_equal(b.payment_ref, "pay-1");
+    assert_string_equal(b.by, "staff:ann");
+    assert_int_equal(b.created_at, T_NOW);
+    assert_int_equal(b.cancelled_at, 0);
+    assert_int_equal(b.nseats, 2);
+    assert_string_equal(b.seats[0], "A-1");
+    assert_string_equal(b.seats[1], "A-2");
+
+    /* The same payment ref again, even with other seats: the same booking. */
+    assert_int_equal(book(f->l, "S1", "", "pay-1", other, 1, &again), LEDGER_EEXISTS);
+    assert_int_equal(again.id, b.id);
+    assert_int_equal(again.nseats, 2);
+    assert_string_equal(again.seats[1], "A-2");
+    ledger_booking_clear(&again);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bookings"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM booking_seats"), 2);
+
+    /* Lookups. */
+    assert_int_equal(ledger_booking_by_payment(f->l, "S1", "pay-1", &again), 0);
+    assert_int_equal(again.id, b.id);
+    ledger_booking_clear(&again);
+    assert_int_equal(ledger_booking_by_hold(f->l, "S1", "REF123", &again), 0);
+    assert_int_equal(again.id, b.id);
+    ledger_booking_clear(&again);
+    assert_int_equal(ledger_booking_by_hold(f->l, "S1", "NOPE99", &again), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_booking_get(f->l, "S1", b.id, &again), 0);
+    assert_string_equal(again.payment_ref, "pay-1");
+    ledger_booking_clear(&again);
+    assert_int_equal(ledger_booking_get(f->l, "S2", b.id, &again), LEDGER_ENOTFOUND);
+    ledger_booking_clear(&b);
+
+    /* A payment ref is unique per show, not globally. */
+    add_show(f->l, "S2");
+    assert_int_equal(book(f->l, "S2", "", "pay-1", seats, 2, &b), 0);
+    ledger_booking_clear(&b);
+}
+
+static void test_seat_taken_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    const char *first[] = {"A-1", "A-2"};
+    const char *clash[] = {"A-3", "A-2"};
+    const char *free_seat[] = {"A-3"};
+    ledger_booking b;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay-1", first, 2, &b), 0);
+    ledger_booking_clear(&b);
+    assert_int_equal(book(f->l, "S1", "", "pay-2", clash, 2, &b), LEDGER_ESEATTAKEN);
+    assert_int_equal(b.nseats, 0);
+    assert_non_null(strstr(ledger_errmsg(f->l), "A-2"));
+    ledger_booking_clear(&b);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bookings"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM booking_seats"), 2);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit WHERE what IN ('book','sale')"),
+                     1);
+    assert_int_equal(ledger_booking_by_payment(f->l, "S1", "pay-2", &b), LEDGER_ENOTFOUND);
+    ledger_booking_clear(&b);
+    /* The failed attempt left A-3 free. */
+    assert_int_equal(book(f->l, "S1", "", "pay-2", free_seat, 1, &b), 0);
+    ledger_booking_clear(&b);
+}
+
+static void test_two_handles_cannot_double_book(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"C-7"};
+    char err[256];
+    ledger *other;
+    ledger_booking b;
+
+    add_show(f->l, "S1");
+    assert_int_equal(ledger_open(f->path, &other, err, sizeof(err)), 0);
+    assert_int_equal(book(f->l, "S1", "", "pay-a", seats, 1, &b), 0);
+    ledger_booking_clear(&b);
+    assert_int_equal(book(other, "S1", "", "pay-b", seats, 1, &b), LEDGER_ESEATTAKEN);
+    ledger_booking_clear(&b);
+    /* The second "process" sees the first one's booking by payment ref. */
+    assert_int_equal(book(other, "S1", "", "pay-a", seats, 1, &b), LEDGER_EEXISTS);
+    assert_string_equal(b.seats[0], "C-7");
+    ledger_booking_clear(&b);
+    ledger_close(other);
+}
+
+static void test_booking_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    const char *dup[] = {"A-1", "A-1"};
+    const char *bad[] = {"A 1"};
+    const char *ok[] = {"A-1"};
+    ledger_booking b;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay", dup, 2, &b), LEDGER_EINVAL);
+    assert_int_equal(book(f->l, "S1", "", "pay", bad, 1, &b), LEDGER_EINVAL);
+    assert_int_equal(book(f->l, "S1", "", "pay", ok, 0, &b), LEDGER_EINVAL);
+    assert_int_equal(book(f->l, "S1", "", "", ok, 1, &b), LEDGER_EINVAL);
+    assert_int_equal(book(f->l, "no show!", "", "pay", ok, 1, &b), LEDGER_EINVAL);
+    /* A show the ledger does not know. */
+    assert_int_equal(book(f->l, "ghost", "", "pay", ok, 1, &b), LEDGER_ENOTFOUND);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bookings"), 0);
+    /* NULL out is allowed. */
+    assert_int_equal(book(f->l, "S1", "", "pay", ok, 1, NULL), 0);
+}
+
+static void collect_seat(void *arg, const char *seat, int64_t id)
+{
+    char *acc = arg;
+    char one[64];
+    snprintf(one, sizeof(one), "%s=%lld;", seat, (long long)id);
+    strcat(acc, one);
+}
+
+static void test_cancel_frees_seats(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1", "A-2"};
+    ledger_booking b, c, *list;
+    char acc[256] = "", want[256];
+    size_t n;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "HLD234", "pay-1", seats, 2, &b), 0);
+    assert_int_equal(ledger_booked_seats(f->l, "S1", collect_seat, acc), 0);
+    snprintf(want, sizeof(want), "A-1=%lld;A-2=%lld;", (long long)b.id, (long long)b.id);
+    assert_string_equal(acc, want);
+
+    assert_int_equal(ledger_booking_cancel(f->l, "S1", b.id, "staff:bob", T_NOW + 5, &c), 0);
+    assert_int_equal(c.id, b.id);
+    assert_int_equal(c.cancelled_at, T_NOW + 5);
+    assert_int_equal(c.nseats, 2);
+    ledger_booking_clear(&c);
+    acc[0] = '\0';
+    assert_int_equal(ledger_booked_seats(f->l, "S1", collect_seat, acc), 0);
+    assert_string_equal(acc, "");
+    /* A cancelled booking is no longer the hold's active booking. */
+    assert_int_equal(ledger_booking_by_hold(f->l, "S1", "HLD234", &c), LEDGER_ENOTFOUND);
+
+    /* Twice: EINVAL; unknown: ENOTFOUND. */
+    assert_int_equal(ledger_booking_cancel(f->l, "S1", b.id, "staff:bob", T_NOW + 6, &c),
+                     LEDGER_EINVAL);
+    ledger_booking_clear(&c);
+    assert_int_equal(ledger_booking_cancel(f->l, "S1", b.id + 100, "staff:bob", T_NOW, &c),
+                     LEDGER_ENOTFOUND);
+    ledger_booking_clear(&c);
+    assert_int_equal(ledger_booking_cancel(f->l, "S2", b.id, "staff:bob", T_NOW, &c),
+                     LEDGER_ENOTFOUND);
+    ledger_booking_clear(&c);
+
+    /* The seats can be booked again. */
+    assert_int_equal(book(f->l, "S1", "", "pay-2", seats, 2, &c), 0);
+    assert_true(c.id != b.id);
+    ledger_booking_clear(&c);
+
+    /* The list has both, newest first, the cancelled one marked. */
+    assert_int_equal(ledger_booking_list(f->l, "S1", &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].payment_ref, "pay-2");
+    assert_int_equal(list[0].cancelled_at, 0);
+    assert_string_equal(list[1].payment_ref, "pay-1");
+    assert_int_equal(list[1].cancelled_at, T_NOW + 5);
+    ledger_booking_list_free(list, n);
+    assert_int_equal(
+        query_int(f->path, "SELECT count(*) FROM bookings WHERE cancelled_by = 'staff:bob'"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit WHERE what = 'cancel'"), 1);
+    ledger_booking_clear(&b);
+}
+
+static void test_booking_survives_reopen(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"Z-9"};
+    ledger_booking b, again;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay-1", seats, 1, &b), 0);
+    /* Committed before the call returns: another connection sees it. */
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM booking_seats"), 1);
+    reopen(f);
+    assert_int_equal(ledger_booking_get(f->l, "S1", b.id, &again), 0);
+    assert_string_equal(again.seats[0], "Z-9");
+    ledger_booking_clear(&again);
+    assert_int_equal(book(f->l, "S1", "", "pay-2", seats, 1, &again), LEDGER_ESEATTAKEN);
+    ledger_booking_clear(&again);
+    ledger_booking_clear(&b);
+}
+
+static void test_users_and_sessions(void **state)
+{
+    fixture *f = *state;
+    /* Sessions are purged against the real clock: use it here. */
+    int64_t now = sm_now_ms();
+    ledger_user u;
+
+    assert_int_equal(ledger_user_add(f->l, "ann", "admin", "$argon2id$hash1"), 0);
+    assert_int_equal(ledger_user_add(f->l, "bob", "cashier", "$argon2id$h"), LEDGER_EINVAL);
+    assert_int_equal(ledger_user_add(f->l, "bad name", "admin", "$argon2id$h"), LEDGER_EINVAL);
+    assert_int_equal(ledger_user_get(f->l, "ann", &u), 0);
+    assert_string_equal(u.role, "admin");
+    assert_string_equal(u.pwhash, "$argon2id$hash1");
+    assert_int_equal(ledger_user_get(f->l, "nobody", &u), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_user_get(f->l, "ann", &u), 0);
+
+    assert_int_equal(ledger_session_create(f->l, u.id, "hash-a", now + 60000), 0);
+    assert_int_equal(ledger_session_create(f->l, u.id, "hash-a", now + 60000), LEDGER_EEXISTS);
+    assert_int_equal(ledger_session_create(f->l, u.id + 42, "hash-b", now + 60000),
+                     LEDGER_ENOTFOUND);
+    {
+        ledger_user s;
+        assert_int_equal(ledger_session_lookup(f->l, "hash-a", now, &s), 0);
+        assert_string_equal(s.name, "ann");
+        assert_string_equal(s.role, "admin");
+        assert_int_equal(s.id, u.id);
+        /* Expired at its deadline. */
+        assert_int_equal(ledger_session_lookup(f->l, "hash-a", now + 60000, &s), LEDGER_ENOTFOUND);
+        assert_int_equal(ledger_session_lookup(f->l, "hash-zz", now, &s), LEDGER_ENOTFOUND);
+        assert_int_equal(ledger_session_delete(f->l, "hash-a"), 0);
+        assert_int_equal(ledger_session_lookup(f->l, "hash-a", now, &s), LEDGER_ENOTFOUND);
+        assert_int_equal(ledger_session_delete(f->l, "hash-a"), LEDGER_ENOTFOUND);
+
+        /* Adding the user again resets password and role and ends sessions. */
+        assert_int_equal(ledger_session_create(f->l, u.id, "hash-c", now + 60000), 0);
+        assert_int_equal(ledger_user_add(f->l, "ann", "boxoffice", "$argon2id$hash2"), 0);
+        assert_int_equal(ledger_user_get(f->l, "ann", &s), 0);
+        assert_int_equal(s.id, u.id);
+        assert_string_equal(s.role, "boxoffice");
+        assert_string_equal(s.pwhash, "$argon2id$hash2");
+        assert_int_equal(ledger_session_lookup(f->l, "hash-c", now, &s), LEDGER_ENOTFOUND);
+    }
+}
+
+static void test_tokens(void **state)
+{
+    fixture *f = *state;
+    ledger_user u;
+
+    assert_int_equal(ledger_token_add(f->l, "psp", "boxoffice", "tokhash-1"), 0);
+    assert_int_equal(ledger_token_add(f->l, "psp", "admin", "tokhash-2"), LEDGER_EEXISTS);
+    assert_int_equal(ledger_token_add(f->l, "other", "root", "tokhash-3"), LEDGER_EINVAL);
+    assert_int_equal(ledger_token_lookup(f->l, "tokhash-1", &u), 0);
+    assert_string_equal(u.name, "token:psp");
+    assert_string_equal(u.role, "boxoffice");
+    assert_int_equal(ledger_token_lookup(f->l, "tokhash-2", &u), LEDGER_ENOTFOUND);
+    reopen(f);
+    assert_int_equal(ledger_token_lookup(f->l, "tokhash-1", &u), 0);
+    assert_string_equal(u.name, "token:psp");
+}
+
+static void test_secret_stable(void **state)
+{
+    fixture *f = *state;
+    uint8_t a[32], b[32], c[32], zero[32] = {0};
+    char err[256];
+    ledger *other;
+
+    /* A second handle that asks first must get the same secret. */
+    assert_int_equal(ledger_open(f->path, &other, err, sizeof(err)), 0);
+    assert_int_equal(ledger_secret(other, a), 0);
+    assert_int_equal(ledger_secret(f->l, b), 0);
+    assert_memory_equal(a, b, 32);
+    assert_memory_not_equal(a, zero, 32);
+    ledger_close(other);
+    reopen(f);
+    assert_int_equal(ledger_secret(f->l, c), 0);
+    assert_memory_equal(a, c, 32);
+}
+
+static void test_audit_flush(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1"};
+    ledger_booking b;
+    int i;
+
+    add_show(f->l, "S1");
+    ledger_audit(f->l, "hold", "S1", "ABCDEF", "A-1 A-2", "buyer:1234", T_NOW);
+    ledger_audit(f->l, "release", "S1", "ABCDEF", "A-2", "buyer:1234", T_NOW + 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit"), 0);
+    assert_int_equal(ledger_audit_flush(f->l), 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit"), 2);
+    assert_int_equal(query_int(f->path,
+                               "SELECT count(*) FROM audit WHERE what='hold' AND show_id='S1' AND "
+                               "ref='ABCDEF' AND seats='A-1 A-2' AND who='buyer:1234' AND at="
+                               "1700000000000"),
+                     1);
+    assert_int_equal(ledger_audit_flush(f->l), 0); /* nothing buffered: fine */
+
+    /* A booking flushes buffered rows first, then adds its own, in order. */
+    ledger_audit(f->l, "hold", "S1", "QWERTY", "A-1", "buyer:99", T_NOW + 2);
+    assert_int_equal(book(f->l, "S1", "QWERTY", "pay-1", seats, 1, &b), 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit"), 4);
+    assert_int_equal(query_int(f->path, "SELECT what = 'book' FROM audit ORDER BY id DESC"), 1);
+    ledger_booking_clear(&b);
+
+    /* The buffer is bounded: filling it flushes by itself. */
+    for (i = 0; i < 5000; i++)
+        ledger_audit(f->l, "expire", "S1", "ZZZZZZ", "B-1", "expiry", T_NOW + i);
+    assert_true(query_int(f->path, "SELECT count(*) FROM audit") >= 4 + 4096);
+    /* Closing flushes the rest. */
+    ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM audit"), 4 + 5000);
+    reopen(f);
+}
+
+/* Several processes open a brand-new file at once (racing on the
+ * migrations and the secret) and all try to book the same seat: exactly one
+ * wins, the others get LEDGER_ESEATTAKEN, and all share one secret. */
+static void test_concurrent_processes(void **state)
+{
+    enum { NPROC = 4 };
+    char path[] = "/tmp/seatmap-test-race-XXXXXX";
+    uint8_t secrets[NPROC][32];
+    int pipes[NPROC][2];
+    pid_t pids[NPROC];
+    int i, wins = 0, taken = 0, fd;
+    char err[256];
+    ledger *l;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    for (i = 0; i < NPROC; i++) {
+        assert_int_equal(pipe(pipes[i]), 0);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            const char *seat[] = {"A-1"};
+            char pay[16];
+            uint8_t sec[32];
+            int rc;
+            if (ledger_open(path, &l, err, sizeof(err)) != 0) _exit(10);
+            /* The show may already exist (another child added it). */
+            rc = ledger_show_add(l, "S1", "Race", "Hall", "", "{}");
+            if (rc != 0 && rc != LEDGER_EEXISTS) _exit(11);
+            if (ledger_secret(l, sec) != 0 || write(pipes[i][1], sec, 32) != 32) _exit(12);
+            snprintf(pay, sizeof(pay), "pay-%d", i);
+            rc = ledger_booking_create(l, "S1", "", seat, 1, pay, "staff:x", T_NOW, NULL);
+            ledger_close(l);
+            _exit(rc == 0 ? 0 : rc == LEDGER_ESEATTAKEN ? 1 : 13);
+        }
+        close(pipes[i][1]);
+    }
+    for (i = 0; i < NPROC; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 0)
+            wins++;
+        else if (WEXITSTATUS(status) == 1)
+            taken++;
+        else
+            fail_msg("child %d exited with %d", i, WEXITSTATUS(status));
+        assert_int_equal(read(pipes[i][0], secrets[i], 32), 32);
+        close(pipes[i][0]);
+        if (i) assert_memory_equal(secrets[0], secrets[i], 32);
+    }
+    assert_int_equal(wins, 1);
+    assert_int_equal(taken, NPROC - 1);
+    assert_int_equal(query_int(path, "SELECT count(*) FROM booking_seats"), 1);
+    assert_int_equal(query_int(path, "SELECT count(*) FROM bookings"), 1);
+    remove_db(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrations_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
+        cmocka_unit_test(test_open_failure_has_message),
+        cmocka_unit_test(test_open_not_a_database),
+        cmocka_unit_test_setup_teardown(test_shows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_booking_create_and_idempotent_payment_ref, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_seat_taken_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles_cannot_double_book, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_booking_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_frees_seats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_booking_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_and_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_stable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_flush, setup, teardown),
+        cmocka_unit_test(test_concurrent_processes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -16,7 +16,9 @@
 # when the tool or the server cannot run, nothing was measured, or a double
 # hold was found.
 #
-# Extra server flags can be passed in SEATMAPD_ARGS (e.g. "--tick-ms 100").
+# Extra server flags can be passed in SEATMAPD_ARGS (e.g. "--tick-ms 100");
+# BENCH_FANOUT_SIZES="1000 2000" and BENCH_DURATION=SECONDS change the sizes
+# and measured window of fanout and holds.
 set -euo pipefail
 
 usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|all [--smoke]" >&2; exit 1; }
@@ -50,6 +52,7 @@ redis_pid=""; server_pid=""
 
 cleanup() {
   local rc=$?
+  set +e
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; fi
   rm -rf "$tmp"
@@ -126,6 +129,8 @@ bench() {
 run_fanout() {
   local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
+  if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
+  dur=${BENCH_DURATION:-$dur}
   for w in "${sizes[@]}"; do
     start_server "fanout-$w" 120
     bench "fanout-$w" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
@@ -137,6 +142,7 @@ run_fanout() {
 run_holds() {
   local buyers=100 dur=10
   [ $smoke = 1 ] && { buyers=5; dur=1; }
+  dur=${BENCH_DURATION:-$dur}
   # The per-connection request limit is an abuse guard, not what is measured.
   start_server holds 120 --rate 100000
   bench holds holds --buyers "$buyers" --duration "$dur" --warmup 1 --pool 1000 --hold-seats 2

@@ -145,7 +145,7 @@ static int write_response(http_req *r)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    return lws_http_transaction_completed(wsi) ? -1 : 1;
+    return 1; /* done: the caller detaches, then completes the transaction */
 }
 
 /* ---- request helpers ---- */
@@ -938,7 +938,7 @@ static const char *mime_of(const char *path)
 }
 
 /* Serves a file of the web directory. 0: lws owns the transaction now,
- * 1: answered with an error, -1: close. */
+ * 1: answered with an error, 2: already complete, -1: close. */
 static int serve_static(http_req *r)
 {
     char file[2048];
@@ -1014,10 +1014,9 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             r->m = M_OTHER;
         if (strncmp(r->path, "/api/", 5) != 0 && strcmp(r->path, "/healthz") != 0) {
             int rc = serve_static(r);
-            if (rc == 0) { /* lws serves the file; our request is done */
-                req_detach(pss);
-                return 0;
-            }
+            if (rc == 1) return 0; /* answered with an error, written as usual */
+            req_detach(pss);       /* lws serves the file (or failed) on its own */
+            if (rc == 2 && lws_http_transaction_completed(wsi)) return -1;
             return rc < 0 ? -1 : 0;
         }
         if (r->m != M_POST) {

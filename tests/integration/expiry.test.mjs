@@ -36,7 +36,9 @@ async function holdFor(seats) {
         Math.abs(r.hold.expires_at - (Date.now() + HOLD_TTL_S * 1000)) < 500,
         `expires_at ${r.hold.expires_at} is about now + hold ttl`,
     );
-    await Promise.all(watchers.map((w) => w.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 2000, 'held')));
+    await Promise.all(
+        [...watchers, owner].map((w) => w.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 2000, 'held')),
+    );
     return { owner, hold: r.hold };
 }
 
@@ -93,6 +95,9 @@ it('seats added later expire with the first deadline', async () => {
     await waitUntil(() => Date.now() >= hold.expires_at - (HOLD_TTL_S * 1000) / 2, 3000);
     const r = await owner.call({ type: 'hold', show: 'demo', seats: [s2] });
     assert.equal(r.hold.expires_at, hold.expires_at);
+    await Promise.all(
+        [...watchers, owner].map((w) => w.waitFor((c) => c.state(s2) === 'p', 2000, 'second seat held')),
+    );
     await expectExpiry([s1, s2], hold, owner, 'added later');
 });
 
@@ -154,6 +159,7 @@ it('many holds expiring together all reach watchers within 1 s', async () => {
         owners.map((o, i) => o.call({ type: 'hold', show: 'demo', seats: seats.slice(2 * i, 2 * i + 2) })),
     );
     const w = watchers[0];
+    await w.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 3000, 'all 40 held');
     const latest = Math.max(...replies.map((r) => r.hold.expires_at));
     await w.waitFor((c) => seats.every((s) => c.state(s) === 'e'), latest - Date.now() + LATE_MS + 5000, 'all 40 empty');
     for (const [i, r] of replies.entries()) {

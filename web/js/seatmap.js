@@ -167,6 +167,7 @@ export class SeatMap {
     this.selected = new Set();
     this.highlighted = new Set();
     this.build();
+    host.seatmap = this; // lets developer tools and the e2e tests read the map's state
   }
 
   build() {
@@ -1040,6 +1041,15 @@ export class SeatMap {
       default: handled = false;
     }
     if (handled) e.preventDefault();
+  }
+
+  /** Viewport (client) coordinates of a seat's centre, revealing it first; null if unknown. */
+  screenPoint(id, minPx = 0) {
+    const i = this.seatIndex(id);
+    if (i < 0) return null;
+    this.reveal(i, minPx);
+    const r = this.host.getBoundingClientRect();
+    return { x: r.left + this.xs[i] * this.k + this.tx, y: r.top + this.ys[i] * this.k + this.ty };
   }
 
   /** Moves keyboard focus to the map (e.g. from a "skip to map" link). */

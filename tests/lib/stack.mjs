@@ -17,7 +17,8 @@
  *   startServer({redisPort, dbPath, holdTtl=3, extraArgs=[], env={}, port,
  *                demo=true, waitHealthy=true}) -> server
  *       server = {port, baseUrl, wsUrl, origin, pid, stderr() (all text so far,
- *                 across restarts), kill(signal='SIGKILL') (waits for the exit),
+ *                 across restarts), crashes (exits nobody asked for; stack.stop()
+ *                 fails on them), kill(signal='SIGKILL') (waits for the exit),
  *                 restart() (same port and args; waits until ready), stop()
  *                 (SIGTERM, then SIGKILL after 5 s), sanitizerReport() -> text|null}
  *   seatmapdCli(args, {input, env}) -> {code, stdout, stderr}   runs `seatmapd ...`
@@ -294,6 +295,7 @@ export async function startServer({
     let child = null;
     let stderr = '';
     let generation = 0;
+    let expectExit = false; /* set while we kill it on purpose */
     const server = {
         port,
         baseUrl: `http://127.0.0.1:${port}`,
@@ -309,14 +311,18 @@ export async function startServer({
             if (!m) return null;
             return stderr.slice(Math.max(0, m.index - 200), m.index + 4000);
         },
+        crashes: [], /* exits nobody asked for: {code, signal} */
         async kill(signal = 'SIGKILL') {
+            expectExit = true;
             return killAndWait(child, signal);
         },
         async restart() {
+            expectExit = true;
             await killAndWait(child, 'SIGKILL');
             await spawnServer();
         },
         async stop() {
+            expectExit = true;
             return killAndWait(child, 'SIGTERM', 5000);
         },
     };
@@ -331,6 +337,12 @@ export async function startServer({
             }),
         );
         const me = child;
+        expectExit = false;
+        me.exited.then((info) => {
+            if (expectExit || me !== child) return;
+            server.crashes.push(info);
+            stderr += `\n----- seatmapd (pid ${me.pid}) EXITED UNEXPECTEDLY: ${JSON.stringify(info)}\n`;
+        });
         let ready = false;
         me.stdout.on('data', (d) => (stderr += d));
         me.stderr.on('data', (d) => {
@@ -877,9 +889,13 @@ export async function startStack({
             for (const s of servers) await s.stop();
             if (redis) await redis.stop();
             const reports = servers.map((s) => s.sanitizerReport()).filter(Boolean);
+            const crashes = servers.flatMap((s) => s.crashes.map((c) => `port ${s.port}: ${JSON.stringify(c)}`));
             if (!process.env.SEATMAP_KEEP_TMP) rmSync(tmpDir, { recursive: true, force: true });
             if (reports.length) {
                 throw new Error(`sanitizer report in seatmapd stderr:\n${reports.join('\n=====\n')}`);
+            }
+            if (crashes.length) {
+                throw new Error(`seatmapd exited unexpectedly during the tests: ${crashes.join('; ')}\n${servers.map((x) => x.stderr().slice(-3000)).join('\n')}`);
             }
         },
     };

@@ -201,7 +201,7 @@ static int require_staff(http_req *r, const char *role)
             respond_error(r, 401, "unauthorized", "this API token is not valid", NULL);
             return -1;
         }
-        snprintf(r->who, sizeof(r->who), "token:%s", r->user.name);
+        snprintf(r->who, sizeof(r->who), "%s", r->user.name); /* "token:NAME" */
     } else if (cookie_value(r->wsi, HTTP_COOKIE, token, sizeof(token))) {
         if (!http_origin_ok(r->wsi)) {
             respond_error(r, 403, "bad_origin", "requests from other sites are not accepted", NULL);
@@ -214,7 +214,7 @@ static int require_staff(http_req *r, const char *role)
                           NULL);
             return -1;
         }
-        snprintf(r->who, sizeof(r->who), "staff:%s", r->user.name);
+        snprintf(r->who, sizeof(r->who), "%s", r->user.name);
     } else {
         respond_error(r, 401, "unauthorized", "log in as box-office staff first", NULL);
         return -1;

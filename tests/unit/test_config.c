@@ -1,0 +1,86 @@
+/* test_config.c - flags and environment of `seatmapd serve`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(config *c, char *err, int argc, ...)
+{
+    char *argv[16];
+    va_list ap;
+    int i;
+    va_start(ap, argc);
+    for (i = 0; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    return config_parse(c, argc, argv, err, 256);
+}
+
+static void defaults(void **state)
+{
+    config c;
+    char err[256];
+    (void)state;
+    unsetenv("SEATMAP_LISTEN");
+    unsetenv("SEATMAP_HOLD_TTL");
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8080);
+    assert_int_equal(c.hold_ttl_ms, 600000);
+    assert_int_equal(c.max_seats, 10);
+    assert_int_equal(c.demo, 0);
+}
+
+static void flags_and_env(void **state)
+{
+    config c;
+    char err[256];
+    (void)state;
+    setenv("SEATMAP_HOLD_TTL", "90", 1);
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_int_equal(c.hold_ttl_ms, 90000);
+    /* the flag wins over the environment; decimals are allowed */
+    assert_int_equal(parse(&c, err, 5, "--hold-ttl", "1.5", "--listen", "0.0.0.0:9000", "--demo"),
+                     0);
+    assert_int_equal(c.hold_ttl_ms, 1500);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9000);
+    assert_int_equal(c.demo, 1);
+    unsetenv("SEATMAP_HOLD_TTL");
+}
+
+static void bad_flags_say_what(void **state)
+{
+    config c;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&c, err, 1, "--nope"), -1);
+    assert_non_null(strstr(err, "--nope"));
+    assert_int_equal(parse(&c, err, 1, "--listen"), -1);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_int_equal(parse(&c, err, 2, "--listen", "8080"), -1);
+    assert_int_equal(parse(&c, err, 2, "--listen", "h:99999"), -1);
+    assert_int_equal(parse(&c, err, 2, "--hold-ttl", "abc"), -1);
+    assert_int_equal(parse(&c, err, 2, "--hold-ttl", "0"), -1);
+    assert_int_equal(parse(&c, err, 2, "--max-seats", "0"), -1);
+    setenv("SEATMAP_MAX_SEATS", "lots", 1);
+    assert_int_equal(parse(&c, err, 0), -1);
+    assert_non_null(strstr(err, "SEATMAP_MAX_SEATS"));
+    unsetenv("SEATMAP_MAX_SEATS");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(flags_and_env),
+        cmocka_unit_test(bad_flags_say_what),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -535,7 +535,7 @@ static void on_snapshot(void *arg, const store_result *res)
     /* Messages that came in meanwhile, in seq order; older ones are dropped. */
     n = s->nbacklog;
     s->nbacklog = 0;
-    qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
+    if (n) qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
     for (i = 0; i < n; i++) {
         if (s->synced) apply_json(s, s->backlog[i], strlen(s->backlog[i]), NULL, 0);
         free(s->backlog[i]);

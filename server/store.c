@@ -500,16 +500,13 @@ int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store
     return 0;
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-    store *st = h->data == NULL ? NULL : ((conn *)h->data)->st;
-    (void)st;
-}
-
-static void on_health_closed(uv_handle_t *h)
+/* The store is freed with the last of its three timers: libuv runs close
+ * callbacks in no promised order. */
+static void on_timer_closed(uv_handle_t *h)
 {
     store *st = h->data;
     int i;
+    if (--st->handles_open > 0) return;
     for (i = 0; i < st->nscripts; i++)
         free(st->scripts[i].text);
     free(st);
@@ -521,10 +518,11 @@ void store_destroy(store *st)
     st->closing = 1;
     if (st->cmd.ac) redisAsyncFree(st->cmd.ac);
     if (st->sub.ac) redisAsyncFree(st->sub.ac);
-    uv_close((uv_handle_t *)&st->cmd.retry, on_handle_closed);
-    uv_close((uv_handle_t *)&st->sub.retry, on_handle_closed);
-    /* Closed last: libuv runs close callbacks in order, so st outlives the others. */
-    uv_close((uv_handle_t *)&st->health, on_health_closed);
+    st->handles_open = 3;
+    st->cmd.retry.data = st->sub.retry.data = st; /* no more retries: point at the store */
+    uv_close((uv_handle_t *)&st->cmd.retry, on_timer_closed);
+    uv_close((uv_handle_t *)&st->sub.retry, on_timer_closed);
+    uv_close((uv_handle_t *)&st->health, on_timer_closed);
 }
 
 int store_up(const store *st)

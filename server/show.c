@@ -109,6 +109,7 @@ static void show_free(show *s)
     free(s->dirty_mark);
     venue_free(s->venue);
     free(s->api_json);
+    free(s->api_gz);
     free(s);
 }
 

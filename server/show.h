@@ -60,6 +60,8 @@ typedef struct show {
     int64_t last_ensure_mono;
     char *api_json; /* GET /api/shows/{id}, built on first use; owned */
     size_t api_len;
+    char *api_gz; /* the same, gzipped once for clients that accept it */
+    size_t api_gz_len;
 } show;
 
 /* The show with this id, loading it from SQLite on first use; NULL when

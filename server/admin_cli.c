@@ -105,7 +105,8 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
         }
         for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
             n = strlen(flags[f].flag);
-            if (strncmp(a, flags[f].flag, n) == 0 && (a[n] == '\0' || a[n] == '=')) break;
+            if (strncmp(a, flags[f].flag, n) == 0 && (a[n] == '\0' || a[n] == '='))
+                break;
         }
         if (f == sizeof(flags) / sizeof(flags[0]) || !(allowed & flags[f].bit)) {
             cli_err("unknown flag %s (usage: %s)", a, usage);
@@ -132,7 +133,8 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
 static const char *db_path(const cli_opts *o)
 {
     const char *env;
-    if (o->db) return o->db;
+    if (o->db)
+        return o->db;
     env = getenv("SEATMAP_DB");
     return env && env[0] ? env : CLI_DEFAULT_DB;
 }
@@ -148,7 +150,8 @@ static int name_valid(const char *s, size_t max)
     size_t n;
     for (n = 0; s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
-        if (n >= max || !(isalnum(c) || c == '_' || c == '.' || c == '@' || c == '-')) return 0;
+        if (n >= max || !(isalnum(c) || c == '_' || c == '.' || c == '@' || c == '-'))
+            return 0;
     }
     return n > 0;
 }
@@ -158,7 +161,8 @@ static int digits(const char *s, int n, int lo, int hi)
 {
     int i, v = 0;
     for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v >= lo && v <= hi ? v : -1;
@@ -168,23 +172,27 @@ static int digits(const char *s, int n, int lo, int hi)
 static int starts_at_valid(const char *s)
 {
     const char *p = s;
-    if (strlen(s) > CLI_STARTS_AT_MAX) return 0;
+    if (strlen(s) > CLI_STARTS_AT_MAX)
+        return 0;
     if (digits(p, 4, 1900, 9999) < 0 || p[4] != '-' || digits(p + 5, 2, 1, 12) < 0 || p[7] != '-' ||
         digits(p + 8, 2, 1, 31) < 0 || (p[10] != 'T' && p[10] != 't') ||
         digits(p + 11, 2, 0, 23) < 0 || p[13] != ':' || digits(p + 14, 2, 0, 59) < 0)
         return 0;
     p += 16;
     if (*p == ':') {
-        if (digits(p + 1, 2, 0, 60) < 0) return 0;
+        if (digits(p + 1, 2, 0, 60) < 0)
+            return 0;
         p += 3;
         if (*p == '.') {
             p++;
-            if (*p < '0' || *p > '9') return 0;
+            if (*p < '0' || *p > '9')
+                return 0;
             while (*p >= '0' && *p <= '9')
                 p++;
         }
     }
-    if (*p == 'Z' || *p == 'z') return p[1] == '\0';
+    if (*p == 'Z' || *p == 'z')
+        return p[1] == '\0';
     if (*p == '+' || *p == '-')
         return digits(p + 1, 2, 0, 23) >= 0 && p[3] == ':' && digits(p + 4, 2, 0, 59) >= 0 &&
                p[6] == '\0';
@@ -220,8 +228,10 @@ static int read_password(const char *user, char *buf, size_t buflen)
         }
     }
     ok = fgets(buf, (int)buflen, stdin);
-    if (echo_off) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-    if (tty) fputc('\n', stderr);
+    if (echo_off)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    if (tty)
+        fputc('\n', stderr);
     if (!ok) {
         cli_err("no password on stdin (give it as the first line)");
         return ADMIN_CLI_FAIL;
@@ -266,7 +276,8 @@ static int cmd_user_add(const cli_opts *o)
         return ADMIN_CLI_USAGE;
     }
     rc = open_ledger(o, &l);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     rc = read_password(name, password, sizeof(password));
     if (!rc && auth_password_hash(password, hash) != 0) {
         cli_err("cannot hash the password (out of memory?)");
@@ -278,7 +289,8 @@ static int cmd_user_add(const cli_opts *o)
         rc = ADMIN_CLI_FAIL;
     }
     ledger_close(l);
-    if (!rc) printf("user %s added (role %s)\n", name, role);
+    if (!rc)
+        printf("user %s added (role %s)\n", name, role);
     return rc;
 }
 
@@ -305,7 +317,8 @@ static int cmd_token_add(const cli_opts *o)
         return ADMIN_CLI_USAGE;
     }
     rc = open_ledger(o, &l);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     /* The whole string, prefix included, is what clients send and what the
      * server hashes; only the hash is stored. */
     memcpy(token, CLI_TOKEN_PREFIX, sizeof(CLI_TOKEN_PREFIX) - 1);
@@ -405,7 +418,8 @@ int admin_cli_main(int argc, char **argv)
         return ADMIN_CLI_USAGE;
     }
     for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
-        if (strcmp(argv[0], cmds[c].word) == 0) break;
+        if (strcmp(argv[0], cmds[c].word) == 0)
+            break;
     if (c == sizeof(cmds) / sizeof(cmds[0])) {
         cli_err("unknown subcommand '%s' (use user, token or show)", argv[0]);
         return ADMIN_CLI_USAGE;
@@ -423,7 +437,8 @@ int admin_cli_main(int argc, char **argv)
         return ADMIN_CLI_USAGE;
     }
     rc = parse_opts(argc, argv, 2, cmds[c].flags, cmds[c].usage, &o);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (o.help) {
         printf("usage: %s\n", cmds[c].usage);
         return ADMIN_CLI_OK;

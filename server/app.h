@@ -32,6 +32,7 @@ typedef struct app {
     uv_timer_t sweep_timer;
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
+    unsigned sweep_round;
     int stopping;
     int store_was_ready;
 } app;

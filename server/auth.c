@@ -37,7 +37,8 @@ int auth_init(void)
 
 int auth_password_hash(const char *password, char out[AUTH_PWHASH_MAX])
 {
-    if (!password) return -1;
+    if (!password)
+        return -1;
     if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return -1;
@@ -46,7 +47,8 @@ int auth_password_hash(const char *password, char out[AUTH_PWHASH_MAX])
 
 int auth_password_verify(const char *stored_hash, const char *password)
 {
-    if (!stored_hash || !password || !memchr(stored_hash, '\0', AUTH_PWHASH_MAX)) return -1;
+    if (!stored_hash || !password || !memchr(stored_hash, '\0', AUTH_PWHASH_MAX))
+        return -1;
     return crypto_pwhash_str_verify(stored_hash, password, strlen(password)) == 0 ? 0 : -1;
 }
 
@@ -95,7 +97,8 @@ static int lower_hex(const char *s, size_t n)
     size_t i;
     for (i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
     }
     return 1;
 }
@@ -127,11 +130,13 @@ void auth_buyer_id(const char *token, char out[AUTH_BUYER_ID_LEN + 1])
 int auth_str_equal(const char *a, const char *b)
 {
     size_t la, lb;
-    if (!a || !b) return 0;
+    if (!a || !b)
+        return 0;
     la = strlen(a);
     lb = strlen(b);
     /* The length is not secret (tokens have fixed lengths); the bytes are. */
-    if (la != lb) return 0;
+    if (la != lb)
+        return 0;
     return sodium_memcmp(a, b, la) == 0;
 }
 

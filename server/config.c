@@ -135,7 +135,8 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     for (a = 0; a < argc; a++) {
         const option_def *o = NULL;
         for (i = 0; i < sizeof(options) / sizeof(options[0]); i++)
-            if (strcmp(argv[a], options[i].flag) == 0) o = &options[i];
+            if (strcmp(argv[a], options[i].flag) == 0)
+                o = &options[i];
         if (!o) {
             snprintf(err, errlen, "unknown option '%s' (see seatmapd --help)", argv[a]);
             return -1;
@@ -148,7 +149,8 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
             snprintf(err, errlen, "%s needs a value", o->flag);
             return -1;
         }
-        if (set_option(cfg, o, argv[++a], err, errlen)) return -1;
+        if (set_option(cfg, o, argv[++a], err, errlen))
+            return -1;
     }
     return 0;
 }

@@ -9,7 +9,8 @@
 frame *frame_new(const char *data, size_t len)
 {
     frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     f->refs = 1;
     f->len = len;
     memcpy(f->buf + LWS_PRE, data, len);
@@ -19,5 +20,6 @@ frame *frame_new(const char *data, size_t len)
 
 void frame_unref(frame *f)
 {
-    if (f && --f->refs == 0) free(f);
+    if (f && --f->refs == 0)
+        free(f);
 }

@@ -60,7 +60,8 @@ typedef struct http_req {
 static void req_unref(http_req *r)
 {
     size_t i;
-    if (!r || --r->refs) return;
+    if (!r || --r->refs)
+        return;
     sm_buf_free(&r->body);
     free(r->resp);
     for (i = 0; i < r->nseats; i++)
@@ -108,7 +109,8 @@ static void respond_error(http_req *r, int status, const char *code, const char 
     sm_buf_init(&b, 1024 * 1024);
     sm_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", code);
     sm_buf_add_json_str(&b, message);
-    if (extra) sm_buf_printf(&b, ",%s", extra);
+    if (extra)
+        sm_buf_printf(&b, ",%s", extra);
     sm_buf_adds(&b, "}}");
     respond_buf(r, status, &b);
 }
@@ -137,13 +139,15 @@ static int write_response(http_req *r)
                                                         (const unsigned char *)r->cookie,
                                                         (int)strlen(r->cookie), &p, end))
             return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
         r->headers_sent = 1;
         lws_callback_on_writable(wsi);
         return 0;
     }
     n = r->resp_len - r->resp_off;
-    if (n > HTTP_CHUNK) n = HTTP_CHUNK;
+    if (n > HTTP_CHUNK)
+        n = HTTP_CHUNK;
     last = r->resp_off + n == r->resp_len;
     memcpy(buf + LWS_PRE, r->resp + r->resp_off, n);
     if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
@@ -171,10 +175,13 @@ static int header(struct lws *wsi, enum lws_token_indexes t, char *out, size_t o
 int http_origin_ok(struct lws *wsi)
 {
     char origin[300], host[260], want[300];
-    if (!header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin))) return 1;
-    if (!header(wsi, WSI_TOKEN_HOST, host, sizeof(host))) return 0;
+    if (!header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)))
+        return 1;
+    if (!header(wsi, WSI_TOKEN_HOST, host, sizeof(host)))
+        return 0;
     snprintf(want, sizeof(want), "http://%s", host);
-    if (strcmp(origin, want) == 0) return 1;
+    if (strcmp(origin, want) == 0)
+        return 1;
     snprintf(want, sizeof(want), "https://%s", host);
     return strcmp(origin, want) == 0;
 }
@@ -183,7 +190,8 @@ static int cookie_value(struct lws *wsi, const char *name, char *out, size_t out
 {
     char cookies[2048], *p, *save = NULL;
     size_t n = strlen(name);
-    if (!header(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies))) return 0;
+    if (!header(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
+        return 0;
     for (p = strtok_r(cookies, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
         while (*p == ' ')
             p++;
@@ -275,8 +283,10 @@ static void get_shows(http_req *r)
     sm_buf_addc(&b, '[');
     for (i = 0; i < n; i++) {
         show *s = shows_get(r->a, list[i].id);
-        if (!s) continue;
-        if (b.len > 1) sm_buf_addc(&b, ',');
+        if (!s)
+            continue;
+        if (b.len > 1)
+            sm_buf_addc(&b, ',');
         sm_buf_addc(&b, '{');
         add_show_fields(&b, s);
         sm_buf_adds(&b, ",\"venue\":");
@@ -536,10 +546,12 @@ static int take_seats(http_req *r, const cJSON *arr)
     const cJSON *it;
     size_t n = (size_t)cJSON_GetArraySize(arr);
     r->seats = calloc(n ? n : 1, sizeof(*r->seats));
-    if (!r->seats) return -1;
+    if (!r->seats)
+        return -1;
     cJSON_ArrayForEach(it, arr)
     {
-        if (cJSON_IsString(it) && (r->seats[r->nseats] = strdup(it->valuestring))) r->nseats++;
+        if (cJSON_IsString(it) && (r->seats[r->nseats] = strdup(it->valuestring)))
+            r->nseats++;
     }
     return 0;
 }
@@ -551,7 +563,8 @@ static void on_confirm_retry(uv_timer_t *t)
     http_req *r = t->data;
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
     r->retry = NULL;
-    if (r->wsi) confirm_start(r);
+    if (r->wsi)
+        confirm_start(r);
     req_unref(r);
 }
 
@@ -562,7 +575,8 @@ static void on_frozen(void *arg, const store_result *res)
 
     show_apply_result(r->s, res);
     if (!r->wsi) {
-        if (strcmp(res->status, "ok") == 0) thaw_now(r);
+        if (strcmp(res->status, "ok") == 0)
+            thaw_now(r);
     } else if (strcmp(res->status, "ok") == 0 && (d = cJSON_Parse(res->detail)) != NULL) {
         take_seats(r, cJSON_GetObjectItemCaseSensitive(d, "seats"));
         cJSON_Delete(d);
@@ -677,9 +691,11 @@ static void sale_start(http_req *r)
 static int valid_payment_ref(const char *s)
 {
     size_t n = strlen(s), i;
-    if (n == 0 || n > LEDGER_PAYMENT_REF_MAX) return 0;
+    if (n == 0 || n > LEDGER_PAYMENT_REF_MAX)
+        return 0;
     for (i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
     return 1;
 }
 
@@ -690,7 +706,8 @@ static void post_booking(http_req *r, show *s)
     sm_buf unknown;
     size_t i, k;
 
-    if (!j) return;
+    if (!j)
+        return;
     r->s = s;
     jhold = cJSON_GetObjectItemCaseSensitive(j, "hold");
     jseats = cJSON_GetObjectItemCaseSensitive(j, "seats");
@@ -725,7 +742,8 @@ static void post_booking(http_req *r, show *s)
     cJSON_ArrayForEach(it, jseats)
     {
         if (!cJSON_IsString(it) || venue_seat_index(s->venue, it->valuestring) < 0) {
-            if (unknown.data[unknown.len - 1] != '[') sm_buf_addc(&unknown, ',');
+            if (unknown.data[unknown.len - 1] != '[')
+                sm_buf_addc(&unknown, ',');
             if (cJSON_IsString(it))
                 sm_buf_add_json_str(&unknown, it->valuestring);
             else
@@ -862,7 +880,8 @@ static void post_login(http_req *r)
         respond_error(r, 403, "bad_origin", "requests from other sites are not accepted", NULL);
         return;
     }
-    if (!(j = parse_body(r))) return;
+    if (!(j = parse_body(r)))
+        return;
     ju = cJSON_GetObjectItemCaseSensitive(j, "username");
     jp = cJSON_GetObjectItemCaseSensitive(j, "password");
     if (!cJSON_IsString(ju) || !cJSON_IsString(jp) || strlen(ju->valuestring) > LEDGER_NAME_MAX ||
@@ -875,7 +894,8 @@ static void post_login(http_req *r)
     if (ledger_user_get(r->a->ledger, ju->valuestring, &r->user) == 0) {
         snprintf(r->pw_hash, sizeof(r->pw_hash), "%s", r->user.pwhash);
     } else {
-        if (!dummy_hash[0]) auth_password_hash("not a real password", dummy_hash);
+        if (!dummy_hash[0])
+            auth_password_hash("not a real password", dummy_hash);
         memset(&r->user, 0, sizeof(r->user));
         snprintf(r->pw_hash, sizeof(r->pw_hash), "%s", dummy_hash);
     }
@@ -926,9 +946,11 @@ static void route_api(http_req *r)
     snprintf(path, sizeof(path), "%s", r->path + 5); /* after "/api/" */
     for (p = strtok_r(path, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
         parts[n++] = p;
-    if (n == 1 && strcmp(parts[0], "login") == 0 && r->m == M_POST) return post_login(r);
+    if (n == 1 && strcmp(parts[0], "login") == 0 && r->m == M_POST)
+        return post_login(r);
     if (n == 1 && strcmp(parts[0], "logout") == 0 && r->m == M_POST) {
-        if (require_staff(r, "boxoffice") == 0) post_logout(r);
+        if (require_staff(r, "boxoffice") == 0)
+            post_logout(r);
         return;
     }
     if (n == 1 && strcmp(parts[0], "me") == 0 && r->m == M_GET) {
@@ -942,27 +964,35 @@ static void route_api(http_req *r)
         }
         return;
     }
-    if (n == 1 && strcmp(parts[0], "shows") == 0 && r->m == M_GET) return get_shows(r);
+    if (n == 1 && strcmp(parts[0], "shows") == 0 && r->m == M_GET)
+        return get_shows(r);
     if (n < 2 || strcmp(parts[0], "shows") != 0)
         return respond_error(r, 404, "not_found", "no such API endpoint", NULL);
     s = shows_get(r->a, parts[1]);
-    if (!s) return respond_error(r, 404, "unknown_show", "there is no such show", NULL);
-    if (n == 2 && r->m == M_GET) return get_show(r, s);
-    if (n == 3 && strcmp(parts[2], "seats") == 0 && r->m == M_GET) return get_seats(r, s);
+    if (!s)
+        return respond_error(r, 404, "unknown_show", "there is no such show", NULL);
+    if (n == 2 && r->m == M_GET)
+        return get_show(r, s);
+    if (n == 3 && strcmp(parts[2], "seats") == 0 && r->m == M_GET)
+        return get_seats(r, s);
     if (n == 3 && strcmp(parts[2], "holds") == 0 && r->m == M_GET) {
-        if (require_staff(r, "boxoffice") == 0) get_holds(r, s);
+        if (require_staff(r, "boxoffice") == 0)
+            get_holds(r, s);
         return;
     }
     if (n == 3 && strcmp(parts[2], "bookings") == 0 && r->m == M_GET) {
-        if (require_staff(r, "boxoffice") == 0) get_bookings(r, s);
+        if (require_staff(r, "boxoffice") == 0)
+            get_bookings(r, s);
         return;
     }
     if (n == 3 && strcmp(parts[2], "bookings") == 0 && r->m == M_POST) {
-        if (require_staff(r, "boxoffice") == 0) post_booking(r, s);
+        if (require_staff(r, "boxoffice") == 0)
+            post_booking(r, s);
         return;
     }
     if (n == 4 && strcmp(parts[2], "bookings") == 0 && r->m == M_DELETE) {
-        if (require_staff(r, "admin") == 0) delete_booking(r, s, parts[3]);
+        if (require_staff(r, "admin") == 0)
+            delete_booking(r, s, parts[3]);
         return;
     }
     respond_error(r, r->m == M_OTHER ? 405 : 404, "not_found", "no such API endpoint", NULL);
@@ -986,7 +1016,8 @@ static const char *mime_of(const char *path)
     const char *dot = strrchr(path, '.');
     size_t i;
     for (i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0) return types[i].mime;
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].mime;
     return NULL;
 }
 
@@ -1014,7 +1045,8 @@ static int serve_static(http_req *r)
         return 1;
     }
     n = lws_serve_http_file(r->wsi, file, mime, NULL, 0);
-    if (n < 0 || (n > 0 && lws_http_transaction_completed(r->wsi))) return -1;
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(r->wsi)))
+        return -1;
     return 0;
 }
 
@@ -1031,7 +1063,8 @@ static void dispatch(http_req *r)
 static void req_detach(http_session *pss)
 {
     http_req *r = pss->r;
-    if (!r) return;
+    if (!r)
+        return;
     r->wsi = NULL;
     pss->r = NULL;
     req_unref(r);
@@ -1050,7 +1083,8 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         long long n;
         req_detach(pss);
         r = calloc(1, sizeof(*r));
-        if (!r) return -1;
+        if (!r)
+            return -1;
         r->a = a;
         r->wsi = wsi;
         r->refs = 1;
@@ -1067,9 +1101,11 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             r->m = M_OTHER;
         if (strncmp(r->path, "/api/", 5) != 0 && strcmp(r->path, "/healthz") != 0) {
             int rc = serve_static(r);
-            if (rc == 1) return 0; /* answered with an error, written as usual */
-            req_detach(pss);       /* lws serves the file (or failed) on its own */
-            if (rc == 2 && lws_http_transaction_completed(wsi)) return -1;
+            if (rc == 1)
+                return 0;    /* answered with an error, written as usual */
+            req_detach(pss); /* lws serves the file (or failed) on its own */
+            if (rc == 2 && lws_http_transaction_completed(wsi))
+                return -1;
             return rc < 0 ? -1 : 0;
         }
         if (r->m != M_POST) {
@@ -1085,7 +1121,8 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             respond_error(r, 413, "too_large", "the body is too large", NULL);
             return 0;
         }
-        if (n == 0) dispatch(r);
+        if (n == 0)
+            dispatch(r);
         return 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
@@ -1093,18 +1130,23 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             respond_error(r, 413, "too_large", "the body is too large", NULL);
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (r && !r->ready) dispatch(r);
+        if (r && !r->ready)
+            dispatch(r);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         int rc;
-        if (!r || !r->ready) return 0;
+        if (!r || !r->ready)
+            return 0;
         rc = write_response(r);
-        if (rc < 0) return -1;
-        if (rc > 0) req_detach(pss);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            req_detach(pss);
         return 0;
     }
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        if (lws_http_transaction_completed(wsi)) return -1;
+        if (lws_http_transaction_completed(wsi))
+            return -1;
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         req_detach(pss);

@@ -225,14 +225,16 @@ static int stmt_run(ledger *l, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return sql_err(l, rc, what);
+    if (rc != SQLITE_DONE)
+        return sql_err(l, rc, what);
     return 0;
 }
 
 static int exec_simple(ledger *l, enum stmt_id id, const char *what)
 {
     sqlite3_stmt *s = stmt_get(l, id);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     return stmt_run(l, s, what);
 }
 
@@ -244,7 +246,8 @@ static int tx_begin(ledger *l)
 static int tx_commit(ledger *l)
 {
     int rc = exec_simple(l, ST_COMMIT, "commit");
-    if (rc && !sqlite3_get_autocommit(l->db)) exec_simple(l, ST_ROLLBACK, "rollback");
+    if (rc && !sqlite3_get_autocommit(l->db))
+        exec_simple(l, ST_ROLLBACK, "rollback");
     return rc;
 }
 
@@ -252,7 +255,8 @@ static int tx_commit(ledger *l)
 static void tx_rollback(ledger *l)
 {
     char saved[sizeof(l->errmsg)];
-    if (sqlite3_get_autocommit(l->db)) return;
+    if (sqlite3_get_autocommit(l->db))
+        return;
     memcpy(saved, l->errmsg, sizeof(saved));
     exec_simple(l, ST_ROLLBACK, "rollback");
     memcpy(l->errmsg, saved, sizeof(saved));
@@ -263,11 +267,13 @@ static void tx_rollback(ledger *l)
 static int set_sync(ledger *l, enum ledger_sync level)
 {
     int rc;
-    if (l->sync == level) return 0;
+    if (l->sync == level)
+        return 0;
     rc = sqlite3_exec(l->db,
                       level == SYNC_FULL ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                       NULL, NULL, NULL);
-    if (rc != SQLITE_OK) return sql_err(l, rc, "set synchronous");
+    if (rc != SQLITE_OK)
+        return sql_err(l, rc, "set synchronous");
     l->sync = level;
     return 0;
 }
@@ -294,7 +300,8 @@ static int role_ok(const char *role)
 static int name_ok(const char *s, size_t max)
 {
     size_t n;
-    if (!s) return 0;
+    if (!s)
+        return 0;
     for (n = 0; s[n]; n++) {
         char c = s[n];
         if (n >= max || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -313,7 +320,8 @@ static long migration_number(const char *name)
     long n;
     errno = 0;
     n = strtol(name, &end, 10);
-    if (errno || end == name || n <= 0) return 0;
+    if (errno || end == name || n <= 0)
+        return 0;
     return n;
 }
 
@@ -321,11 +329,14 @@ static int user_version(ledger *l, long *out)
 {
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &s, NULL);
-    if (rc != SQLITE_OK) return sql_err(l, rc, "read schema version");
+    if (rc != SQLITE_OK)
+        return sql_err(l, rc, "read schema version");
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *out = (long)sqlite3_column_int64(s, 0);
+    if (rc == SQLITE_ROW)
+        *out = (long)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) return sql_err(l, rc, "read schema version");
+    if (rc != SQLITE_ROW)
+        return sql_err(l, rc, "read schema version");
     return 0;
 }
 
@@ -337,7 +348,8 @@ static int apply_migration(ledger *l, const embedded_file *m, long number)
     char *msg = NULL;
     long have = 0;
     int rc = tx_begin(l);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     rc = user_version(l, &have);
     if (rc || have >= number) {
         tx_rollback(l);
@@ -357,7 +369,8 @@ static int apply_migration(ledger *l, const embedded_file *m, long number)
         return rc;
     }
     rc = tx_commit(l);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     sm_info("ledger: applied migration %s", m->name);
     return 0;
 }
@@ -367,14 +380,18 @@ static int migrate(ledger *l)
     long have = 0, last = 0;
     const embedded_file *m;
     int rc = user_version(l, &have);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (m = embedded_sql; m->name; m++) {
         long number = migration_number(m->name);
-        if (number <= last) return set_err(l, LEDGER_EIO, "migration %s is misnumbered", m->name);
+        if (number <= last)
+            return set_err(l, LEDGER_EIO, "migration %s is misnumbered", m->name);
         last = number;
-        if (number <= have) continue;
+        if (number <= have)
+            continue;
         rc = apply_migration(l, m, number);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     if (have > last)
         sm_warn("ledger: database schema version %ld is newer than this seatmapd's (%ld)", have,
@@ -390,7 +407,8 @@ static int set_wal(ledger *l)
     for (attempt = 0; attempt < 3; attempt++) {
         sqlite3_stmt *s;
         rc = sqlite3_prepare_v2(l->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-        if (rc != SQLITE_OK) break;
+        if (rc != SQLITE_OK)
+            break;
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
             const char *mode = (const char *)sqlite3_column_text(s, 0);
@@ -400,7 +418,8 @@ static int set_wal(ledger *l)
             return 0;
         }
         sqlite3_finalize(s);
-        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) break;
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
     }
     return sql_err(l, rc, "set WAL mode");
 }
@@ -439,8 +458,10 @@ int ledger_open(const char *path, ledger **out, char *err, size_t errlen)
         rc = set_err(l, LEDGER_EIO, "the file is read-only");
     if (!rc && sqlite3_exec(l->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
         rc = sql_err(l, sqlite3_errcode(l->db), "enable foreign keys");
-    if (!rc) rc = set_sync(l, SYNC_FULL);
-    if (!rc) rc = migrate(l);
+    if (!rc)
+        rc = set_sync(l, SYNC_FULL);
+    if (!rc)
+        rc = migrate(l);
     if (rc) {
         snprintf(err, errlen, "cannot open database %s: %s", path, l->errmsg);
         ledger_close(l);
@@ -460,14 +481,16 @@ static void audit_row_free(audit_row *r)
 void ledger_close(ledger *l)
 {
     size_t i;
-    if (!l) return;
+    if (!l)
+        return;
     if (l->db && l->naudit && ledger_audit_flush(l))
         sm_warn("ledger: %zu audit rows lost at close: %s", l->naudit, l->errmsg);
     for (i = 0; i < l->naudit; i++)
         audit_row_free(&l->audit[i]);
     for (i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(l->stmts[i]);
-    if (l->db) sqlite3_close_v2(l->db);
+    if (l->db)
+        sqlite3_close_v2(l->db);
     sodium_memzero(l->secret, sizeof(l->secret));
     free(l);
 }
@@ -488,15 +511,18 @@ int ledger_secret(ledger *l, uint8_t out[32])
      * and both then read the same one. */
     randombytes_buf(fresh, sizeof(fresh));
     s = stmt_get(l, ST_SECRET_INSERT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, LEDGER_SECRET_KEY);
     sqlite3_bind_blob(s, 2, fresh, sizeof(fresh), SQLITE_STATIC);
     rc = stmt_run(l, s, "store secret");
     sodium_memzero(fresh, sizeof(fresh));
-    if (rc) return rc;
+    if (rc)
+        return rc;
 
     s = stmt_get(l, ST_SECRET_SELECT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, LEDGER_SECRET_KEY);
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
@@ -520,7 +546,8 @@ int ledger_secret(ledger *l, uint8_t out[32])
 
 void ledger_show_clear(ledger_show *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     free(s->venue_json);
     s->venue_json = NULL;
 }
@@ -539,11 +566,14 @@ int ledger_show_add(ledger *l, const char *id, const char *name, const char *ven
         return set_err(l, LEDGER_EINVAL, "venue name must be 1 to %d bytes", LEDGER_SHOW_NAME_MAX);
     if (starts_at && strlen(starts_at) > LEDGER_STARTS_AT_MAX)
         return set_err(l, LEDGER_EINVAL, "start time is too long");
-    if (!venue_json || !venue_json[0]) return set_err(l, LEDGER_EINVAL, "venue document is empty");
+    if (!venue_json || !venue_json[0])
+        return set_err(l, LEDGER_EINVAL, "venue document is empty");
     rc = set_sync(l, SYNC_FULL);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s = stmt_get(l, ST_SHOW_INSERT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, id);
     bind_text(s, 2, name);
     bind_text(s, 3, venue_name);
@@ -551,7 +581,8 @@ int ledger_show_add(ledger *l, const char *id, const char *name, const char *ven
     bind_text(s, 5, venue_json);
     sqlite3_bind_int64(s, 6, sm_now_ms());
     rc = stmt_run(l, s, "add show");
-    if (rc == LEDGER_EEXISTS) set_err(l, rc, "show %s already exists", id);
+    if (rc == LEDGER_EEXISTS)
+        set_err(l, rc, "show %s already exists", id);
     return rc;
 }
 
@@ -569,9 +600,11 @@ int ledger_show_get(ledger *l, const char *id, ledger_show *out)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!sm_valid_show_id(id)) return set_err(l, LEDGER_ENOTFOUND, "no such show");
+    if (!sm_valid_show_id(id))
+        return set_err(l, LEDGER_ENOTFOUND, "no such show");
     s = stmt_get(l, ST_SHOW_GET);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -598,7 +631,8 @@ int ledger_show_list(ledger *l, ledger_show **out, size_t *n)
     *out = NULL;
     *n = 0;
     s = stmt_get(l, ST_SHOW_LIST);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -634,12 +668,15 @@ int ledger_user_add(ledger *l, const char *name, const char *role, const char *p
     if (!name_ok(name, LEDGER_NAME_MAX))
         return set_err(l, LEDGER_EINVAL, "user name must match [A-Za-z0-9_.@-]{1,%d}",
                        LEDGER_NAME_MAX);
-    if (!role_ok(role)) return set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
+    if (!role_ok(role))
+        return set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
     if (!text_ok(pwhash, sizeof(((ledger_user *)0)->pwhash) - 1))
         return set_err(l, LEDGER_EINVAL, "bad password hash");
     rc = set_sync(l, SYNC_FULL);
-    if (!rc) rc = tx_begin(l);
-    if (rc) return rc;
+    if (!rc)
+        rc = tx_begin(l);
+    if (rc)
+        return rc;
     /* A reset password or changed role ends the user's open sessions. */
     s = stmt_get(l, ST_USER_END_SESSIONS);
     if (!s) {
@@ -648,7 +685,8 @@ int ledger_user_add(ledger *l, const char *name, const char *role, const char *p
     }
     bind_text(s, 1, name);
     rc = stmt_run(l, s, "end sessions");
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     s = stmt_get(l, ST_USER_UPSERT);
     if (!s) {
         rc = LEDGER_EIO;
@@ -659,7 +697,8 @@ int ledger_user_add(ledger *l, const char *name, const char *role, const char *p
     bind_text(s, 3, pwhash);
     sqlite3_bind_int64(s, 4, sm_now_ms());
     rc = stmt_run(l, s, "add user");
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     return tx_commit(l);
 fail:
     tx_rollback(l);
@@ -672,9 +711,11 @@ int ledger_user_get(ledger *l, const char *name, ledger_user *out)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!name_ok(name, LEDGER_NAME_MAX)) return set_err(l, LEDGER_ENOTFOUND, "no such user");
+    if (!name_ok(name, LEDGER_NAME_MAX))
+        return set_err(l, LEDGER_ENOTFOUND, "no such user");
     s = stmt_get(l, ST_USER_GET);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, name);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -701,20 +742,25 @@ int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash, in
         return set_err(l, LEDGER_EINVAL, "bad token hash");
     /* Losing a session to a power cut only means logging in again. */
     rc = set_sync(l, SYNC_NORMAL);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     /* Logins are rare: a good moment to forget expired sessions. */
     s = stmt_get(l, ST_SESSION_PURGE);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     sqlite3_bind_int64(s, 1, sm_now_ms());
     rc = stmt_run(l, s, "purge sessions");
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s = stmt_get(l, ST_SESSION_INSERT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     sqlite3_bind_int64(s, 2, user_id);
     sqlite3_bind_int64(s, 3, expires_at_ms);
     rc = stmt_run(l, s, "create session");
-    if (rc == LEDGER_ENOTFOUND) set_err(l, rc, "no user with id %lld", (long long)user_id);
+    if (rc == LEDGER_ENOTFOUND)
+        set_err(l, rc, "no user with id %lld", (long long)user_id);
     return rc;
 }
 
@@ -727,7 +773,8 @@ int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, led
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return set_err(l, LEDGER_ENOTFOUND, "no such session");
     s = stmt_get(l, ST_SESSION_LOOKUP);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     sqlite3_bind_int64(s, 2, now_ms);
     rc = sqlite3_step(s);
@@ -753,12 +800,15 @@ int ledger_session_delete(ledger *l, const char *token_hash)
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return set_err(l, LEDGER_ENOTFOUND, "no such session");
     rc = set_sync(l, SYNC_NORMAL);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s = stmt_get(l, ST_SESSION_DELETE);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     rc = stmt_run(l, s, "delete session");
-    if (!rc && sqlite3_changes(l->db) == 0) rc = set_err(l, LEDGER_ENOTFOUND, "no such session");
+    if (!rc && sqlite3_changes(l->db) == 0)
+        rc = set_err(l, LEDGER_ENOTFOUND, "no such session");
     return rc;
 }
 
@@ -770,19 +820,23 @@ int ledger_token_add(ledger *l, const char *name, const char *role, const char *
     if (!name_ok(name, LEDGER_TOKEN_NAME_MAX))
         return set_err(l, LEDGER_EINVAL, "token name must match [A-Za-z0-9_.@-]{1,%d}",
                        LEDGER_TOKEN_NAME_MAX);
-    if (!role_ok(role)) return set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
+    if (!role_ok(role))
+        return set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return set_err(l, LEDGER_EINVAL, "bad token hash");
     rc = set_sync(l, SYNC_FULL);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s = stmt_get(l, ST_TOKEN_INSERT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     bind_text(s, 2, name);
     bind_text(s, 3, role);
     sqlite3_bind_int64(s, 4, sm_now_ms());
     rc = stmt_run(l, s, "add token");
-    if (rc == LEDGER_EEXISTS) set_err(l, rc, "a token named %s already exists", name);
+    if (rc == LEDGER_EEXISTS)
+        set_err(l, rc, "a token named %s already exists", name);
     return rc;
 }
 
@@ -795,7 +849,8 @@ int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return set_err(l, LEDGER_ENOTFOUND, "no such token");
     s = stmt_get(l, ST_TOKEN_LOOKUP);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -819,7 +874,8 @@ int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
 void ledger_booking_clear(ledger_booking *b)
 {
     size_t i;
-    if (!b) return;
+    if (!b)
+        return;
     for (i = 0; i < b->nseats; i++)
         free(b->seats[i]);
     free(b->seats);
@@ -830,7 +886,8 @@ void ledger_booking_clear(ledger_booking *b)
 void ledger_booking_list_free(ledger_booking *list, size_t n)
 {
     size_t i;
-    if (!list) return;
+    if (!list)
+        return;
     for (i = 0; i < n; i++)
         ledger_booking_clear(&list[i]);
     free(list);
@@ -845,14 +902,16 @@ static int seats_split(ledger_booking *b, const char *text)
     for (p = text; *p;) {
         while (*p == ' ')
             p++;
-        if (!*p) break;
+        if (!*p)
+            break;
         n++;
         while (*p && *p != ' ')
             p++;
     }
     b->nseats = 0;
     b->seats = n ? calloc(n, sizeof(*b->seats)) : NULL;
-    if (n && !b->seats) return -1;
+    if (n && !b->seats)
+        return -1;
     for (p = text; *p && i < n;) {
         const char *start;
         while (*p == ' ')
@@ -861,7 +920,8 @@ static int seats_split(ledger_booking *b, const char *text)
         while (*p && *p != ' ')
             p++;
         b->seats[i] = strndup(start, (size_t)(p - start));
-        if (!b->seats[i]) return -1;
+        if (!b->seats[i])
+            return -1;
         b->nseats = ++i;
     }
     return 0;
@@ -909,7 +969,8 @@ int ledger_booking_by_payment(ledger *l, const char *show, const char *payment_r
     if (!sm_valid_show_id(show) || !text_ok(payment_ref, LEDGER_PAYMENT_REF_MAX))
         return set_err(l, LEDGER_ENOTFOUND, "no such booking");
     s = stmt_get(l, ST_BOOKING_BY_PAYMENT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, show);
     bind_text(s, 2, payment_ref);
     return booking_one(l, s, out, "find booking by payment");
@@ -922,7 +983,8 @@ int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, le
     if (!sm_valid_show_id(show) || !text_ok(hold_ref, LEDGER_HOLD_REF_MAX))
         return set_err(l, LEDGER_ENOTFOUND, "no such booking");
     s = stmt_get(l, ST_BOOKING_BY_HOLD);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, show);
     bind_text(s, 2, hold_ref);
     return booking_one(l, s, out, "find booking by hold");
@@ -932,9 +994,11 @@ int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *
 {
     sqlite3_stmt *s;
     memset(out, 0, sizeof(*out));
-    if (!sm_valid_show_id(show) || id <= 0) return set_err(l, LEDGER_ENOTFOUND, "no such booking");
+    if (!sm_valid_show_id(show) || id <= 0)
+        return set_err(l, LEDGER_ENOTFOUND, "no such booking");
     s = stmt_get(l, ST_BOOKING_GET);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, show);
     sqlite3_bind_int64(s, 2, id);
     return booking_one(l, s, out, "get booking");
@@ -949,19 +1013,23 @@ int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_
 
     *out = NULL;
     *n = 0;
-    if (!sm_valid_show_id(show)) return 0;
+    if (!sm_valid_show_id(show))
+        return 0;
     s = stmt_get(l, ST_BOOKING_LIST);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, show);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             ledger_booking *p = realloc(list, ncap * sizeof(*p));
-            if (!p) break;
+            if (!p)
+                break;
             list = p;
             cap = ncap;
         }
-        if (booking_from_row(l, s, &list[count])) break;
+        if (booking_from_row(l, s, &list[count]))
+            break;
         count++;
     }
     sqlite3_reset(s);
@@ -994,9 +1062,11 @@ static int seats_check_join(ledger *l, const char *const *seats, size_t nseats, 
     if (nseats > SIZE_MAX / (SM_SEAT_ID_MAX + 1) - 1)
         return set_err(l, LEDGER_EINVAL, "too many seats");
     for (i = 0; i < nseats; i++)
-        if (!sm_valid_seat_id(seats[i])) return set_err(l, LEDGER_EINVAL, "bad seat id");
+        if (!sm_valid_seat_id(seats[i]))
+            return set_err(l, LEDGER_EINVAL, "bad seat id");
     sorted = malloc(nseats * sizeof(*sorted));
-    if (!sorted) return set_err(l, LEDGER_EIO, "out of memory");
+    if (!sorted)
+        return set_err(l, LEDGER_EIO, "out of memory");
     memcpy(sorted, seats, nseats * sizeof(*sorted));
     qsort(sorted, nseats, sizeof(*sorted), cmp_str_ptr);
     for (i = 1; i < nseats; i++) {
@@ -1023,7 +1093,8 @@ static int audit_insert(ledger *l, int64_t at, const char *show, const char *wha
                         const char *seats, const char *who)
 {
     sqlite3_stmt *s = stmt_get(l, ST_AUDIT_INSERT);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     sqlite3_bind_int64(s, 1, at);
     bind_text(s, 2, show);
     bind_text(s, 3, what);
@@ -1038,10 +1109,12 @@ static int64_t seat_owner(ledger *l, const char *show, const char *seat)
 {
     int64_t id = 0;
     sqlite3_stmt *s = stmt_get(l, ST_BOOKING_SEAT_OWNER);
-    if (!s) return 0;
+    if (!s)
+        return 0;
     bind_text(s, 1, show);
     bind_text(s, 2, seat);
-    if (sqlite3_step(s) == SQLITE_ROW) id = sqlite3_column_int64(s, 0);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return id;
 }
@@ -1052,7 +1125,8 @@ static int booking_existing(ledger *l, const char *show, const char *payment_ref
                             ledger_booking *out)
 {
     int rc = ledger_booking_by_payment(l, show, payment_ref, out);
-    if (rc == LEDGER_ENOTFOUND) return 0;
+    if (rc == LEDGER_ENOTFOUND)
+        return 0;
     if (rc == 0)
         return set_err(l, LEDGER_EEXISTS, "payment ref %s already booked as booking %lld",
                        payment_ref, (long long)out->id);
@@ -1071,27 +1145,35 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
     size_t i;
     int rc;
 
-    if (!out) out = &local;
+    if (!out)
+        out = &local;
     memset(out, 0, sizeof(*out));
-    if (!sm_valid_show_id(show)) return set_err(l, LEDGER_EINVAL, "bad show id");
+    if (!sm_valid_show_id(show))
+        return set_err(l, LEDGER_EINVAL, "bad show id");
     if (hold_ref && strlen(hold_ref) > LEDGER_HOLD_REF_MAX)
         return set_err(l, LEDGER_EINVAL, "hold ref is too long");
     if (!text_ok(payment_ref, LEDGER_PAYMENT_REF_MAX))
         return set_err(l, LEDGER_EINVAL, "payment ref must be 1 to %d bytes",
                        LEDGER_PAYMENT_REF_MAX);
-    if (!text_ok(by, LEDGER_BY_MAX)) return set_err(l, LEDGER_EINVAL, "bad booking author");
+    if (!text_ok(by, LEDGER_BY_MAX))
+        return set_err(l, LEDGER_EINVAL, "bad booking author");
     rc = seats_check_join(l, seats, nseats, &joined);
-    if (rc) return rc;
+    if (rc)
+        return rc;
 
     /* Buffered audit rows (the hold that led here, say) go first, in their
      * own cheap transaction, so the trail stays in order. */
-    if (l->naudit && ledger_audit_flush(l)) sm_warn("ledger: audit flush failed: %s", l->errmsg);
+    if (l->naudit && ledger_audit_flush(l))
+        sm_warn("ledger: audit flush failed: %s", l->errmsg);
 
     rc = set_sync(l, SYNC_FULL);
-    if (!rc) rc = tx_begin(l);
-    if (rc) goto out;
+    if (!rc)
+        rc = tx_begin(l);
+    if (rc)
+        goto out;
     rc = booking_existing(l, show, payment_ref, out);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
 
     s = stmt_get(l, ST_BOOKING_INSERT);
     if (!s) {
@@ -1105,8 +1187,10 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
     sqlite3_bind_int64(s, 5, now_ms);
     bind_text(s, 6, joined);
     rc = stmt_run(l, s, "insert booking");
-    if (rc == LEDGER_ENOTFOUND) set_err(l, rc, "no show %s", show);
-    if (rc) goto fail;
+    if (rc == LEDGER_ENOTFOUND)
+        set_err(l, rc, "no show %s", show);
+    if (rc)
+        goto fail;
     id = sqlite3_last_insert_rowid(l->db);
 
     for (i = 0; i < nseats; i++) {
@@ -1124,15 +1208,18 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
                          (long long)seat_owner(l, show, seats[i]));
             goto fail;
         }
-        if (rc) goto fail;
+        if (rc)
+            goto fail;
     }
 
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
     rc =
         audit_insert(l, now_ms, show, hold_ref && hold_ref[0] ? "book" : "sale", idbuf, joined, by);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     rc = tx_commit(l);
-    if (rc) goto out;
+    if (rc)
+        goto out;
 
     out->id = id;
     snprintf(out->show, sizeof(out->show), "%s", show);
@@ -1154,11 +1241,13 @@ fail:
         /* Another writer slipped the same payment ref in; report theirs. */
         char saved[sizeof(l->errmsg)];
         memcpy(saved, l->errmsg, sizeof(saved));
-        if (ledger_booking_by_payment(l, show, payment_ref, out) != 0) rc = LEDGER_EIO;
+        if (ledger_booking_by_payment(l, show, payment_ref, out) != 0)
+            rc = LEDGER_EIO;
         memcpy(l->errmsg, saved, sizeof(saved));
     }
 out:
-    if (out == &local) ledger_booking_clear(&local);
+    if (out == &local)
+        ledger_booking_clear(&local);
     free(joined);
     return rc;
 }
@@ -1171,15 +1260,21 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     sqlite3_stmt *s;
     int rc;
 
-    if (!out) out = &local;
+    if (!out)
+        out = &local;
     memset(out, 0, sizeof(*out));
-    if (!text_ok(by, LEDGER_BY_MAX)) return set_err(l, LEDGER_EINVAL, "bad cancellation author");
-    if (l->naudit && ledger_audit_flush(l)) sm_warn("ledger: audit flush failed: %s", l->errmsg);
+    if (!text_ok(by, LEDGER_BY_MAX))
+        return set_err(l, LEDGER_EINVAL, "bad cancellation author");
+    if (l->naudit && ledger_audit_flush(l))
+        sm_warn("ledger: audit flush failed: %s", l->errmsg);
     rc = set_sync(l, SYNC_FULL);
-    if (!rc) rc = tx_begin(l);
-    if (rc) goto out;
+    if (!rc)
+        rc = tx_begin(l);
+    if (rc)
+        goto out;
     rc = ledger_booking_get(l, show, id, out);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     if (out->cancelled_at) {
         rc = set_err(l, LEDGER_EINVAL, "booking %lld is already cancelled", (long long)id);
         goto fail;
@@ -1193,7 +1288,8 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     bind_text(s, 2, by);
     sqlite3_bind_int64(s, 3, id);
     rc = stmt_run(l, s, "cancel booking");
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     s = stmt_get(l, ST_BOOKING_SEATS_DELETE);
     if (!s) {
         rc = LEDGER_EIO;
@@ -1201,26 +1297,31 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     }
     sqlite3_bind_int64(s, 1, id);
     rc = stmt_run(l, s, "free booked seats");
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     {
         /* The audit row lists the seats the cancellation frees. */
         sm_buf seats;
         size_t i;
         sm_buf_init(&seats, out->nseats * (SM_SEAT_ID_MAX + 1) + 1);
         for (i = 0; i < out->nseats; i++)
-            if ((i && sm_buf_addc(&seats, ' ')) || sm_buf_adds(&seats, out->seats[i])) break;
+            if ((i && sm_buf_addc(&seats, ' ')) || sm_buf_adds(&seats, out->seats[i]))
+                break;
         snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
         rc = audit_insert(l, now_ms, show, "cancel", idbuf, seats.data ? seats.data : "", by);
         sm_buf_free(&seats);
     }
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     rc = tx_commit(l);
-    if (!rc) out->cancelled_at = now_ms;
+    if (!rc)
+        out->cancelled_at = now_ms;
     goto out;
 fail:
     tx_rollback(l);
 out:
-    if (out == &local) ledger_booking_clear(&local);
+    if (out == &local)
+        ledger_booking_clear(&local);
     return rc;
 }
 
@@ -1230,16 +1331,20 @@ int ledger_booked_seats(ledger *l, const char *show,
     sqlite3_stmt *s;
     int rc;
 
-    if (!sm_valid_show_id(show)) return 0;
+    if (!sm_valid_show_id(show))
+        return 0;
     s = stmt_get(l, ST_BOOKED_SEATS);
-    if (!s) return LEDGER_EIO;
+    if (!s)
+        return LEDGER_EIO;
     bind_text(s, 1, show);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const unsigned char *seat = sqlite3_column_text(s, 0);
-        if (seat) cb(arg, (const char *)seat, sqlite3_column_int64(s, 1));
+        if (seat)
+            cb(arg, (const char *)seat, sqlite3_column_int64(s, 1));
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return sql_err(l, rc, "list booked seats");
+    if (rc != SQLITE_DONE)
+        return sql_err(l, rc, "list booked seats");
     return 0;
 }
 
@@ -1249,7 +1354,8 @@ int ledger_booked_seats(ledger *l, const char *show,
 static size_t capped_len(const char *s, size_t max)
 {
     size_t n = strnlen(s, max + 1);
-    if (n <= max) return n;
+    if (n <= max)
+        return n;
     n = max;
     while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
         n--;
@@ -1265,7 +1371,8 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
     audit_row *r;
     char *p;
 
-    if (!l) return;
+    if (!l)
+        return;
     if (l->naudit == LEDGER_AUDIT_MAX && ledger_audit_flush(l)) {
         /* The database refuses writes: keep the newest rows, count the rest. */
         audit_row_free(&l->audit[0]);
@@ -1304,10 +1411,13 @@ int ledger_audit_flush(ledger *l)
     size_t i;
     int rc;
 
-    if (!l->naudit) return 0;
+    if (!l->naudit)
+        return 0;
     rc = set_sync(l, SYNC_NORMAL);
-    if (!rc) rc = tx_begin(l);
-    if (rc) return rc;
+    if (!rc)
+        rc = tx_begin(l);
+    if (rc)
+        return rc;
     for (i = 0; i < l->naudit; i++) {
         audit_row *r = &l->audit[i];
         rc = audit_insert(l, r->at, r->show, r->what, r->ref, r->seats, r->who);
@@ -1317,7 +1427,8 @@ int ledger_audit_flush(ledger *l)
         }
     }
     rc = tx_commit(l);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (i = 0; i < l->naudit; i++)
         audit_row_free(&l->audit[i]);
     l->naudit = 0;

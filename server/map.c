@@ -29,7 +29,8 @@ void sm_map_free(sm_map *m)
 {
     size_t i;
     for (i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE) free(m->slots[i].key);
+        if (m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE)
+            free(m->slots[i].key);
     free(m->slots);
     sm_map_init(m);
 }
@@ -37,12 +38,15 @@ void sm_map_free(sm_map *m)
 static sm_map_slot *find(const sm_map *m, const char *key)
 {
     size_t i, mask;
-    if (!m->cap) return NULL;
+    if (!m->cap)
+        return NULL;
     mask = m->cap - 1;
     for (i = hash(key) & mask;; i = (i + 1) & mask) {
         sm_map_slot *s = &m->slots[i];
-        if (!s->key) return NULL;
-        if (s->key != MAP_TOMBSTONE && strcmp(s->key, key) == 0) return s;
+        if (!s->key)
+            return NULL;
+        if (s->key != MAP_TOMBSTONE && strcmp(s->key, key) == 0)
+            return s;
     }
 }
 
@@ -89,14 +93,17 @@ int sm_map_set(sm_map *m, const char *key, void *value)
         s->value = value;
         return 0;
     }
-    if ((m->used + m->dead + 1) * 4 > m->cap * 3 && grow(m)) return -1;
+    if ((m->used + m->dead + 1) * 4 > m->cap * 3 && grow(m))
+        return -1;
     mask = m->cap - 1;
     for (i = hash(key) & mask; m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE;
          i = (i + 1) & mask)
         ;
-    if (m->slots[i].key == MAP_TOMBSTONE) m->dead--;
+    if (m->slots[i].key == MAP_TOMBSTONE)
+        m->dead--;
     m->slots[i].key = strdup(key);
-    if (!m->slots[i].key) return -1;
+    if (!m->slots[i].key)
+        return -1;
     m->slots[i].value = value;
     m->used++;
     return 0;
@@ -106,7 +113,8 @@ void *sm_map_del(sm_map *m, const char *key)
 {
     sm_map_slot *s = find(m, key);
     void *v;
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     v = s->value;
     free(s->key);
     s->key = MAP_TOMBSTONE;
@@ -121,8 +129,10 @@ int sm_map_next(const sm_map *m, size_t *iter, const char **key, void **value)
     for (; *iter < m->cap; (*iter)++) {
         sm_map_slot *s = &m->slots[*iter];
         if (s->key && s->key != MAP_TOMBSTONE) {
-            if (key) *key = s->key;
-            if (value) *value = s->value;
+            if (key)
+                *key = s->key;
+            if (value)
+                *value = s->value;
             (*iter)++;
             return 1;
         }

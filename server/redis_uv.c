@@ -17,15 +17,19 @@ static void on_poll(uv_poll_t *handle, int status, int events)
 
     /* On an error hiredis finds out for itself by reading or writing and
      * reports it through the connect/disconnect callbacks. */
-    if (status < 0) events = r->events ? r->events : UV_READABLE;
-    if (r->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(r->ac);
-    if (r->ac && (events & UV_READABLE)) redisAsyncHandleRead(r->ac);
+    if (status < 0)
+        events = r->events ? r->events : UV_READABLE;
+    if (r->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(r->ac);
+    if (r->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(r->ac);
 }
 
 static void update(redis_uv *r, int add, int del)
 {
     int ev = (r->events | add) & ~del;
-    if (ev == r->events) return;
+    if (ev == r->events)
+        return;
     r->events = ev;
     if (ev)
         uv_poll_start(&r->poll, ev, on_poll);
@@ -70,9 +74,11 @@ int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
 {
     redis_uv *r;
 
-    if (ac->ev.data) return -1;
+    if (ac->ev.data)
+        return -1;
     r = calloc(1, sizeof(*r));
-    if (!r) return -1;
+    if (!r)
+        return -1;
     if (uv_poll_init_socket(loop, &r->poll, ac->c.fd)) {
         free(r);
         return -1;

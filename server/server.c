@@ -69,7 +69,8 @@ static void on_store_expired(void *arg, const char *show_id)
 
 static void stop(app *a)
 {
-    if (a->stopping) return;
+    if (a->stopping)
+        return;
     a->stopping = 1;
     sm_info("shutting down");
     uv_close((uv_handle_t *)&a->tick_timer, NULL);
@@ -117,7 +118,8 @@ static int ensure_demo(app *a)
         fprintf(stderr, "seatmapd: cannot create the demo show: %s\n", ledger_errmsg(a->ledger));
         return -1;
     }
-    if (rc == 0) sm_info("created the demo show from %s", a->cfg.demo_venue);
+    if (rc == 0)
+        sm_info("created the demo show from %s", a->cfg.demo_venue);
     return 0;
 }
 
@@ -126,7 +128,8 @@ static void load_shows(app *a)
 {
     ledger_show *list = NULL;
     size_t n = 0, i;
-    if (ledger_show_list(a->ledger, &list, &n)) return;
+    if (ledger_show_list(a->ledger, &list, &n))
+        return;
     for (i = 0; i < n; i++)
         shows_get(a, list[i].id);
     free(list);
@@ -142,7 +145,8 @@ int server_run(const config *cfg)
     struct stat st;
     int status = 1;
 
-    if (!a) return 1;
+    if (!a)
+        return 1;
     a->cfg = *cfg;
     sm_map_init(&a->shows);
     sm_map_init(&a->buyers);
@@ -160,7 +164,8 @@ int server_run(const config *cfg)
                 ledger_errmsg(a->ledger));
         goto out;
     }
-    if (cfg->demo && ensure_demo(a)) goto out;
+    if (cfg->demo && ensure_demo(a))
+        goto out;
     if (stat(cfg->web_dir, &st) || !S_ISDIR(st.st_mode))
         sm_warn("web directory %s not found: pages will answer 404 (set --web)", cfg->web_dir);
 
@@ -219,12 +224,14 @@ int server_run(const config *cfg)
     status = 0;
 out_loop:
     uv_run(a->loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(a->loop)) sm_warn("event loop closed with handles still open");
+    if (uv_loop_close(a->loop))
+        sm_warn("event loop closed with handles still open");
     free(a->loop);
 out:
     shows_free(a);
     sm_map_free(&a->buyers);
-    if (a->ledger) ledger_close(a->ledger);
+    if (a->ledger)
+        ledger_close(a->ledger);
     free(a);
     return status;
 }

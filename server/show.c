@@ -11,6 +11,7 @@
 #define SHOW_BACKLOG_MAX 4096
 #define SHOW_SWEEP_BATCH "500"
 #define SHOW_ENSURE_EVERY_MS 30000
+#define SHOW_SWEEP_ALL_EVERY 20
 
 /* ---- holds ---- */
 
@@ -25,7 +26,8 @@ static void hold_free(hold *h)
 static void hold_remove(show *s, const char *ref)
 {
     hold *h = sm_map_del(&s->holds_by_ref, ref);
-    if (!h) return;
+    if (!h)
+        return;
     if (h->buyer[0] && sm_map_get(&s->holds_by_buyer, h->buyer) == h)
         sm_map_del(&s->holds_by_buyer, h->buyer);
     hold_free(h);
@@ -52,7 +54,8 @@ static hold *hold_put(show *s, const char *ref, const char *buyer, int64_t exp, 
         return NULL;
     hold_remove(s, ref);
     h = calloc(1, sizeof(*h));
-    if (!h) return NULL;
+    if (!h)
+        return NULL;
     h->seats = calloc(n ? n : 1, sizeof(*h->seats));
     if (!h->seats) {
         free(h);
@@ -64,7 +67,8 @@ static hold *hold_put(show *s, const char *ref, const char *buyer, int64_t exp, 
     cJSON_ArrayForEach(it, seats)
     {
         long idx = cJSON_IsString(it) ? venue_seat_index(s->venue, it->valuestring) : -1;
-        if (idx >= 0) h->seats[h->nseats++] = (uint32_t)idx;
+        if (idx >= 0)
+            h->seats[h->nseats++] = (uint32_t)idx;
     }
     if (sm_map_set(&s->holds_by_ref, ref, h)) {
         hold_free(h);
@@ -72,7 +76,8 @@ static hold *hold_put(show *s, const char *ref, const char *buyer, int64_t exp, 
     }
     if (buyer[0]) {
         hold *old = sm_map_get(&s->holds_by_buyer, buyer);
-        if (old && old != h) hold_remove(s, old->ref);
+        if (old && old != h)
+            hold_remove(s, old->ref);
         sm_map_set(&s->holds_by_buyer, buyer, h);
     }
     return h;
@@ -87,7 +92,8 @@ int show_hold_json(const show *s, const hold *h, sm_buf *b)
 {
     size_t i;
     int rc;
-    if (!h) return sm_buf_adds(b, "null");
+    if (!h)
+        return sm_buf_adds(b, "null");
     rc = sm_buf_printf(b, "{\"ref\":\"%s\",\"seats\":[", h->ref);
     for (i = 0; i < h->nseats && !rc; i++)
         rc = sm_buf_printf(b, "%s\"%s\"", i ? "," : "", venue_seat_id(s->venue, h->seats[i]));
@@ -120,9 +126,11 @@ show *shows_get(app *a, const char *id)
     char err[256];
     int rc;
 
-    if (!id || !sm_valid_show_id(id)) return NULL;
+    if (!id || !sm_valid_show_id(id))
+        return NULL;
     s = sm_map_get(&a->shows, id);
-    if (s) return s;
+    if (s)
+        return s;
     memset(&ls, 0, sizeof(ls));
     rc = ledger_show_get(a->ledger, id, &ls);
     if (rc) {
@@ -180,7 +188,8 @@ void shows_free(app *a)
 
 static void set_state(show *s, size_t idx, char st)
 {
-    if (s->state[idx] == st) return;
+    if (s->state[idx] == st)
+        return;
     s->state[idx] = st;
     if (!s->dirty_mark[idx]) {
         s->dirty_mark[idx] = 1;
@@ -190,10 +199,14 @@ static void set_state(show *s, size_t idx, char st)
 
 static const char *reason_of(const char *op)
 {
-    if (strcmp(op, "hold") == 0) return "held";
-    if (strcmp(op, "release") == 0) return "released";
-    if (strcmp(op, "expire") == 0) return "expired";
-    if (strcmp(op, "book") == 0) return "booked";
+    if (strcmp(op, "hold") == 0)
+        return "held";
+    if (strcmp(op, "release") == 0)
+        return "released";
+    if (strcmp(op, "expire") == 0)
+        return "expired";
+    if (strcmp(op, "book") == 0)
+        return "booked";
     return NULL;
 }
 
@@ -241,7 +254,8 @@ static void apply_msg(show *s, const cJSON *m, int64_t seq)
     {
         const cJSON *seat = cJSON_GetArrayItem(it, 0), *st = cJSON_GetArrayItem(it, 1);
         long idx;
-        if (!cJSON_IsString(seat) || !cJSON_IsString(st)) continue;
+        if (!cJSON_IsString(seat) || !cJSON_IsString(st))
+            continue;
         idx = venue_seat_index(s->venue, seat->valuestring);
         if (idx >= 0 && strchr("epb", st->valuestring[0]) && st->valuestring[0])
             set_state(s, (size_t)idx, st->valuestring[0]);
@@ -255,19 +269,23 @@ static void apply_msg(show *s, const cJSON *m, int64_t seq)
     }
     s->seq = seq;
     reason = reason_of(op);
-    if (*buyer && reason) shows_notify_buyer(s->app, s, buyer, reason);
+    if (*buyer && reason)
+        shows_notify_buyer(s->app, s, buyer, reason);
 }
 
 static void backlog_add(show *s, const char *json, size_t len)
 {
     char *copy;
-    if (s->nbacklog >= SHOW_BACKLOG_MAX) return; /* the gap it leaves triggers another resync */
+    if (s->nbacklog >= SHOW_BACKLOG_MAX)
+        return; /* the gap it leaves triggers another resync */
     if (!s->backlog) {
         s->backlog = calloc(SHOW_BACKLOG_MAX, sizeof(*s->backlog));
-        if (!s->backlog) return;
+        if (!s->backlog)
+            return;
     }
     copy = malloc(len + 1);
-    if (!copy) return;
+    if (!copy)
+        return;
     memcpy(copy, json, len);
     copy[len] = '\0';
     s->backlog[s->nbacklog++] = copy;
@@ -284,15 +302,18 @@ static void apply_json(show *s, const char *json, size_t len, const char *audit_
     cJSON *m = cJSON_ParseWithLength(json, len);
     int64_t seq;
 
-    if (!m) return;
-    if (audit) audit_msg(s, m, audit_who);
+    if (!m)
+        return;
+    if (audit)
+        audit_msg(s, m, audit_who);
     seq = seq_of(m);
     if (seq <= 0) {
         cJSON_Delete(m);
         return;
     }
     if (!s->synced) {
-        if (s->syncing) backlog_add(s, json, len);
+        if (s->syncing)
+            backlog_add(s, json, len);
     } else if (seq == s->seq + 1) {
         apply_msg(s, m, seq);
     } else if (seq > s->seq + 1) {
@@ -313,7 +334,8 @@ static void apply_result_as(show *s, const store_result *res, const char *who)
     size_t i;
     for (i = 0; i < res->nmsgs; i++)
         apply_json(s, res->msgs[i], strlen(res->msgs[i]), who, 1);
-    if (res->nmore) show_resync(s, 0);
+    if (res->nmore)
+        show_resync(s, 0);
 }
 
 void show_apply_result(show *s, const store_result *res)
@@ -361,9 +383,11 @@ static void flush(show *s)
     s->flushed_seq = s->seq;
     f = b.data ? frame_new(b.data, b.len) : NULL;
     sm_buf_free(&b);
-    if (!f) return;
+    if (!f)
+        return;
     for (c = s->watchers; c; c = c->watch_next)
-        if (!c->need_snapshot) client_send(c, f);
+        if (!c->need_snapshot)
+            client_send(c, f);
     frame_unref(f);
 }
 
@@ -385,22 +409,26 @@ void show_watch(show *s, client *c)
     c->show = s;
     c->watch_prev = NULL;
     c->watch_next = s->watchers;
-    if (s->watchers) s->watchers->watch_prev = c;
+    if (s->watchers)
+        s->watchers->watch_prev = c;
     s->watchers = c;
     s->nwatchers++;
     c->need_snapshot = 1;
-    if (s->loaded) send_snapshot(s, c);
+    if (s->loaded)
+        send_snapshot(s, c);
 }
 
 void show_unwatch(client *c)
 {
     show *s = c->show;
-    if (!s) return;
+    if (!s)
+        return;
     if (c->watch_prev)
         c->watch_prev->watch_next = c->watch_next;
     else
         s->watchers = c->watch_next;
-    if (c->watch_next) c->watch_next->watch_prev = c->watch_prev;
+    if (c->watch_next)
+        c->watch_next->watch_prev = c->watch_prev;
     c->watch_next = c->watch_prev = NULL;
     c->show = NULL;
     s->nwatchers--;
@@ -412,14 +440,16 @@ void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reaso
     sm_buf b;
     frame *f;
 
-    if (!c) return;
+    if (!c)
+        return;
     sm_buf_init(&b, 64 * 1024);
     sm_buf_printf(&b, "{\"type\":\"hold\",\"show\":\"%s\",\"hold\":", s->id);
     show_hold_json(s, show_hold_of(s, buyer_id), &b);
     sm_buf_printf(&b, ",\"reason\":\"%s\"}", reason);
     f = b.data ? frame_new(b.data, b.len) : NULL;
     sm_buf_free(&b);
-    if (!f) return;
+    if (!f)
+        return;
     for (; c; c = c->buyer_next)
         client_send(c, f);
     frame_unref(f);
@@ -432,10 +462,13 @@ void shows_tick(app *a)
     while (sm_map_next(&a->shows, &it, NULL, &v)) {
         show *s = v;
         client *c;
-        if (!s->loaded) continue;
-        if (s->seq != s->flushed_seq) flush(s);
+        if (!s->loaded)
+            continue;
+        if (s->seq != s->flushed_seq)
+            flush(s);
         for (c = s->watchers; c; c = c->watch_next)
-            if (c->need_snapshot) send_snapshot(s, c);
+            if (c->need_snapshot)
+                send_snapshot(s, c);
     }
 }
 
@@ -462,7 +495,8 @@ static void notify_changed_holds(show *s, sm_map *old)
         const char *reason;
         size_t i;
         int booked = 0;
-        if (now && strcmp(now->ref, was->ref) == 0 && now->nseats == was->nseats) continue;
+        if (now && strcmp(now->ref, was->ref) == 0 && now->nseats == was->nseats)
+            continue;
         for (i = 0; i < was->nseats; i++)
             booked |= s->state[was->seats[i]] == 'b';
         reason = now                              ? "held"
@@ -473,7 +507,8 @@ static void notify_changed_holds(show *s, sm_map *old)
     }
     it = 0;
     while (sm_map_next(&s->holds_by_buyer, &it, &buyer, &v))
-        if (!sm_map_get(old, buyer)) shows_notify_buyer(s->app, s, buyer, "held");
+        if (!sm_map_get(old, buyer))
+            shows_notify_buyer(s->app, s, buyer, "held");
 }
 
 static void on_snapshot(void *arg, const store_result *res)
@@ -487,7 +522,8 @@ static void on_snapshot(void *arg, const store_result *res)
     int64_t seq;
 
     s->syncing = 0;
-    if (strcmp(res->status, "ok") == 0) d = cJSON_Parse(res->detail);
+    if (strcmp(res->status, "ok") == 0)
+        d = cJSON_Parse(res->detail);
     seq = d ? seq_of(d) : -1;
     fresh = seq >= 0 ? malloc(s->nseats) : NULL;
     if (!fresh) {
@@ -500,7 +536,8 @@ static void on_snapshot(void *arg, const store_result *res)
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "booked"))
     {
         long idx = cJSON_IsString(it) ? venue_seat_index(s->venue, it->valuestring) : -1;
-        if (idx >= 0) fresh[idx] = 'b';
+        if (idx >= 0)
+            fresh[idx] = 'b';
     }
     /* Rebuild the holds, keeping the old ones aside to tell their owners. */
     old_by_ref = s->holds_by_ref;
@@ -515,7 +552,8 @@ static void on_snapshot(void *arg, const store_result *res)
                      cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
                      cJSON_GetObjectItemCaseSensitive(it, "seats"));
         for (i = 0; h && i < h->nseats; i++)
-            if (fresh[h->seats[i]] == 'e') fresh[h->seats[i]] = 'p';
+            if (fresh[h->seats[i]] == 'e')
+                fresh[h->seats[i]] = 'p';
     }
     for (i = 0; i < s->nseats; i++)
         set_state(s, i, fresh[i]);
@@ -536,9 +574,11 @@ static void on_snapshot(void *arg, const store_result *res)
     /* Messages that came in meanwhile, in seq order; older ones are dropped. */
     n = s->nbacklog;
     s->nbacklog = 0;
-    if (n) qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
+    if (n)
+        qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
     for (i = 0; i < n; i++) {
-        if (s->synced) apply_json(s, s->backlog[i], strlen(s->backlog[i]), NULL, 0);
+        if (s->synced)
+            apply_json(s, s->backlog[i], strlen(s->backlog[i]), NULL, 0);
         free(s->backlog[i]);
     }
     if (s->snapshot_all && s->synced) {
@@ -555,11 +595,14 @@ void show_resync(show *s, int snapshots)
     char min[24];
     const char *args[1] = {min};
 
-    if (snapshots) s->snapshot_all = 1;
-    if (s->syncing) return;
+    if (snapshots)
+        s->snapshot_all = 1;
+    if (s->syncing)
+        return;
     s->synced = 0;
     snprintf(min, sizeof(min), "%lld", (long long)s->seq);
-    if (store_run(s->app->store, "snapshot", s->id, 1, args, on_snapshot, s) == 0) s->syncing = 1;
+    if (store_run(s->app->store, "snapshot", s->id, 1, args, on_snapshot, s) == 0)
+        s->syncing = 1;
 }
 
 /* ---- reconciliation with SQLite ---- */
@@ -651,7 +694,8 @@ static void on_swept(void *arg, const store_result *res)
         for (tok = strtok_r(refs, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
             reconcile_frozen(s, tok);
     }
-    if (again) sweep_show(s);
+    if (again)
+        sweep_show(s);
 }
 
 static void sweep_show(show *s)
@@ -664,28 +708,40 @@ static void sweep_show(show *s)
         return;
     }
     snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
-    if (store_run(s->app->store, "sweep", s->id, 2, args, on_swept, s) == 0) s->sweeping = 1;
+    if (store_run(s->app->store, "sweep", s->id, 2, args, on_swept, s) == 0)
+        s->sweeping = 1;
 }
 
+/* Every tick sweeps the shows that have holds (as far as the cache knows);
+ * every SHOW_SWEEP_ALL_EVERY ticks all of them, in case the cache missed one
+ * or a confirmation left a frozen hold behind. */
 void shows_sweep(app *a)
 {
     size_t it = 0;
     void *v;
-    if (!store_up(a->store)) return;
-    while (sm_map_next(&a->shows, &it, NULL, &v))
-        sweep_show(v);
+    int all = a->sweep_round++ % SHOW_SWEEP_ALL_EVERY == 0;
+
+    if (!store_up(a->store))
+        return;
+    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+        show *s = v;
+        if (all || s->holds_by_ref.used || !s->synced)
+            sweep_show(s);
+    }
 }
 
 void shows_store_expired(app *a, const char *show_id)
 {
     show *s = sm_map_get(&a->shows, show_id);
-    if (s && store_up(a->store)) sweep_show(s);
+    if (s && store_up(a->store))
+        sweep_show(s);
 }
 
 void shows_store_message(app *a, const char *show_id, const char *json, size_t len)
 {
     show *s = sm_map_get(&a->shows, show_id);
-    if (s) show_apply(s, json, len);
+    if (s)
+        show_apply(s, json, len);
 }
 
 void shows_store_ready(app *a)
@@ -705,10 +761,13 @@ void shows_maintain(app *a)
     int64_t now = sm_mono_ms();
 
     ledger_audit_flush(a->ledger);
-    if (!store_ready(a->store)) return;
+    if (!store_ready(a->store))
+        return;
     while (sm_map_next(&a->shows, &it, NULL, &v)) {
         show *s = v;
-        if (now - s->last_ensure_mono > SHOW_ENSURE_EVERY_MS) show_ensure_booked(s);
-        if (!s->synced && !s->syncing) show_resync(s, s->snapshot_all);
+        if (now - s->last_ensure_mono > SHOW_ENSURE_EVERY_MS)
+            show_ensure_booked(s);
+        if (!s->synced && !s->syncing)
+            show_resync(s, s->snapshot_all);
     }
 }

@@ -72,17 +72,21 @@ static int parse_url(store *st, const char *url)
     const char *p = url, *colon, *slash;
     size_t n;
 
-    if (strncmp(p, "redis://", 8) == 0) p += 8;
+    if (strncmp(p, "redis://", 8) == 0)
+        p += 8;
     slash = strchr(p, '/');
     colon = strchr(p, ':');
-    if (colon && slash && colon > slash) colon = NULL;
+    if (colon && slash && colon > slash)
+        colon = NULL;
     n = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= sizeof(st->host)) return -1;
+    if (n == 0 || n >= sizeof(st->host))
+        return -1;
     memcpy(st->host, p, n);
     st->host[n] = '\0';
     st->port = colon ? atoi(colon + 1) : 6379;
     st->db = slash && slash[1] ? atoi(slash + 1) : 0;
-    if (st->port <= 0 || st->port > 65535 || st->db < 0) return -1;
+    if (st->port <= 0 || st->port > 65535 || st->db < 0)
+        return -1;
     return 0;
 }
 
@@ -92,10 +96,12 @@ static void check_ready(store *st)
     if (ready && !st->ready_reported) {
         st->ready_reported = 1;
         sm_info("Redis at %s:%d is ready", st->host, st->port);
-        if (st->ev.on_ready) st->ev.on_ready(st->ev.arg);
+        if (st->ev.on_ready)
+            st->ev.on_ready(st->ev.arg);
     } else if (!ready && st->ready_reported) {
         st->ready_reported = 0;
-        if (st->ev.on_down) st->ev.on_down(st->ev.arg);
+        if (st->ev.on_down)
+            st->ev.on_down(st->ev.arg);
     }
 }
 
@@ -107,7 +113,8 @@ static void on_retry(uv_timer_t *t)
 static void schedule_retry(conn *c)
 {
     unsigned delay;
-    if (c->st->closing) return;
+    if (c->st->closing)
+        return;
     delay = c->backoff_ms + (unsigned)(rand() % (int)(c->backoff_ms / 4 + 1));
     c->backoff_ms =
         c->backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : c->backoff_ms * 2;
@@ -152,9 +159,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
 
 static int send_argv(conn *c, int argc, const char **argv, const size_t *lens, request *req)
 {
-    if (!c->ac) return -1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, req, argc, argv, lens) != REDIS_OK) return -1;
-    if (c->pending++ == 0) c->progress_mono = sm_mono_ms();
+    if (!c->ac)
+        return -1;
+    if (redisAsyncCommandArgv(c->ac, on_reply, req, argc, argv, lens) != REDIS_OK)
+        return -1;
+    if (c->pending++ == 0)
+        c->progress_mono = sm_mono_ms();
     return 0;
 }
 
@@ -192,16 +202,19 @@ static void deliver(request *req, redisReply *reply)
         res.status = "internal";
     } else {
         res.status = reply->element[0]->str;
-        if (reply->element[1]->type == REDIS_REPLY_STRING) res.detail = reply->element[1]->str;
-        for (i = 2; i < reply->elements; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_STRING) continue;
-            if (res.nmsgs < sizeof(res.msgs) / sizeof(res.msgs[0]))
-                res.msgs[res.nmsgs++] = reply->element[i]->str;
-            else
-                res.nmore++;
+        if (reply->element[1]->type == REDIS_REPLY_STRING)
+            res.detail = reply->element[1]->str;
+        if (reply->elements > 2) {
+            res.msgs = malloc(sizeof(*res.msgs) * (reply->elements - 2));
+            if (!res.msgs)
+                res.nmore = reply->elements - 2;
         }
+        for (i = 2; res.msgs && i < reply->elements; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                res.msgs[res.nmsgs++] = reply->element[i]->str;
     }
     req->cb(req->arg, &res);
+    free((void *)res.msgs);
 }
 
 static void reload_scripts(store *st);
@@ -212,12 +225,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     request *req = privdata;
     redisReply *reply = r;
 
-    if (c->pending) c->pending--;
+    if (c->pending)
+        c->pending--;
     c->progress_mono = sm_mono_ms();
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
         c->up && !c->st->loading)
         reload_scripts(c->st); /* someone ran SCRIPT FLUSH */
-    if (!req) return;
+    if (!req)
+        return;
     if (req->raw)
         req->raw(req->arg, reply);
     else if (req->cb)
@@ -235,15 +250,19 @@ static void on_config_get(redisAsyncContext *ac, void *r, void *privdata)
     const char *argv[4] = {"CONFIG", "SET", "notify-keyspace-events", flags};
     size_t n;
 
-    if (c->pending) c->pending--;
-    if (!reply) return;
+    if (c->pending)
+        c->pending--;
+    if (!reply)
+        return;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
         reply->element[1]->type == REDIS_REPLY_STRING)
         snprintf(flags, sizeof(flags) - 3, "%s", reply->element[1]->str);
     /* Keep whatever else is enabled; add keyevent (E) for expired (x). */
     n = strlen(flags);
-    if (!strchr(flags, 'E')) flags[n++] = 'E';
-    if (!strchr(flags, 'x') && !strchr(flags, 'A')) flags[n++] = 'x';
+    if (!strchr(flags, 'E'))
+        flags[n++] = 'E';
+    if (!strchr(flags, 'x') && !strchr(flags, 'A'))
+        flags[n++] = 'x';
     flags[n] = '\0';
     if (reply->type == REDIS_REPLY_ERROR) {
         sm_warn("cannot read notify-keyspace-events (%s): expiry relies on the sweep", reply->str);
@@ -260,9 +279,11 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     const char *get[3] = {"CONFIG", "GET", "notify-keyspace-events"};
 
-    if (c->pending) c->pending--;
+    if (c->pending)
+        c->pending--;
     c->progress_mono = sm_mono_ms();
-    if (!reply) return; /* disconnected: on_disconnect handles it */
+    if (!reply)
+        return; /* disconnected: on_disconnect handles it */
     if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
         sm_error("Redis refused script %s: %s", s->name,
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -271,9 +292,11 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     }
     memcpy(s->sha, reply->str, 40);
     s->sha[40] = '\0';
-    if (--st->loading > 0) return;
+    if (--st->loading > 0)
+        return;
     if (!c->up) {
-        if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK) c->pending++;
+        if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK)
+            c->pending++;
         conn_up(c);
     }
 }
@@ -298,12 +321,15 @@ static int show_of_key(const char *key, size_t len, char *out, size_t outlen)
 {
     const char *open, *close;
     size_t n;
-    if (len < 6 || strncmp(key, "sm:{", 4) != 0) return -1;
+    if (len < 6 || strncmp(key, "sm:{", 4) != 0)
+        return -1;
     open = key + 4;
     close = memchr(open, '}', len - 4);
-    if (!close) return -1;
+    if (!close)
+        return -1;
     n = (size_t)(close - open);
-    if (n == 0 || n >= outlen) return -1;
+    if (n == 0 || n >= outlen)
+        return -1;
     memcpy(out, open, n);
     out[n] = '\0';
     return 0;
@@ -316,9 +342,11 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r, *kind, *chan, *payload;
     char show[SM_SHOW_ID_MAX + 1];
 
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
     kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING) return;
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
     if (strcmp(kind->str, "psubscribe") == 0 || strcmp(kind->str, "subscribe") == 0) {
         /* The last of the three subscriptions is confirmed: nothing can be
          * missed from now on, so caches may be rebuilt. */
@@ -333,10 +361,12 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         st->last_ping_rx = sm_mono_ms();
         return;
     }
-    if (strcmp(kind->str, "pmessage") != 0 || reply->elements < 4) return;
+    if (strcmp(kind->str, "pmessage") != 0 || reply->elements < 4)
+        return;
     chan = reply->element[2];
     payload = reply->element[3];
-    if (chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) return;
+    if (chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
+        return;
     if (strcmp(chan->str, st->keyevent_channel) == 0) {
         if (show_of_key(payload->str, payload->len, show, sizeof(show)) == 0 && st->ev.on_expired)
             st->ev.on_expired(st->ev.arg, show);
@@ -380,7 +410,8 @@ static void conn_start(conn *c)
     store *st = c->st;
     redisAsyncContext *ac;
 
-    if (st->closing || c->ac) return;
+    if (st->closing || c->ac)
+        return;
     ac = redisAsyncConnect(st->host, st->port);
     if (!ac) {
         conn_lost(c, "out of memory");
@@ -410,7 +441,8 @@ static void conn_start(conn *c)
 static void conn_kill(conn *c, const char *why)
 {
     redisAsyncContext *ac = c->ac;
-    if (!ac) return;
+    if (!ac)
+        return;
     sm_warn("Redis %s connection: %s; reconnecting", c->name, why);
     c->failing = 1;
     redisAsyncFree(ac);
@@ -442,19 +474,24 @@ static int load_scripts(store *st)
 {
     const embedded_file *lib = NULL, *f;
     for (f = embedded_lua; f->name; f++)
-        if (strcmp(f->name, "lib") == 0) lib = f;
-    if (!lib) return -1;
+        if (strcmp(f->name, "lib") == 0)
+            lib = f;
+    if (!lib)
+        return -1;
     for (f = embedded_lua; f->name; f++) {
         script *s;
         size_t a, b;
-        if (f == lib) continue;
-        if (st->nscripts == STORE_MAX_SCRIPTS) return -1;
+        if (f == lib)
+            continue;
+        if (st->nscripts == STORE_MAX_SCRIPTS)
+            return -1;
         s = &st->scripts[st->nscripts++];
         a = strlen(lib->text);
         b = strlen(f->text);
         s->name = f->name;
         s->text = malloc(a + b + 2);
-        if (!s->text) return -1;
+        if (!s->text)
+            return -1;
         memcpy(s->text, lib->text, a);
         s->text[a] = '\n';
         memcpy(s->text + a + 1, f->text, b + 1);
@@ -469,7 +506,8 @@ int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store
     int i;
 
     *out = NULL;
-    if (!st) return -1;
+    if (!st)
+        return -1;
     if (parse_url(st, url) || load_scripts(st)) {
         for (i = 0; i < st->nscripts; i++)
             free(st->scripts[i].text);
@@ -506,7 +544,8 @@ static void on_timer_closed(uv_handle_t *h)
 {
     store *st = h->data;
     int i;
-    if (--st->handles_open > 0) return;
+    if (--st->handles_open > 0)
+        return;
     for (i = 0; i < st->nscripts; i++)
         free(st->scripts[i].text);
     free(st);
@@ -514,10 +553,13 @@ static void on_timer_closed(uv_handle_t *h)
 
 void store_destroy(store *st)
 {
-    if (!st) return;
+    if (!st)
+        return;
     st->closing = 1;
-    if (st->cmd.ac) redisAsyncFree(st->cmd.ac);
-    if (st->sub.ac) redisAsyncFree(st->sub.ac);
+    if (st->cmd.ac)
+        redisAsyncFree(st->cmd.ac);
+    if (st->sub.ac)
+        redisAsyncFree(st->sub.ac);
     st->handles_open = 3;
     st->cmd.retry.data = st->sub.retry.data = st; /* no more retries: point at the store */
     uv_close((uv_handle_t *)&st->cmd.retry, on_timer_closed);
@@ -539,7 +581,8 @@ static const script *find_script(const store *st, const char *name)
 {
     int i;
     for (i = 0; i < st->nscripts; i++)
-        if (strcmp(st->scripts[i].name, name) == 0) return &st->scripts[i];
+        if (strcmp(st->scripts[i].name, name) == 0)
+            return &st->scripts[i];
     return NULL;
 }
 
@@ -552,10 +595,12 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
     request *req;
     int i, rc;
 
-    if (!s || !st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS) return -1;
+    if (!s || !st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS)
+        return -1;
     if (argc + 5 > (int)(sizeof(small) / sizeof(small[0]))) {
         argv = malloc(sizeof(*argv) * (size_t)(argc + 5));
-        if (!argv) return -1;
+        if (!argv)
+            return -1;
     }
     snprintf(seqkey, sizeof(seqkey), "sm:{%s}:seq", show);
     snprintf(prefix, sizeof(prefix), "sm:{%s}:", show);
@@ -568,17 +613,21 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
         argv[5 + i] = args[i];
     req = new_request(st, cb, NULL, arg);
     rc = req ? send_argv(&st->cmd, argc + 5, argv, NULL, req) : -1;
-    if (rc) free(req);
-    if (argv != small) free(argv);
+    if (rc)
+        free(req);
+    if (argv != small)
+        free(argv);
     return rc;
 }
 
 int store_command(store *st, int argc, const char **argv, store_raw_cb *cb, void *arg)
 {
     request *req;
-    if (!st->cmd.up) return -1;
+    if (!st->cmd.up)
+        return -1;
     req = new_request(st, NULL, cb, arg);
-    if (!req) return -1;
+    if (!req)
+        return -1;
     if (send_argv(&st->cmd, argc, argv, NULL, req)) {
         free(req);
         return -1;

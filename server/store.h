@@ -37,8 +37,8 @@ typedef struct store_result {
     const char *status;
     const char *detail;
     size_t nmsgs;
-    const char *msgs[64];
-    size_t nmore; /* messages beyond the 64 shown (the caller resyncs) */
+    const char **msgs;
+    size_t nmore; /* messages that could not be passed on (out of memory): resync */
 } store_result;
 
 typedef void store_cb(void *arg, const store_result *res);

@@ -42,12 +42,14 @@ int64_t sm_mono_ms(void)
 static int valid_id(const char *s, size_t max, int allow_dot)
 {
     size_t n = 0;
-    if (!s) return 0;
+    if (!s)
+        return 0;
     for (; s[n]; n++) {
         char c = s[n];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '_' || c == '-' || (allow_dot && c == '.');
-        if (!ok || n >= max) return 0;
+        if (!ok || n >= max)
+            return 0;
     }
     return n > 0;
 }
@@ -79,7 +81,8 @@ void sm_buf_free(sm_buf *b)
 void sm_buf_reset(sm_buf *b)
 {
     b->len = 0;
-    if (b->data) b->data[0] = '\0';
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 int sm_buf_reserve(sm_buf *b, size_t extra)
@@ -87,14 +90,17 @@ int sm_buf_reserve(sm_buf *b, size_t extra)
     size_t need, cap;
     char *p;
 
-    if (extra > b->limit || b->len > b->limit - extra) return -1;
+    if (extra > b->limit || b->len > b->limit - extra)
+        return -1;
     need = b->len + extra + 1;
-    if (need <= b->cap) return 0;
+    if (need <= b->cap)
+        return 0;
     cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
     p = realloc(b->data, cap);
-    if (!p) return -1;
+    if (!p)
+        return -1;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -102,8 +108,10 @@ int sm_buf_reserve(sm_buf *b, size_t extra)
 
 int sm_buf_add(sm_buf *b, const void *p, size_t n)
 {
-    if (sm_buf_reserve(b, n)) return -1;
-    if (n) memcpy(b->data + b->len, p, n);
+    if (sm_buf_reserve(b, n))
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
@@ -127,7 +135,8 @@ int sm_buf_printf(sm_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || sm_buf_reserve(b, (size_t)n)) return -1;
+    if (n < 0 || sm_buf_reserve(b, (size_t)n))
+        return -1;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -138,7 +147,8 @@ int sm_buf_printf(sm_buf *b, const char *fmt, ...)
 int sm_buf_add_json_str(sm_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    if (sm_buf_addc(b, '"')) return -1;
+    if (sm_buf_addc(b, '"'))
+        return -1;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         int rc;
@@ -153,7 +163,8 @@ int sm_buf_add_json_str(sm_buf *b, const char *s)
         } else {
             rc = sm_buf_addc(b, (char)c);
         }
-        if (rc) return -1;
+        if (rc)
+            return -1;
     }
     return sm_buf_addc(b, '"');
 }
@@ -161,7 +172,8 @@ int sm_buf_add_json_str(sm_buf *b, const char *s)
 char *sm_buf_steal(sm_buf *b, size_t *len)
 {
     char *p = b->data;
-    if (len) *len = b->len;
+    if (len)
+        *len = b->len;
     b->data = NULL;
     b->len = b->cap = 0;
     return p;

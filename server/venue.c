@@ -93,11 +93,14 @@ static const char *strtab_get(const strtab *t, size_t i)
 static long strtab_find(const strtab *t, const char *s)
 {
     size_t i;
-    if (!t->mask || !s) return -1;
+    if (!t->mask || !s)
+        return -1;
     for (i = str_hash(s) & t->mask;; i = (i + 1) & t->mask) {
         uint32_t e = t->slot[i];
-        if (!e) return -1;
-        if (!strcmp(strtab_get(t, e - 1), s)) return (long)e - 1;
+        if (!e)
+            return -1;
+        if (!strcmp(strtab_get(t, e - 1), s))
+            return (long)e - 1;
     }
 }
 
@@ -114,7 +117,8 @@ static int strtab_grow(strtab *t)
     size_t cap = t->mask ? (t->mask + 1) * 2 : 64;
     uint32_t *slot = calloc(cap, sizeof(*slot));
     size_t i;
-    if (!slot) return -1;
+    if (!slot)
+        return -1;
     free(t->slot);
     t->slot = slot;
     t->mask = cap - 1;
@@ -127,16 +131,20 @@ static int strtab_grow(strtab *t)
 static long strtab_add(strtab *t, const char *s)
 {
     size_t at = t->arena.len;
-    if (strtab_find(t, s) >= 0) return -1;
+    if (strtab_find(t, s) >= 0)
+        return -1;
     if (t->n == t->off_cap) {
         size_t cap = t->off_cap ? t->off_cap * 2 : 64;
         uint32_t *off = realloc(t->off, cap * sizeof(*off));
-        if (!off) return -2;
+        if (!off)
+            return -2;
         t->off = off;
         t->off_cap = cap;
     }
-    if ((t->n + 1) * 2 > (t->mask ? t->mask + 1 : 0) && strtab_grow(t)) return -2;
-    if (sm_buf_add(&t->arena, s, strlen(s) + 1)) return -2;
+    if ((t->n + 1) * 2 > (t->mask ? t->mask + 1 : 0) && strtab_grow(t))
+        return -2;
+    if (sm_buf_add(&t->arena, s, strlen(s) + 1))
+        return -2;
     t->off[t->n] = (uint32_t)at;
     strtab_place(t, (uint32_t)t->n);
     return (long)t->n++;
@@ -198,7 +206,8 @@ static int check_keys(parser *p, const cJSON *obj, const char *const *allowed)
         int ok = it->string && it->string[0] == '_';
         for (a = allowed; !ok && *a; a++)
             ok = !strcmp(*a, it->string);
-        if (!ok) return fail(p, "unknown field '%.40s'", it->string ? it->string : "");
+        if (!ok)
+            return fail(p, "unknown field '%.40s'", it->string ? it->string : "");
     }
     return 0;
 }
@@ -213,12 +222,15 @@ static int get_str(parser *p, const cJSON *obj, const char *key, int required, s
 
     *out = NULL;
     if (!it) {
-        if (required) return fail(p, "missing field '%s'", key);
+        if (required)
+            return fail(p, "missing field '%s'", key);
         return 0;
     }
-    if (!cJSON_IsString(it) || !it->valuestring) return fail(p, "'%s' must be a string", key);
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return fail(p, "'%s' must be a string", key);
     n = strlen(it->valuestring);
-    if (n == 0 || n > maxlen) return fail(p, "'%s' must be 1 to %zu bytes long", key, maxlen);
+    if (n == 0 || n > maxlen)
+        return fail(p, "'%s' must be 1 to %zu bytes long", key, maxlen);
     *out = it->valuestring;
     return 0;
 }
@@ -231,7 +243,8 @@ static int get_num(parser *p, const cJSON *obj, const char *key, int required, d
 
     *out = def;
     if (!it) {
-        if (required) return fail(p, "missing field '%s'", key);
+        if (required)
+            return fail(p, "missing field '%s'", key);
         return 0;
     }
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
@@ -258,7 +271,8 @@ static int get_int(parser *p, const cJSON *obj, const char *key, int required, l
 
     *out = def;
     if (!it) {
-        if (required) return fail(p, "missing field '%s'", key);
+        if (required)
+            return fail(p, "missing field '%s'", key);
         return 0;
     }
     if (!is_whole(it, min, max))
@@ -274,10 +288,12 @@ static int get_arr(parser *p, const cJSON *obj, const char *key, int required, c
 
     *out = NULL;
     if (!it) {
-        if (required) return fail(p, "missing field '%s'", key);
+        if (required)
+            return fail(p, "missing field '%s'", key);
         return 0;
     }
-    if (!cJSON_IsArray(it)) return fail(p, "'%s' must be an array", key);
+    if (!cJSON_IsArray(it))
+        return fail(p, "'%s' must be an array", key);
     *out = it;
     return 0;
 }
@@ -302,10 +318,13 @@ static int get_cat(parser *p, const cJSON *obj, int *idx)
     const char *id;
     long i;
 
-    if (get_str(p, obj, "category", 0, 64, &id)) return -1;
-    if (!id) return 0;
+    if (get_str(p, obj, "category", 0, 64, &id))
+        return -1;
+    if (!id)
+        return 0;
     i = strtab_find(&p->cats, id);
-    if (i < 0) return fail(p, "category '%.40s' is not defined", id);
+    if (i < 0)
+        return fail(p, "category '%.40s' is not defined", id);
     *idx = (int)i;
     return 0;
 }
@@ -317,17 +336,23 @@ static int add_coord(sm_buf *b, double v)
 {
     long long r = llround(v * 10.0);
     const char *sign = r < 0 ? "-" : "";
-    if (r < 0) r = -r;
-    if (r % 10) return sm_buf_printf(b, "%s%lld.%lld", sign, r / 10, r % 10);
+    if (r < 0)
+        r = -r;
+    if (r % 10)
+        return sm_buf_printf(b, "%s%lld.%lld", sign, r / 10, r % 10);
     return sm_buf_printf(b, "%s%lld", sign, r / 10);
 }
 
 static void grow_bounds(double *bd, double x, double y)
 {
-    if (x < bd[0]) bd[0] = x;
-    if (y < bd[1]) bd[1] = y;
-    if (x > bd[2]) bd[2] = x;
-    if (y > bd[3]) bd[3] = y;
+    if (x < bd[0])
+        bd[0] = x;
+    if (y < bd[1])
+        bd[1] = y;
+    if (x > bd[2])
+        bd[2] = x;
+    if (y > bd[3])
+        bd[3] = y;
 }
 
 /* Adds one seat: checks its id, indexes it and appends its layout object. */
@@ -357,17 +382,21 @@ static int add_seat(parser *p, long number, double x, double y, int cat, int acc
     if (v->ids.n == p->seat_cap) {
         size_t cap = p->seat_cap ? p->seat_cap * 2 : 1024;
         uint8_t *sc = realloc(v->seat_cat, cap);
-        if (!sc) return fail_oom(p);
+        if (!sc)
+            return fail_oom(p);
         v->seat_cat = sc;
         p->seat_cap = cap;
     }
     idx = strtab_add(&v->ids, id);
-    if (idx == -1) return fail(p, "seat id %s is used twice", id);
-    if (idx < 0) return fail_oom(p);
+    if (idx == -1)
+        return fail(p, "seat id %s is used twice", id);
+    if (idx < 0)
+        return fail_oom(p);
     v->seat_cat[idx] = (uint8_t)cat;
     grow_bounds(p->bounds, x, y);
 
-    if (idx > 0) rc |= sm_buf_addc(b, ',');
+    if (idx > 0)
+        rc |= sm_buf_addc(b, ',');
     rc |= sm_buf_printf(b, "{\"id\":\"%s\",\"section\":\"%s\",\"row\":\"%s\",\"number\":%ld,\"x\":",
                         id, p->section_id, p->row_label, number);
     rc |= add_coord(b, x);
@@ -392,7 +421,8 @@ static int parse_block(parser *p, const cJSON *blk, double row_y, int have_row_y
     uint8_t *mark = NULL;
     int rc = 0;
 
-    if (!cJSON_IsObject(blk)) return fail(p, "must be an object");
+    if (!cJSON_IsObject(blk))
+        return fail(p, "must be an object");
     if (check_keys(p, blk, keys) ||
         get_int(p, blk, "first", 1, 0, 1, VENUE_MAX_SEAT_NUMBER, &first) ||
         get_int(p, blk, "count", 1, 0, 1, VENUE_MAX_SEATS, &count) ||
@@ -401,14 +431,16 @@ static int parse_block(parser *p, const cJSON *blk, double row_y, int have_row_y
         get_num(p, blk, "y", !have_row_y, row_y, &y) || get_num(p, blk, "dy", 0, 0, &dy) ||
         get_cat(p, blk, &cat) || get_arr(p, blk, "accessible", 0, &acc))
         return -1;
-    if (step == 0) return fail(p, "'step' must not be 0");
+    if (step == 0)
+        return fail(p, "'step' must not be 0");
     last = first + (count - 1) * step;
     if (last < 1 || last > VENUE_MAX_SEAT_NUMBER)
         return fail(p, "seat numbers run from %ld to %ld, outside 1 to %d", first, last,
                     VENUE_MAX_SEAT_NUMBER);
     if (acc && cJSON_GetArraySize(acc) > 0) {
         mark = calloc((size_t)count, 1);
-        if (!mark) return fail_oom(p);
+        if (!mark)
+            return fail_oom(p);
         cJSON_ArrayForEach(it, acc)
         {
             long n, off;
@@ -441,14 +473,16 @@ static int parse_seat(parser *p, const cJSON *st, double row_y, int have_row_y)
     double x, y;
     int cat = p->row_cat;
 
-    if (!cJSON_IsObject(st)) return fail(p, "must be an object");
+    if (!cJSON_IsObject(st))
+        return fail(p, "must be an object");
     if (check_keys(p, st, keys) ||
         get_int(p, st, "number", 1, 0, 1, VENUE_MAX_SEAT_NUMBER, &number) ||
         get_num(p, st, "x", 1, 0, &x) || get_num(p, st, "y", !have_row_y, row_y, &y) ||
         get_cat(p, st, &cat))
         return -1;
     acc = cJSON_GetObjectItemCaseSensitive(st, "accessible");
-    if (acc && !cJSON_IsBool(acc)) return fail(p, "'accessible' must be true or false");
+    if (acc && !cJSON_IsBool(acc))
+        return fail(p, "'accessible' must be true or false");
     return add_seat(p, number, x + p->row_x, y, cat, cJSON_IsTrue(acc));
 }
 
@@ -464,8 +498,10 @@ static int parse_row(parser *p, const cJSON *row, size_t ri)
     int have_y;
 
     snprintf(p->where, sizeof(p->where), "section %s row %zu", p->section_id, ri + 1);
-    if (!cJSON_IsObject(row)) return fail(p, "must be an object");
-    if (get_str(p, row, "label", 1, 64, &label)) return -1;
+    if (!cJSON_IsObject(row))
+        return fail(p, "must be an object");
+    if (get_str(p, row, "label", 1, 64, &label))
+        return -1;
     if (!valid_token(label, VENUE_MAX_ROW_LABEL, 0))
         return fail(p, "row label '%.40s' must be 1 to %d letters, digits, '_' or '.'", label,
                     VENUE_MAX_ROW_LABEL);
@@ -479,25 +515,30 @@ static int parse_row(parser *p, const cJSON *row, size_t ri)
         return -1;
     snprintf(key, sizeof(key), "r/%s/%s", p->section_id, label);
     r = strtab_add(&p->names, key);
-    if (r == -1) return fail(p, "the row is defined twice");
-    if (r < 0) return fail_oom(p);
+    if (r == -1)
+        return fail(p, "the row is defined twice");
+    if (r < 0)
+        return fail_oom(p);
 
     i = 0;
     cJSON_ArrayForEach(it, blocks)
     {
         snprintf(p->where, sizeof(p->where), "section %s row %s block %zu", p->section_id, label,
                  ++i);
-        if (parse_block(p, it, y, have_y)) return -1;
+        if (parse_block(p, it, y, have_y))
+            return -1;
     }
     i = 0;
     cJSON_ArrayForEach(it, seats)
     {
         snprintf(p->where, sizeof(p->where), "section %s row %s seat %zu", p->section_id, label,
                  ++i);
-        if (parse_seat(p, it, y, have_y)) return -1;
+        if (parse_seat(p, it, y, have_y))
+            return -1;
     }
     snprintf(p->where, sizeof(p->where), "section %s row %s", p->section_id, label);
-    if (p->v->ids.n == base) return fail(p, "the row has no seats (give it 'blocks' or 'seats')");
+    if (p->v->ids.n == base)
+        return fail(p, "the row has no seats (give it 'blocks' or 'seats')");
     return 0;
 }
 
@@ -512,8 +553,10 @@ static int parse_section(parser *p, const cJSON *sec, size_t si)
     int rc = 0;
 
     snprintf(p->where, sizeof(p->where), "section %zu", si + 1);
-    if (!cJSON_IsObject(sec)) return fail(p, "must be an object");
-    if (get_str(p, sec, "id", 1, 64, &id)) return -1;
+    if (!cJSON_IsObject(sec))
+        return fail(p, "must be an object");
+    if (get_str(p, sec, "id", 1, 64, &id))
+        return -1;
     if (!valid_token(id, VENUE_MAX_SECTION_ID, 0))
         return fail(p, "section id '%.40s' must be 1 to %d letters, digits, '_' or '.'", id,
                     VENUE_MAX_SECTION_ID);
@@ -523,21 +566,26 @@ static int parse_section(parser *p, const cJSON *sec, size_t si)
     if (check_keys(p, sec, keys) || get_str(p, sec, "name", 1, VENUE_MAX_NAME, &name) ||
         get_cat(p, sec, &p->section_cat) || get_arr(p, sec, "rows", 1, &rows))
         return -1;
-    if (cJSON_GetArraySize(rows) == 0) return fail(p, "'rows' is empty");
+    if (cJSON_GetArraySize(rows) == 0)
+        return fail(p, "'rows' is empty");
     snprintf(key, sizeof(key), "s/%s", id);
     r = strtab_add(&p->names, key);
-    if (r == -1) return fail(p, "the section id is used twice");
-    if (r < 0) return fail_oom(p);
+    if (r == -1)
+        return fail(p, "the section id is used twice");
+    if (r < 0)
+        return fail_oom(p);
 
     p->bounds[0] = p->bounds[1] = HUGE_VAL;
     p->bounds[2] = p->bounds[3] = -HUGE_VAL;
     cJSON_ArrayForEach(it, rows)
     {
-        if (parse_row(p, it, ri++)) return -1;
+        if (parse_row(p, it, ri++))
+            return -1;
     }
     /* Sections carry their seats' bounding box so that a page can place a
      * label or zoom to a section without scanning every seat. */
-    if (si > 0) rc |= sm_buf_addc(&p->sections, ',');
+    if (si > 0)
+        rc |= sm_buf_addc(&p->sections, ',');
     rc |= sm_buf_printf(&p->sections, "{\"id\":\"%s\",\"name\":", id);
     rc |= sm_buf_add_json_str(&p->sections, name);
     rc |= sm_buf_adds(&p->sections, ",\"bounds\":[");
@@ -552,10 +600,12 @@ static int parse_section(parser *p, const cJSON *sec, size_t si)
 static int valid_color(const char *s)
 {
     size_t i;
-    if (strlen(s) != 7 || s[0] != '#') return 0;
+    if (strlen(s) != 7 || s[0] != '#')
+        return 0;
     for (i = 1; i < 7; i++) {
         char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return 0;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
     }
     return 1;
 }
@@ -570,10 +620,13 @@ static int parse_categories(parser *p, const cJSON *cats, sm_buf *out)
     venue *v = p->v;
     size_t n = (size_t)cJSON_GetArraySize(cats);
 
-    if (n == 0) return fail(p, "'categories' is empty");
-    if (n > VENUE_MAX_CATEGORIES) return fail(p, "more than %d categories", VENUE_MAX_CATEGORIES);
+    if (n == 0)
+        return fail(p, "'categories' is empty");
+    if (n > VENUE_MAX_CATEGORIES)
+        return fail(p, "more than %d categories", VENUE_MAX_CATEGORIES);
     v->cat_price = calloc(n, sizeof(*v->cat_price));
-    if (!v->cat_price) return fail_oom(p);
+    if (!v->cat_price)
+        return fail_oom(p);
     rc |= sm_buf_adds(out, ",\"categories\":[");
     cJSON_ArrayForEach(c, cats)
     {
@@ -581,8 +634,10 @@ static int parse_categories(parser *p, const cJSON *cats, sm_buf *out)
         long price, r;
 
         snprintf(p->where, sizeof(p->where), "category %zu", i + 1);
-        if (!cJSON_IsObject(c)) return fail(p, "must be an object");
-        if (get_str(p, c, "id", 1, 64, &id)) return -1;
+        if (!cJSON_IsObject(c))
+            return fail(p, "must be an object");
+        if (get_str(p, c, "id", 1, 64, &id))
+            return -1;
         if (!valid_token(id, VENUE_MAX_CATEGORY_ID, 1))
             return fail(p, "category id '%.40s' must be 1 to %d letters, digits, '_', '.' or '-'",
                         id, VENUE_MAX_CATEGORY_ID);
@@ -591,10 +646,13 @@ static int parse_categories(parser *p, const cJSON *cats, sm_buf *out)
             get_int(p, c, "price", 1, 0, 0, VENUE_MAX_PRICE, &price) ||
             get_str(p, c, "color", 1, 7, &color))
             return -1;
-        if (!valid_color(color)) return fail(p, "'color' must look like \"#1a2b3c\"");
+        if (!valid_color(color))
+            return fail(p, "'color' must look like \"#1a2b3c\"");
         r = strtab_add(&p->cats, id);
-        if (r == -1) return fail(p, "the category id is used twice");
-        if (r < 0) return fail_oom(p);
+        if (r == -1)
+            return fail(p, "the category id is used twice");
+        if (r < 0)
+            return fail_oom(p);
         v->cat_price[i] = price;
         rc |= sm_buf_printf(out, "%s{\"id\":\"%s\",\"name\":", i ? "," : "", id);
         rc |= sm_buf_add_json_str(out, name);
@@ -615,13 +673,19 @@ static int parse_stage(parser *p, const cJSON *st, sm_buf *out)
     int rc = 0;
 
     snprintf(p->where, sizeof(p->where), "stage");
-    if (!st) return fail(p, "missing (the venue needs 'stage': {x, y, w, h, label})");
-    if (!cJSON_IsObject(st)) return fail(p, "must be an object");
-    if (check_keys(p, st, keys)) return -1;
+    if (!st)
+        return fail(p, "missing (the venue needs 'stage': {x, y, w, h, label})");
+    if (!cJSON_IsObject(st))
+        return fail(p, "must be an object");
+    if (check_keys(p, st, keys))
+        return -1;
     for (int i = 0; i < 4; i++)
-        if (get_num(p, st, names[i], 1, 0, &d[i])) return -1;
-    if (d[2] <= 0 || d[3] <= 0) return fail(p, "'w' and 'h' must be positive");
-    if (get_str(p, st, "label", 0, VENUE_MAX_NAME, &label)) return -1;
+        if (get_num(p, st, names[i], 1, 0, &d[i]))
+            return -1;
+    if (d[2] <= 0 || d[3] <= 0)
+        return fail(p, "'w' and 'h' must be positive");
+    if (get_str(p, st, "label", 0, VENUE_MAX_NAME, &label))
+        return -1;
     rc |= sm_buf_adds(out, ",\"stage\":{");
     for (int i = 0; i < 4; i++) {
         rc |= sm_buf_printf(out, "%s\"%s\":", i ? "," : "", names[i]);
@@ -661,7 +725,8 @@ static int parse_doc(parser *p, const cJSON *doc)
     int rc = 0;
 
     p->where[0] = '\0';
-    if (!cJSON_IsObject(doc)) return fail(p, "the document must be a JSON object");
+    if (!cJSON_IsObject(doc))
+        return fail(p, "the document must be a JSON object");
     if (check_keys(p, doc, keys) ||
         get_int(p, doc, "format", 0, VENUE_FORMAT_VERSION, 0, 1000, &format))
         return -1;
@@ -676,7 +741,8 @@ static int parse_doc(parser *p, const cJSON *doc)
         cur[2] < 'A' || cur[2] > 'Z')
         return fail(p, "'currency' must be an ISO 4217 code such as \"EUR\"");
     p->v->name = strdup(name);
-    if (!p->v->name) return fail_oom(p);
+    if (!p->v->name)
+        return fail_oom(p);
 
     sm_buf_init(&head, VENUE_LAYOUT_MAX_BYTES);
     rc |= sm_buf_adds(&head, "\"venue\":");
@@ -696,7 +762,8 @@ static int parse_doc(parser *p, const cJSON *doc)
     }
     cJSON_ArrayForEach(it, secs)
     {
-        if (parse_section(p, it, si++)) goto fail;
+        if (parse_section(p, it, si++))
+            goto fail;
     }
     rc |= sm_buf_adds(&head, ",\"sections\":[");
     rc |= sm_buf_add(&head, p->sections.data, p->sections.len);
@@ -727,7 +794,8 @@ int venue_parse(const char *json, size_t len, venue **out, char *err, size_t err
     memset(&p, 0, sizeof(p));
     p.err = err;
     p.errlen = errlen;
-    if (err && errlen) err[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     if (!json || len > VENUE_MAX_BYTES)
         return fail(&p, "the document is larger than %u bytes", VENUE_MAX_BYTES);
 
@@ -736,7 +804,8 @@ int venue_parse(const char *json, size_t len, venue **out, char *err, size_t err
     doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!doc) {
         size_t line, col, pos = end && end >= json ? (size_t)(end - json) : 0;
-        if (pos > len) pos = len;
+        if (pos > len)
+            pos = len;
         line_col(json, pos, &line, &col);
         return fail(&p, "not valid JSON (line %zu, column %zu)", line, col);
     }
@@ -805,7 +874,8 @@ int venue_load_file(const char *path, venue **out, char **text_out, char *err, s
     int rc;
 
     *out = NULL;
-    if (text_out) *text_out = NULL;
+    if (text_out)
+        *text_out = NULL;
     f = fopen(path, "rb");
     if (!f) {
         return load_fail(err, errlen, "cannot open venue file %s: %s", path, strerror(errno));
@@ -849,7 +919,8 @@ int venue_load_file(const char *path, venue **out, char **text_out, char *err, s
 
 void venue_free(venue *v)
 {
-    if (!v) return;
+    if (!v)
+        return;
     free(v->name);
     strtab_free(&v->ids);
     free(v->seat_cat);
@@ -885,6 +956,7 @@ long venue_seat_index(const venue *v, const char *seat_id)
 
 const char *venue_layout_members(const venue *v, size_t *len)
 {
-    if (len) *len = v->layout_len;
+    if (len)
+        *len = v->layout_len;
     return v->layout;
 }

@@ -22,7 +22,8 @@
 
 void client_send(client *c, frame *f)
 {
-    if (!c->wsi || c->close_code) return;
+    if (!c->wsi || c->close_code)
+        return;
     if (c->qcount == CLIENT_QUEUE_MAX || c->qbytes + f->len > c->app->cfg.max_queue) {
         /* Too far behind: cut it off rather than buffer without bound. Its
          * page reconnects and gets a fresh snapshot. */
@@ -71,14 +72,16 @@ static void buyer_link(client *c)
     client *head = sm_map_get(m, c->buyer_id);
     c->buyer_prev = NULL;
     c->buyer_next = head;
-    if (head) head->buyer_prev = c;
+    if (head)
+        head->buyer_prev = c;
     sm_map_set(m, c->buyer_id, c);
 }
 
 static void buyer_unlink(client *c)
 {
     sm_map *m = &c->app->buyers;
-    if (!c->hello) return;
+    if (!c->hello)
+        return;
     if (c->buyer_prev) {
         c->buyer_prev->buyer_next = c->buyer_next;
     } else if (c->buyer_next) {
@@ -86,7 +89,8 @@ static void buyer_unlink(client *c)
     } else {
         sm_map_del(m, c->buyer_id);
     }
-    if (c->buyer_next) c->buyer_next->buyer_prev = c->buyer_prev;
+    if (c->buyer_next)
+        c->buyer_next->buyer_prev = c->buyer_prev;
     c->buyer_next = c->buyer_prev = NULL;
 }
 
@@ -115,8 +119,10 @@ static void send_error(client *c, int64_t id, const char *code, const char *mess
     else
         sm_buf_printf(&b, "{\"type\":\"error\",\"id\":null,\"code\":\"%s\",\"message\":", code);
     sm_buf_add_json_str(&b, message);
-    if (extra) sm_buf_printf(&b, ",%s", extra);
-    if (sm_buf_addc(&b, '}') == 0) client_send_text(c, b.data, b.len);
+    if (extra)
+        sm_buf_printf(&b, ",%s", extra);
+    if (sm_buf_addc(&b, '}') == 0)
+        client_send_text(c, b.data, b.len);
     sm_buf_free(&b);
 }
 
@@ -249,13 +255,16 @@ static void do_seats(client *c, int64_t id, const cJSON *m, int release)
         long idx = venue_seat_index(s->venue, it->valuestring);
         size_t k;
         if (idx < 0) {
-            if (unknown.data[unknown.len - 1] != '[') sm_buf_addc(&unknown, ',');
+            if (unknown.data[unknown.len - 1] != '[')
+                sm_buf_addc(&unknown, ',');
             sm_buf_add_json_str(&unknown, it->valuestring);
             continue;
         }
         for (k = 0; k < op->nseats; k++)
-            if (op->seats[k] == venue_seat_id(s->venue, (size_t)idx)) break;
-        if (k == op->nseats) op->seats[op->nseats++] = venue_seat_id(s->venue, (size_t)idx);
+            if (op->seats[k] == venue_seat_id(s->venue, (size_t)idx))
+                break;
+        if (k == op->nseats)
+            op->seats[op->nseats++] = venue_seat_id(s->venue, (size_t)idx);
     }
     if (unknown.data[unknown.len - 1] != '[') {
         sm_buf_addc(&unknown, ']');
@@ -328,8 +337,10 @@ static int rate_ok(client *c)
     int64_t now = sm_mono_ms();
     c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
     c->tokens_at = now;
-    if (c->tokens > burst) c->tokens = burst;
-    if (c->tokens < 1) return 0;
+    if (c->tokens > burst)
+        c->tokens = burst;
+    if (c->tokens < 1)
+        return 0;
     c->tokens -= 1;
     return 1;
 }
@@ -399,7 +410,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     }
     case LWS_CALLBACK_ESTABLISHED:
         c = calloc(1, sizeof(*c));
-        if (!c) return -1;
+        if (!c)
+            return -1;
         c->app = a;
         c->wsi = wsi;
         c->refs = 1;
@@ -409,15 +421,18 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         pss->c = c;
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        if (!c) return -1;
-        if (lws_is_first_fragment(wsi)) sm_buf_reset(&c->rx);
+        if (!c)
+            return -1;
+        if (lws_is_first_fragment(wsi))
+            sm_buf_reset(&c->rx);
         if (sm_buf_add(&c->rx, in, len)) {
             static char why[] = "message too large";
             lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
                              sizeof(why) - 1);
             return -1;
         }
-        if (!lws_is_final_fragment(wsi)) return 0;
+        if (!lws_is_final_fragment(wsi))
+            return 0;
         if (lws_frame_is_binary(wsi))
             send_error(c, 0, "bad_request", "messages are JSON text frames", NULL);
         else
@@ -427,26 +442,31 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         frame *f;
         int n;
-        if (!c) return -1;
+        if (!c)
+            return -1;
         if (c->close_code) {
             static char why[] = "too slow or too many requests";
             lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
                              sizeof(why) - 1);
             return -1;
         }
-        if (!c->qcount) return 0;
+        if (!c->qcount)
+            return 0;
         f = c->queue[c->qhead];
         c->qhead = (c->qhead + 1) % CLIENT_QUEUE_MAX;
         c->qcount--;
         c->qbytes -= f->len;
         n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         frame_unref(f);
-        if (n < 0) return -1;
-        if (c->qcount) lws_callback_on_writable(wsi);
+        if (n < 0)
+            return -1;
+        if (c->qcount)
+            lws_callback_on_writable(wsi);
         return 0;
     }
     case LWS_CALLBACK_CLOSED:
-        if (!c) return 0;
+        if (!c)
+            return 0;
         show_unwatch(c);
         buyer_unlink(c);
         queue_drain(c);

@@ -595,7 +595,27 @@ static void close_all(bench *b)
 /* Process figures over a window. */
 typedef struct cpu_mark {
     int64_t t, srv, redis, self;
+    uint64_t frames;
+    int64_t busy_us; /* whole machine, all cores */
 } cpu_mark;
+
+/* CPU time the whole machine spent not idle, in microseconds, or -1. */
+static int64_t machine_busy_us(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int n = 0;
+
+    if (f) {
+        n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+        fclose(f);
+    }
+    if (n < 5)
+        return -1;
+    return (int64_t)((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000000ull /
+                     (unsigned long long)sysconf(_SC_CLK_TCK));
+}
 
 static void cpu_mark_now(bench *b, cpu_mark *m)
 {
@@ -603,6 +623,20 @@ static void cpu_mark_now(bench *b, cpu_mark *m)
     m->srv = proc_cpu_us(b->o.server_pid);
     m->redis = proc_cpu_us(b->o.redis_pid);
     m->self = self_cpu_us();
+    m->frames = b->loop.frames_in;
+    m->busy_us = machine_busy_us();
+}
+
+static double machine_load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 static double pct(int64_t a, int64_t b, int64_t dt)
@@ -615,14 +649,30 @@ static double pct(int64_t a, int64_t b, int64_t dt)
 static void print_cpu(bench *b, const cpu_mark *a, const cpu_mark *z)
 {
     int64_t dt = z->t - a->t;
+    uint64_t frames = z->frames - a->frames;
     printf(" server_cpu_pct=%.1f redis_cpu_pct=%.1f gen_cpu_pct=%.1f server_rss_kb=%ld",
            pct(a->srv, z->srv, dt), pct(a->redis, z->redis, dt), pct(a->self, z->self, dt),
            proc_status_kb(b->o.server_pid, "VmRSS"));
+    /* CPU per frame received, for both ends: what one delivered frame costs */
+    printf(" frames_per_s=%.0f server_us_per_frame=%.2f gen_us_per_frame=%.2f",
+           dt > 0 ? (double)frames * 1e6 / (double)dt : 0,
+           frames && a->srv >= 0 ? (double)(z->srv - a->srv) / (double)frames : 0,
+           frames ? (double)(z->self - a->self) / (double)frames : 0);
+    /* the machine as a whole, so a busy neighbour shows in the figures */
+    printf(" load1=%.2f", machine_load1());
+    /* CPU used by everything else on the machine during the window */
+    if (a->busy_us >= 0 && a->srv >= 0 && dt > 0) {
+        int64_t ours = (z->srv - a->srv) + (z->self - a->self) +
+                       (a->redis >= 0 ? z->redis - a->redis : 0);
+        printf(" machine_busy_pct=%.0f others_cpu_pct=%.0f",
+               100.0 * (double)(z->busy_us - a->busy_us) / (double)dt,
+               100.0 * (double)(z->busy_us - a->busy_us - ours) / (double)dt);
+    }
 }
 
 static void print_hist(const char *name, const hist *h, double div)
 {
-    printf(" %s_p50=%.1f %s_p99=%.1f %s_p999=%.1f %s_max=%.1f %s_n=%llu", name,
+    printf(" %s_p50=%.2f %s_p99=%.2f %s_p999=%.2f %s_max=%.2f %s_n=%llu", name,
            (double)hist_quantile(h, 0.5) / div, name, (double)hist_quantile(h, 0.99) / div, name,
            (double)hist_quantile(h, 0.999) / div, name, (double)hist_quantile(h, 1.0) / div, name,
            (unsigned long long)h->count);
@@ -1025,6 +1075,9 @@ int bench_expiry(bench *b)
         if (b->rec[s].st[0] == 'e' &&
             (first_deadline == 0 || b->rec[s].t[0] < first_deadline))
             first_deadline = b->rec[s].t[0];
+    /* the window runs from the first deadline to the last arrival */
+    if (first_deadline > now_us())
+        run_until(b, NULL, NULL, (double)(first_deadline - now_us()) / 1e6);
     cpu_mark_now(b, &a);
     if (b->exp_last_deadline) {
         double wait = (double)(b->exp_last_deadline - now_us()) / 1e6 + 10.0;
@@ -1037,7 +1090,9 @@ int bench_expiry(bench *b)
     print_hist("after_deadline_ms", &b->lat, 1000.0);
     print_watcher_totals(b, b->exp_expected);
     print_cpu(b, &a, &z);
-    printf(" errors=%llu\n", (unsigned long long)b->errors);
+    printf(" window_ms=%.0f server_cpu_ms=%.0f errors=%llu\n", (double)(z.t - a.t) / 1000.0,
+           a.srv >= 0 ? (double)(z.srv - a.srv) / 1000.0 : -1.0,
+           (unsigned long long)b->errors);
     if (b->first_error[0])
         fprintf(stderr, "seatmap-bench: first error: %s\n", b->first_error);
     close_all(b);
@@ -1133,7 +1188,7 @@ static int idle_settled(bench *b)
 int bench_idle(bench *b)
 {
     cpu_mark a, z;
-    long rss0, rss1, rss2, self0, self1;
+    long rss0, rss1, rss2;
 
     if (bench_alloc(b, 1 + b->o.conns, 0))
         return -1;
@@ -1142,14 +1197,12 @@ int bench_idle(bench *b)
         return -1;
     run_until(b, idle_settled, NULL, 1.0);
     rss0 = proc_status_kb(b->o.server_pid, "VmRSS");
-    self0 = proc_status_kb(getpid(), "VmRSS");
     b->auto_watch = 0;
     b->nw_target = 1 + b->o.conns;
     run_until(b, hello_done, NULL, 120);
     run_until(b, idle_settled, NULL, 2.0);
     long open = b->loop.n_open - 1;
     rss1 = proc_status_kb(b->o.server_pid, "VmRSS");
-    self1 = proc_status_kb(getpid(), "VmRSS");
     cpu_mark_now(b, &a);
     run_until(b, idle_settled, NULL, 3.0);
     cpu_mark_now(b, &z);
@@ -1162,11 +1215,10 @@ int bench_idle(bench *b)
     rss2 = proc_status_kb(b->o.server_pid, "VmRSS");
     printf("result idle label=%s conns=%ld open=%ld rss_before_kb=%ld rss_hello_kb=%ld "
            "rss_watching_kb=%ld bytes_per_conn=%.0f bytes_per_watching_conn=%.0f "
-           "watching=%ld gen_bytes_per_conn=%.0f",
+           "watching=%ld",
            b->o.label, b->o.conns, open, rss0, rss1, rss2,
            open > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)open : 0,
-           open > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)open : 0, b->nw_ready - 1,
-           open > 0 ? (double)(self1 - self0) * 1024.0 / (double)open : 0);
+           open > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)open : 0, b->nw_ready - 1);
     print_cpu(b, &a, &z);
     printf(" errors=%llu\n", (unsigned long long)b->errors);
     if (b->first_error[0])

@@ -9,72 +9,73 @@ $1 == "result" {
   for (i = 3; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
   s = $2; rows[s] = rows[s] row(s) "\n"
 }
+# CPU used by other programs on the machine during the window (% of one core)
+function oth() { return sprintf(" %s |", cpu(get("others_cpu_pct"))) }
 function row(s) {
   if (s == "fanout")
-    return sprintf("| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |",
-      get("watchers"), get("achieved_rate"), get("lat_ms_p50"), get("lat_ms_p99"),
+    return sprintf("| %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |",
+      get("watchers"), get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
       get("lat_ms_p999"), get("lat_ms_max"), get("arrivals"), get("expected"), get("missing"),
-      get("seq_gaps"), cpu(get("server_cpu_pct")), mb(get("server_rss_kb")),
-      cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct")))
+      get("seq_gaps"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
+      cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "holds")
     return sprintf("| %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s |",
       get("buyers"), get("pairs_per_s"), get("requests_per_s"), get("hold_rtt_ms_p50"),
       get("hold_rtt_ms_p99"), get("hold_ok"), get("seat_unavailable"),
       get("hold_other") + get("release_err") + get("rate_limited") + get("hold_limit"),
       get("client_doubles"), get("redis_doubles"), cpu(get("server_cpu_pct")),
-      cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct")))
+      cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "expiry")
     return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |",
       get("holds"), get("watchers"), get("junk_keys"), get("deadline_spread_ms"),
       get("after_deadline_ms_p50"), get("after_deadline_ms_p99"),
       get("after_deadline_ms_p999"), get("after_deadline_ms_max"), get("arrivals"),
-      get("expected"), get("missing"), cpu(get("server_cpu_pct")), cpu(get("redis_cpu_pct")))
+      get("expected"), get("missing"), cpu(get("server_cpu_pct")), cpu(get("redis_cpu_pct"))) oth()
   if (s == "snapshot")
     return sprintf("| %s | %s | %.1f | %s | %s | %s / %s | %s | %s / %s | %s |",
       get("seats"), get("frame_bytes"), get("frame_bytes") / 1024, get("single_ms_p50"),
       get("single_ms_max"), get("joined"), get("joiners"), get("all_joined_ms"),
-      get("join_ms_p50"), get("join_ms_p99"), cpu(get("server_cpu_pct")))
+      get("join_ms_p50"), get("join_ms_p99"), cpu(get("server_cpu_pct"))) oth()
   if (s == "idle")
-    return sprintf("| %s | %s | %s | %s | %.1f | %s | %.1f | %s | %s |",
+    return sprintf("| %s | %s | %s | %s | %.1f | %s | %.1f | %s |",
       get("open"), mb(get("rss_before_kb")), mb(get("rss_hello_kb")), get("bytes_per_conn"),
       get("bytes_per_conn") / 1024, get("bytes_per_watching_conn"),
-      get("bytes_per_watching_conn") / 1024, cpu(get("server_cpu_pct")),
-      get("gen_bytes_per_conn"))
+      get("bytes_per_watching_conn") / 1024, cpu(get("server_cpu_pct"))) oth()
   return ""
 }
 END {
   if ("fanout" in rows) {
     print "## 1. Fan-out: change -> arrival at every watcher\n"
     print "Target: 10k watchers at 1,000 changes/s, p99 <= 150 ms, nothing lost, server <= 100 % of one core.\n"
-    print "| watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | arrivals / expected | missing | seq gaps | server CPU % | server RSS MB | redis CPU % | generator CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | arrivals / expected | missing | seq gaps | server CPU % | server CPU µs / frame | server RSS MB | redis CPU % | generator CPU % | other programs CPU % |"
+    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["fanout"]
   }
   if ("holds" in rows) {
     print "## 2. Holds: hold + release as fast as the server answers\n"
     print "Target: >= 20,000 hold+release per second, 0 double holds.\n"
-    print "| buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | redis CPU % | generator CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | redis CPU % | generator CPU % | other programs CPU % |"
+    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["holds"]
   }
   if ("expiry" in rows) {
     print "## 3. Expiry: deadline -> every watcher sees the seat free\n"
     print "Target: p99 <= 250 ms, max <= 1 s after the deadline.\n"
-    print "| holds | watchers | unrelated TTL keys | deadline spread ms | p50 ms | p99 ms | p99.9 ms | max ms | seen / expected | missing | server CPU % | redis CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| holds | watchers | unrelated TTL keys | deadline spread ms | p50 ms | p99 ms | p99.9 ms | max ms | seen / expected | missing | server CPU % | redis CPU % | other programs CPU % |"
+    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["expiry"]
   }
   if ("snapshot" in rows) {
     print "## 4. Snapshot\n"
     print "Target: a 60k-seat snapshot <= 70 KB.\n"
-    print "| seats | frame bytes | KiB | one snapshot p50 ms | max ms | joined | all joined ms | join p50 / p99 ms | server CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| seats | frame bytes | KiB | one snapshot p50 ms | max ms | joined | all joined ms | join p50 / p99 ms | server CPU % | other programs CPU % |"
+    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["snapshot"]
   }
   if ("idle" in rows) {
     print "## 5. Idle connections\n"
     print "Target: <= 10 KB of server memory per idle connection.\n"
-    print "| connections | RSS before MB | RSS after hello MB | bytes / conn | KiB / conn | bytes / watching conn | KiB / watching conn | server CPU % idle | generator bytes / conn |"
+    print "| connections | RSS before MB | RSS after hello MB | bytes / conn | KiB / conn | bytes / watching conn | KiB / watching conn | server CPU % idle | other programs CPU % |"
     print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["idle"]
   }

@@ -18,7 +18,8 @@
 #
 # Extra server flags can be passed in SEATMAPD_ARGS (e.g. "--tick-ms 100");
 # BENCH_FANOUT_SIZES="1000 2000" and BENCH_DURATION=SECONDS change the sizes
-# and measured window of fanout and holds.
+# and measured window of fanout and holds; BENCH_PERF=1 records a perf
+# profile of seatmapd during each scenario into bench/results/raw/.
 set -euo pipefail
 
 usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|all [--smoke]" >&2; exit 1; }
@@ -114,9 +115,16 @@ bench() {
   local name=$1; shift
   local rc=0
   local results=$out/results-${name%%-*}.txt
+  local perf_pid=""
   echo "== $name" >&2
+  if [ -n "${BENCH_PERF:-}" ]; then
+    perf record -g -F 499 -p "$server_pid" -o "$raw/perf-$name.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   "$SEATMAP_BENCH" "$@" --port "$port" --server-pid "$server_pid" --redis-port "$rport" \
     --redis-pid "$redis_pid" --label "$name" >"$raw/$name.out" 2>"$raw/$name.err" || rc=$?
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true
+    echo "run.sh: profile in $raw/perf-$name.data (perf report -i ...)" >&2; fi
   cat "$raw/$name.err" >&2
   cat "$raw/$name.out"
   grep '^result ' "$raw/$name.out" >>"$results" || true

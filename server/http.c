@@ -1075,8 +1075,13 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
     http_session *pss = user;
     app *a = lws_context_user(lws_get_context(wsi));
-    http_req *r = pss ? pss->r : NULL;
+    http_req *r = NULL;
     char clen[32];
+
+    /* `user` is our session only for the HTTP reasons below. */
+    if (pss && (reason == LWS_CALLBACK_HTTP_BODY || reason == LWS_CALLBACK_HTTP_BODY_COMPLETION ||
+                reason == LWS_CALLBACK_HTTP_WRITEABLE))
+        r = pss->r;
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
@@ -1140,8 +1145,11 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         rc = write_response(r);
         if (rc < 0)
             return -1;
-        if (rc > 0)
+        if (rc > 0) {
             req_detach(pss);
+            if (lws_http_transaction_completed(wsi))
+                return -1;
+        }
         return 0;
     }
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:

@@ -34,7 +34,11 @@ afterEach(async () => {
     const s = await stack.seats();
     assert.deepEqual(s, baseline, 'seat states and seq unchanged by bad input');
     const c = await stack.buyer();
+    /* a snapshot may be a tick older than GET seats; deltas must bring it level */
+    await c.waitFor((x) => x.model.seq >= baseline.seq, 3000, `snapshot+deltas reach seq ${baseline.seq}`);
+    assert.equal(c.model.seq, baseline.seq);
     assert.equal(c.modelString(), baseline.seats);
+    assert.deepEqual(c.model.gaps, []);
     await c.close();
 });
 
@@ -219,7 +223,8 @@ it('flood: 500 requests at once -> some rate_limited; usable again or closed cle
         for (const r of replies) assert.ok(r.type === 'ok' || r.code === 'rate_limited', JSON.stringify(r));
         /* usable again once the budget refills (polled) */
         await waitUntil(async () => (await c.request({ type: 'hello' })).type === 'ok', 5000, 'hello ok after flood');
-        await c.watch('demo');
+        await waitUntil(async () => (await c.request({ type: 'watch', show: 'demo' })).type === 'ok', 5000, 'watch ok after flood');
+        await c.waitFor((x) => x.model.show === 'demo', 3000, 'snapshot after flood');
     }
     /* other connections were never affected */
     const other = await helloed();

@@ -115,3 +115,42 @@ it('racing for disjoint seats: everyone wins, seq counts every hold', async () =
     assert.equal(watcher.modelString(), s.seats);
     assert.deepEqual(await checkRedisInvariants(stack.redis), []);
 });
+
+it('watchers joining and re-watching during a stream of changes never see a gap', async () => {
+    const movers = clients.slice(0, 20);
+    const seats = pool.take(20);
+    let stop = false;
+    let ops = 0;
+    /* each mover toggles its own seat as fast as its replies come back */
+    const streams = movers.map(async (c, i) => {
+        while (!stop) {
+            const h = await c.request({ type: 'hold', show: 'demo', seats: [seats[i]] });
+            if (h.type === 'ok') {
+                ops += 1;
+                const r = await c.request({ type: 'release', show: 'demo', seats: [seats[i]] });
+                if (r.type === 'ok') ops += 1;
+            } else if (h.code !== 'rate_limited') {
+                throw new Error(`mover ${i}: ${JSON.stringify(h)}`);
+            }
+        }
+    });
+    const joiners = [];
+    try {
+        for (let i = 0; i < 30; i++) joiners.push(await stack.buyer());
+        /* re-watch on live connections too */
+        for (const c of joiners.slice(0, 10)) await c.watch('demo');
+        for (const c of clients.slice(100, 110)) await c.watch('demo');
+    } finally {
+        stop = true;
+        await Promise.all(streams);
+    }
+    assert.ok(ops > 50, `the stream made ${ops} changes`);
+    const s = await stack.seats();
+    for (const [i, c] of [...joiners, ...clients.slice(100, 110), clients[150]].entries()) {
+        await c.waitFor((x) => x.model.seq === s.seq, 5000, `watcher ${i} reaches seq ${s.seq}`);
+        assert.deepEqual(c.model.gaps, [], `watcher ${i}: seq gaps`);
+        assert.deepEqual(c.model.errors, [], `watcher ${i}: model errors`);
+        assert.equal(c.modelString(), s.seats, `watcher ${i}: seats == GET seats`);
+    }
+    assert.deepEqual(await checkRedisInvariants(stack.redis), []);
+});

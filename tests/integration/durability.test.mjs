@@ -8,7 +8,9 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startStack, testWithLogs, seatPool, bookingsOf, waitUntil } from '../lib/stack.mjs';
+import {
+    startStack, testWithLogs, seatPool, bookingsOf, waitUntil, checkRedisInvariants, passDeadline,
+} from '../lib/stack.mjs';
 
 const HOLD_TTL_S = 2;
 let stack;
@@ -137,4 +139,54 @@ it('a hold pending at a crash of seatmapd still ends by its deadline', async () 
     const again = await stack.buyer({ buyer: buyer.buyer });
     assert.equal(again.model.hold, null);
     await again.call({ type: 'hold', show: 'demo', seats });
+});
+
+it('kill -9 while confirms are in flight: every 201 is booked, nothing half-done', async () => {
+    const n = 10;
+    const seats = pool.take(n * 2);
+    const cookie = await stack.login();
+    const buyers = await Promise.all(Array.from({ length: n }, () => stack.buyer({ watch: null })));
+    const holds = await Promise.all(
+        buyers.map((b, i) => b.call({ type: 'hold', show: 'demo', seats: seats.slice(2 * i, 2 * i + 2) })),
+    );
+    let killing = null;
+    const results = await Promise.all(
+        holds.map((r, i) =>
+            stack
+                .api('POST', '/api/shows/demo/bookings', {
+                    cookie,
+                    json: { hold: r.hold.ref, payment_ref: `inflight-${i}` },
+                    timeoutMs: 5000,
+                })
+                .then((res) => {
+                    /* the first answer pulls the plug on the rest */
+                    if (res.status === 201 && !killing) killing = stack.server.kill('SIGKILL');
+                    return res;
+                })
+                .catch((e) => ({ status: 0, text: e.message })),
+        ),
+    );
+    await (killing || stack.server.kill('SIGKILL'));
+    await stack.server.restart();
+    const acked = results.filter((r) => r.status === 201).length;
+    assert.ok(acked >= 1, 'at least one confirm was answered before the kill');
+    /* after every deadline plus the 1 s budget, look at the final states */
+    const last = Math.max(...holds.map((r) => r.hold.expires_at));
+    const w = await stack.buyer();
+    await passDeadline(stack, w, last + 1000, pool.take(1)[0]);
+    const all = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie: await stack.login() })).json);
+    const s = await stack.seats();
+    results.forEach((r, i) => {
+        const mine = seats.slice(2 * i, 2 * i + 2);
+        const states = mine.map((x) => s.seats[ids.indexOf(x)]);
+        const row = all.find((b) => b.payment_ref === `inflight-${i}`);
+        if (r.status === 201) assert.ok(row, `inflight-${i}: answered 201 but the booking is lost`);
+        if (row) {
+            assert.deepEqual(states, ['b', 'b'], `inflight-${i}: booked in SQLite but seats are ${states}`);
+        } else {
+            assert.deepEqual(states, ['e', 'e'], `inflight-${i}: no booking but seats are ${states}`);
+        }
+        assert.deepEqual(mine.map((x) => w.state(x)), states, `inflight-${i}: watcher agrees`);
+    });
+    assert.deepEqual(await checkRedisInvariants(stack.redis), []);
 });

@@ -118,11 +118,12 @@ it('(c) subscriber connection killed before the deadline: still within 1 s', asy
     const killed = await stack.redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
     assert.ok(Number(killed) >= 1, `killed ${killed} pub/sub connections (seatmapd must subscribe)`);
     await expectExpiry(seats, hold, owner, 'pubsub killed');
-    /* The subscriber comes back, and later changes still flow. */
+    /* The subscriber comes back (channel or pattern: the server's choice), and
+     * later holds still expire on time. */
     await waitUntil(
-        async () => Number((await stack.redis.cli('PUBSUB', 'NUMSUB', 'sm:{demo}:ev')).split('\n')[1]) >= 1,
+        async () => (await stack.redis.cli('CLIENT', 'LIST', 'TYPE', 'pubsub')).trim().length > 0,
         10000,
-        'seatmapd to re-subscribe to sm:{demo}:ev',
+        'seatmapd to open a new subscriber connection',
     );
     const more = pool.take(1);
     const again = await holdFor(more);

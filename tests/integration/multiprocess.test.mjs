@@ -72,6 +72,7 @@ it('expiry is seen on both processes within 1 s; the owner on B gets expired', a
     const buyerA = await stack.buyer({ url: A.wsUrl });
     const buyerB = await stack.buyer({ url: B.wsUrl, buyer: buyerA.buyer });
     const h = (await buyerA.call({ type: 'hold', show: 'demo', seats })).hold;
+    for (const w of [wa, wb]) await w.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 2000, 'held');
     for (const w of [wa, wb]) {
         await w.waitFor((c) => seats.every((s) => c.state(s) === 'e'), h.expires_at - Date.now() + 6000, 'expired');
         for (const s of seats) {
@@ -93,6 +94,7 @@ it('a booking confirmed on B is booked for watchers and the buyer on A', async (
     const seats = pool.take(2);
     const buyerA = await stack.buyer({ url: A.wsUrl });
     const h = (await buyerA.call({ type: 'hold', show: 'demo', seats })).hold;
+    await wa.waitFor((c) => seats.every((s) => c.state(s) === 'p'), 2000, 'held');
     const cookieB = await stack.login(undefined, undefined, B.baseUrl);
     const r = await httpRequest(B.baseUrl, 'POST', '/api/shows/demo/bookings', {
         cookie: cookieB,
@@ -147,10 +149,68 @@ it('a race for one seat across both processes has exactly one winner', async () 
     await Promise.all(racers.map((c) => c.close()));
 });
 
+it('subscribers killed: changes made meanwhile still reach the other process (resync)', async () => {
+    const seats = pool.take(3);
+    const buyerA = await stack.buyer({ url: A.wsUrl });
+    const killed = Number(await stack.redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+    assert.ok(killed >= 2, `both processes subscribe (killed ${killed})`);
+    /* Published while B's subscriber is down: lost unless B resynchronises. */
+    await buyerA.call({ type: 'hold', show: 'demo', seats: [seats[0]] });
+    const cookie = await stack.login();
+    const sale = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie,
+        json: { seats: [seats[1]], payment_ref: 'mp-during-resub' },
+    });
+    assert.equal(sale.status, 201, sale.text);
+    await wb.waitFor((c) => c.state(seats[0]) === 'p' && c.state(seats[1]) === 'b', 5000, 'B catches up');
+    /* and live updates flow again */
+    await buyerA.call({ type: 'hold', show: 'demo', seats: [seats[2]] });
+    await wb.waitFor((c) => c.state(seats[2]) === 'p', 3000, 'B sees a later hold');
+    const sa = await stack.seats();
+    await waitUntil(async () => {
+        const x = (await httpRequest(B.baseUrl, 'GET', '/api/shows/demo/seats')).json;
+        return x.seats === sa.seats;
+    }, 3000, 'GET seats agree on A and B');
+    await wb.waitFor((c) => c.modelString() === sa.seats, 3000, 'B watcher == A seats');
+});
+
+it('sales and cancels racing on both processes: no seat sold twice', async () => {
+    const seats = pool.take(4);
+    const cookieA = await stack.login();
+    const cookieB = await stack.login(undefined, undefined, B.baseUrl);
+    /* overlapping walk-up sales, half through A and half through B */
+    const sets = [[seats[0], seats[1]], [seats[1], seats[2]], [seats[2], seats[3]], [seats[3], seats[0]]];
+    const rs = await Promise.all(
+        sets.flatMap((set, i) => [
+            stack.api('POST', '/api/shows/demo/bookings', { cookie: cookieA, json: { seats: set, payment_ref: `mpa-${i}` } }),
+            httpRequest(B.baseUrl, 'POST', '/api/shows/demo/bookings', { cookie: cookieB, json: { seats: set, payment_ref: `mpb-${i}` } }),
+        ]),
+    );
+    const won = rs.filter((r) => r.status === 201).map((r) => r.json.booking);
+    for (const r of rs) if (r.status !== 201) assert.equal(r.json?.error?.code, 'seat_unavailable', r.text);
+    const sold = won.flatMap((b) => b.seats);
+    assert.equal(new Set(sold).size, sold.length, `a seat sold twice: ${JSON.stringify(won)}`);
+    assert.ok(won.length >= 1 && won.length <= 2, `${won.length} sales won`);
+    /* cancel the first winner from both processes at once: one success */
+    const id = won[0].id;
+    const dels = await Promise.all([
+        stack.api('DELETE', `/api/shows/demo/bookings/${id}`, { cookie: cookieA }),
+        httpRequest(B.baseUrl, 'DELETE', `/api/shows/demo/bookings/${id}`, { cookie: cookieB }),
+    ]);
+    const okDel = dels.filter((d) => d.status === 200 || d.status === 204);
+    assert.equal(okDel.length, 1, dels.map((d) => `${d.status} ${d.text}`).join('\n'));
+    const other = dels.find((d) => !(d.status === 200 || d.status === 204));
+    assert.equal(other.status, 409, other.text);
+    assert.equal(other.json?.error?.code, 'already_cancelled');
+    for (const w of [wa, wb]) await w.waitFor((c) => won[0].seats.every((x) => c.state(x) === 'e'), 2000, 'cancelled seats empty');
+    assert.deepEqual(await checkRedisInvariants(stack.redis), []);
+});
+
 it('one process killed: the other keeps serving and still expires holds', async () => {
     const seats = pool.take(1);
     const buyerA = await stack.buyer({ url: A.wsUrl });
     const h = (await buyerA.call({ type: 'hold', show: 'demo', seats })).hold;
+    await wb.waitFor((c) => c.state(seats[0]) === 'p', 2000, 'held, seen on B');
     await A.kill('SIGKILL');
     await wb.waitFor((c) => c.state(seats[0]) === 'e', h.expires_at - Date.now() + 6000, 'expired on B');
     const ch = wb.changesOf(seats[0]);

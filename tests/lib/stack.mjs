@@ -58,6 +58,8 @@
  *   checkRedisInvariants(redis, show) -> [problems]   (no double holds)
  *   seatPool(ids) -> {take(n)}       distinct seats per test
  *   bookingsOf(json) -> [booking]    body of GET bookings as an array
+ *   passDeadline(stack, watcher, t, probeSeat)  until time t has passed and the server
+ *                                    expired a probe hold after it (no sleeps)
  *   barrier(watchers, actor, seat)   hold+release a seat and wait until every watcher
  *                                    saw both (orders everything sent before)
  */
@@ -767,30 +769,35 @@ export function wsClient(url, { origin, protocol = 'seatmap.v1', layout, headers
 /* ---------- invariants read straight from Redis ---------- */
 
 export async function checkRedisInvariants(redis, show = 'demo') {
+    /* One EVAL reads everything atomically (and fast: no process per key). */
+    const lua = `
+local p = 'sm:{' .. ARGV[1] .. '}:'
+local out = { seats = {}, holds = {}, booked = redis.call('HGETALL', p .. 'booked') }
+for _, k in ipairs(redis.call('KEYS', p .. 'seat:*')) do
+  out.seats[string.sub(k, #p + 6)] = redis.call('GET', k)
+end
+for _, k in ipairs(redis.call('KEYS', p .. 'hold:*')) do
+  out.holds[string.sub(k, #p + 6)] = redis.call('HGET', k, 'seats') or ''
+end
+return cjson.encode(out)`;
+    const raw = JSON.parse(await redis.cli('EVAL', lua, '0', show));
     const problems = [];
-    const seatKeys = (await redis.cli('--scan', '--pattern', `sm:{${show}}:seat:*`))
-        .split('\n')
-        .filter(Boolean);
     const booked = new Map();
-    const bl = (await redis.cli('HGETALL', `sm:{${show}}:booked`)).split('\n').filter((x) => x !== '');
+    const bl = Array.isArray(raw.booked) ? raw.booked : [];
     for (let i = 0; i + 1 < bl.length; i += 2) booked.set(bl[i], bl[i + 1]);
     const holdSeats = new Map(); /* ref -> Set(seats) */
     const seatOwners = new Map(); /* seat -> [refs] */
-    const refs = (await redis.cli('--scan', '--pattern', `sm:{${show}}:hold:*`)).split('\n').filter(Boolean);
-    for (const key of refs) {
-        const ref = key.slice(key.lastIndexOf(':') + 1);
-        const seatsField = await redis.cli('HGET', key, 'seats');
-        const seats = new Set(seatsField.split(/[^A-Za-z0-9_.-]+/).filter(Boolean));
+    for (const [ref, field] of Object.entries(raw.holds || {})) {
+        const seats = new Set(String(field).split(/[^A-Za-z0-9_.-]+/).filter(Boolean));
         holdSeats.set(ref, seats);
-        for (const s of seats) seatOwners.set(s, [...(seatOwners.get(s) || []), ref]);
+        for (const x of seats) seatOwners.set(x, [...(seatOwners.get(x) || []), ref]);
     }
     for (const [seat, owners] of seatOwners) {
         if (owners.length > 1) problems.push(`seat ${seat} is in holds ${owners.join(', ')}`);
         if (booked.has(seat)) problems.push(`seat ${seat} is held (${owners}) and booked`);
     }
-    for (const key of seatKeys) {
-        const seat = key.slice(`sm:{${show}}:seat:`.length);
-        const v = await redis.cli('GET', key);
+    for (const [seat, v] of Object.entries(raw.seats || {})) {
+        if (typeof v !== 'string') continue;
         if (v.startsWith('h:')) {
             const ref = v.slice(2);
             if (!holdSeats.get(ref)?.has(seat)) problems.push(`seat key ${seat} names ${ref} whose hold lacks it`);
@@ -934,6 +941,22 @@ export function testWithLogs(getStack) {
             }
         });
     };
+}
+
+/*
+ * Waits until wall time `t` has passed AND the server's expiry machinery has
+ * demonstrably run after it: holds a probe seat with a fresh buyer and waits
+ * until `watcher` sees it expire, repeating while the probe's deadline was
+ * before t. Used to check that nothing changes after a deadline.
+ */
+export async function passDeadline(stack, watcher, t, probeSeat, show = 'demo') {
+    while (Date.now() <= t) {
+        const probe = await stack.buyer({ watch: null });
+        const h = (await probe.call({ type: 'hold', show, seats: [probeSeat] })).hold;
+        await watcher.waitFor((c) => c.state(probeSeat) === 'p', 3000, 'probe held');
+        await watcher.waitFor((c) => c.state(probeSeat) === 'e', h.expires_at - Date.now() + 3000, 'probe expired');
+        await probe.close();
+    }
 }
 
 /* GET /api/shows/{show}/bookings body -> array (the contract leaves the

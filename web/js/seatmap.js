@@ -469,6 +469,7 @@ export class SeatMap {
     this.baseDirty = true;
     this.overlayDirty = true;
     if (this.focus >= 0) this.updateCursorLabel();
+    if (this.hover >= 0 && !this.tip.hidden) this.showTip(this.hover, this.hoverPoint);
     this.schedule();
   }
 
@@ -718,18 +719,21 @@ export class SeatMap {
       ctx.font = `600 ${fs}px system-ui, sans-serif`;
       ctx.fillStyle = STYLE.rowText;
       const off = this.pitch * 0.95 * k;
+      // A label goes only where no seat is (next to an aisle or the edge of a section).
+      // The right-hand label also leaves room for the next section's left-hand one.
+      const free = (i, dir) => this.hitTest(this.xs[i] + dir * this.pitch * 1.1, this.ys[i], this.pitch * (dir < 0 ? 0.75 : 1.6)) < 0;
       for (const r of this.rows) {
         const a = r.first;
         const b = r.last;
         const ya = this.ys[a] * k + this.ty;
         const xa = this.xs[a] * k + this.tx - off;
-        if (ya > -20 && ya < this.height + 20 && xa > -40 && xa < this.width + 40) {
+        if (ya > -20 && ya < this.height + 20 && xa > -40 && xa < this.width + 40 && free(a, -1)) {
           ctx.textAlign = 'right';
           ctx.fillText(String(r.row), xa + fs * 0.4, ya);
         }
         const yb = this.ys[b] * k + this.ty;
         const xb = this.xs[b] * k + this.tx + off;
-        if (s >= 14 && yb > -20 && yb < this.height + 20 && xb > -40 && xb < this.width + 40) {
+        if (s >= 14 && yb > -20 && yb < this.height + 20 && xb > -40 && xb < this.width + 40 && free(b, 1)) {
           ctx.textAlign = 'left';
           ctx.fillText(String(r.row), xb - fs * 0.4, yb);
         }
@@ -918,6 +922,7 @@ export class SeatMap {
       this.tip.hidden = true;
       return;
     }
+    this.hoverPoint = p;
     this.showTip(i, p);
   }
 

@@ -17,7 +17,8 @@
 
 #include <stdint.h>
 
-#define CLIENT_QUEUE_MAX 256 /* frames queued before the client is cut off */
+#define CLIENT_QUEUE_MAX 1024 /* frames queued before the client is cut off */
+#define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
 
 struct show;
 struct app;
@@ -33,14 +34,13 @@ typedef struct client {
     struct show *show;                      /* watched show, or NULL */
     struct client *watch_next, *watch_prev; /* watchers of that show */
     int need_snapshot;                      /* snapshot owed once the show is synced */
-    frame *queue[CLIENT_QUEUE_MAX];
-    unsigned qhead, qcount;
+    frame **queue;                          /* ring of qcap frames, grown up to CLIENT_QUEUE_MAX */
+    unsigned qcap, qhead, qcount;
     size_t qbytes;
     int close_code; /* set: close with this code at the next writeable */
     double tokens;  /* rate limit bucket */
     int64_t tokens_at;
-    int strikes; /* requests refused by the rate limit in a row */
-    sm_buf rx;   /* a message arriving in fragments */
+    sm_buf rx; /* a message arriving in fragments */
 } client;
 
 /* Queues a frame (takes a new reference) and asks lws for a writeable

@@ -606,8 +606,11 @@ static void on_frozen(void *arg, const store_result *res)
             sm_buf_init(&x, 1024 * 1024);
             sm_buf_adds(&x, "\"booking\":");
             booking_json(&x, &b);
-            respond_error(r, 409, "already_booked",
-                          "this hold was already confirmed with another payment reference", x.data);
+            /* Still hold_expired for v1 clients; the booking says why. */
+            respond_error(r, 409, "hold_expired",
+                          "this hold is gone: it was already confirmed with another payment "
+                          "reference",
+                          x.data);
             sm_buf_free(&x);
             ledger_booking_clear(&b);
         } else {

@@ -20,18 +20,37 @@
 
 /* ---- client queue ---- */
 
+/* Doubles the ring (keeping order); 0 or -1 when it is as large as allowed. */
+static int queue_grow(client *c)
+{
+    unsigned cap = c->qcap ? c->qcap * 2 : CLIENT_QUEUE_MIN, i;
+    frame **q;
+    if (cap > CLIENT_QUEUE_MAX)
+        return -1;
+    q = malloc(sizeof(*q) * cap);
+    if (!q)
+        return -1;
+    for (i = 0; i < c->qcount; i++)
+        q[i] = c->queue[(c->qhead + i) % c->qcap];
+    free(c->queue);
+    c->queue = q;
+    c->qcap = cap;
+    c->qhead = 0;
+    return 0;
+}
+
 void client_send(client *c, frame *f)
 {
     if (!c->wsi || c->close_code)
         return;
-    if (c->qcount == CLIENT_QUEUE_MAX || c->qbytes + f->len > c->app->cfg.max_queue) {
+    if ((c->qcount == c->qcap && queue_grow(c)) || c->qbytes + f->len > c->app->cfg.max_queue) {
         /* Too far behind: cut it off rather than buffer without bound. Its
          * page reconnects and gets a fresh snapshot. */
         c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
         lws_callback_on_writable(c->wsi);
         return;
     }
-    c->queue[(c->qhead + c->qcount++) % CLIENT_QUEUE_MAX] = frame_ref(f);
+    c->queue[(c->qhead + c->qcount++) % c->qcap] = frame_ref(f);
     c->qbytes += f->len;
     lws_callback_on_writable(c->wsi);
 }
@@ -49,10 +68,13 @@ static void queue_drain(client *c)
 {
     while (c->qcount) {
         frame_unref(c->queue[c->qhead]);
-        c->qhead = (c->qhead + 1) % CLIENT_QUEUE_MAX;
+        c->qhead = (c->qhead + 1) % c->qcap;
         c->qcount--;
     }
     c->qbytes = 0;
+    free(c->queue);
+    c->queue = NULL;
+    c->qcap = c->qhead = 0;
 }
 
 void client_unref(client *c)
@@ -361,15 +383,11 @@ static void handle_message(client *c, const char *data, size_t len)
         jid->valuedouble == (double)(int64_t)jid->valuedouble)
         id = (int64_t)jid->valuedouble;
     if (!rate_ok(c)) {
-        if (++c->strikes > c->app->cfg.rate * 4 + 40) {
-            c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-            lws_callback_on_writable(c->wsi);
-        } else {
-            send_error(c, id, "rate_limited", "too many requests; slow down", NULL);
-        }
+        /* Answered cheaply, and bounded: a client that floods faster than it
+         * reads its answers overflows its queue and is cut off. */
+        send_error(c, id, "rate_limited", "too many requests; slow down", NULL);
         goto out;
     }
-    c->strikes = 0;
     jtype = cJSON_GetObjectItemCaseSensitive(m, "type");
     if (!id) {
         send_error(c, 0, "bad_request", "\"id\" must be a positive whole number", NULL);
@@ -453,7 +471,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         if (!c->qcount)
             return 0;
         f = c->queue[c->qhead];
-        c->qhead = (c->qhead + 1) % CLIENT_QUEUE_MAX;
+        c->qhead = (c->qhead + 1) % c->qcap;
         c->qcount--;
         c->qbytes -= f->len;
         n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);

@@ -126,6 +126,11 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
 int ledger_booked_seats(ledger *l, const char *show,
                         void (*cb)(void *arg, const char *seat, int64_t booking_id), void *arg);
 
+/* The newest booking id of any show (0 when none): a watermark, so that
+ * reconciling Redis with a read of the bookings leaves alone the bookings
+ * made after that read. */
+int ledger_booking_max_id(ledger *l, int64_t *out);
+
 /* ---- audit ---- */
 /*
  * Buffers one audit row: what ("hold", "release", "expire", "book",

@@ -10,7 +10,6 @@
 
 #define SHOW_BACKLOG_MAX 4096
 #define SHOW_SWEEP_BATCH "500"
-#define SHOW_ENSURE_EVERY_MS 30000
 #define SHOW_SWEEP_ALL_EVERY 20
 
 /* ---- holds ---- */
@@ -207,6 +206,8 @@ static const char *reason_of(const char *op)
         return "expired";
     if (strcmp(op, "book") == 0)
         return "booked";
+    if (strcmp(op, "sync") == 0)
+        return "released"; /* a booking took a seat of the hold (reconciliation) */
     return NULL;
 }
 
@@ -316,10 +317,13 @@ static void apply_json(show *s, const char *json, size_t len, const char *audit_
             backlog_add(s, json, len);
     } else if (seq == s->seq + 1) {
         apply_msg(s, m, seq);
-    } else if (seq > s->seq + 1) {
+    } else if (seq > s->seq + 1 && !audit) {
+        /* A hole in the pub/sub stream: something was missed. */
         backlog_add(s, json, len);
         show_resync(s, 0);
     }
+    /* else our own script's reply overtook another process's message on the
+     * subscriber connection; pub/sub delivers both in order, so wait for it. */
     cJSON_Delete(m);
 }
 
@@ -515,6 +519,7 @@ static void on_snapshot(void *arg, const store_result *res)
 {
     show *s = arg;
     cJSON *d = NULL, *it, *hs;
+    char **backlog;
     hold *h;
     char *fresh = NULL;
     sm_map old_by_ref, old_by_buyer;
@@ -571,16 +576,20 @@ static void on_snapshot(void *arg, const store_result *res)
         hold_free(h);
     sm_map_free(&old_by_ref);
     sm_map_free(&old_by_buyer);
-    /* Messages that came in meanwhile, in seq order; older ones are dropped. */
+    /* Messages that came in meanwhile, in seq order; older ones are dropped.
+     * The array is taken away first: replaying may start a new backlog. */
+    backlog = s->backlog;
     n = s->nbacklog;
+    s->backlog = NULL;
     s->nbacklog = 0;
     if (n)
-        qsort(s->backlog, n, sizeof(*s->backlog), cmp_backlog);
+        qsort(backlog, n, sizeof(*backlog), cmp_backlog);
     for (i = 0; i < n; i++) {
         if (s->synced)
-            apply_json(s, s->backlog[i], strlen(s->backlog[i]), NULL, 0);
-        free(s->backlog[i]);
+            apply_json(s, backlog[i], strlen(backlog[i]), NULL, 0);
+        free(backlog[i]);
     }
+    free(backlog);
     if (s->snapshot_all && s->synced) {
         client *c;
         s->snapshot_all = 0;
@@ -633,8 +642,16 @@ void show_ensure_booked(show *s)
     const char **args;
     size_t i;
     const char *q;
+    int64_t watermark;
+    char wm[24];
 
-    s->last_ensure_mono = sm_mono_ms();
+    /* The watermark is read first: a booking committed after it is newer
+     * than this read and must not be taken for a stale Redis entry. */
+    if (ledger_booking_max_id(s->app->ledger, &watermark)) {
+        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->app->ledger));
+        return;
+    }
+    snprintf(wm, sizeof(wm), "%lld", (long long)watermark);
     sm_buf_init(&p.text, 64u * 1024 * 1024);
     p.n = 0;
     if (ledger_booked_seats(s->app->ledger, s->id, add_pair, &p)) {
@@ -642,11 +659,12 @@ void show_ensure_booked(show *s)
         sm_buf_free(&p.text);
         return;
     }
-    args = malloc(sizeof(*args) * (2 * p.n + 1));
+    args = malloc(sizeof(*args) * (2 * p.n + 2));
     if (args) {
+        args[0] = wm;
         for (i = 0, q = p.text.data; i < 2 * p.n; i++, q += strlen(q) + 1)
-            args[i] = q;
-        store_run(s->app->store, "ensure", s->id, (int)(2 * p.n), args, on_store_result, s);
+            args[i + 1] = q;
+        store_run(s->app->store, "ensure", s->id, (int)(2 * p.n + 1), args, on_store_result, s);
         free(args);
     }
     sm_buf_free(&p.text);
@@ -758,15 +776,11 @@ void shows_maintain(app *a)
 {
     size_t it = 0;
     void *v;
-    int64_t now = sm_mono_ms();
-
     ledger_audit_flush(a->ledger);
     if (!store_ready(a->store))
         return;
     while (sm_map_next(&a->shows, &it, NULL, &v)) {
         show *s = v;
-        if (now - s->last_ensure_mono > SHOW_ENSURE_EVERY_MS)
-            show_ensure_booked(s);
         if (!s->synced && !s->syncing)
             show_resync(s, s->snapshot_all);
     }

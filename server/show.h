@@ -57,7 +57,6 @@ typedef struct show {
     char **backlog;   /* messages that arrived during a resync */
     size_t nbacklog;
     int sweeping, sweep_again;
-    int64_t last_ensure_mono;
     char *api_json; /* GET /api/shows/{id}, built on first use; owned */
     size_t api_len;
     char *api_gz; /* the same, gzipped once for clients that accept it */
@@ -98,7 +97,9 @@ void shows_store_expired(app *a, const char *show_id);
 /* Rebuilds a show's cache from Redis; with `snapshots`, every watcher gets a
  * fresh snapshot afterwards. */
 void show_resync(show *s, int snapshots);
-/* Makes Redis's booked seats of the show match SQLite (ensure.lua). */
+/* Makes Redis's booked seats of the show match SQLite (ensure.lua). Run when
+ * Redis may have lost or missed something: on (re)connect, on loading a
+ * show, and after a booking or cancellation whose Redis step failed. */
 void show_ensure_booked(show *s);
 
 #endif

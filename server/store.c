@@ -271,6 +271,22 @@ static void on_config_get(redisAsyncContext *ac, void *r, void *privdata)
     send_argv(c, 4, argv, NULL, NULL);
 }
 
+/* Seat keys carry TTLs: an eviction policy that may evict them (volatile-*,
+ * allkeys-*) could let a held seat be held twice. Say so once. */
+static void on_policy(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    redisReply *reply = r;
+    if (c->pending)
+        c->pending--;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[1]->str, "noeviction") != 0)
+        sm_warn("Redis maxmemory-policy is %s: under memory pressure it may evict held seats; "
+                "set it to noeviction",
+                reply->element[1]->str);
+}
+
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
@@ -278,6 +294,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     script *s = privdata;
     redisReply *reply = r;
     const char *get[3] = {"CONFIG", "GET", "notify-keyspace-events"};
+    const char *policy[3] = {"CONFIG", "GET", "maxmemory-policy"};
 
     if (c->pending)
         c->pending--;
@@ -296,6 +313,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
         return;
     if (!c->up) {
         if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK)
+            c->pending++;
+        if (redisAsyncCommandArgv(ac, on_policy, NULL, 3, policy, NULL) == REDIS_OK)
             c->pending++;
         conn_up(c);
     }

@@ -7,8 +7,7 @@ local h = redis.call('HMGET', hk, 'buyer', 'seats')
 if not h[1] then return result('gone') end
 local ch = {}
 for _, s in ipairs(split(h[2])) do
-  redis.call('SET', P .. 'seat:' .. s, 'b:' .. id)
-  redis.call('HSET', P .. 'booked', s, id)
+  book_seat(s, id, ref)
   ch[#ch + 1] = {s, 'b'}
 end
 redis.call('DEL', hk)

@@ -72,3 +72,33 @@ local function result(status, detail)
   for _, m in ipairs(MSGS) do r[#r + 1] = m end
   return r
 end
+
+-- Takes a seat out of the hold that holds it (when a booking wins over the
+-- hold, after a data loss or a confirmation that was given up on): the hold
+-- shrinks, or ends when nothing is left, and its owner is told.
+local function strip_seat(ref, seat)
+  local hk = P .. 'hold:' .. ref
+  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp')
+  if not h[1] then return end
+  local keep = {}
+  for _, x in ipairs(split(h[2])) do
+    if x ~= seat then keep[#keep + 1] = x end
+  end
+  if #keep == 0 then
+    expire_hold(ref)
+    return
+  end
+  redis.call('HSET', hk, 'seats', table.concat(keep, ' '))
+  publish('sync', h[1], ref, {}, hold_obj(ref, keep, tonumber(h[3])))
+end
+
+-- Books a seat for booking id whatever holds it now: SQLite is the truth.
+local function book_seat(seat, id, own_ref)
+  local k = P .. 'seat:' .. seat
+  local v = redis.call('GET', k)
+  if v and string.sub(v, 1, 2) == 'h:' and string.sub(v, 3) ~= own_ref then
+    strip_seat(string.sub(v, 3), seat)
+  end
+  redis.call('SET', k, 'b:' .. id)
+  redis.call('HSET', P .. 'booked', seat, id)
+end

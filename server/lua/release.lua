@@ -25,8 +25,9 @@ local ch, keep = {}, {}
 for _, s in ipairs(seats) do
   if drop[s] then
     local k = P .. 'seat:' .. s
-    if redis.call('GET', k) == 'h:' .. ref then redis.call('DEL', k) end
-    ch[#ch + 1] = {s, 'e'}
+    local v = redis.call('GET', k)
+    if v == 'h:' .. ref then redis.call('DEL', k) end
+    if v == 'h:' .. ref or not v then ch[#ch + 1] = {s, 'e'} end
   else
     keep[#keep + 1] = s
   end

@@ -1199,7 +1199,11 @@ int bench_idle(bench *b)
     rss0 = proc_status_kb(b->o.server_pid, "VmRSS");
     b->auto_watch = 0;
     b->nw_target = 1 + b->o.conns;
+    int64_t t_conn = mono_us(), srv_conn = proc_cpu_us(b->o.server_pid);
     run_until(b, hello_done, NULL, 120);
+    run_until(b, NULL, NULL, 0.5); /* hello replies */
+    double connect_s = (double)(mono_us() - t_conn) / 1e6 - 0.5;
+    int64_t srv_conn_us = proc_cpu_us(b->o.server_pid) - srv_conn;
     run_until(b, idle_settled, NULL, 2.0);
     long open = b->loop.n_open - 1;
     rss1 = proc_status_kb(b->o.server_pid, "VmRSS");
@@ -1215,10 +1219,11 @@ int bench_idle(bench *b)
     rss2 = proc_status_kb(b->o.server_pid, "VmRSS");
     printf("result idle label=%s conns=%ld open=%ld rss_before_kb=%ld rss_hello_kb=%ld "
            "rss_watching_kb=%ld bytes_per_conn=%.0f bytes_per_watching_conn=%.0f "
-           "watching=%ld",
+           "watching=%ld connect_s=%.2f server_us_per_connect=%.0f",
            b->o.label, b->o.conns, open, rss0, rss1, rss2,
            open > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)open : 0,
-           open > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)open : 0, b->nw_ready - 1);
+           open > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)open : 0, b->nw_ready - 1,
+           connect_s, open > 0 && srv_conn >= 0 ? (double)srv_conn_us / (double)open : 0);
     print_cpu(b, &a, &z);
     printf(" errors=%llu\n", (unsigned long long)b->errors);
     if (b->first_error[0])

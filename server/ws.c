@@ -483,7 +483,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         frame_unref(f);
         if (n < 0)
             return -1;
-        if (c->qcount)
+        if (c->qcount || c->close_code)
             lws_callback_on_writable(wsi);
         return 0;
     }

@@ -1,5 +1,7 @@
--- reserve: first step of a walk-up sale. Empty seats become pending under a
--- frozen hold of no buyer, all or nothing, until book.lua books them.
+-- reserve: first step of a walk-up sale. Empty seats are locked under a
+-- frozen hold of no buyer, all or nothing, until book.lua books them. No seat
+-- changes for watchers and no seq: the sale is one operation, published by
+-- book.lua (e -> b). If the sale is abandoned, thaw.lua releases the lock.
 -- ARGV: prefix, 3 candidate refs, seat ids...
 local bad = {}
 for i = 5, #ARGV do
@@ -11,14 +13,12 @@ for i = 2, 4 do
   if redis.call('EXISTS', P .. 'hold:' .. ARGV[i]) == 0 then ref = ARGV[i] break end
 end
 if not ref then return result('retry') end
-local seats, ch = {}, {}
+local seats = {}
 for i = 5, #ARGV do
   redis.call('SET', P .. 'seat:' .. ARGV[i], 'h:' .. ref)
   seats[#seats + 1] = ARGV[i]
-  ch[#ch + 1] = {ARGV[i], 'p'}
 end
 redis.call('HSET', P .. 'hold:' .. ref, 'buyer', '', 'seats', table.concat(seats, ' '),
            'exp', 0, 'frozen', NOW)
 redis.call('ZADD', P .. 'frozen', NOW, ref)
-publish('hold', '', ref, ch, false)
 return result('ok', cjson.encode({ref = ref, seats = seats}))

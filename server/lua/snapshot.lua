@@ -15,7 +15,7 @@ local live = redis.call('ZRANGE', P .. 'due', 0, -1)
 for _, ref in ipairs(redis.call('ZRANGE', P .. 'frozen', 0, -1)) do live[#live + 1] = ref end
 for _, ref in ipairs(live) do
   local h = redis.call('HMGET', P .. 'hold:' .. ref, 'buyer', 'seats', 'exp')
-  if h[1] then
+  if h[1] and h[1] ~= '' then -- not a walk-up sale in progress (invisible)
     holds[#holds + 1] = {ref = ref, buyer = h[1], seats = split(h[2]), expires_at = tonumber(h[3])}
   end
 end

@@ -9,8 +9,19 @@ if not h[1] or h[4] == '0' or NOW - tonumber(h[4]) < tonumber(ARGV[3]) then
   redis.call('ZREM', P .. 'frozen', ref)
   return result('ok')
 end
+if h[1] == '' then
+  -- an abandoned walk-up sale: its seats never showed as taken, so they are
+  -- unlocked without an operation
+  for _, s in ipairs(split(h[2])) do
+    local k = P .. 'seat:' .. s
+    if redis.call('GET', k) == 'h:' .. ref then redis.call('DEL', k) end
+  end
+  redis.call('DEL', hk)
+  redis.call('ZREM', P .. 'frozen', ref)
+  return result('released')
+end
 local exp = tonumber(h[3])
-if h[1] ~= '' and exp > NOW then
+if exp > NOW then
   for _, s in ipairs(split(h[2])) do
     local k = P .. 'seat:' .. s
     if redis.call('GET', k) == 'h:' .. ref then redis.call('PEXPIREAT', k, exp) end

@@ -27,6 +27,7 @@ typedef struct client {
     struct app *app;
     struct lws *wsi; /* NULL once closed */
     int refs;
+    int established; /* the handshake is done: frames may be written */
     int hello;
     char buyer[AUTH_BUYER_LEN + 1];
     char buyer_id[AUTH_BUYER_ID_LEN + 1];

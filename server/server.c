@@ -12,6 +12,7 @@
 #include "venue.h"
 #include "ws.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,9 @@ int server_run(const config *cfg)
     sm_map_init(&a->shows);
     sm_map_init(&a->buyers);
     signal(SIGPIPE, SIG_IGN);
+    /* Snapshots of big shows are ~60 KB: above this, glibc maps and unmaps
+     * them instead of keeping freed ones in the heap after a burst of joins. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     if (auth_init()) {
         fprintf(stderr, "seatmapd: cannot initialise libsodium\n");
         goto out;

@@ -43,6 +43,8 @@ typedef struct show {
     char *state;   /* 'e' 'p' 'b' per seat: now */
     char *flushed; /* as of flushed_seq: what watchers have */
     int64_t seq, flushed_seq;
+    int64_t last_flush_mono;
+    frame *snapshot; /* shared snapshot (hold null) of flushed_seq, or NULL */
     uint32_t *dirty; /* seats changed since the last tick */
     uint8_t *dirty_mark;
     size_t ndirty;

@@ -39,7 +39,8 @@ static int queue_grow(client *c)
     return 0;
 }
 
-void client_send(client *c, frame *f)
+/* Appends to the client's queue and asks lws for a writeable callback. */
+static void client_queue(client *c, frame *f)
 {
     if (!c->wsi || c->close_code)
         return;
@@ -53,6 +54,28 @@ void client_send(client *c, frame *f)
     c->queue[(c->qhead + c->qcount++) % c->qcap] = frame_ref(f);
     c->qbytes += f->len;
     lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Sends a frame now when nothing is waiting before it and lws holds no
+ * unsent bytes of an earlier one; otherwise queues it for WRITEABLE.
+ *
+ * PITFALLS.md says to write only from WRITEABLE, and that is the path taken
+ * whenever anything is pending. The direct write is measured (bench/): asking
+ * lws for a writeable callback costs two epoll_ctl calls and a wakeup per
+ * frame, 11.4 -> 7.3 us per frame at 10k watchers. When the socket takes
+ * only part of it, lws keeps the rest and sends it before anything we queue.
+ */
+void client_send(client *c, frame *f)
+{
+    if (c->wsi && !c->close_code && !c->qcount && c->established && !lws_partial_buffered(c->wsi)) {
+        if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) {
+            c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION; /* socket failed */
+            lws_callback_on_writable(c->wsi);
+        }
+        return;
+    }
+    client_queue(c, f);
 }
 
 void client_send_text(client *c, const char *text, size_t len)
@@ -436,6 +459,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         c->tokens = a->cfg.rate * 2;
         c->tokens_at = sm_mono_ms();
         sm_buf_init(&c->rx, a->cfg.max_frame);
+        c->established = 1;
         pss->c = c;
         return 0;
     case LWS_CALLBACK_RECEIVE:

@@ -127,8 +127,8 @@ typedef struct bench {
     /* measurement window */
     int measuring;
     int64_t win_start, win_end;
-    hist lat;       /* change -> arrival, or deadline -> arrival */
-    hist rtt_hold;  /* holds: request -> reply */
+    hist lat;      /* change -> arrival, or deadline -> arrival */
+    hist rtt_hold; /* holds: request -> reply */
     hist rtt_rel;
     hist snap_time; /* snapshot: watch -> snapshot */
     uint64_t unmatched, snap_bad, errors, deltas, delta_seats;

@@ -120,8 +120,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (o->hold_seats < 1 || o->hold_seats > BENCH_HOLD_SEATS_MAX || o->buyers < 1 ||
-        o->rate < 1 || o->duration <= 0 || o->warmup < 0) {
+    if (o->hold_seats < 1 || o->hold_seats > BENCH_HOLD_SEATS_MAX || o->buyers < 1 || o->rate < 1 ||
+        o->duration <= 0 || o->warmup < 0) {
         fprintf(stderr, "seatmap-bench: an option is out of range\n");
         return 1;
     }
@@ -148,8 +148,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "seatmap-bench: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "seatmap-bench: %s: show %s has %zu seats\n", o->scenario, o->show,
-            b.seats.n);
+    fprintf(stderr, "seatmap-bench: %s: show %s has %zu seats\n", o->scenario, o->show, b.seats.n);
     if (strcmp(o->scenario, "fanout") == 0)
         rc = bench_fanout(&b);
     else if (strcmp(o->scenario, "holds") == 0)

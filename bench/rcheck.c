@@ -97,8 +97,8 @@ long rcheck_doubles(const rcheck_result *r)
 
 static int rcheck__seat_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 /* Collects every key matching pattern into *keys (caller frees each and it). */
@@ -110,8 +110,8 @@ static int rcheck__scan(redisContext *rc, const char *pattern, char ***keys, siz
     *keys = NULL;
     *n = 0;
     do {
-        redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT " RCHECK_SCAN_COUNT, cursor,
-                                     pattern);
+        redisReply *r =
+            redisCommand(rc, "SCAN %s MATCH %s COUNT " RCHECK_SCAN_COUNT, cursor, pattern);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r)
                 freeReplyObject(r);

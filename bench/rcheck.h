@@ -12,12 +12,12 @@
 #include <stddef.h>
 
 typedef struct rcheck_result {
-    long seat_keys;     /* sm:{S}:seat:* keys */
-    long held_seats;    /* of them "h:<ref>" */
-    long booked_seats;  /* of them "b:<id>" */
-    long holds;         /* sm:{S}:hold:* hashes */
-    long dangling;      /* seat key naming a ref whose hold does not list it */
-    long in_two_holds;  /* seat listed by two holds */
+    long seat_keys;       /* sm:{S}:seat:* keys */
+    long held_seats;      /* of them "h:<ref>" */
+    long booked_seats;    /* of them "b:<id>" */
+    long holds;           /* sm:{S}:hold:* hashes */
+    long dangling;        /* seat key naming a ref whose hold does not list it */
+    long in_two_holds;    /* seat listed by two holds */
     long held_and_booked; /* seat held and in sm:{S}:booked */
 } rcheck_result;
 

@@ -19,12 +19,13 @@ function row(s) {
       get("seq_gaps"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
       cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "holds")
-    return sprintf("| %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s |",
+    return sprintf("| %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
       get("buyers"), get("pairs_per_s"), get("requests_per_s"), get("hold_rtt_ms_p50"),
       get("hold_rtt_ms_p99"), get("hold_ok"), get("seat_unavailable"),
       get("hold_other") + get("release_err") + get("rate_limited") + get("hold_limit"),
       get("client_doubles"), get("redis_doubles"), cpu(get("server_cpu_pct")),
-      cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
+      get("server_us_per_request"), cpu(get("redis_cpu_pct")), get("redis_us_per_request"),
+      cpu(get("gen_cpu_pct"))) oth()
   if (s == "expiry")
     return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |",
       get("holds"), get("watchers"), get("junk_keys"), get("deadline_spread_ms"),
@@ -54,8 +55,8 @@ END {
   if ("holds" in rows) {
     print "## 2. Holds: hold + release as fast as the server answers\n"
     print "Target: >= 20,000 hold+release per second, 0 double holds.\n"
-    print "| buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | redis CPU % | generator CPU % | other programs CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | server CPU µs / request | redis CPU % | redis CPU µs / request | generator CPU % | other programs CPU % |"
+    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["holds"]
   }
   if ("expiry" in rows) {

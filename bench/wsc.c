@@ -206,8 +206,7 @@ int wsc_connect(wsc_loop *l, wsc_conn *c)
         }
     }
     l->n_started++;
-    if (connect(fd, (struct sockaddr *)&l->server, sizeof(l->server)) < 0 &&
-        errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&l->server, sizeof(l->server)) < 0 && errno != EINPROGRESS) {
         int e = errno;
         close(fd);
         errno = e;

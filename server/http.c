@@ -1076,7 +1076,7 @@ static void dispatch(http_req *r)
 
 static void req_detach(http_session *pss)
 {
-    http_req *r = pss->r;
+    http_req *r = pss ? pss->r : NULL; /* lws gives no session to a request it refused */
     if (!r)
         return;
     r->wsi = NULL;

@@ -142,22 +142,49 @@ it('boxoffice role: logs in, sees its role, can do box-office work', async () =>
     assert.match(String(sale.json.booking.by), /(^|[:/ ])clerk$/, `by: ${sale.json.booking.by}`);
 });
 
-it('admin-only endpoints refuse boxoffice with 403 forbidden', async (t) => {
-    /* PROTOCOL.md names no admin-only endpoint; docs/protocol.md may. */
-    const adminOnly = (process.env.SEATMAP_ADMIN_ONLY || '')
-        .split(',')
-        .filter(Boolean)
-        .map((x) => x.split(' '));
-    if (adminOnly.length === 0) {
-        t.skip('no admin-only endpoint documented');
-        return;
+it('admin-only: cancelling a booking needs admin (docs/protocol.md); boxoffice gets 403', async () => {
+    const clerk = await stack.login('clerk', 'clerk password 1');
+    const seats = pool.take(2);
+    const sale = await stack.api('POST', '/api/shows/demo/bookings', {
+        cookie: clerk,
+        json: { seats, payment_ref: 'clerk-cancel-me' },
+    });
+    assert.equal(sale.status, 201, sale.text);
+    const id = sale.json.booking.id;
+    const before = await stack.seats();
+    const r = await stack.api('DELETE', `/api/shows/demo/bookings/${id}`, { cookie: clerk });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json?.error?.code, 'forbidden');
+    const boxToken = await stack.addToken('kiosk', 'boxoffice');
+    const r2 = await stack.api('DELETE', `/api/shows/demo/bookings/${id}`, { token: boxToken });
+    assert.equal(r2.status, 403, r2.text);
+    assert.equal(r2.json?.error?.code, 'forbidden');
+    assert.deepEqual(await stack.seats(), before, 'refused cancels change nothing');
+    const list = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie: clerk })).json);
+    assert.ok(!list.find((b) => b.id === id).cancelled_at, 'still active');
+    /* an admin (cookie) and an admin token can */
+    const ok = await stack.api('DELETE', `/api/shows/demo/bookings/${id}`, { cookie });
+    assert.equal(ok.status, 200, ok.text);
+    const adminToken = await stack.addToken('ops', 'admin');
+    const sale2 = await stack.api('POST', '/api/shows/demo/bookings', { token: boxToken, json: { seats, payment_ref: 'kiosk-1' } });
+    assert.equal(sale2.status, 201, sale2.text);
+    const ok2 = await stack.api('DELETE', `/api/shows/demo/bookings/${sale2.json.booking.id}`, { token: adminToken });
+    assert.equal(ok2.status, 200, ok2.text);
+    /* other admin-only endpoints, if any are named in SEATMAP_ADMIN_ONLY="METHOD /path,..." */
+    for (const [method, p] of (process.env.SEATMAP_ADMIN_ONLY || '').split(',').filter(Boolean).map((x) => x.split(' '))) {
+        const x = await stack.api(method, p, { cookie: clerk, json: method === 'GET' ? undefined : {} });
+        assert.equal(x.status, 403, `${method} ${p}: ${x.text}`);
     }
-    const c = await stack.login('clerk', 'clerk password 1');
-    for (const [method, p] of adminOnly) {
-        const r = await stack.api(method, p, { cookie: c, json: method === 'GET' ? undefined : {} });
-        assert.equal(r.status, 403, `${method} ${p}: ${r.text}`);
-        assert.equal(r.json?.error?.code, 'forbidden');
-    }
+});
+
+it('login from a foreign Origin is refused (docs/protocol.md)', async () => {
+    const r = await stack.api('POST', '/api/login', {
+        origin: EVIL,
+        json: { username: stack.staff.user, password: stack.staff.password },
+    });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json?.error?.code, 'bad_origin');
+    assert.equal(r.headers['set-cookie'], undefined);
 });
 
 it('login is not a way to probe: wrong password and unknown user look the same', async () => {

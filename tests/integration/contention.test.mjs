@@ -154,3 +154,33 @@ it('watchers joining and re-watching during a stream of changes never see a gap'
     }
     assert.deepEqual(await checkRedisInvariants(stack.redis), []);
 });
+
+it('deltas are coalesced: at most one per 50 ms tick per connection', async () => {
+    const movers = clients.slice(20, 40);
+    const seats = pool.take(20);
+    const w = clients[199];
+    const before = w.messages.filter((m) => m.type === 'delta').length;
+    const t0 = Date.now();
+    let ops = 0;
+    /* ~1 s of as many changes as the movers can make */
+    await Promise.all(
+        movers.map(async (c, i) => {
+            while (Date.now() - t0 < 1000) {
+                const h = await c.request({ type: 'hold', show: 'demo', seats: [seats[i]] });
+                if (h.type !== 'ok') continue;
+                ops += 1;
+                const r = await c.request({ type: 'release', show: 'demo', seats: [seats[i]] });
+                if (r.type === 'ok') ops += 1;
+            }
+        }),
+    );
+    const s = await stack.seats();
+    await w.waitFor((c) => c.model.seq === s.seq, 3000, 'watcher caught up');
+    const elapsed = Date.now() - t0;
+    const deltas = w.messages.filter((m) => m.type === 'delta').length - before;
+    const maxDeltas = Math.ceil(elapsed / 50) + 2;
+    assert.ok(ops > 3 * maxDeltas, `enough changes to need coalescing: ${ops} ops, ${maxDeltas} ticks`);
+    assert.ok(deltas <= maxDeltas, `${deltas} deltas in ${elapsed} ms (at most ${maxDeltas} at one per tick) for ${ops} ops`);
+    assert.deepEqual(w.model.gaps, []);
+    assert.equal(w.modelString(), s.seats);
+});

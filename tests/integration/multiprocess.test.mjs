@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
     startStack, testWithLogs, seatPool, checkRedisInvariants, waitUntil, httpRequest,
 } from '../lib/stack.mjs';
+import { crashDuringBookings } from '../lib/crash.mjs';
 
 const HOLD_TTL_S = 2;
 let stack;
@@ -204,6 +205,17 @@ it('sales and cancels racing on both processes: no seat sold twice', async () =>
     assert.equal(other.json?.error?.code, 'already_cancelled');
     for (const w of [wa, wb]) await w.waitFor((c) => won[0].seats.every((x) => c.state(x) === 'e'), 2000, 'cancelled seats empty');
     assert.deepEqual(await checkRedisInvariants(stack.redis), []);
+});
+
+it('process A killed while bookings are in flight on it: B sorts it out', async (t) => {
+    const r = await crashDuringBookings({
+        stack, target: A, judge: B, pool, ids, label: 'inflight-A',
+        kill: () => A.kill('SIGKILL'),
+        recover: async () => {}, /* A stays dead: B alone must expire or keep what A left */
+    });
+    t.diagnostic(`${r.acked}/${r.total} answered 201 before the crash`);
+    await A.restart();
+    wa = await stack.buyer({ url: A.wsUrl });
 });
 
 it('one process killed: the other keeps serving and still expires holds', async () => {

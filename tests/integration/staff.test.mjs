@@ -7,7 +7,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-    startStack, testWithLogs, seatPool, bookingsOf, checkRedisInvariants, passDeadline,
+    startStack, testWithLogs, seatPool, bookingsOf, checkRedisInvariants, passDeadline, waitUntil,
 } from '../lib/stack.mjs';
 
 const HOLD_TTL_S = 2;
@@ -368,6 +368,46 @@ it('confirms racing the deadline: 201 means booked for good, 409 means empty', a
         assert.equal(watcher.state(seats[i]), st, `edge-${i}: watcher agrees`);
     });
     assert.deepEqual(await checkRedisInvariants(stack.redis), []);
+});
+
+it('seq grows by one per booking, sale, cancellation and expiry; failures do not count', async () => {
+    const [a, b, c1, c2, e1] = pool.take(5);
+    /* no other hold may expire in the middle of this: wait for earlier ones to end */
+    await waitUntil(
+        async () => (await stack.api('GET', '/api/shows/demo/holds', { cookie })).json.length === 0,
+        10000,
+        'no live holds left by earlier tests',
+    );
+    const seq = async () => {
+        const x = await stack.seats();
+        await watcher.waitFor((w) => w.model.seq === x.seq, 2000, `watcher at seq ${x.seq}`);
+        return x.seq;
+    };
+    const s0 = await seq();
+    const buyer = await stack.buyer({ watch: null });
+    const h = (await buyer.call({ type: 'hold', show: 'demo', seats: [a, b] })).hold;
+    assert.equal(await seq(), s0 + 1, 'a hold of two seats');
+    const conf = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: { hold: h.ref, payment_ref: 'seq-1' } });
+    assert.equal(conf.status, 201);
+    assert.equal(await seq(), s0 + 2, 'a confirmation');
+    const sale = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: { seats: [c1, c2], payment_ref: 'seq-2' } });
+    assert.equal(sale.status, 201);
+    assert.equal(await seq(), s0 + 3, 'a walk-up sale of two seats');
+    const bad = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: { seats: [c1, e1], payment_ref: 'seq-3' } });
+    assert.equal(bad.status, 409);
+    const again = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: { hold: h.ref, payment_ref: 'seq-1' } });
+    assert.equal(again.status, 200);
+    assert.equal(await seq(), s0 + 3, 'a refused sale and a replayed confirmation change nothing');
+    const del = await stack.api('DELETE', `/api/shows/demo/bookings/${sale.json.booking.id}`, { cookie });
+    assert.ok(del.status === 200 || del.status === 204);
+    assert.equal(await seq(), s0 + 4, 'a cancellation');
+    await stack.api('DELETE', `/api/shows/demo/bookings/${sale.json.booking.id}`, { cookie });
+    assert.equal(await seq(), s0 + 4, 'a refused cancellation');
+    const h2 = (await buyer.call({ type: 'hold', show: 'demo', seats: [e1] })).hold;
+    assert.equal(await seq(), s0 + 5);
+    await watcher.waitFor((w) => w.state(e1) === 'e', h2.expires_at - Date.now() + 3000, 'expired');
+    assert.equal(await seq(), s0 + 6, 'an expiry');
+    assert.deepEqual(watcher.model.gaps, []);
 });
 
 it('logout ends the session', async () => {

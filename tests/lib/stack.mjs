@@ -10,7 +10,7 @@
  *   SEATMAPD                  the binary used: $SEATMAPD (relative paths are taken
  *                             from the repo root) or <repo>/build/seatmapd
  *   freePort() -> port        a free TCP port on 127.0.0.1
- *   startRedis({dir}) -> redis
+ *   startRedis({dir, port}) -> redis
  *       redis = {port, url, pid, cli(...args) -> stdout (runs redis-cli),
  *                kill(signal='SIGKILL') (waits for the exit), restart() (same
  *                port, empty: no persistence), stop(), log()}
@@ -23,6 +23,7 @@
  *                 (SIGTERM, then SIGKILL after 5 s), sanitizerReport() -> text|null}
  *   seatmapdCli(args, {input, env}) -> {code, stdout, stderr}   runs `seatmapd ...`
  *   startStack({holdTtl, extraArgs, env, staffPassword}) -> stack
+ *       ($SEATMAP_EXTRA_ARGS, space-separated, is appended to the server flags)
  *       stack = {baseUrl, wsUrl, origin, dbPath, tmpDir, redis, server,
  *                staff: {user, password}, servers: [server, ...],
  *                addServer(opts) -> a second seatmapd on the same Redis and db,
@@ -33,7 +34,8 @@
  *                client(opts) -> wsClient on this stack (layout attached; closed by
  *                stop()), buyer({watch='demo', buyer, url}) -> client after hello
  *                (+ watch), logTail(n) -> text, stop() (kills everything; throws
- *                when a server's stderr holds a sanitizer report)}
+ *                when a server's stderr holds a sanitizer report (ASan, UBSan
+ *                "runtime error:", LSan) or a server exited unexpectedly)}
  *   wsClient(url, {origin, protocol='seatmap.v1', layout, headers}) -> client
  *       client.request(obj, {timeoutMs}) -> reply (ok OR error reply; id auto-assigned)
  *       client.call(obj) -> ok reply, throws Error(code) with .reply on an error reply
@@ -53,12 +55,13 @@
  *   rawHttp(port, text, timeoutMs) -> {status, headers, text}  (raw socket)
  *   login(baseUrl, user, password) -> 'seatmap_session=...'
  *   waitUntil(fn, timeoutMs, what)   polls fn (async ok) until truthy, no fixed sleeps
- *   testWithLogs(getStack) -> it(name, [opts], fn): node:test `test` that prints the
- *                            stack's log tail when it fails
+ *   testWithLogs(getStack) -> it(name, [opts], fn): node:test `test` (60 s timeout)
+ *                            that fails at once when the server no longer answers
+ *                            /healthz, and prints the stack's log tail when it fails
  *   checkRedisInvariants(redis, show) -> [problems]   (no double holds)
  *   seatPool(ids) -> {take(n)}       distinct seats per test
  *   bookingsOf(json) -> [booking]    body of GET bookings as an array
- *   passDeadline(stack, watcher, t, probeSeat)  until time t has passed and the server
+ *   passDeadline(stack, watcher, t, probeSeat, {url})  until time t has passed and the server
  *                                    expired a probe hold after it (no sleeps)
  *   barrier(watchers, actor, seat)   hold+release a seat and wait until every watcher
  *                                    saw both (orders everything sent before)
@@ -816,6 +819,8 @@ export async function startStack({
     staffUser = 'staff',
     staffPassword = 'correct horse battery staple',
 } = {}) {
+    /* SEATMAP_EXTRA_ARGS="--sweep-ms 5000" appends server flags (experiments). */
+    extraArgs = [...extraArgs, ...(process.env.SEATMAP_EXTRA_ARGS || '').split(' ').filter(Boolean)];
     const tmpDir = mkdtempSync(path.join(tmpdir(), 'seatmap-test-'));
     const dbPath = path.join(tmpDir, 'seatmap.db');
     const clients = new Set();
@@ -888,7 +893,11 @@ export async function startStack({
                 const lines = s.stderr().split('\n');
                 parts.push(`--- seatmapd[${i}] port ${s.port} stderr (last ${n} lines):\n${lines.slice(-n).join('\n')}`);
             });
-            if (redis) parts.push(`--- redis log:\n${redis.log().split('\n').slice(-15).join('\n')}`);
+            if (redis) {
+                const boring = /Redis is starting|Redis version=|Configuration loaded|Server initialized|overcommit|^\s*$/;
+                const lines = redis.log().split('\n').filter((l) => !boring.test(l));
+                if (lines.length) parts.push(`--- redis log:\n${lines.slice(-15).join('\n')}`);
+            }
             return parts.join('\n');
         },
         async stop() {
@@ -932,6 +941,19 @@ export function testWithLogs(getStack) {
             opts = {};
         }
         return test(name, { timeout: 60000, ...opts }, async (t) => {
+            const st = getStack();
+            if (st?.server) {
+                /* fail fast when an earlier test left the server dead or hung */
+                const alive = await httpRequest(st.server.baseUrl, 'GET', '/healthz', { timeoutMs: 2000 }).catch(
+                    (e) => e,
+                );
+                if (alive instanceof Error) {
+                    throw new Error(
+                        `seatmapd is not answering before this test (crashed or hung earlier?): ${alive.message}` +
+                            (st.server.crashes.length ? ` crashes: ${JSON.stringify(st.server.crashes)}` : ''),
+                    );
+                }
+            }
             try {
                 await fn(t);
             } catch (e) {
@@ -949,9 +971,9 @@ export function testWithLogs(getStack) {
  * until `watcher` sees it expire, repeating while the probe's deadline was
  * before t. Used to check that nothing changes after a deadline.
  */
-export async function passDeadline(stack, watcher, t, probeSeat, show = 'demo') {
+export async function passDeadline(stack, watcher, t, probeSeat, { show = 'demo', url } = {}) {
     while (Date.now() <= t) {
-        const probe = await stack.buyer({ watch: null });
+        const probe = await stack.buyer({ watch: null, url });
         const h = (await probe.call({ type: 'hold', show, seats: [probeSeat] })).hold;
         await watcher.waitFor((c) => c.state(probeSeat) === 'p', 3000, 'probe held');
         await watcher.waitFor((c) => c.state(probeSeat) === 'e', h.expires_at - Date.now() + 3000, 'probe expired');

@@ -38,8 +38,7 @@ typedef struct client {
     frame **queue;                          /* ring of qcap frames, grown up to CLIENT_QUEUE_MAX */
     unsigned qcap, qhead, qcount;
     size_t qbytes;
-    int close_code;  /* set: close with this code at the next writeable */
-    int close_drain; /* ...once what is queued has been sent */
+    int close_code; /* set: close with this code at the next writeable */
     double tokens;   /* rate limit bucket */
     int64_t tokens_at;
     sm_buf rx; /* a message arriving in fragments */

@@ -470,12 +470,14 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         if (lws_is_first_fragment(wsi))
             sm_buf_reset(&c->rx);
         if (sm_buf_add(&c->rx, in, len)) {
-            /* Tell it why, then close with 1009 once that reply is out. */
+            /* Tell it why (written at once when nothing is queued before it),
+             * then close with 1009 from here: a close asked for from
+             * WRITEABLE reaches the peer as 1006 on lws 4.1.6. */
+            static char why[] = "message too large";
             send_error(c, 0, "too_large", "messages may be at most 16 KiB", NULL);
-            c->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
-            c->close_drain = 1;
-            lws_callback_on_writable(wsi);
-            return 0;
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                             sizeof(why) - 1);
+            return -1;
         }
         if (!lws_is_final_fragment(wsi))
             return 0;
@@ -490,11 +492,10 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         int n;
         if (!c)
             return -1;
-        if (c->close_code && (!c->close_drain || !c->qcount)) {
-            static char slow[] = "too slow: too much queued", big[] = "message too large";
-            char *why = c->close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? big : slow;
+        if (c->close_code) {
+            static char why[] = "too slow: too much queued";
             lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
-                             strlen(why));
+                             sizeof(why) - 1);
             return -1;
         }
         if (!c->qcount)

@@ -26,8 +26,13 @@ typedef struct app {
     store *store;
     ledger *ledger;
     uint8_t secret[AUTH_SECRET_BYTES];
-    sm_map shows;  /* id -> show*, loaded on first use */
-    sm_map buyers; /* buyer id -> client* (head of that buyer's connections) */
+    /* Who freezes a hold: "hostname:port", stable across restarts, so that a
+     * restarted server knows the confirmations it was in the middle of are
+     * abandoned (see sweep.lua). */
+    char instance[300];
+    char started_ms[24]; /* unix ms of this start, as text for scripts */
+    sm_map shows;        /* id -> show*, loaded on first use */
+    sm_map buyers;       /* buyer id -> client* (head of that buyer's connections) */
     uv_timer_t tick_timer;
     uv_timer_t sweep_timer;
     uv_timer_t maint_timer;

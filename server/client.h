@@ -39,7 +39,7 @@ typedef struct client {
     unsigned qcap, qhead, qcount;
     size_t qbytes;
     int close_code; /* set: close with this code at the next writeable */
-    double tokens;   /* rate limit bucket */
+    double tokens;  /* rate limit bucket */
     int64_t tokens_at;
     sm_buf rx; /* a message arriving in fragments */
 } client;

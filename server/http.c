@@ -44,6 +44,7 @@ typedef struct http_req {
     /* a confirmation or sale in progress */
     show *s;
     char hold_ref[AUTH_REF_LEN + 1];
+    char frozen[24]; /* when our freeze or reservation locked it (Redis ms) */
     char payment_ref[LEDGER_PAYMENT_REF_MAX + 1];
     char **seats;
     size_t nseats;
@@ -506,7 +507,7 @@ static void on_thawed(void *arg, const store_result *res)
 /* Undo a freeze or reservation whose booking did not happen. */
 static void thaw_now(http_req *r)
 {
-    const char *args[2] = {r->hold_ref, "0"};
+    const char *args[2] = {r->hold_ref, r->frozen};
     r->refs++;
     if (store_run(r->a->store, "thaw", r->s->id, 2, args, on_thawed, r))
         req_unref(r); /* Redis is down: the sweep's reconciliation thaws it later */
@@ -569,12 +570,24 @@ static void on_confirm_retry(uv_timer_t *t)
     req_unref(r);
 }
 
+/* Remembers when our freeze or reservation happened, from its detail. */
+static void take_frozen(http_req *r, const char *detail)
+{
+    cJSON *d = cJSON_Parse(detail);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "frozen");
+    snprintf(r->frozen, sizeof(r->frozen), "%lld",
+             cJSON_IsNumber(f) ? (long long)f->valuedouble : 0LL);
+    cJSON_Delete(d);
+}
+
 static void on_frozen(void *arg, const store_result *res)
 {
     http_req *r = arg;
     cJSON *d;
 
     show_apply_result(r->s, res);
+    if (strcmp(res->status, "ok") == 0)
+        take_frozen(r, res->detail);
     if (!r->wsi) {
         if (strcmp(res->status, "ok") == 0)
             thaw_now(r);
@@ -628,7 +641,7 @@ static void on_frozen(void *arg, const store_result *res)
 
 static void confirm_start(http_req *r)
 {
-    const char *args[1] = {r->hold_ref};
+    const char *args[2] = {r->hold_ref, r->a->instance};
     ledger_booking_clear(&r->booking);
     memset(&r->booking, 0, sizeof(r->booking));
     if (ledger_booking_by_payment(r->a->ledger, r->s->id, r->payment_ref, &r->booking) == 0) {
@@ -636,7 +649,7 @@ static void confirm_start(http_req *r)
         return;
     }
     r->refs++;
-    if (store_run(r->a->store, "freeze", r->s->id, 1, args, on_frozen, r)) {
+    if (store_run(r->a->store, "freeze", r->s->id, 2, args, on_frozen, r)) {
         r->refs--;
         respond_error(r, 503, "unavailable", "the seat store is unavailable; try again", NULL);
     }
@@ -652,6 +665,7 @@ static void on_reserved(void *arg, const store_result *res)
     show_apply_result(r->s, res);
     if (strcmp(res->status, "ok") == 0 && (d = cJSON_Parse(res->detail)) != NULL) {
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(d, "ref");
+        take_frozen(r, res->detail);
         snprintf(r->hold_ref, sizeof(r->hold_ref), "%s",
                  cJSON_IsString(ref) ? ref->valuestring : "");
         cJSON_Delete(d);
@@ -675,18 +689,19 @@ static void on_reserved(void *arg, const store_result *res)
 
 static void sale_start(http_req *r)
 {
-    const char *args[3 + HTTP_MAX_SALE_SEATS];
+    const char *args[4 + HTTP_MAX_SALE_SEATS];
     char refs[3][AUTH_REF_LEN + 1];
     size_t i;
 
+    args[0] = r->a->instance;
     for (i = 0; i < 3; i++) {
         auth_random_ref(refs[i]);
-        args[i] = refs[i];
+        args[1 + i] = refs[i];
     }
     for (i = 0; i < r->nseats; i++)
-        args[3 + i] = r->seats[i];
+        args[4 + i] = r->seats[i];
     r->refs++;
-    if (store_run(r->a->store, "reserve", r->s->id, (int)(3 + r->nseats), args, on_reserved, r)) {
+    if (store_run(r->a->store, "reserve", r->s->id, (int)(4 + r->nseats), args, on_reserved, r)) {
         r->refs--;
         respond_error(r, 503, "unavailable", "the seat store is unavailable; try again", NULL);
     }

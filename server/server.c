@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SERVER_MAINT_MS 250
 
@@ -149,6 +150,12 @@ int server_run(const config *cfg)
     if (!a)
         return 1;
     a->cfg = *cfg;
+    {
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
+        snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
+    }
     sm_map_init(&a->shows);
     sm_map_init(&a->buyers);
     signal(SIGPIPE, SIG_IGN);

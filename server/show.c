@@ -731,11 +731,17 @@ void show_ensure_booked(show *s)
 
 /* A hold frozen for too long: its confirming process died. SQLite decides:
  * booked there -> book it in Redis; not -> thaw (or expire) it. */
-static void reconcile_frozen(show *s, const char *ref)
+static void reconcile_frozen(show *s, const char *token)
 {
     ledger_booking b;
-    char id[24], bound[24];
+    char ref[AUTH_REF_LEN + 1], frozen[24], id[24];
     const char *args[2] = {ref, id};
+    const char *at = strchr(token, '@');
+
+    if (!at || at - token > AUTH_REF_LEN)
+        return;
+    snprintf(ref, sizeof(ref), "%.*s", (int)(at - token), token);
+    snprintf(frozen, sizeof(frozen), "%s", at + 1);
 
     memset(&b, 0, sizeof(b));
     if (ledger_booking_by_hold(s->app->ledger, s->id, ref, &b) == 0) {
@@ -746,8 +752,7 @@ static void reconcile_frozen(show *s, const char *ref)
         ledger_booking_clear(&b);
         return;
     }
-    snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
-    args[1] = bound;
+    args[1] = frozen;
     sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it", s->id,
             ref);
     store_run(s->app->store, "thaw", s->id, 2, args, on_store_result, s);
@@ -766,7 +771,7 @@ static void on_swept(void *arg, const store_result *res)
     s->sweep_again = 0;
     apply_result_as(s, res, "expiry");
     if (strcmp(res->status, "ok") == 0 || strcmp(res->status, "more") == 0) {
-        char refs[1024], *tok, *save = NULL;
+        char refs[4096], *tok, *save = NULL;
         snprintf(refs, sizeof(refs), "%s", res->detail);
         for (tok = strtok_r(refs, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
             reconcile_frozen(s, tok);
@@ -778,14 +783,14 @@ static void on_swept(void *arg, const store_result *res)
 static void sweep_show(show *s)
 {
     char bound[24];
-    const char *args[2] = {SHOW_SWEEP_BATCH, bound};
+    const char *args[4] = {SHOW_SWEEP_BATCH, bound, s->app->instance, s->app->started_ms};
 
     if (s->sweeping) {
         s->sweep_again = 1;
         return;
     }
     snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
-    if (store_run(s->app->store, "sweep", s->id, 2, args, on_swept, s) == 0)
+    if (store_run(s->app->store, "sweep", s->id, 4, args, on_swept, s) == 0)
         s->sweeping = 1;
 }
 

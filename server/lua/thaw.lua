@@ -1,11 +1,13 @@
--- thaw: a hold frozen for longer than the bound whose booking never reached
--- SQLite (its confirming process died). It goes back to expiring, or expires
--- now if its deadline has passed (always, for a walk-up reservation).
--- ARGV: prefix, ref, bound ms
+-- thaw: a frozen hold whose booking never reached SQLite (its confirmation
+-- failed, or its process died). It goes back to expiring, or expires now if
+-- its deadline has passed; a walk-up reservation is unlocked. Nothing happens
+-- unless the hold is still frozen at the time the caller saw (no newer
+-- confirmation froze it meanwhile).
+-- ARGV: prefix, ref, frozen time the caller saw
 local ref = ARGV[2]
 local hk = P .. 'hold:' .. ref
 local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp', 'frozen')
-if not h[1] or h[4] == '0' or NOW - tonumber(h[4]) < tonumber(ARGV[3]) then
+if not h[1] or h[4] ~= ARGV[3] then
   redis.call('ZREM', P .. 'frozen', ref)
   return result('ok')
 end

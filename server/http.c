@@ -41,6 +41,7 @@ typedef struct http_req {
     char cookie[256];
     int gzipped; /* the body is gzip-encoded */
     int ready, headers_sent;
+    int dispatched; /* its body was read and the request handed on */
     /* a confirmation or sale in progress */
     show *s;
     char hold_ref[AUTH_REF_LEN + 1];
@@ -1164,8 +1165,16 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             respond_error(r, 413, "too_large", "the body is too large", NULL);
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (r && !r->ready)
+        /* With pipelined bytes waiting behind a body, lws 4.1.6 calls
+         * BODY_COMPLETION again and again (a busy loop) until the answer is
+         * written, and ours may wait for Redis or a password check. HTTP lets
+         * a server close instead of answering pipelined requests: do that. */
+        if (r && r->dispatched)
+            return -1;
+        if (r) {
+            r->dispatched = 1;
             dispatch(r);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         int rc;

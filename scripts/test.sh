@@ -42,12 +42,9 @@ run_suite() {
     fi
 }
 
-# build DIR [cmake args]: scripts/build.sh hides compiler output lines and
-# trusts an existing binary, so build once more quietly to catch a failure.
+# build DIR [cmake args]: warnings as errors; prints the compiler output on failure.
 build() {
-    local dir=$1
-    shift
-    scripts/build.sh "$dir" "$@" && cmake --build "$dir" -j"${SEATMAP_JOBS:-$(nproc)}" >/dev/null
+    scripts/build.sh "$@"
 }
 
 # node_test FILE [env...]: one test file in its own node process.

@@ -707,10 +707,40 @@ fail:
     return rc;
 }
 
+/*
+ * Steps a bound statement whose row is (id, name, role[, pwhash]) into *out.
+ * A token's row has no id (column 0 is its name): it becomes the user
+ * "token:NAME" with id 0. `what` names the thing for messages ("user").
+ */
+static int step_user(ledger *l, sqlite3_stmt *s, ledger_user *out, int is_token, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (is_token) {
+            const unsigned char *name = sqlite3_column_text(s, 0);
+            snprintf(out->name, sizeof(out->name), LEDGER_TOKEN_PREFIX "%s",
+                     name ? (const char *)name : "");
+            col_copy(s, 1, out->role, sizeof(out->role));
+        } else {
+            out->id = sqlite3_column_int64(s, 0);
+            col_copy(s, 1, out->name, sizeof(out->name));
+            col_copy(s, 2, out->role, sizeof(out->role));
+            if (sqlite3_column_count(s) > 3)
+                col_copy(s, 3, out->pwhash, sizeof(out->pwhash));
+        }
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = set_err(l, LEDGER_ENOTFOUND, "no such %s", what);
+    } else {
+        rc = sql_err(l, rc, what);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 int ledger_user_get(ledger *l, const char *name, ledger_user *out)
 {
     sqlite3_stmt *s;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!name_ok(name, LEDGER_NAME_MAX))
@@ -719,20 +749,7 @@ int ledger_user_get(ledger *l, const char *name, ledger_user *out)
     if (!s)
         return LEDGER_EIO;
     bind_text(s, 1, name);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(s, 0);
-        col_copy(s, 1, out->name, sizeof(out->name));
-        col_copy(s, 2, out->role, sizeof(out->role));
-        col_copy(s, 3, out->pwhash, sizeof(out->pwhash));
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = set_err(l, LEDGER_ENOTFOUND, "no such user");
-    } else {
-        rc = sql_err(l, rc, "get user");
-    }
-    sqlite3_reset(s);
-    return rc;
+    return step_user(l, s, out, 0, "user");
 }
 
 int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash, int64_t expires_at_ms)
@@ -769,7 +786,6 @@ int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash, in
 int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out)
 {
     sqlite3_stmt *s;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
@@ -779,19 +795,7 @@ int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, led
         return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     sqlite3_bind_int64(s, 2, now_ms);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(s, 0);
-        col_copy(s, 1, out->name, sizeof(out->name));
-        col_copy(s, 2, out->role, sizeof(out->role));
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = set_err(l, LEDGER_ENOTFOUND, "no such session");
-    } else {
-        rc = sql_err(l, rc, "look up session");
-    }
-    sqlite3_reset(s);
-    return rc;
+    return step_user(l, s, out, 0, "session");
 }
 
 int ledger_session_delete(ledger *l, const char *token_hash)
@@ -845,7 +849,6 @@ int ledger_token_add(ledger *l, const char *name, const char *role, const char *
 int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
 {
     sqlite3_stmt *s;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
@@ -854,21 +857,7 @@ int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
     if (!s)
         return LEDGER_EIO;
     bind_text(s, 1, token_hash);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *name = sqlite3_column_text(s, 0);
-        out->id = 0; /* tokens are not rows of users */
-        snprintf(out->name, sizeof(out->name), LEDGER_TOKEN_PREFIX "%s",
-                 name ? (const char *)name : "");
-        col_copy(s, 1, out->role, sizeof(out->role));
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = set_err(l, LEDGER_ENOTFOUND, "no such token");
-    } else {
-        rc = sql_err(l, rc, "look up token");
-    }
-    sqlite3_reset(s);
-    return rc;
+    return step_user(l, s, out, 1, "token");
 }
 
 /* ---- bookings ---- */

@@ -16,10 +16,15 @@ scripts/build.sh build
 listen=${SEATMAP_LISTEN:-127.0.0.1:8080}
 db=${SEATMAP_DB:-$run/seatmap.db}
 redis_pid=""
+server_pid=""
+# Stops what this script started, however it ends (Ctrl-C, kill, an error).
 cleanup() {
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
+  return 0
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 if [ -z "${SEATMAP_REDIS:-}" ]; then
   port=${SEATMAP_REDIS_PORT:-6390}
@@ -48,4 +53,6 @@ cat <<MSG
   in the other. Ctrl-C stops the server and the private Redis.
 
 MSG
-build/seatmapd serve --listen "$listen" --db "$db" --demo --web "$root/web"
+build/seatmapd serve --listen "$listen" --db "$db" --demo --web "$root/web" &
+server_pid=$!
+wait "$server_pid"

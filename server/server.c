@@ -202,10 +202,18 @@ int server_run(const config *cfg)
     a->lws = lws_create_context(&info);
     if (!a->lws) {
         fprintf(stderr,
-                "seatmapd: cannot listen on %s:%d (in use? or the package "
-                "libwebsockets-evlib-uv is missing)\n",
-                cfg->listen_host, cfg->listen_port);
+                "seatmapd: cannot start the web server (is the package "
+                "libwebsockets-evlib-uv installed?)\n");
         goto out_loop;
+    }
+    /* lws returns a context even when it could not bind the port: then it
+     * has no vhost, and destroying such a context on a foreign loop crashes
+     * lws 4.1.6. Nothing else has started: leave it to the exit. */
+    if (!lws_get_vhost_by_name(a->lws, "default")) {
+        fprintf(stderr, "seatmapd: cannot listen on %s:%d (address in use, or not one of this "
+                        "machine's addresses)\n",
+                cfg->listen_host, cfg->listen_port);
+        exit(1);
     }
     ev.arg = a;
     if (store_create(a->loop, cfg->redis_url, &ev, &a->store)) {

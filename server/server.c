@@ -34,6 +34,17 @@ static const lws_retry_bo_t retry_policy = {
     .secs_since_valid_hangup = 35,
 };
 
+/* lws's own error lines, in our log format. */
+static void lws_log_line(int level, const char *line)
+{
+    const char *p = strstr(line, "]");
+    p = p ? p + 1 : line;
+    while (*p == ' ')
+        p++;
+    sm_log("lws", "%.*s", (int)strcspn(p, "\n"), p);
+    (void)level;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     shows_tick(t->data);
@@ -188,7 +199,8 @@ int server_run(const config *cfg)
         goto out;
     }
     foreign[0] = a->loop;
-    lws_set_log_level(LLL_ERR, NULL);
+    /* Quiet while the context is made: a failure there is said once, below. */
+    lws_set_log_level(0, NULL);
     memset(&info, 0, sizeof(info));
     info.port = cfg->listen_port;
     info.iface = cfg->listen_host;
@@ -201,20 +213,21 @@ int server_run(const config *cfg)
     info.timeout_secs = 30;
     a->lws = lws_create_context(&info);
     if (!a->lws) {
-        fprintf(stderr,
-                "seatmapd: cannot start the web server (is the package "
-                "libwebsockets-evlib-uv installed?)\n");
+        fprintf(stderr, "seatmapd: cannot start the web server (is the package "
+                        "libwebsockets-evlib-uv installed?)\n");
         goto out_loop;
     }
     /* lws returns a context even when it could not bind the port: then it
      * has no vhost, and destroying such a context on a foreign loop crashes
      * lws 4.1.6. Nothing else has started: leave it to the exit. */
     if (!lws_get_vhost_by_name(a->lws, "default")) {
-        fprintf(stderr, "seatmapd: cannot listen on %s:%d (address in use, or not one of this "
-                        "machine's addresses)\n",
+        fprintf(stderr,
+                "seatmapd: cannot listen on %s:%d (address in use, or not one of this "
+                "machine's addresses)\n",
                 cfg->listen_host, cfg->listen_port);
         exit(1);
     }
+    lws_set_log_level(LLL_ERR, lws_log_line);
     ev.arg = a;
     if (store_create(a->loop, cfg->redis_url, &ev, &a->store)) {
         fprintf(stderr, "seatmapd: bad Redis URL '%s' (expected redis://HOST[:PORT][/DB])\n",

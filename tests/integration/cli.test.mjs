@@ -47,12 +47,14 @@ it('bad flags: one clear line, non-zero exit', async () => {
         [['serve', '--listen', 'not-an-address', '--db', db], 'bad listen'],
         [['serve', '--redis', 'http://x', '--db', db], 'bad redis url'],
         [['serve', '--max-seats', '0', '--db', db], 'zero max seats'],
+        [['serve', '--listen', `127.0.0.1:${stack.server.port}`, '--db', db], 'port in use'],
         [['serve', '--db'], 'missing value'],
         [['frobnicate'], 'unknown command'],
     ]) {
         const r = await seatmapdCli(args);
         const line = oneClearLine(r, label);
         if (label === 'unknown flag') assert.match(line, /bogus-flag/, 'names the flag');
+        if (label === 'port in use') assert.match(line, /cannot listen on 127\.0\.0\.1:\d+/, 'says why');
     }
 });
 

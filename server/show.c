@@ -744,7 +744,11 @@ static void reconcile_frozen(show *s, const char *token)
     snprintf(frozen, sizeof(frozen), "%s", at + 1);
 
     memset(&b, 0, sizeof(b));
-    if (ledger_booking_by_hold(s->app->ledger, s->id, ref, &b) == 0) {
+    /* Refs are unique only among live holds: a booking of this freeze was
+     * made after it (a minute of slack for clocks), an older one is another
+     * hold's that had the same code. */
+    if (ledger_booking_by_hold(s->app->ledger, s->id, ref, &b) == 0 &&
+        b.created_at >= atoll(frozen) - 60000) {
         snprintf(id, sizeof(id), "%lld", (long long)b.id);
         sm_info("show %s: hold %s was booked (booking %s) but not marked in Redis; fixing", s->id,
                 ref, id);
@@ -752,6 +756,7 @@ static void reconcile_frozen(show *s, const char *token)
         ledger_booking_clear(&b);
         return;
     }
+    ledger_booking_clear(&b);
     args[1] = frozen;
     sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it", s->id,
             ref);

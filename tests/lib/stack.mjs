@@ -189,6 +189,8 @@ function run(cmd, args, { input, env, cwd = REPO, timeoutMs = 30000 } = {}) {
                 });
             },
         );
+        /* a command that fails fast may exit before reading its stdin */
+        child.stdin.on('error', () => {});
         if (input !== undefined) child.stdin.end(input);
         else child.stdin.end();
     });

@@ -241,7 +241,11 @@ int server_run(const config *cfg)
     uv_timer_init(a->loop, &a->sweep_timer);
     uv_timer_init(a->loop, &a->maint_timer);
     a->tick_timer.data = a->sweep_timer.data = a->maint_timer.data = a;
-    uv_timer_start(&a->tick_timer, on_tick, (uint64_t)cfg->tick_ms, (uint64_t)cfg->tick_ms);
+    /* Twice per tick, so a flush put off by the frame budget (show.c) lands
+     * within half a tick of when it is due; no show flushes more than once
+     * per tick. */
+    uv_timer_start(&a->tick_timer, on_tick, (uint64_t)(cfg->tick_ms + 1) / 2,
+                   (uint64_t)(cfg->tick_ms + 1) / 2);
     uv_timer_start(&a->sweep_timer, on_sweep, (uint64_t)cfg->sweep_ms, (uint64_t)cfg->sweep_ms);
     uv_timer_start(&a->maint_timer, on_maint, SERVER_MAINT_MS, SERVER_MAINT_MS);
     uv_signal_init(a->loop, &a->sigint);

@@ -510,7 +510,7 @@ void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reaso
  * Every tick flushes each show's changes to its watchers, unless that would
  * send more than SHOW_FRAMES_PER_SEC frames a second in all: one frame costs
  * about 7 us (bench/), so past that budget the flushes of a process spread out
- * (10,000 watchers: every 83 ms instead of every 50) and a burst of changes
+ * (10,000 watchers: every 75 ms instead of every 50) and a burst of changes
  * costs the same CPU whatever its size.
  */
 void shows_tick(app *a)
@@ -522,14 +522,18 @@ void shows_tick(app *a)
     while (sm_map_next(&a->shows, &it, NULL, &v))
         watchers += ((show *)v)->nwatchers;
     interval = (int64_t)(watchers * 1000 / SHOW_FRAMES_PER_SEC);
+    /* due a quarter tick early (the timer runs every half tick), but never
+     * sooner than a tick after the last delta, less timer jitter */
+    interval -= a->cfg.tick_ms / 4;
+    if (interval < a->cfg.tick_ms - 5)
+        interval = a->cfg.tick_ms - 5;
     it = 0;
     while (sm_map_next(&a->shows, &it, NULL, &v)) {
         show *s = v;
         client *c;
         if (!s->loaded)
             continue;
-        /* half a tick of slack, so a flush is not put off to the next tick */
-        if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval - a->cfg.tick_ms / 2)
+        if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval)
             flush(s);
         for (c = s->watchers; c; c = c->watch_next)
             if (c->need_snapshot)

@@ -38,6 +38,7 @@ typedef struct app {
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
     unsigned sweep_round;
+    int64_t last_booked_check_mono;
     int stopping;
     int store_was_ready;
 } app;

@@ -74,6 +74,7 @@ enum stmt_id {
     ST_BOOKING_BY_HOLD,
     ST_BOOKING_GET,
     ST_BOOKING_MAX_ID,
+    ST_BOOKED_COUNT,
     ST_BOOKING_LIST,
     ST_BOOKING_INSERT,
     ST_BOOKING_SEAT_INSERT,
@@ -131,6 +132,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BOOKING_SEATS_DELETE] = "DELETE FROM booking_seats WHERE booking_id = ?1",
     [ST_BOOKED_SEATS] = "SELECT seat_id, booking_id FROM booking_seats WHERE show_id = ?1",
     [ST_BOOKING_MAX_ID] = "SELECT coalesce(max(id), 0) FROM bookings",
+    [ST_BOOKED_COUNT] = "SELECT count(*) FROM booking_seats WHERE show_id = ?1",
     [ST_AUDIT_INSERT] = "INSERT INTO audit (at, show_id, what, ref, seats, who)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
@@ -1352,6 +1354,22 @@ int ledger_booking_max_id(ledger *l, int64_t *out)
         *out = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "read the newest booking id");
+}
+
+int ledger_booked_count(ledger *l, const char *show, int64_t *out)
+{
+    sqlite3_stmt *s = stmt_get(l, ST_BOOKED_COUNT);
+    int rc;
+
+    *out = 0;
+    if (!s)
+        return LEDGER_EIO;
+    bind_text(s, 1, show);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "count booked seats");
 }
 
 /* ---- audit ---- */

@@ -130,6 +130,8 @@ int ledger_booked_seats(ledger *l, const char *show,
  * reconciling Redis with a read of the bookings leaves alone the bookings
  * made after that read. */
 int ledger_booking_max_id(ledger *l, int64_t *out);
+/* How many seats of a show have an active booking. */
+int ledger_booked_count(ledger *l, const char *show, int64_t *out);
 
 /* ---- audit ---- */
 /*

@@ -12,6 +12,7 @@
 #define SHOW_SWEEP_BATCH "500"
 #define SHOW_SWEEP_ALL_EVERY 20
 #define SHOW_FRAMES_PER_SEC 120000
+#define SHOW_CHECK_BOOKED_MS 30000
 
 /* ---- holds ---- */
 
@@ -845,16 +846,40 @@ void shows_store_ready(app *a)
     }
 }
 
+/* The periodic check of booked seats: Redis's count against SQLite's; only a
+ * difference runs the full (O(show)) ensure. A reconciliation that raced
+ * with a cancellation is put right by the next check. */
+static void on_booked_count(void *arg, const store_result *res)
+{
+    show *s = arg;
+    int64_t n;
+
+    if (strcmp(res->status, "ok") != 0 || ledger_booked_count(s->app->ledger, s->id, &n))
+        return;
+    if (n != atoll(res->detail)) {
+        sm_warn("show %s: Redis has %s booked seats, the database %lld; reconciling", s->id,
+                res->detail, (long long)n);
+        show_ensure_booked(s);
+    }
+}
+
 void shows_maintain(app *a)
 {
     size_t it = 0;
     void *v;
+    int64_t now = sm_mono_ms();
+    int check = now - a->last_booked_check_mono >= SHOW_CHECK_BOOKED_MS;
+
     ledger_audit_flush(a->ledger);
     if (!store_ready(a->store))
         return;
+    if (check)
+        a->last_booked_check_mono = now;
     while (sm_map_next(&a->shows, &it, NULL, &v)) {
         show *s = v;
         if (!s->synced && !s->syncing)
             show_resync(s, s->snapshot_all);
+        if (check)
+            store_run(a->store, "count", s->id, 0, NULL, on_booked_count, s);
     }
 }

@@ -1341,35 +1341,32 @@ int ledger_booked_seats(ledger *l, const char *show,
     return 0;
 }
 
-int ledger_booking_max_id(ledger *l, int64_t *out)
+/* Runs a statement that answers one integer; show (may be NULL) binds ?1. */
+static int query_int64(ledger *l, enum stmt_id id, const char *show, int64_t *out, const char *what)
 {
-    sqlite3_stmt *s = stmt_get(l, ST_BOOKING_MAX_ID);
+    sqlite3_stmt *s = stmt_get(l, id);
     int rc;
 
     *out = 0;
     if (!s)
         return LEDGER_EIO;
+    if (show)
+        bind_text(s, 1, show);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "read the newest booking id");
+    return rc == SQLITE_ROW ? 0 : sql_err(l, rc, what);
+}
+
+int ledger_booking_max_id(ledger *l, int64_t *out)
+{
+    return query_int64(l, ST_BOOKING_MAX_ID, NULL, out, "read the newest booking id");
 }
 
 int ledger_booked_count(ledger *l, const char *show, int64_t *out)
 {
-    sqlite3_stmt *s = stmt_get(l, ST_BOOKED_COUNT);
-    int rc;
-
-    *out = 0;
-    if (!s)
-        return LEDGER_EIO;
-    bind_text(s, 1, show);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "count booked seats");
+    return query_int64(l, ST_BOOKED_COUNT, show, out, "count booked seats");
 }
 
 /* ---- audit ---- */

@@ -603,6 +603,8 @@ ui.payForm.addEventListener('submit', async (ev) => {
     } else if (e.status === 401) {
       authLost();
       payError('Your session expired, so the payment was NOT confirmed. Sign in again, then press Confirm payment again.');
+    } else if (e.status === 503 && e.code === 'unavailable') {
+      payError('The seat store is temporarily unavailable, so the payment is NOT confirmed yet. Try again in a moment — pressing Confirm payment again will not book twice.');
     } else if (e.status === 0 || e.status >= 500) {
       payError('The server did not answer, so the payment is NOT confirmed yet. Press Confirm payment again — it will not book twice.');
     } else {
@@ -693,6 +695,8 @@ ui.walkupForm.addEventListener('submit', async (ev) => {
     } else if (e.status === 401) {
       authLost();
       walkupError('Your session expired, so nothing was sold. Sign in again, then sell again.');
+    } else if (e.status === 503 && e.code === 'unavailable') {
+      walkupError('The seat store is temporarily unavailable, so the sale is NOT confirmed yet. Try again in a moment — pressing Sell again will not sell twice.');
     } else if (e.status === 0 || e.status >= 500) {
       walkupError('The server did not answer, so the sale is NOT confirmed yet. Press Sell again — it will not sell twice.');
     } else walkupError(e.message || 'The sale failed.');

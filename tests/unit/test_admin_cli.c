@@ -250,7 +250,8 @@ static void test_show_add(void **state)
     ledger *l;
 
     demo_venue(venue_path, sizeof(venue_path));
-    if (access(venue_path, R_OK) != 0) skip();
+    if (access(venue_path, R_OK) != 0)
+        skip();
     assert_int_equal(run(f, NULL, out, sizeof(out), 11, "show", "add", "gala", "--venue",
                          venue_path, "--name", "Gala Night", "--starts-at",
                          "2030-05-01T19:30:00+02:00", "--db", f->db),
@@ -302,7 +303,8 @@ static void test_show_add_refuses_bad_input(void **state)
         assert_int_equal(run(f, NULL, NULL, 0, 11, "show", "add", "s1", "--venue", venue_path,
                              "--name", "X", "--starts-at", bad_times[i], "--db", f->db),
                          ADMIN_CLI_USAGE);
-    if (access(venue_path, R_OK) != 0) return;
+    if (access(venue_path, R_OK) != 0)
+        return;
     for (i = 0; i < sizeof(good_times) / sizeof(good_times[0]); i++) {
         snprintf(id, sizeof(id), "ok%zu", i);
         assert_int_equal(run(f, NULL, NULL, 0, 11, "show", "add", id, "--venue", venue_path,
@@ -330,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_add_refuses_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help, setup, teardown),
     };
-    if (auth_init() != 0) return 1;
+    if (auth_init() != 0)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

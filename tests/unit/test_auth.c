@@ -22,9 +22,11 @@ static const uint8_t secret_b[AUTH_SECRET_BYTES] = {42};
 static int is_lower_hex(const char *s, size_t n)
 {
     size_t i;
-    if (strlen(s) != n) return 0;
+    if (strlen(s) != n)
+        return 0;
     for (i = 0; i < n; i++)
-        if (!strchr("0123456789abcdef", s[i])) return 0;
+        if (!strchr("0123456789abcdef", s[i]))
+            return 0;
     return 1;
 }
 
@@ -108,8 +110,10 @@ static void test_buyer_rejects_forgeries(void **state)
     assert_int_equal(auth_buyer_verify(secret_a, bad), -1);
     memcpy(bad, t, sizeof(t));
     for (i = 0; i < AUTH_BUYER_LEN; i++)
-        if (bad[i] >= 'a' && bad[i] <= 'f') bad[i] = (char)(bad[i] - 'a' + 'A');
-    if (strcmp(bad, t) != 0) assert_int_equal(auth_buyer_verify(secret_a, bad), -1);
+        if (bad[i] >= 'a' && bad[i] <= 'f')
+            bad[i] = (char)(bad[i] - 'a' + 'A');
+    if (strcmp(bad, t) != 0)
+        assert_int_equal(auth_buyer_verify(secret_a, bad), -1);
     memset(bad, 'x', AUTH_BUYER_LEN);
     bad[AUTH_BUYER_LEN] = '\0';
     assert_int_equal(auth_buyer_verify(secret_a, bad), -1);
@@ -162,7 +166,8 @@ static void test_random_ref(void **state)
             assert_non_null(strchr(REF_ALPHABET, ref[j]));
             seen[(unsigned char)ref[j]] = 1;
         }
-        if (strcmp(ref, first) != 0) differs = 1;
+        if (strcmp(ref, first) != 0)
+            differs = 1;
     }
     for (i = 0; i < 256; i++)
         distinct += seen[i];

@@ -82,7 +82,8 @@ static long long query_int(const char *path, const char *sql)
     long long v = -1;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     sqlite3_close(db);
     return v;
@@ -535,11 +536,14 @@ static void test_concurrent_processes(void **state)
             char pay[16];
             uint8_t sec[32];
             int rc;
-            if (ledger_open(path, &l, err, sizeof(err)) != 0) _exit(10);
+            if (ledger_open(path, &l, err, sizeof(err)) != 0)
+                _exit(10);
             /* The show may already exist (another child added it). */
             rc = ledger_show_add(l, "S1", "Race", "Hall", "", "{}");
-            if (rc != 0 && rc != LEDGER_EEXISTS) _exit(11);
-            if (ledger_secret(l, sec) != 0 || write(pipes[i][1], sec, 32) != 32) _exit(12);
+            if (rc != 0 && rc != LEDGER_EEXISTS)
+                _exit(11);
+            if (ledger_secret(l, sec) != 0 || write(pipes[i][1], sec, 32) != 32)
+                _exit(12);
             snprintf(pay, sizeof(pay), "pay-%d", i);
             rc = ledger_booking_create(l, "S1", "", seat, 1, pay, "staff:x", T_NOW, NULL);
             ledger_close(l);
@@ -559,7 +563,8 @@ static void test_concurrent_processes(void **state)
             fail_msg("child %d exited with %d", i, WEXITSTATUS(status));
         assert_int_equal(read(pipes[i][0], secrets[i], 32), 32);
         close(pipes[i][0]);
-        if (i) assert_memory_equal(secrets[0], secrets[i], 32);
+        if (i)
+            assert_memory_equal(secrets[0], secrets[i], 32);
     }
     assert_int_equal(wins, 1);
     assert_int_equal(taken, NPROC - 1);

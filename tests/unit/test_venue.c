@@ -29,7 +29,8 @@ static char *q(const char *s)
 {
     char *d = strdup(s);
     for (char *p = d; *p; p++)
-        if (*p == '\'') *p = '"';
+        if (*p == '\'')
+            *p = '"';
     return d;
 }
 
@@ -46,7 +47,8 @@ static venue *load(const char *file)
     char err[ERR_MAX];
     venue *v = NULL;
     int rc = venue_load_file(venue_path(file), &v, NULL, err, sizeof(err));
-    if (rc) fail_msg("%s", err);
+    if (rc)
+        fail_msg("%s", err);
     assert_non_null(v);
     return v;
 }
@@ -105,7 +107,8 @@ static int check_index_and_layout(const venue *v)
         assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, "x")));
         assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, "y")));
         assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(s, "category")));
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "accessible"))) accessible++;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "accessible")))
+            accessible++;
         i++;
     }
     for (const char *k = "venue\0currency\0stage\0categories\0sections\0"; *k; k += strlen(k) + 1)
@@ -195,7 +198,8 @@ static venue *parse_ok(const char *doc_q)
     venue *v = NULL;
     int rc = venue_parse(doc, strlen(doc), &v, err, sizeof(err));
     free(doc);
-    if (rc) fail_msg("unexpected error: %s", err);
+    if (rc)
+        fail_msg("unexpected error: %s", err);
     return v;
 }
 

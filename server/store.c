@@ -30,6 +30,7 @@ typedef struct conn {
     uv_timer_t retry;
     unsigned pending;      /* commands sent, not yet answered */
     int64_t progress_mono; /* last reply, or when pending went from 0 to 1 */
+    int64_t started_mono;  /* when this connection attempt began */
 } conn;
 
 typedef struct script {
@@ -415,6 +416,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     if (c == &st->cmd) {
         st->loading = 0;
+        c->progress_mono = sm_mono_ms();
         reload_scripts(st);
     } else {
         const char *ps[4] = {"PSUBSCRIBE", "sm:{*}:ev", st->keyevent_channel, NULL};
@@ -450,21 +452,30 @@ static void conn_start(conn *c)
         return;
     }
     c->ac = ac;
+    c->started_mono = c->progress_mono = sm_mono_ms();
     c->pending = 0;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
 /* Drops a connection that stopped answering; hiredis calls the pending
- * callbacks with no reply, then on_disconnect, which reconnects. */
+ * callbacks with no reply, then on_disconnect, which reconnects. A context
+ * that never connected gets no on_disconnect (hiredis 0.14.1): then the
+ * retry is scheduled here. */
 static void conn_kill(conn *c, const char *why)
 {
     redisAsyncContext *ac = c->ac;
+    int connected;
     if (!ac)
         return;
-    sm_warn("Redis %s connection: %s; reconnecting", c->name, why);
+    connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+    if (!c->failing) /* once per outage */
+        sm_warn("Redis %s connection to %s:%d: %s; reconnecting", c->name, c->st->host, c->st->port,
+                why);
     c->failing = 1;
     redisAsyncFree(ac);
+    if (!connected && c->ac == ac)
+        conn_lost(c, why);
 }
 
 static void on_health(uv_timer_t *t)
@@ -476,6 +487,12 @@ static void on_health(uv_timer_t *t)
         conn_kill(&st->cmd, "no reply for 5 s");
         return;
     }
+    /* hiredis 0.14.1 has no connect timeout: an address that drops packets
+     * would keep an attempt open for minutes. */
+    if (st->cmd.ac && !st->cmd.up && now - st->cmd.started_mono > STORE_REPLY_TIMEOUT_MS)
+        conn_kill(&st->cmd, "not ready after 5 s");
+    if (st->sub.ac && !st->sub.up && now - st->sub.started_mono > STORE_REPLY_TIMEOUT_MS)
+        conn_kill(&st->sub, "not ready after 5 s");
     if (st->cmd.up && st->sub.up) {
         if (now - st->last_ping_rx > 3 * STORE_KEEPALIVE_MS) {
             conn_kill(&st->sub, "keepalive not received");

@@ -565,7 +565,10 @@ export class SeatMap {
     const b = this.bounds;
     if (!b || !this.width) return 1;
     const pad = 24;
-    return Math.min((this.width - pad * 2) / (b.maxX - b.minX), (this.height - pad * 2) / (b.maxY - b.minY));
+    // A map area narrower than its padding (while the page lays out) must not
+    // give a zero or negative scale: canvas calls throw on negative radii.
+    const w = Math.max(1, this.width - pad * 2), h = Math.max(1, this.height - pad * 2);
+    return Math.min(w / Math.max(1e-6, b.maxX - b.minX), h / Math.max(1e-6, b.maxY - b.minY));
   }
 
   fit() {

@@ -1,5 +1,10 @@
 /*
  * redis_uv.c - hiredis <-> libuv glue (see redis_uv.h for why it exists).
+ *
+ * Writes: once connected, commands issued during a loop turn are written
+ * together from a uv_prepare callback, just before the loop waits for I/O,
+ * instead of waiting a turn for the socket to report itself writable. Only
+ * when the socket does not take everything is POLLOUT used.
  */
 #include "redis_uv.h"
 
@@ -7,8 +12,11 @@
 
 typedef struct redis_uv {
     uv_poll_t poll;
+    uv_prepare_t prepare;
     redisAsyncContext *ac; /* NULL once hiredis has let go of us */
     int events;
+    int writing; /* inside the prepare callback's write */
+    int open;    /* handles not yet closed */
 } redis_uv;
 
 static void on_poll(uv_poll_t *handle, int status, int events)
@@ -37,6 +45,17 @@ static void update(redis_uv *r, int add, int del)
         uv_poll_stop(&r->poll);
 }
 
+static void on_prepare(uv_prepare_t *handle)
+{
+    redis_uv *r = handle->data;
+    uv_prepare_stop(handle);
+    if (!r->ac)
+        return;
+    r->writing = 1;
+    redisAsyncHandleWrite(r->ac); /* may free the context: r lives until its handles close */
+    r->writing = 0;
+}
+
 static void add_read(void *p)
 {
     update(p, UV_READABLE, 0);
@@ -49,17 +68,26 @@ static void del_read(void *p)
 
 static void add_write(void *p)
 {
-    update(p, UV_WRITABLE, 0);
+    redis_uv *r = p;
+    /* Connecting, or the socket did not take all of it: wait for POLLOUT. */
+    if (!r->ac || !(r->ac->c.flags & REDIS_CONNECTED) || r->writing)
+        update(r, UV_WRITABLE, 0);
+    else
+        uv_prepare_start(&r->prepare, on_prepare);
 }
 
 static void del_write(void *p)
 {
-    update(p, 0, UV_WRITABLE);
+    redis_uv *r = p;
+    uv_prepare_stop(&r->prepare);
+    update(r, 0, UV_WRITABLE);
 }
 
 static void on_close(uv_handle_t *h)
 {
-    free(h->data);
+    redis_uv *r = h->data;
+    if (--r->open == 0)
+        free(r);
 }
 
 static void cleanup(void *p)
@@ -67,7 +95,9 @@ static void cleanup(void *p)
     redis_uv *r = p;
     r->ac = NULL;
     uv_poll_stop(&r->poll);
+    uv_prepare_stop(&r->prepare);
     uv_close((uv_handle_t *)&r->poll, on_close);
+    uv_close((uv_handle_t *)&r->prepare, on_close);
 }
 
 int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
@@ -83,7 +113,10 @@ int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
         free(r);
         return -1;
     }
+    uv_prepare_init(loop, &r->prepare);
+    r->open = 2;
     r->poll.data = r;
+    r->prepare.data = r;
     r->ac = ac;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;

@@ -65,11 +65,6 @@ static void on_store_ready(void *arg)
     shows_store_ready(arg);
 }
 
-static void on_store_down(void *arg)
-{
-    (void)arg;
-}
-
 static void on_store_message(void *arg, const char *show_id, const char *json, size_t len)
 {
     shows_store_message(arg, show_id, json, len);
@@ -153,7 +148,7 @@ int server_run(const config *cfg)
     app *a = calloc(1, sizeof(*a));
     struct lws_context_creation_info info;
     void *foreign[1];
-    store_events ev = {on_store_ready, on_store_down, on_store_message, on_store_expired, NULL};
+    store_events ev = {on_store_ready, NULL, on_store_message, on_store_expired, NULL};
     char err[512];
     struct stat st;
     int status = 1;

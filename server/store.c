@@ -62,7 +62,6 @@ struct store {
 typedef struct request {
     store *st;
     store_cb *cb;
-    store_raw_cb *raw;
     void *arg;
 } request;
 
@@ -169,13 +168,12 @@ static int send_argv(conn *c, int argc, const char **argv, const size_t *lens, r
     return 0;
 }
 
-static request *new_request(store *st, store_cb *cb, store_raw_cb *raw, void *arg)
+static request *new_request(store *st, store_cb *cb, void *arg)
 {
     request *req = calloc(1, sizeof(*req));
     if (req) {
         req->st = st;
         req->cb = cb;
-        req->raw = raw;
         req->arg = arg;
     }
     return req;
@@ -234,9 +232,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         reload_scripts(c->st); /* someone ran SCRIPT FLUSH */
     if (!req)
         return;
-    if (req->raw)
-        req->raw(req->arg, reply);
-    else if (req->cb)
+    if (req->cb)
         deliver(req, reply);
     free(req);
 }
@@ -647,26 +643,11 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
     argv[4] = prefix;
     for (i = 0; i < argc; i++)
         argv[5 + i] = args[i];
-    req = new_request(st, cb, NULL, arg);
+    req = new_request(st, cb, arg);
     rc = req ? send_argv(&st->cmd, argc + 5, argv, NULL, req) : -1;
     if (rc)
         free(req);
     if (argv != small)
         free(argv);
     return rc;
-}
-
-int store_command(store *st, int argc, const char **argv, store_raw_cb *cb, void *arg)
-{
-    request *req;
-    if (!st->cmd.up)
-        return -1;
-    req = new_request(st, NULL, cb, arg);
-    if (!req)
-        return -1;
-    if (send_argv(&st->cmd, argc, argv, NULL, req)) {
-        free(req);
-        return -1;
-    }
-    return 0;
 }

@@ -47,7 +47,7 @@ typedef struct store_events {
     /* Both connections are up (again): anything may have been missed, so
      * every cache must be rebuilt. */
     void (*on_ready)(void *arg);
-    /* A connection was lost. Called once per loss. */
+    /* A connection was lost. Called once per loss; may be NULL. */
     void (*on_down)(void *arg);
     /* A transition of a show, from any process (pub/sub). */
     void (*on_message)(void *arg, const char *show, const char *json, size_t len);
@@ -73,10 +73,5 @@ int store_ready(const store *st);
  */
 int store_run(store *st, const char *script, const char *show, int argc, const char *const *args,
               store_cb *cb, void *arg);
-
-/* Runs any command (argv style) with a raw reply; for health checks.
- * The reply (may be NULL) is valid during cb only. Same return as above. */
-typedef void store_raw_cb(void *arg, void *reply);
-int store_command(store *st, int argc, const char **argv, store_raw_cb *cb, void *arg);
 
 #endif

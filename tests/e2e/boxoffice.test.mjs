@@ -135,7 +135,8 @@ it('walk-up sale, cancel with confirmation, CSV export', async () => {
         await row.locator('button').click();
         await staff.page.waitForSelector('#cancel-dialog[open]');
         await staff.page.click('#cancel-keep');
-        await staff.page.waitForTimeout(300);
+        await staff.page.waitForSelector('#cancel-dialog:not([open])', { state: 'attached' });
+        assert.equal((await bookings()).find((x) => x.id === b.id).status, 'active', 'kept');
         assert.equal(await seatKind(watcher.page, seats[0]), 'booked');
         await row.locator('button').click();
         await staff.page.click('#cancel-confirm');

@@ -99,10 +99,16 @@ export async function waitSeat(page, id, kind, timeoutMs = 5000) {
     return Date.now() - t0;
 }
 
+/* Resolves after the page has drawn its next two animation frames (a zoom or
+ * pan the page just started has been painted). */
+export function nextFrames(page) {
+    return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+}
+
 export async function clickSeat(page, id, minPx = 14) {
     const p = await page.evaluate(([sid, px]) => document.querySelector('#map').seatmap.screenPoint(sid, px), [id, minPx]);
     if (!p) throw new Error(`no seat ${id} on the page`);
-    await page.waitForTimeout(50); // let a zoom/pan frame draw
+    await nextFrames(page); // the zoom/pan that brought it into view is drawn
     const q = await page.evaluate((sid) => document.querySelector('#map').seatmap.screenPoint(sid), id);
     await page.mouse.click(q.x, q.y);
 }

@@ -169,7 +169,6 @@ it('after a server restart the page reconnects, keeps the hold and resynchronise
         await stack.server.kill('SIGKILL');
         await a.page.waitForFunction(() => document.querySelector('#conn').dataset.state !== 'live', null, { timeout: 5000 });
         assert.match(await a.page.locator('#conn').textContent(), /retrying|Reconnecting|Connecting/i);
-        await a.page.waitForTimeout(300);
         await stack.server.restart();
 
         await waitLive(a.page, 20000);

@@ -7,7 +7,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { REPO, seatmapdCli, startStack, testWithLogs } from '../lib/stack.mjs';
-import { clickSeat, holdRef, launch, openBuyer, pickSeats, shot, waitSeat } from './browser.mjs';
+import { clickSeat, holdRef, launch, nextFrames, openBuyer, pickSeats, shot, waitSeat } from './browser.mjs';
 
 let stack;
 let browser;
@@ -63,7 +63,7 @@ it('the stadium layout loads, stays responsive, and a seat can be held', async (
         const layout = await (await fetch(`${stack.baseUrl}/api/shows/stadium`)).json();
         const [seat] = pickSeats(layout, 1, () => true, 30000);
         const p = await page.evaluate((sid) => document.querySelector('#map').seatmap.screenPoint(sid, 16), seat);
-        await page.waitForTimeout(50);
+        await nextFrames(page);
         await page.mouse.move(p.x, p.y);
         await page.waitForSelector('.seatmap-tip:not([hidden])');
         await clickSeat(page, seat);

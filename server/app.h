@@ -2,17 +2,20 @@
  * app.h - the one running server: the event loop and every long-lived part
  * hang off this struct, which `seatmapd serve` creates (server.c).
  *
- * Who may write what: Redis (store) owns holds; SQLite (ledger) owns
- * bookings, shows and staff; the show cache (show.c) is rebuilt from both
- * and written only from script results and pub/sub messages.
+ * Who may write what: server.c fills this struct at start and tears it down
+ * at exit; everything else only reads the pointers and calls the modules
+ * they point to. Redis (store) owns holds; the ledger owns bookings, shows
+ * and staff; the show cache (show.h) is rebuilt from both.
  */
 #ifndef SEATMAP_APP_H
 #define SEATMAP_APP_H
 
 #include "auth.h"
+#include "booking.h"
+#include "client.h"
 #include "config.h"
 #include "ledger.h"
-#include "map.h"
+#include "show.h"
 #include "store.h"
 
 #include <libwebsockets.h>
@@ -25,22 +28,20 @@ typedef struct app {
     struct lws_context *lws;
     store *store;
     ledger *ledger;
+    shows *shows;      /* every show's seat cache */
+    client_hub *hub;   /* buyers' connections on this process */
+    booking_env books; /* what the booking workflow runs on */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are
      * abandoned (see sweep.lua). */
     char instance[300];
     char started_ms[24]; /* unix ms of this start, as text for scripts */
-    sm_map shows;        /* id -> show*, loaded on first use */
-    sm_map buyers;       /* buyer id -> client* (head of that buyer's connections) */
     uv_timer_t tick_timer;
     uv_timer_t sweep_timer;
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
-    unsigned sweep_round;
-    int64_t last_booked_check_mono;
     int stopping;
-    int store_was_ready;
 } app;
 
 #endif

@@ -1,54 +1,80 @@
 /*
- * client.h - one WebSocket connection of a buyer's browser: its identity,
- * the show it watches, its bounded queue of outgoing frames, and its rate
- * limit. ws.c speaks the protocol; show.c fans frames out to clients.
+ * client.h - one connection, HTTP or WebSocket, and its bounded queue of
+ * outgoing frames; and the hub that finds a buyer's connections.
  *
- * Lifetime: a client is allocated when the socket opens and reference
- * counted; an asynchronous Redis call holds a reference, so a reply that
- * arrives after the socket closed finds the client with wsi == NULL and
- * answers nobody.
+ * Ownership: the protocol callback (ws.c, http.c) creates a client when the
+ * connection opens and holds the first reference. Asynchronous work (a Redis
+ * script, a password check) takes a reference of its own. When the socket
+ * closes the callback calls client_detach, which drops the queue; a reply
+ * that arrives after that finds client_connected() == 0 and its send is a
+ * no-op. The last client_unref frees the client.
+ *
+ * Writing: client_send queues a frame (sharing it, never copying) and asks
+ * lws for a writeable callback, where client_writeable writes one frame, or
+ * one chunk of an HTTP body. A WebSocket text frame with nothing queued
+ * before it is written at once (measured: see client.c). A client whose
+ * queue passes its byte limit is closed (1008) rather than buffered without
+ * bound: its page reconnects and gets a fresh snapshot.
+ *
+ * Not here: what the frames say (ws.c, show.c, http_request.c).
  */
 #ifndef SEATMAP_CLIENT_H
 #define SEATMAP_CLIENT_H
 
-#include "auth.h"
 #include "frame.h"
-#include "util.h"
 
-#include <stdint.h>
+#include <stddef.h>
 
 #define CLIENT_QUEUE_MAX 1024 /* frames queued before the client is cut off */
 #define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
+#define CLIENT_HTTP_CHUNK 32768
+#define CLIENT_BUYER_ID_MAX 32
 
-struct show;
-struct app;
+typedef struct client client;
+typedef struct client_hub client_hub;
 
-typedef struct client {
-    struct app *app;
-    struct lws *wsi; /* NULL once closed */
-    int refs;
-    int established; /* the handshake is done: frames may be written */
-    int hello;
-    char buyer[AUTH_BUYER_LEN + 1];
-    char buyer_id[AUTH_BUYER_ID_LEN + 1];
-    struct client *buyer_next, *buyer_prev; /* connections of the same buyer */
-    struct show *show;                      /* watched show, or NULL */
-    struct client *watch_next, *watch_prev; /* watchers of that show */
-    int need_snapshot;                      /* snapshot owed once the show is synced */
-    frame **queue;                          /* ring of qcap frames, grown up to CLIENT_QUEUE_MAX */
-    unsigned qcap, qhead, qcount;
-    size_t qbytes;
-    int close_code; /* set: close with this code at the next writeable */
-    double tokens;  /* rate limit bucket */
-    int64_t tokens_at;
-    sm_buf rx; /* a message arriving in fragments */
-} client;
-
-/* Queues a frame (takes a new reference) and asks lws for a writeable
- * callback. A client whose queue is full is marked to be cut off (1008). */
-void client_send(client *c, frame *f);
-/* Copies text into a new frame and queues it. */
-void client_send_text(client *c, const char *text, size_t len);
+/* A client of an open connection. max_queue: bytes queued before the client
+ * is cut off. wsi NULL makes a client with no socket, whose frames stay in
+ * its queue until taken with client_take (tests use it). NULL when out of
+ * memory. */
+client *client_new(struct lws *wsi, size_t max_queue);
+void client_ref(client *c);
 void client_unref(client *c);
+/* The socket closed: drops the queue and leaves the hub; later sends are
+ * no-ops. Call once, from the close callback. */
+void client_detach(client *c);
+/* 1 while the connection is open. */
+int client_connected(const client *c);
+/* 1 once the client is being cut off: the rest of its input is dropped. */
+int client_closing(const client *c);
+
+/* Queues a frame (takes a new reference; the caller keeps its own). */
+void client_send(client *c, frame *f);
+/* Copies text into a new text frame and sends it. */
+void client_send_text(client *c, const char *text, size_t len);
+
+/* From the writeable callback: writes one frame or HTTP chunk. 0: fine,
+ * 1: the last byte of an HTTP response went out, -1: close the connection
+ * (after a close reason was set, if it was ours to give). */
+int client_writeable(client *c);
+
+/* For clients without a socket: the oldest queued frame, or NULL. The caller
+ * owns the returned reference. */
+frame *client_take(client *c);
+size_t client_queued(const client *c);
+
+/* The buyer id this connection said hello as, "" before. */
+const char *client_buyer_id(const client *c);
+
+/* Every process-local connection of a buyer, by buyer id. */
+client_hub *client_hub_new(void);
+/* Only once no client is linked any more. */
+void client_hub_free(client_hub *h);
+/* Links c under buyer_id (leaving any earlier one); "" unlinks. 0 or -1. */
+int client_hub_set_buyer(client_hub *h, client *c, const char *buyer_id);
+/* Sends f to every connection of the buyer; 0 when it has none here. */
+size_t client_hub_send(client_hub *h, const char *buyer_id, frame *f);
+/* 1 when the buyer has a connection on this process. */
+int client_hub_has(const client_hub *h, const char *buyer_id);
 
 #endif

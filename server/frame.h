@@ -1,7 +1,9 @@
 /*
- * frame.h - a reference-counted outgoing WebSocket message, with the LWS_PRE
- * headroom lws_write needs, so one delta can be queued to ten thousand
- * clients without ten thousand copies.
+ * frame.h - a reference-counted outgoing message, with the LWS_PRE headroom
+ * lws_write needs, so one delta can be queued to ten thousand clients (or
+ * one show layout to a thousand HTTP requests) without a copy each.
+ *
+ * A frame is immutable once made; its mode says how it goes on the wire.
  */
 #ifndef SEATMAP_FRAME_H
 #define SEATMAP_FRAME_H
@@ -9,24 +11,29 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 
+typedef enum frame_mode {
+    FRAME_TEXT = 0,   /* one WebSocket text message */
+    FRAME_HTTP_HEAD,  /* the header block of an HTTP response */
+    FRAME_HTTP_BODY,  /* the whole body of an HTTP response; written in chunks */
+} frame_mode;
+
 typedef struct frame {
     int refs;
+    frame_mode mode;
     size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes, then len bytes of text, then NUL */
+    unsigned char buf[]; /* LWS_PRE bytes, then len bytes of data, then NUL */
 } frame;
 
-/* Copies data; refs = 1. NULL when out of memory. */
+/* Copies data; refs = 1, mode FRAME_TEXT. NULL when out of memory. */
 frame *frame_new(const char *data, size_t len);
-static inline char *frame_text(frame *f)
-{
-    return (char *)f->buf + LWS_PRE;
-}
+/* The same with another mode. */
+frame *frame_new_mode(frame_mode mode, const char *data, size_t len);
 static inline frame *frame_ref(frame *f)
 {
     f->refs++;
     return f;
 }
-/* Drops a reference; frees the frame with the last one. */
+/* Drops a reference; frees the frame with the last one. NULL is fine. */
 void frame_unref(frame *f);
 
 #endif

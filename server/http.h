@@ -1,31 +1,23 @@
 /*
- * http.h - the HTTP side of the one port: static pages from the web
- * directory, the JSON API of PROTOCOL.md (shows, seats, staff login, holds,
- * bookings) and /healthz.
- *
- * Staff are a session cookie (seatmap_session) or a bearer API token. A
- * cookie-authenticated request, or a WebSocket upgrade, whose Origin is
- * present and not this server's own is refused.
+ * http.h - the HTTP side of the one port: the lws protocol callback that
+ * reads requests into http_req (http_request.h), hands API paths to the
+ * route table (api_routes.c through http_router.h) and everything else to
+ * the static pages (http_static.h), and writes the answers from the
+ * connection's client queue.
  */
 #ifndef SEATMAP_HTTP_H
 #define SEATMAP_HTTP_H
 
 #include <libwebsockets.h>
 
-#define HTTP_MAX_BODY (64 * 1024)
-#define HTTP_SESSION_MS (12LL * 3600 * 1000)
-#define HTTP_COOKIE "seatmap_session"
-
-struct http_req;
+/* Per connection (lws allocates it, zeroed). */
 typedef struct http_session {
-    struct http_req *r;
+    struct client *conn; /* the connection's send queue, owned */
+    struct http_req *r;  /* the transaction in progress, owned */
+    int dispatched;      /* its body was read and the request handed on */
 } http_session;
 
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len);
-
-/* 1 when the request has no Origin header or it names this server
- * (http://HOST or https://HOST for the request's Host header). */
-int http_origin_ok(struct lws *wsi);
 
 #endif

@@ -3,6 +3,8 @@
  */
 #include "map.h"
 
+#include "util.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +12,6 @@
 static char tombstone;
 #define MAP_TOMBSTONE (&tombstone)
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 void sm_map_init(sm_map *m)
 {
@@ -41,7 +34,7 @@ static sm_map_slot *find(const sm_map *m, const char *key)
     if (!m->cap)
         return NULL;
     mask = m->cap - 1;
-    for (i = hash(key) & mask;; i = (i + 1) & mask) {
+    for (i = sm_hash(key) & mask;; i = (i + 1) & mask) {
         sm_map_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
@@ -68,7 +61,7 @@ static int grow(sm_map *m)
         sm_map_slot *s = &old.slots[i];
         if (s->key && s->key != MAP_TOMBSTONE) {
             size_t j, mask = cap - 1;
-            for (j = hash(s->key) & mask; m->slots[j].key; j = (j + 1) & mask)
+            for (j = sm_hash(s->key) & mask; m->slots[j].key; j = (j + 1) & mask)
                 ;
             m->slots[j] = *s;
             m->used++;
@@ -96,7 +89,7 @@ int sm_map_set(sm_map *m, const char *key, void *value)
     if ((m->used + m->dead + 1) * 4 > m->cap * 3 && grow(m))
         return -1;
     mask = m->cap - 1;
-    for (i = hash(key) & mask; m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE;
+    for (i = sm_hash(key) & mask; m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE;
          i = (i + 1) & mask)
         ;
     if (m->slots[i].key == MAP_TOMBSTONE)

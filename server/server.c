@@ -8,7 +8,6 @@
 
 #include "app.h"
 #include "http.h"
-#include "show.h"
 #include "venue.h"
 #include "ws.h"
 
@@ -45,34 +44,41 @@ static void lws_log_line(int level, const char *line)
     (void)level;
 }
 
+/* Timers and store events go to the show registry (a->shows). */
 static void on_tick(uv_timer_t *t)
 {
-    shows_tick(t->data);
+    shows_tick(((app *)t->data)->shows);
 }
 
 static void on_sweep(uv_timer_t *t)
 {
-    shows_sweep(t->data);
+    shows_sweep(((app *)t->data)->shows);
 }
 
 static void on_maint(uv_timer_t *t)
 {
-    shows_maintain(t->data);
+    shows_maintain(((app *)t->data)->shows);
 }
 
 static void on_store_ready(void *arg)
 {
-    shows_store_ready(arg);
+    app *a = arg;
+    if (a->shows)
+        shows_store_ready(a->shows);
 }
 
 static void on_store_message(void *arg, const char *show_id, const char *json, size_t len)
 {
-    shows_store_message(arg, show_id, json, len);
+    app *a = arg;
+    if (a->shows)
+        shows_store_message(a->shows, show_id, json, len);
 }
 
 static void on_store_expired(void *arg, const char *show_id)
 {
-    shows_store_expired(arg, show_id);
+    app *a = arg;
+    if (a->shows)
+        shows_store_expired(a->shows, show_id);
 }
 
 static void stop(app *a)
@@ -131,69 +137,40 @@ static int ensure_demo(app *a)
     return 0;
 }
 
-/* Loads every show so that each is swept and kept in sync from the start. */
-static void load_shows(app *a)
+/* The database, the secret, the demo show: everything before the loop. */
+static int open_ledger(app *a)
 {
-    ledger_show *list = NULL;
-    size_t n = 0, i;
-    if (ledger_show_list(a->ledger, &list, &n))
-        return;
-    for (i = 0; i < n; i++)
-        shows_get(a, list[i].id);
-    free(list);
-}
-
-int server_run(const config *cfg)
-{
-    app *a = calloc(1, sizeof(*a));
-    struct lws_context_creation_info info;
-    void *foreign[1];
-    store_events ev = {on_store_ready, NULL, on_store_message, on_store_expired, NULL};
+    const config *cfg = &a->cfg;
     char err[512];
     struct stat st;
-    int status = 1;
 
-    if (!a)
-        return 1;
-    a->cfg = *cfg;
-    {
-        char host[256] = "localhost";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
-        snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
-    }
-    sm_map_init(&a->shows);
-    sm_map_init(&a->buyers);
-    signal(SIGPIPE, SIG_IGN);
-    /* Snapshots of big shows are ~60 KB: above this, glibc maps and unmaps
-     * them instead of keeping freed ones in the heap after a burst of joins. */
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     if (auth_init()) {
         fprintf(stderr, "seatmapd: cannot initialise libsodium\n");
-        goto out;
+        return -1;
     }
     if (ledger_open(cfg->db_path, &a->ledger, err, sizeof(err))) {
         fprintf(stderr, "seatmapd: cannot open database %s: %s\n", cfg->db_path, err);
-        goto out;
+        return -1;
     }
     if (ledger_secret(a->ledger, a->secret)) {
         fprintf(stderr, "seatmapd: cannot read the server secret from %s: %s\n", cfg->db_path,
                 ledger_errmsg(a->ledger));
-        goto out;
+        return -1;
     }
     if (cfg->demo && ensure_demo(a))
-        goto out;
+        return -1;
     if (stat(cfg->web_dir, &st) || !S_ISDIR(st.st_mode))
         sm_warn("web directory %s not found: pages will answer 404 (set --web)", cfg->web_dir);
+    return 0;
+}
 
-    a->loop = malloc(sizeof(*a->loop));
-    if (!a->loop || uv_loop_init(a->loop)) {
-        fprintf(stderr, "seatmapd: cannot create the event loop\n");
-        free(a->loop);
-        a->loop = NULL;
-        goto out;
-    }
-    foreign[0] = a->loop;
+/* lws on our loop. 0, or -1 after saying why (the loop is still open). */
+static int start_lws(app *a)
+{
+    const config *cfg = &a->cfg;
+    struct lws_context_creation_info info;
+    void *foreign[1] = {a->loop};
+
     /* Quiet while the context is made: a failure there is said once, below. */
     lws_set_log_level(0, NULL);
     memset(&info, 0, sizeof(info));
@@ -210,7 +187,7 @@ int server_run(const config *cfg)
     if (!a->lws) {
         fprintf(stderr, "seatmapd: cannot start the web server (is the package "
                         "libwebsockets-evlib-uv installed?)\n");
-        goto out_loop;
+        return -1;
     }
     /* lws returns a context even when it could not bind the port: then it
      * has no vhost, and destroying such a context on a foreign loop crashes
@@ -223,15 +200,43 @@ int server_run(const config *cfg)
         exit(1);
     }
     lws_set_log_level(LLL_ERR, lws_log_line);
-    ev.arg = a;
-    if (store_create(a->loop, cfg->redis_url, &ev, &a->store)) {
-        fprintf(stderr, "seatmapd: bad Redis URL '%s' (expected redis://HOST[:PORT][/DB])\n",
-                cfg->redis_url);
-        lws_context_destroy(a->lws);
-        goto out_loop;
-    }
-    load_shows(a);
+    return 0;
+}
 
+/* Redis, the show registry and the booking workflow's environment. */
+static int start_shows(app *a)
+{
+    store_events ev = {on_store_ready, NULL, on_store_message, on_store_expired, a};
+    shows_config sc;
+
+    if (store_create(a->loop, a->cfg.redis_url, &ev, &a->store)) {
+        fprintf(stderr, "seatmapd: bad Redis URL '%s' (expected redis://HOST[:PORT][/DB])\n",
+                a->cfg.redis_url);
+        return -1;
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.store = a->store;
+    sc.ledger = a->ledger;
+    sc.hub = a->hub;
+    sc.instance = a->instance;
+    sc.started_ms = a->started_ms;
+    sc.tick_ms = a->cfg.tick_ms;
+    sc.frozen_bound_ms = a->cfg.frozen_bound_ms;
+    if (!(a->shows = shows_new(&sc))) {
+        fprintf(stderr, "seatmapd: out of memory\n");
+        return -1;
+    }
+    a->books.loop = a->loop;
+    a->books.store = a->store;
+    a->books.ledger = a->ledger;
+    a->books.instance = a->instance;
+    shows_load_all(a->shows);
+    return 0;
+}
+
+static void start_timers(app *a)
+{
+    const config *cfg = &a->cfg;
     uv_timer_init(a->loop, &a->tick_timer);
     uv_timer_init(a->loop, &a->sweep_timer);
     uv_timer_init(a->loop, &a->maint_timer);
@@ -248,7 +253,64 @@ int server_run(const config *cfg)
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+}
 
+static app *app_new(const config *cfg)
+{
+    app *a = calloc(1, sizeof(*a));
+    char host[256] = "localhost";
+    if (!a)
+        return NULL;
+    a->cfg = *cfg;
+    gethostname(host, sizeof(host) - 1);
+    snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
+    snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
+    a->hub = client_hub_new();
+    if (!a->hub) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void app_free(app *a)
+{
+    shows_free(a->shows);
+    client_hub_free(a->hub);
+    if (a->ledger)
+        ledger_close(a->ledger);
+    free(a);
+}
+
+int server_run(const config *cfg)
+{
+    app *a = app_new(cfg);
+    int status = 1;
+
+    if (!a)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    /* Snapshots of big shows are ~60 KB: above this, glibc maps and unmaps
+     * them instead of keeping freed ones in the heap after a burst of joins. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+    if (open_ledger(a))
+        goto out;
+    a->loop = malloc(sizeof(*a->loop));
+    if (!a->loop || uv_loop_init(a->loop)) {
+        fprintf(stderr, "seatmapd: cannot create the event loop\n");
+        free(a->loop);
+        a->loop = NULL;
+        goto out;
+    }
+    if (start_lws(a))
+        goto out_loop;
+    if (start_shows(a)) {
+        store_destroy(a->store);
+        a->store = NULL;
+        lws_context_destroy(a->lws);
+        goto out_loop;
+    }
+    start_timers(a);
     fprintf(stderr, "seatmapd: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
     uv_run(a->loop, UV_RUN_DEFAULT);
     lws_context_destroy(a->lws);
@@ -259,10 +321,6 @@ out_loop:
         sm_warn("event loop closed with handles still open");
     free(a->loop);
 out:
-    shows_free(a);
-    sm_map_free(&a->buyers);
-    if (a->ledger)
-        ledger_close(a->ledger);
-    free(a);
+    app_free(a);
     return status;
 }

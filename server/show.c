@@ -4,6 +4,9 @@
  */
 #include "show.h"
 
+#include "map.h"
+#include "outcome.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,54 @@
 #define SHOW_SWEEP_ALL_EVERY 20
 #define SHOW_FRAMES_PER_SEC 120000
 #define SHOW_CHECK_BOOKED_MS 30000
+
+struct shows {
+    shows_config cfg;
+    char instance[300];
+    char started_ms[24];
+    sm_map by_id; /* id -> show* (owned) */
+    unsigned sweep_round;
+    int64_t last_booked_check_mono;
+};
+
+/* One connection watching one show. */
+struct watcher {
+    show *s;
+    client *c;                /* holds a reference */
+    watcher *next, *prev;     /* the show's watchers */
+    int need_snapshot;        /* snapshot owed once the show is synced */
+};
+
+struct show {
+    shows *all;
+    char id[SM_SHOW_ID_MAX + 1];
+    char name[257];
+    char starts_at[40];
+    venue *venue; /* owned */
+    size_t nseats;
+    char *state;   /* 'e' 'p' 'b' per seat: now */
+    char *flushed; /* as of flushed_seq: what watchers have */
+    int64_t seq, flushed_seq;
+    int64_t last_flush_mono;
+    frame *snapshot; /* shared snapshot (hold null) of flushed_seq, or NULL */
+    uint32_t *dirty; /* seats changed since the last tick */
+    uint8_t *dirty_mark;
+    size_t ndirty;
+    sm_map holds_by_ref;   /* ref -> hold* (owned) */
+    sm_map holds_by_buyer; /* buyer id -> hold* (same objects) */
+    watcher *watchers;
+    size_t nwatchers;
+    int loaded;       /* the cache has been built at least once */
+    int synced;       /* the cache matches Redis as of seq */
+    int syncing;      /* a snapshot request is out */
+    int snapshot_all; /* after the resync, send every watcher a snapshot */
+    char **backlog;   /* messages that arrived during a resync */
+    size_t nbacklog;
+    int sweeping, sweep_again;
+    frame *layout, *layout_gz; /* GET /api/shows/{id}, cached by the API */
+};
+
+static void notify_buyer(show *s, const char *buyer_id, const char *reason);
 
 /* ---- holds ---- */
 
@@ -101,6 +152,31 @@ int show_hold_json(const show *s, const hold *h, sm_buf *b)
     return rc ? rc : sm_buf_printf(b, "],\"expires_at\":%lld}", (long long)h->expires_at);
 }
 
+static int cmp_hold_newest(const void *x, const void *y)
+{
+    const hold *a = *(const hold *const *)x, *b = *(const hold *const *)y;
+    return a->expires_at < b->expires_at ? 1 : a->expires_at > b->expires_at ? -1 : 0;
+}
+
+int show_hold_list(const show *s, const hold ***out, size_t *n)
+{
+    size_t it = 0;
+    const hold **list;
+    void *v;
+
+    *out = NULL;
+    *n = 0;
+    list = calloc(s->holds_by_ref.used + 1, sizeof(*list));
+    if (!list)
+        return -1;
+    while (sm_map_next(&s->holds_by_ref, &it, NULL, &v))
+        if (((hold *)v)->buyer[0]) /* not a box-office sale in progress */
+            list[(*n)++] = v;
+    qsort(list, *n, sizeof(*list), cmp_hold_newest);
+    *out = list;
+    return 0;
+}
+
 /* ---- loading ---- */
 
 static void show_free(show *s)
@@ -115,13 +191,13 @@ static void show_free(show *s)
     free(s->dirty);
     free(s->dirty_mark);
     venue_free(s->venue);
-    free(s->api_json);
-    free(s->api_gz);
+    frame_unref(s->layout);
+    frame_unref(s->layout_gz);
     frame_unref(s->snapshot);
     free(s);
 }
 
-show *shows_get(app *a, const char *id)
+show *shows_get(shows *a, const char *id)
 {
     show *s;
     ledger_show ls;
@@ -130,14 +206,15 @@ show *shows_get(app *a, const char *id)
 
     if (!id || !sm_valid_show_id(id))
         return NULL;
-    s = sm_map_get(&a->shows, id);
+    s = sm_map_get(&a->by_id, id);
     if (s)
         return s;
     memset(&ls, 0, sizeof(ls));
-    rc = ledger_show_get(a->ledger, id, &ls);
+    rc = ledger_show_get(a->cfg.ledger, id, &ls);
     if (rc) {
         if (rc != LEDGER_ENOTFOUND)
-            sm_warn("cannot read show %s from the database: %s", id, ledger_errmsg(a->ledger));
+            sm_warn("cannot read show %s from the database: %s", id,
+                    ledger_errmsg(a->cfg.ledger));
         return NULL;
     }
     s = calloc(1, sizeof(*s));
@@ -145,7 +222,7 @@ show *shows_get(app *a, const char *id)
         ledger_show_clear(&ls);
         return NULL;
     }
-    s->app = a;
+    s->all = a;
     snprintf(s->id, sizeof(s->id), "%s", ls.id);
     snprintf(s->name, sizeof(s->name), "%s", ls.name);
     snprintf(s->starts_at, sizeof(s->starts_at), "%s", ls.starts_at);
@@ -161,7 +238,7 @@ show *shows_get(app *a, const char *id)
     s->flushed = malloc(s->nseats + 1);
     s->dirty = malloc(sizeof(*s->dirty) * (s->nseats + 1));
     s->dirty_mark = calloc(s->nseats + 1, 1);
-    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || sm_map_set(&a->shows, id, s)) {
+    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || sm_map_set(&a->by_id, id, s)) {
         show_free(s);
         return NULL;
     }
@@ -170,20 +247,113 @@ show *shows_get(app *a, const char *id)
     s->state[s->nseats] = s->flushed[s->nseats] = '\0';
     sm_map_init(&s->holds_by_ref);
     sm_map_init(&s->holds_by_buyer);
-    if (store_ready(a->store)) {
+    if (store_ready(a->cfg.store)) {
         show_ensure_booked(s);
         show_resync(s, 1);
     }
     return s;
 }
 
-void shows_free(app *a)
+shows *shows_new(const shows_config *cfg)
+{
+    shows *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->cfg = *cfg;
+    snprintf(a->instance, sizeof(a->instance), "%s", cfg->instance ? cfg->instance : "");
+    snprintf(a->started_ms, sizeof(a->started_ms), "%s", cfg->started_ms ? cfg->started_ms : "0");
+    a->cfg.instance = a->instance;
+    a->cfg.started_ms = a->started_ms;
+    sm_map_init(&a->by_id);
+    return a;
+}
+
+void shows_free(shows *a)
 {
     size_t it = 0;
     void *v;
-    while (sm_map_next(&a->shows, &it, NULL, &v))
+    if (!a)
+        return;
+    while (sm_map_next(&a->by_id, &it, NULL, &v))
         show_free(v);
-    sm_map_free(&a->shows);
+    sm_map_free(&a->by_id);
+    free(a);
+}
+
+void shows_load_all(shows *a)
+{
+    ledger_show *list = NULL;
+    size_t n = 0, i;
+    if (ledger_show_list(a->cfg.ledger, &list, &n))
+        return;
+    for (i = 0; i < n; i++)
+        shows_get(a, list[i].id);
+    free(list);
+}
+
+size_t shows_watcher_count(const shows *a)
+{
+    size_t it = 0, n = 0;
+    void *v;
+    while (sm_map_next(&a->by_id, &it, NULL, &v))
+        n += ((show *)v)->nwatchers;
+    return n;
+}
+
+/* ---- accessors ---- */
+
+const char *show_id(const show *s)
+{
+    return s->id;
+}
+
+const char *show_name(const show *s)
+{
+    return s->name;
+}
+
+const char *show_starts_at(const show *s)
+{
+    return s->starts_at;
+}
+
+const venue *show_venue(const show *s)
+{
+    return s->venue;
+}
+
+size_t show_seat_count(const show *s)
+{
+    return s->nseats;
+}
+
+int show_loaded(const show *s)
+{
+    return s->loaded;
+}
+
+int64_t show_seq(const show *s)
+{
+    return s->seq;
+}
+
+const char *show_states(const show *s)
+{
+    return s->state;
+}
+
+frame *show_layout_cache(const show *s, int gz)
+{
+    frame *f = gz ? s->layout_gz : s->layout;
+    return f ? frame_ref(f) : NULL;
+}
+
+void show_set_layout_cache(show *s, frame *plain, frame *gz)
+{
+    frame_unref(s->layout);
+    frame_unref(s->layout_gz);
+    s->layout = plain ? frame_ref(plain) : NULL;
+    s->layout_gz = gz ? frame_ref(gz) : NULL;
 }
 
 /* ---- applying transitions ---- */
@@ -242,7 +412,7 @@ static void audit_msg(show *s, const cJSON *m, const char *who)
         snprintf(whobuf, sizeof(whobuf), "buyer:%s", buyer);
         who = whobuf;
     }
-    ledger_audit(s->app->ledger, op, s->id, str_of(m, "ref"), seats.data ? seats.data : "", who,
+    ledger_audit(s->all->cfg.ledger, op, s->id, str_of(m, "ref"), seats.data ? seats.data : "", who,
                  sm_now_ms());
     sm_buf_free(&seats);
 }
@@ -274,7 +444,7 @@ static void apply_msg(show *s, const cJSON *m, int64_t seq)
     s->seq = seq;
     reason = reason_of(op);
     if (*buyer && reason)
-        shows_notify_buyer(s->app, s, buyer, reason);
+        notify_buyer(s, buyer, reason);
 }
 
 static void backlog_add(show *s, const char *json, size_t len)
@@ -347,19 +517,13 @@ void show_apply(show *s, const char *json, size_t len)
     apply_json(s, json, len, NULL, 0);
 }
 
-/* Applies a script's messages; `who` audits them (NULL: the buyer). */
-static void apply_result_as(show *s, const store_result *res, const char *who)
+void show_apply_result(show *s, const store_result *res, const char *who)
 {
     size_t i;
     for (i = 0; i < res->nmsgs; i++)
         apply_json(s, res->msgs[i], strlen(res->msgs[i]), who, 1);
     if (res->nmore)
         show_resync(s, 0);
-}
-
-void show_apply_result(show *s, const store_result *res)
-{
-    apply_result_as(s, res, NULL);
 }
 
 /* ---- fan-out ---- */
@@ -389,9 +553,9 @@ static void drop_shared_snapshot(show *s)
 
 /* Watchers without a hold (nearly all of them) share one snapshot frame per
  * flushed seq: a thousand joiners of a 60k-seat show cost one build. */
-static void send_snapshot(show *s, client *c)
+static void send_snapshot(show *s, watcher *w)
 {
-    const hold *h = show_hold_of(s, c->buyer_id);
+    const hold *h = show_hold_of(s, client_buyer_id(w->c));
     frame *f;
 
     if (!h) {
@@ -403,8 +567,8 @@ static void send_snapshot(show *s, client *c)
     }
     if (!f)
         return;
-    c->need_snapshot = 0;
-    client_send(c, f);
+    w->need_snapshot = 0;
+    client_send(w->c, f);
     frame_unref(f);
 }
 
@@ -412,7 +576,7 @@ static void flush(show *s)
 {
     sm_buf b;
     frame *f;
-    client *c;
+    watcher *w;
     size_t i, n = 0;
 
     sm_buf_init(&b, 64u * 1024 * 1024);
@@ -432,13 +596,15 @@ static void flush(show *s)
     s->flushed_seq = s->seq;
     s->last_flush_mono = sm_mono_ms();
     drop_shared_snapshot(s);
-    f = b.data ? frame_new(b.data, b.len) : NULL;
+    f = sm_buf_failed(&b) ? NULL : frame_new(b.data, b.len);
     sm_buf_free(&b);
-    if (!f)
+    if (!f) {
+        show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
         return;
-    for (c = s->watchers; c; c = c->watch_next)
-        if (!c->need_snapshot)
-            client_send(c, f);
+    }
+    for (w = s->watchers; w; w = w->next)
+        if (!w->need_snapshot)
+            client_send(w->c, f);
     frame_unref(f);
 }
 
@@ -455,55 +621,60 @@ static void flush_silently(show *s)
     drop_shared_snapshot(s);
 }
 
-void show_watch(show *s, client *c)
+watcher *show_watch(show *s, client *c)
 {
-    show_unwatch(c);
-    c->show = s;
-    c->watch_prev = NULL;
-    c->watch_next = s->watchers;
+    watcher *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->s = s;
+    w->c = c;
+    client_ref(c);
+    w->next = s->watchers;
     if (s->watchers)
-        s->watchers->watch_prev = c;
-    s->watchers = c;
+        s->watchers->prev = w;
+    s->watchers = w;
     s->nwatchers++;
-    c->need_snapshot = 1;
+    w->need_snapshot = 1;
     if (s->loaded)
-        send_snapshot(s, c);
+        send_snapshot(s, w);
+    return w;
 }
 
-void show_unwatch(client *c)
+void show_unwatch(watcher *w)
 {
-    show *s = c->show;
-    if (!s)
+    show *s;
+    if (!w)
         return;
-    if (c->watch_prev)
-        c->watch_prev->watch_next = c->watch_next;
+    s = w->s;
+    if (w->prev)
+        w->prev->next = w->next;
     else
-        s->watchers = c->watch_next;
-    if (c->watch_next)
-        c->watch_next->watch_prev = c->watch_prev;
-    c->watch_next = c->watch_prev = NULL;
-    c->show = NULL;
+        s->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
     s->nwatchers--;
+    client_unref(w->c);
+    free(w);
 }
 
-void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reason)
+/* Sends the hold event of a buyer to all its connections on this process. */
+static void notify_buyer(show *s, const char *buyer_id, const char *reason)
 {
-    client *c = sm_map_get(&a->buyers, buyer_id);
+    client_hub *hub = s->all->cfg.hub;
     sm_buf b;
     frame *f;
 
-    if (!c)
+    if (!hub || !client_hub_has(hub, buyer_id))
         return;
     sm_buf_init(&b, 64 * 1024);
     sm_buf_printf(&b, "{\"type\":\"hold\",\"show\":\"%s\",\"hold\":", s->id);
     show_hold_json(s, show_hold_of(s, buyer_id), &b);
     sm_buf_printf(&b, ",\"reason\":\"%s\"}", reason);
-    f = b.data ? frame_new(b.data, b.len) : NULL;
+    f = sm_buf_failed(&b) ? NULL : frame_new(b.data, b.len);
     sm_buf_free(&b);
     if (!f)
         return;
-    for (; c; c = c->buyer_next)
-        client_send(c, f);
+    client_hub_send(hub, buyer_id, f);
     frame_unref(f);
 }
 
@@ -514,31 +685,28 @@ void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reaso
  * (10,000 watchers: every 75 ms instead of every 50) and a burst of changes
  * costs the same CPU whatever its size.
  */
-void shows_tick(app *a)
+void shows_tick(shows *a)
 {
-    size_t it = 0, watchers = 0;
+    size_t it = 0, watchers = shows_watcher_count(a);
     void *v;
     int64_t now = sm_mono_ms(), interval;
 
-    while (sm_map_next(&a->shows, &it, NULL, &v))
-        watchers += ((show *)v)->nwatchers;
     interval = (int64_t)(watchers * 1000 / SHOW_FRAMES_PER_SEC);
     /* due a quarter tick early (the timer runs every half tick), but never
      * sooner than a tick after the last delta, less timer jitter */
     interval -= a->cfg.tick_ms / 4;
     if (interval < a->cfg.tick_ms - 5)
         interval = a->cfg.tick_ms - 5;
-    it = 0;
-    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show *s = v;
-        client *c;
+        watcher *w;
         if (!s->loaded)
             continue;
         if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval)
             flush(s);
-        for (c = s->watchers; c; c = c->watch_next)
-            if (c->need_snapshot)
-                send_snapshot(s, c);
+        for (w = s->watchers; w; w = w->next)
+            if (w->need_snapshot)
+                send_snapshot(s, w);
     }
 }
 
@@ -571,17 +739,21 @@ static void notify_changed_holds(show *s, sm_map *old)
                  : booked                         ? "booked"
                  : was->expires_at <= sm_now_ms() ? "expired"
                                                   : "released";
-        shows_notify_buyer(s->app, s, buyer, reason);
+        notify_buyer(s, buyer, reason);
     }
     it = 0;
     while (sm_map_next(&s->holds_by_buyer, &it, &buyer, &v))
         if (!sm_map_get(old, buyer))
-            shows_notify_buyer(s->app, s, buyer, "held");
+            notify_buyer(s, buyer, "held");
 }
 
 static void on_snapshot(void *arg, const store_result *res)
 {
-    show *s = arg;
+    show_sync_from(arg, res);
+}
+
+void show_sync_from(show *s, const store_result *res)
+{
     cJSON *d = NULL, *it, *hs;
     char **backlog;
     hold *h;
@@ -591,12 +763,12 @@ static void on_snapshot(void *arg, const store_result *res)
     int64_t seq;
 
     s->syncing = 0;
-    if (strcmp(res->status, "ok") == 0)
+    if (res->outcome == OUT_OK)
         d = cJSON_Parse(res->detail);
     seq = d ? seq_of(d) : -1;
     fresh = seq >= 0 ? malloc(s->nseats) : NULL;
     if (!fresh) {
-        if (strcmp(res->status, "unavailable") != 0)
+        if (res->outcome != OUT_UNAVAILABLE)
             sm_warn("show %s: cannot rebuild its seat cache from Redis (%s)", s->id, res->status);
         cJSON_Delete(d);
         return; /* shows_maintain retries */
@@ -655,11 +827,11 @@ static void on_snapshot(void *arg, const store_result *res)
     }
     free(backlog);
     if (s->snapshot_all && s->synced) {
-        client *c;
+        watcher *w;
         s->snapshot_all = 0;
         flush_silently(s);
-        for (c = s->watchers; c; c = c->watch_next)
-            send_snapshot(s, c);
+        for (w = s->watchers; w; w = w->next)
+            send_snapshot(s, w);
     }
 }
 
@@ -674,7 +846,7 @@ void show_resync(show *s, int snapshots)
         return;
     s->synced = 0;
     snprintf(min, sizeof(min), "%lld", (long long)s->seq);
-    if (store_run(s->app->store, "snapshot", s->id, 1, args, on_snapshot, s) == 0)
+    if (store_run(s->all->cfg.store, "snapshot", s->id, 1, args, on_snapshot, s) == 0)
         s->syncing = 1;
 }
 
@@ -697,7 +869,7 @@ static void add_pair(void *arg, const char *seat, int64_t id)
 
 static void on_store_result(void *arg, const store_result *res)
 {
-    apply_result_as(arg, res, "reconcile");
+    show_apply_result(arg, res, "reconcile");
 }
 
 void show_ensure_booked(show *s)
@@ -711,15 +883,15 @@ void show_ensure_booked(show *s)
 
     /* The watermark is read first: a booking committed after it is newer
      * than this read and must not be taken for a stale Redis entry. */
-    if (ledger_booking_max_id(s->app->ledger, &watermark)) {
-        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->app->ledger));
+    if (ledger_booking_max_id(s->all->cfg.ledger, &watermark)) {
+        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->all->cfg.ledger));
         return;
     }
     snprintf(wm, sizeof(wm), "%lld", (long long)watermark);
     sm_buf_init(&p.text, 64u * 1024 * 1024);
     p.n = 0;
-    if (ledger_booked_seats(s->app->ledger, s->id, add_pair, &p)) {
-        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->app->ledger));
+    if (ledger_booked_seats(s->all->cfg.ledger, s->id, add_pair, &p)) {
+        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->all->cfg.ledger));
         sm_buf_free(&p.text);
         return;
     }
@@ -728,7 +900,7 @@ void show_ensure_booked(show *s)
         args[0] = wm;
         for (i = 0, q = p.text.data; i < 2 * p.n; i++, q += strlen(q) + 1)
             args[i + 1] = q;
-        store_run(s->app->store, "ensure", s->id, (int)(2 * p.n + 1), args, on_store_result, s);
+        store_run(s->all->cfg.store, "ensure", s->id, (int)(2 * p.n + 1), args, on_store_result, s);
         free(args);
     }
     sm_buf_free(&p.text);
@@ -752,12 +924,12 @@ static void reconcile_frozen(show *s, const char *token)
     /* Refs are unique only among live holds: a booking of this freeze was
      * made after it (a minute of slack for clocks), an older one is another
      * hold's that had the same code. */
-    if (ledger_booking_by_hold(s->app->ledger, s->id, ref, &b) == 0 &&
+    if (ledger_booking_by_hold(s->all->cfg.ledger, s->id, ref, &b) == 0 &&
         b.created_at >= atoll(frozen) - 60000) {
         snprintf(id, sizeof(id), "%lld", (long long)b.id);
         sm_info("show %s: hold %s was booked (booking %s) but not marked in Redis; fixing", s->id,
                 ref, id);
-        store_run(s->app->store, "book", s->id, 2, args, on_store_result, s);
+        store_run(s->all->cfg.store, "book", s->id, 2, args, on_store_result, s);
         ledger_booking_clear(&b);
         return;
     }
@@ -765,7 +937,7 @@ static void reconcile_frozen(show *s, const char *token)
     args[1] = frozen;
     sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it", s->id,
             ref);
-    store_run(s->app->store, "thaw", s->id, 2, args, on_store_result, s);
+    store_run(s->all->cfg.store, "thaw", s->id, 2, args, on_store_result, s);
 }
 
 /* ---- sweep ---- */
@@ -775,12 +947,12 @@ static void sweep_show(show *s);
 static void on_swept(void *arg, const store_result *res)
 {
     show *s = arg;
-    int again = s->sweep_again || strcmp(res->status, "more") == 0;
+    int again = s->sweep_again || res->outcome == OUT_MORE;
 
     s->sweeping = 0;
     s->sweep_again = 0;
-    apply_result_as(s, res, "expiry");
-    if (strcmp(res->status, "ok") == 0 || strcmp(res->status, "more") == 0) {
+    show_apply_result(s, res, "expiry");
+    if (res->outcome == OUT_OK || res->outcome == OUT_MORE) {
         char refs[4096], *tok, *save = NULL;
         snprintf(refs, sizeof(refs), "%s", res->detail);
         for (tok = strtok_r(refs, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
@@ -793,54 +965,54 @@ static void on_swept(void *arg, const store_result *res)
 static void sweep_show(show *s)
 {
     char bound[24];
-    const char *args[4] = {SHOW_SWEEP_BATCH, bound, s->app->instance, s->app->started_ms};
+    const char *args[4] = {SHOW_SWEEP_BATCH, bound, s->all->instance, s->all->started_ms};
 
     if (s->sweeping) {
         s->sweep_again = 1;
         return;
     }
-    snprintf(bound, sizeof(bound), "%ld", s->app->cfg.frozen_bound_ms);
-    if (store_run(s->app->store, "sweep", s->id, 4, args, on_swept, s) == 0)
+    snprintf(bound, sizeof(bound), "%ld", s->all->cfg.frozen_bound_ms);
+    if (store_run(s->all->cfg.store, "sweep", s->id, 4, args, on_swept, s) == 0)
         s->sweeping = 1;
 }
 
 /* Every tick sweeps the shows that have holds (as far as the cache knows);
  * every SHOW_SWEEP_ALL_EVERY ticks all of them, in case the cache missed one
  * or a confirmation left a frozen hold behind. */
-void shows_sweep(app *a)
+void shows_sweep(shows *a)
 {
     size_t it = 0;
     void *v;
     int all = a->sweep_round++ % SHOW_SWEEP_ALL_EVERY == 0;
 
-    if (!store_up(a->store))
+    if (!store_up(a->cfg.store))
         return;
-    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show *s = v;
         if (all || s->holds_by_ref.used || !s->synced)
             sweep_show(s);
     }
 }
 
-void shows_store_expired(app *a, const char *show_id)
+void shows_store_expired(shows *a, const char *show_id)
 {
-    show *s = sm_map_get(&a->shows, show_id);
-    if (s && store_up(a->store))
+    show *s = sm_map_get(&a->by_id, show_id);
+    if (s && store_up(a->cfg.store))
         sweep_show(s);
 }
 
-void shows_store_message(app *a, const char *show_id, const char *json, size_t len)
+void shows_store_message(shows *a, const char *show_id, const char *json, size_t len)
 {
-    show *s = sm_map_get(&a->shows, show_id);
+    show *s = sm_map_get(&a->by_id, show_id);
     if (s)
         show_apply(s, json, len);
 }
 
-void shows_store_ready(app *a)
+void shows_store_ready(shows *a)
 {
     size_t it = 0;
     void *v;
-    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show_ensure_booked(v);
         show_resync(v, 1);
     }
@@ -854,7 +1026,7 @@ static void on_booked_count(void *arg, const store_result *res)
     show *s = arg;
     int64_t n;
 
-    if (strcmp(res->status, "ok") != 0 || ledger_booked_count(s->app->ledger, s->id, &n))
+    if (res->outcome != OUT_OK || ledger_booked_count(s->all->cfg.ledger, s->id, &n))
         return;
     if (n != atoll(res->detail)) {
         sm_warn("show %s: Redis has %s booked seats, the database %lld; reconciling", s->id,
@@ -863,23 +1035,23 @@ static void on_booked_count(void *arg, const store_result *res)
     }
 }
 
-void shows_maintain(app *a)
+void shows_maintain(shows *a)
 {
     size_t it = 0;
     void *v;
     int64_t now = sm_mono_ms();
     int check = now - a->last_booked_check_mono >= SHOW_CHECK_BOOKED_MS;
 
-    ledger_audit_flush(a->ledger);
-    if (!store_ready(a->store))
+    ledger_audit_flush(a->cfg.ledger);
+    if (!store_ready(a->cfg.store))
         return;
     if (check)
         a->last_booked_check_mono = now;
-    while (sm_map_next(&a->shows, &it, NULL, &v)) {
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show *s = v;
         if (!s->synced && !s->syncing)
             show_resync(s, s->snapshot_all);
         if (check)
-            store_run(a->store, "count", s->id, 0, NULL, on_booked_count, s);
+            store_run(a->cfg.store, "count", s->id, 0, NULL, on_booked_count, s);
     }
 }

@@ -14,17 +14,32 @@
  * so it and the next delta always join up at the same seq.
  *
  * Also here: the sweep that expires overdue holds, and reconciliation of
- * booked seats and frozen holds with SQLite.
+ * booked seats and frozen holds with the ledger.
+ *
+ * Ownership: the `shows` registry owns every show it loaded (until
+ * shows_free); a show* stays valid for the life of the registry. Watchers
+ * are the caller's clients, referenced only while watching.
+ *
+ * Not here: the wire protocol of requests (ws.c, api_*.c), bookings
+ * (booking.h).
  */
 #ifndef SEATMAP_SHOW_H
 #define SEATMAP_SHOW_H
 
-#include "app.h"
+#include "auth.h"
 #include "client.h"
+#include "ledger.h"
+#include "store.h"
+#include "util.h"
 #include "venue.h"
 
 #include <stdint.h>
 
+typedef struct shows shows;
+typedef struct show show;
+typedef struct watcher watcher;
+
+/* A live hold, as the cache knows it. Read-only outside show.c. */
 typedef struct hold {
     char ref[AUTH_REF_LEN + 1];
     char buyer[AUTH_BUYER_ID_LEN + 1]; /* "" for a box-office sale in progress */
@@ -33,75 +48,87 @@ typedef struct hold {
     uint32_t *seats; /* seat indexes, owned */
 } hold;
 
-typedef struct show {
-    app *app;
-    char id[SM_SHOW_ID_MAX + 1];
-    char name[257];
-    char starts_at[40];
-    venue *venue; /* owned */
-    size_t nseats;
-    char *state;   /* 'e' 'p' 'b' per seat: now */
-    char *flushed; /* as of flushed_seq: what watchers have */
-    int64_t seq, flushed_seq;
-    int64_t last_flush_mono;
-    frame *snapshot; /* shared snapshot (hold null) of flushed_seq, or NULL */
-    uint32_t *dirty; /* seats changed since the last tick */
-    uint8_t *dirty_mark;
-    size_t ndirty;
-    sm_map holds_by_ref;   /* ref -> hold* (owned) */
-    sm_map holds_by_buyer; /* buyer id -> hold* (same objects) */
-    client *watchers;
-    size_t nwatchers;
-    int loaded;       /* the cache has been built at least once */
-    int synced;       /* the cache matches Redis as of seq */
-    int syncing;      /* a snapshot request is out */
-    int snapshot_all; /* after the resync, send every watcher a snapshot */
-    char **backlog;   /* messages that arrived during a resync */
-    size_t nbacklog;
-    int sweeping, sweep_again;
-    char *api_json; /* GET /api/shows/{id}, built on first use; owned */
-    size_t api_len;
-    char *api_gz; /* the same, gzipped once for clients that accept it */
-    size_t api_gz_len;
-} show;
+typedef struct shows_config {
+    store *store;          /* holds and pub/sub */
+    ledger *ledger;        /* shows, bookings, audit */
+    client_hub *hub;       /* where a buyer's hold events go */
+    const char *instance;  /* "host:port" of this process (see sweep.lua); copied */
+    const char *started_ms; /* unix ms of this start, as text; copied */
+    int tick_ms;           /* delta coalescing period */
+    long frozen_bound_ms;  /* a hold frozen longer than this is reconciled */
+} shows_config;
 
-/* The show with this id, loading it from SQLite on first use; NULL when
+/* ---- the registry ---- */
+
+/* NULL when out of memory. */
+shows *shows_new(const shows_config *cfg);
+/* Frees every show; no watcher may remain. */
+void shows_free(shows *all);
+/* The show with this id, loading it from the ledger on first use; NULL when
  * there is no such show (or its stored venue no longer parses). */
-show *shows_get(app *a, const char *id);
-/* Frees every show (at shutdown). */
-void shows_free(app *a);
+show *shows_get(shows *all, const char *id);
+/* Loads every show of the ledger, so each is swept and kept in sync. */
+void shows_load_all(shows *all);
+/* Watchers of every show together. */
+size_t shows_watcher_count(const shows *all);
 
-/* A transition message (see server/lua/lib.lua); `local` when it came back
- * as our own script's reply rather than over pub/sub. */
-void show_apply(show *s, const char *json, size_t len);
-/* Applies every message of a script result. */
-void show_apply_result(show *s, const store_result *res);
+/* Timers and store events, wired up by server.c. */
+void shows_tick(shows *all);
+void shows_sweep(shows *all);
+void shows_maintain(shows *all);
+void shows_store_ready(shows *all);
+void shows_store_message(shows *all, const char *show_id, const char *json, size_t len);
+void shows_store_expired(shows *all, const char *show_id);
 
-/* Adds c as a watcher (leaving any other show); it gets a snapshot as soon as
- * the show is synced. */
-void show_watch(show *s, client *c);
-void show_unwatch(client *c);
+/* ---- one show ---- */
+
+const char *show_id(const show *s);
+const char *show_name(const show *s);
+const char *show_starts_at(const show *s); /* "" when not set */
+const venue *show_venue(const show *s);
+size_t show_seat_count(const show *s);
+/* 1 once the cache was built from Redis at least once. */
+int show_loaded(const show *s);
+int64_t show_seq(const show *s);
+/* One state letter ('e', 'p', 'b') per seat, show_seat_count of them. */
+const char *show_states(const show *s);
+
+/* The live holds of buyers (not box-office sales in progress), newest
+ * deadline first, in a new array the caller frees with free(); the holds
+ * themselves stay the show's. 0 or -1 (out of memory). */
+int show_hold_list(const show *s, const hold ***out, size_t *n);
 /* This buyer's live hold in the show, or NULL. */
 const hold *show_hold_of(const show *s, const char *buyer_id);
 /* Appends a hold as JSON {"ref","seats":[...],"expires_at"} (or null). */
 int show_hold_json(const show *s, const hold *h, sm_buf *b);
-/* Sends the hold event of a buyer to all its connections on this process. */
-void shows_notify_buyer(app *a, show *s, const char *buyer_id, const char *reason);
 
-/* Timers and store events, wired up by server.c. */
-void shows_tick(app *a);
-void shows_sweep(app *a);
-void shows_maintain(app *a);
-void shows_store_ready(app *a);
-void shows_store_message(app *a, const char *show_id, const char *json, size_t len);
-void shows_store_expired(app *a, const char *show_id);
+/* A cache slot for the show's HTTP layout document, which never changes:
+ * gz selects the gzipped copy. show_layout_cache returns a new reference or
+ * NULL; show_set_layout_cache takes references to both (gz may be NULL). */
+frame *show_layout_cache(const show *s, int gz);
+void show_set_layout_cache(show *s, frame *plain, frame *gz);
+
+/* Adds c as a watcher (leaving w_old, when not NULL); it gets a snapshot as
+ * soon as the show is synced. Returns the watch, which the caller ends with
+ * show_unwatch; NULL when out of memory. Takes a reference to c. */
+watcher *show_watch(show *s, client *c);
+void show_unwatch(watcher *w);
+
+/* Applies every message of a script result; `who` is the audit's actor
+ * ("staff:NAME", "expiry", ...), NULL for the buyer the message names. */
+void show_apply_result(show *s, const store_result *res, const char *who);
+/* A transition message from pub/sub (see server/lua/lib.lua). */
+void show_apply(show *s, const char *json, size_t len);
+/* Applies the answer of the snapshot script (what show_resync asks Redis
+ * for): the seam tests use to load a show without a Redis. */
+void show_sync_from(show *s, const store_result *res);
 
 /* Rebuilds a show's cache from Redis; with `snapshots`, every watcher gets a
  * fresh snapshot afterwards. */
 void show_resync(show *s, int snapshots);
-/* Makes Redis's booked seats of the show match SQLite (ensure.lua). Run when
- * Redis may have lost or missed something: on (re)connect, on loading a
- * show, and after a booking or cancellation whose Redis step failed. */
+/* Makes Redis's booked seats of the show match the ledger (ensure.lua). Run
+ * when Redis may have lost or missed something: on (re)connect, on loading
+ * a show, and after a booking or cancellation whose Redis step failed. */
 void show_ensure_booked(show *s);
 
 #endif

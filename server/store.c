@@ -212,6 +212,7 @@ static void deliver(request *req, redisReply *reply)
             if (reply->element[i]->type == REDIS_REPLY_STRING)
                 res.msgs[res.nmsgs++] = reply->element[i]->str;
     }
+    res.outcome = outcome_parse(res.status);
     req->cb(req->arg, &res);
     free((void *)res.msgs);
 }

@@ -15,6 +15,8 @@
 #ifndef SEATMAP_STORE_H
 #define SEATMAP_STORE_H
 
+#include "outcome.h"
+
 #include <stddef.h>
 #include <uv.h>
 
@@ -34,12 +36,19 @@ typedef struct store store;
  * only during the callback.
  */
 typedef struct store_result {
+    outcome outcome; /* status as an outcome (OUT_INTERNAL for a word outcome.h lacks) */
     const char *status;
     const char *detail;
     size_t nmsgs;
     const char **msgs;
     size_t nmore; /* messages that could not be passed on (out of memory): resync */
 } store_result;
+
+/* What a caller hands its own callback when store_run said -1. */
+#define STORE_RESULT_UNAVAILABLE                                                                   \
+    {                                                                                              \
+        .outcome = OUT_UNAVAILABLE, .status = "unavailable", .detail = ""                          \
+    }
 
 typedef void store_cb(void *arg, const store_result *res);
 

@@ -64,11 +64,22 @@ int sm_valid_seat_id(const char *s)
     return valid_id(s, SM_SEAT_ID_MAX, 1);
 }
 
+uint64_t sm_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 void sm_buf_init(sm_buf *b, size_t limit)
 {
     b->data = NULL;
     b->len = b->cap = 0;
     b->limit = limit;
+    b->failed = 0;
 }
 
 void sm_buf_free(sm_buf *b)
@@ -76,11 +87,13 @@ void sm_buf_free(sm_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = 0;
 }
 
 void sm_buf_reset(sm_buf *b)
 {
     b->len = 0;
+    b->failed = 0;
     if (b->data)
         b->data[0] = '\0';
 }
@@ -90,8 +103,12 @@ int sm_buf_reserve(sm_buf *b, size_t extra)
     size_t need, cap;
     char *p;
 
-    if (extra > b->limit || b->len > b->limit - extra)
+    if (b->failed)
         return -1;
+    if (extra > b->limit || b->len > b->limit - extra) {
+        b->failed = 1;
+        return -1;
+    }
     need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
@@ -99,8 +116,10 @@ int sm_buf_reserve(sm_buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     p = realloc(b->data, cap);
-    if (!p)
+    if (!p) {
+        b->failed = 1;
         return -1;
+    }
     b->data = p;
     b->cap = cap;
     return 0;
@@ -135,6 +154,8 @@ int sm_buf_printf(sm_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        b->failed = 1;
     if (n < 0 || sm_buf_reserve(b, (size_t)n))
         return -1;
     va_start(ap, fmt);
@@ -169,12 +190,22 @@ int sm_buf_add_json_str(sm_buf *b, const char *s)
     return sm_buf_addc(b, '"');
 }
 
+int sm_buf_failed(const sm_buf *b)
+{
+    return b->failed;
+}
+
 char *sm_buf_steal(sm_buf *b, size_t *len)
 {
     char *p = b->data;
+    if (b->failed) {
+        free(p);
+        p = NULL;
+    }
     if (len)
-        *len = b->len;
+        *len = p ? b->len : 0;
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = 0;
     return p;
 }

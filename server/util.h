@@ -29,22 +29,30 @@ int64_t sm_mono_ms(void);
 int sm_valid_show_id(const char *s);
 int sm_valid_seat_id(const char *s);
 
+/* FNV-1a 64 of a NUL-terminated string: the hash of every string index. */
+uint64_t sm_hash(const char *s);
+
 /*
- * A growable buffer. `limit` is a hard cap on `len`: appends that would pass
- * it fail with -1 and leave the buffer unchanged (curl's dynbuf habit).
- * The buffer owns `data`; sm_buf_free releases it. `data` is always
- * NUL-terminated when non-NULL.
+ * A growable buffer. `limit` is a hard cap on `len`: an append that would
+ * pass it (or finds no memory) fails with -1, and the failure sticks (curl's
+ * dynbuf habit): every later append is a no-op that fails too, so a long run
+ * of appends is checked once, at the end, with sm_buf_failed, and a
+ * truncated document is never sent. The buffer owns `data`; sm_buf_free
+ * releases it. `data` is always NUL-terminated when non-NULL.
  */
 typedef struct sm_buf {
     char *data;
     size_t len;
     size_t cap;
     size_t limit;
+    int failed; /* an append failed: the content is incomplete */
 } sm_buf;
 
 void sm_buf_init(sm_buf *b, size_t limit);
 void sm_buf_free(sm_buf *b);
-void sm_buf_reset(sm_buf *b); /* len = 0, keeps the memory */
+void sm_buf_reset(sm_buf *b); /* len = 0 and no failure, keeps the memory */
+/* 1 when an append failed since the last init or reset. */
+int sm_buf_failed(const sm_buf *b);
 int sm_buf_reserve(sm_buf *b, size_t extra);
 int sm_buf_add(sm_buf *b, const void *p, size_t n);
 int sm_buf_adds(sm_buf *b, const char *s);
@@ -52,7 +60,8 @@ int sm_buf_addc(sm_buf *b, char c);
 int sm_buf_printf(sm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 int sm_buf_add_json_str(sm_buf *b, const char *s);
-/* Hands the data to the caller (who frees it with free()) and resets b. */
+/* Hands the data to the caller (who frees it with free()) and resets b.
+ * NULL when an append failed (the incomplete data is freed) or when empty. */
 char *sm_buf_steal(sm_buf *b, size_t *len);
 
 #endif

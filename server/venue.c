@@ -60,11 +60,7 @@ struct venue {
 
 static uint32_t str_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
+    uint64_t h = sm_hash(s);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -959,4 +955,34 @@ const char *venue_layout_members(const venue *v, size_t *len)
     if (len)
         *len = v->layout_len;
     return v->layout;
+}
+
+size_t venue_resolve_seats(const venue *v, const cJSON *arr, const char **ids, size_t max,
+                           size_t *n, sm_buf *unknown)
+{
+    const cJSON *it;
+    size_t bad = 0, k;
+
+    *n = 0;
+    sm_buf_addc(unknown, '[');
+    cJSON_ArrayForEach(it, arr)
+    {
+        long idx = cJSON_IsString(it) ? venue_seat_index(v, it->valuestring) : -1;
+        const char *id;
+        if (idx < 0) {
+            sm_buf_adds(unknown, bad++ ? "," : "");
+            if (cJSON_IsString(it))
+                sm_buf_add_json_str(unknown, it->valuestring);
+            else
+                sm_buf_adds(unknown, "null");
+            continue;
+        }
+        id = venue_seat_id(v, (size_t)idx);
+        for (k = 0; k < *n && ids[k] != id; k++)
+            ;
+        if (k == *n && *n < max)
+            ids[(*n)++] = id;
+    }
+    sm_buf_addc(unknown, ']');
+    return bad;
 }

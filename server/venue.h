@@ -9,6 +9,9 @@
 #ifndef SEATMAP_VENUE_H
 #define SEATMAP_VENUE_H
 
+#include "util.h"
+
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 /* Largest venue we accept: a big stadium plus room. */
@@ -40,6 +43,16 @@ const char *venue_seat_id(const venue *v, size_t i);
 long venue_seat_price(const venue *v, size_t i);
 /* Index of a seat id, or -1 when the venue has no such seat. O(1). */
 long venue_seat_index(const venue *v, const char *seat_id);
+
+/*
+ * Resolves a JSON array of seat ids to the venue's own strings: ids[] gets
+ * each seat of the venue once, in order (duplicates dropped), at most max;
+ * *n their count. The ids that are no seat of the venue (null for an item
+ * that is not a string) are appended to `unknown` as a JSON array. Returns
+ * how many were unknown.
+ */
+size_t venue_resolve_seats(const venue *v, const cJSON *arr, const char **ids, size_t max,
+                           size_t *n, sm_buf *unknown);
 
 /*
  * The layout as JSON object members without the surrounding braces:

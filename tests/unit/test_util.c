@@ -1,4 +1,5 @@
-/* test_util.c - sm_buf limits, JSON string escaping, identifier rules. */
+/* test_util.c - sm_buf limits and sticky failures, JSON string escaping,
+ * the FNV-1a hash, identifier rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +52,61 @@ static void buf_steal_hands_over(void **state)
     free(p);
 }
 
+/* curl's dynbuf habit: once an append failed, the buffer stays failed
+ * until reset, so a run of appends is checked once at the end and a
+ * truncated document is never handed out. */
+static void buf_failure_sticks(void **state)
+{
+    sm_buf b;
+    size_t len = 99;
+    (void)state;
+    sm_buf_init(&b, 8);
+    assert_false(sm_buf_failed(&b));
+    assert_int_equal(sm_buf_adds(&b, "abc"), 0);
+    assert_int_equal(sm_buf_adds(&b, "too long for it"), -1);
+    assert_true(sm_buf_failed(&b));
+    /* These would fit, but the content is already incomplete. */
+    assert_int_equal(sm_buf_addc(&b, 'x'), -1);
+    assert_int_equal(sm_buf_adds(&b, "de"), -1);
+    assert_int_equal(sm_buf_printf(&b, "%d", 1), -1);
+    assert_int_equal(sm_buf_add_json_str(&b, ""), -1);
+    assert_true(sm_buf_failed(&b));
+    assert_string_equal(b.data, "abc"); /* nothing was appended after the failure */
+    assert_null(sm_buf_steal(&b, &len));
+    assert_int_equal(len, 0);
+    assert_false(sm_buf_failed(&b)); /* steal resets the buffer */
+
+    sm_buf_init(&b, 8);
+    sm_buf_adds(&b, "abc");
+    sm_buf_adds(&b, "too long for it");
+    sm_buf_reset(&b);
+    assert_false(sm_buf_failed(&b));
+    assert_int_equal(sm_buf_adds(&b, "12345678"), 0);
+    assert_string_equal(b.data, "12345678");
+    sm_buf_free(&b);
+}
+
+static void buf_steal_of_empty_is_null(void **state)
+{
+    sm_buf b;
+    size_t len = 99;
+    (void)state;
+    sm_buf_init(&b, 8);
+    assert_null(sm_buf_steal(&b, &len));
+    assert_int_equal(len, 0);
+    sm_buf_free(&b);
+}
+
+/* FNV-1a 64: offset basis 0xcbf29ce484222325, prime 0x100000001b3. */
+static void hash_is_fnv1a_64(void **state)
+{
+    (void)state;
+    assert_true(sm_hash("") == 0xcbf29ce484222325ULL);
+    assert_true(sm_hash("a") == 0xaf63dc4c8601ec8cULL);
+    assert_true(sm_hash("foobar") == 0x85944171f73967e8ULL);
+    assert_true(sm_hash("\xff") == 0xaf64724c8602eb6eULL); /* bytes are unsigned */
+}
+
 static void ids(void **state)
 {
     char long_show[70], long_seat[40];
@@ -79,6 +135,9 @@ int main(void)
         cmocka_unit_test(buf_respects_its_limit),
         cmocka_unit_test(buf_escapes_json),
         cmocka_unit_test(buf_steal_hands_over),
+        cmocka_unit_test(buf_failure_sticks),
+        cmocka_unit_test(buf_steal_of_empty_is_null),
+        cmocka_unit_test(hash_is_fnv1a_64),
         cmocka_unit_test(ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

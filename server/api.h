@@ -1,0 +1,32 @@
+/*
+ * api.h - the handlers of the JSON API, one file per resource:
+ * api_auth.c (login, logout, me, and the staff check every staff route
+ * passes), api_shows.c (shows, layouts, seat states, holds), api_bookings.c
+ * (bookings: confirm, walk-up sale, list, cancel), api_health.c (/healthz).
+ * api_routes.c puts them in the route table.
+ *
+ * Every handler gets the request (its context is the app, app.h) and the
+ * captures of its route, {show} already resolved.
+ */
+#ifndef SEATMAP_API_H
+#define SEATMAP_API_H
+
+#include "app.h"
+#include "http_router.h"
+
+#define API_SESSION_MS (12LL * 3600 * 1000)
+#define API_COOKIE "seatmap_session"
+
+/* The route table of the API (api_routes.c). */
+extern const http_routes api_routes;
+
+/* 0 when the request is staff with at least `role`; otherwise answers it
+ * (401/403) and returns -1. */
+int api_staff_check(http_req *r, http_role role);
+
+http_handler api_login, api_logout, api_me;
+http_handler api_shows_list, api_show_get, api_show_seats, api_show_holds;
+http_handler api_bookings_list, api_bookings_create, api_bookings_cancel;
+http_handler api_healthz;
+
+#endif

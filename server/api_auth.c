@@ -1,0 +1,198 @@
+/*
+ * api_auth.c - staff sign-in: POST /api/login, POST /api/logout, GET
+ * /api/me, and api_staff_check, which every staff route passes through
+ * (a session cookie, or a bearer API token for other systems).
+ *
+ * Password checks (Argon2id, tens of milliseconds) run on the libuv thread
+ * pool, never on the event loop.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define API_PASSWORD_MAX 1024
+
+/* 0 when authenticated as someone; otherwise answers 401/403. */
+static int authenticate(http_req *r)
+{
+    app *a = http_req_ctx(r);
+    char auth[512], token[256], hash[AUTH_HASH_HEX + 1];
+    ledger_user u;
+
+    memset(&u, 0, sizeof(u));
+    if (http_req_header(r, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)) &&
+        strncmp(auth, "Bearer ", 7) == 0) {
+        auth_token_hash(auth + 7, hash);
+        if (ledger_token_lookup(a->ledger, hash, &u)) {
+            http_respond_error(r, OUT_UNAUTHORIZED, "this API token is not valid", NULL);
+            return -1;
+        }
+    } else if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
+        if (!http_req_origin_ok(r)) {
+            http_respond_error(r, OUT_BAD_ORIGIN, NULL, NULL);
+            return -1;
+        }
+        auth_token_hash(token, hash);
+        if (ledger_session_lookup(a->ledger, hash, sm_now_ms(), &u)) {
+            http_respond_error(r, OUT_UNAUTHORIZED,
+                               "your session has expired; please log in again", NULL);
+            return -1;
+        }
+    } else {
+        http_respond_error(r, OUT_UNAUTHORIZED, NULL, NULL);
+        return -1;
+    }
+    http_req_set_user(r, &u);
+    return 0;
+}
+
+int api_staff_check(http_req *r, http_role role)
+{
+    if (role == HTTP_ANYONE)
+        return 0;
+    if (authenticate(r))
+        return -1;
+    if (role == HTTP_ADMIN && strcmp(http_req_user(r)->role, "admin") != 0) {
+        http_respond_error(r, OUT_FORBIDDEN, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void respond_user(http_req *r, const ledger_user *u)
+{
+    sm_buf b;
+    sm_buf_init(&b, 1024);
+    sm_buf_adds(&b, "{\"user\":");
+    sm_buf_add_json_str(&b, u->name);
+    sm_buf_printf(&b, ",\"role\":\"%s\"}", u->role);
+    http_respond_json(r, 200, &b);
+}
+
+void api_me(http_req *r, const http_params *p)
+{
+    respond_user(r, http_req_user(r));
+}
+
+/* ---- login ---- */
+
+typedef struct login {
+    uv_work_t work;
+    http_req *r; /* referenced */
+    ledger_user user; /* id 0: no such user */
+    char *password;   /* wiped and freed */
+    int ok;
+} login;
+
+/* On the thread pool. An unknown user gets the same work, so both answers
+ * take as long. */
+static void login_work(uv_work_t *w)
+{
+    login *l = w->data;
+    if (l->user.id <= 0) {
+        char dummy[AUTH_PWHASH_MAX];
+        if (auth_password_hash("not a real password", dummy) == 0)
+            auth_password_verify(dummy, l->password);
+        l->ok = 0;
+        return;
+    }
+    l->ok = auth_password_verify(l->user.pwhash, l->password) == 0;
+}
+
+static void login_free(login *l)
+{
+    memset(l->password, 0, strlen(l->password));
+    free(l->password);
+    memset(&l->user, 0, sizeof(l->user));
+    http_req_unref(l->r);
+    free(l);
+}
+
+static void start_session(http_req *r, const ledger_user *u)
+{
+    app *a = http_req_ctx(r);
+    char token[AUTH_TOKEN_HEX + 1], hash[AUTH_HASH_HEX + 1], cookie[256];
+
+    auth_random_token(token);
+    auth_token_hash(token, hash);
+    if (ledger_session_create(a->ledger, u->id, hash, sm_now_ms() + API_SESSION_MS)) {
+        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    snprintf(cookie, sizeof(cookie),
+             API_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", token,
+             API_SESSION_MS / 1000);
+    http_req_set_cookie(r, cookie);
+    respond_user(r, u);
+}
+
+static void login_done(uv_work_t *w, int status)
+{
+    login *l = w->data;
+    if (!http_req_alive(l->r))
+        ; /* gone */
+    else if (status || !l->ok || l->user.id <= 0)
+        http_respond_error(l->r, OUT_BAD_CREDENTIALS, NULL, NULL);
+    else
+        start_session(l->r, &l->user);
+    login_free(l);
+}
+
+void api_login(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    const cJSON *ju, *jp;
+    login *l;
+    cJSON *j;
+
+    if (!http_req_origin_ok(r)) {
+        http_respond_error(r, OUT_BAD_ORIGIN, NULL, NULL);
+        return;
+    }
+    if (!(j = http_req_json(r)))
+        return;
+    ju = cJSON_GetObjectItemCaseSensitive(j, "username");
+    jp = cJSON_GetObjectItemCaseSensitive(j, "password");
+    if (!cJSON_IsString(ju) || !cJSON_IsString(jp) || strlen(ju->valuestring) > LEDGER_NAME_MAX ||
+        strlen(jp->valuestring) > API_PASSWORD_MAX) {
+        http_respond_error(r, OUT_BAD_REQUEST, "expected \"username\" and \"password\" strings",
+                           NULL);
+        cJSON_Delete(j);
+        return;
+    }
+    l = calloc(1, sizeof(*l));
+    if (l && ledger_user_get(a->ledger, ju->valuestring, &l->user) != 0)
+        memset(&l->user, 0, sizeof(l->user)); /* login_work does the same work for nothing */
+    if (l)
+        l->password = strdup(jp->valuestring);
+    cJSON_Delete(j);
+    if (!l || !l->password) {
+        free(l);
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    l->r = r;
+    http_req_ref(r);
+    l->work.data = l;
+    if (uv_queue_work(a->loop, &l->work, login_work, login_done)) {
+        login_free(l);
+        http_respond_error(r, OUT_INTERNAL, "cannot check the password now", NULL);
+    }
+}
+
+void api_logout(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    char token[256], hash[AUTH_HASH_HEX + 1];
+    sm_buf b;
+
+    if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
+        auth_token_hash(token, hash);
+        ledger_session_delete(a->ledger, hash);
+    }
+    http_req_set_cookie(r, API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    sm_buf_init(&b, 64);
+    sm_buf_adds(&b, "{\"ok\":true}");
+    http_respond_json(r, 200, &b);
+}

@@ -1,0 +1,18 @@
+/*
+ * api_health.c - GET /healthz: 200 when Redis and the database answer, 503
+ * otherwise, with which one is down.
+ */
+#include "api.h"
+
+void api_healthz(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    uint8_t secret[AUTH_SECRET_BYTES];
+    int redis = store_up(a->store), db = ledger_secret(a->ledger, secret) == 0;
+    sm_buf b;
+
+    sm_buf_init(&b, 128);
+    sm_buf_printf(&b, "{\"status\":\"%s\",\"redis\":\"%s\",\"database\":\"%s\"}",
+                  redis && db ? "ok" : "unavailable", redis ? "up" : "down", db ? "up" : "down");
+    http_respond_json(r, redis && db ? 200 : 503, &b);
+}

@@ -1,0 +1,36 @@
+/*
+ * api_routes.c - the route table of the API: adding an endpoint is a row
+ * here and a handler in the api_*.c file of its resource.
+ */
+#include "api.h"
+
+/* Resolves {show} (404 unknown_show), then checks the role. */
+static int admit(http_req *r, http_role role, http_params *p)
+{
+    app *a = http_req_ctx(r);
+    const char *id = http_param(p, "show");
+    if (id) {
+        p->show = shows_get(a->shows, id);
+        if (!p->show) {
+            http_respond_error(r, OUT_UNKNOWN_SHOW, NULL, NULL);
+            return -1;
+        }
+    }
+    return api_staff_check(r, role);
+}
+
+static const http_route rows[] = {
+    {HTTP_POST, "/api/login", HTTP_ANYONE, api_login},
+    {HTTP_POST, "/api/logout", HTTP_STAFF, api_logout},
+    {HTTP_GET, "/api/me", HTTP_STAFF, api_me},
+    {HTTP_GET, "/api/shows", HTTP_ANYONE, api_shows_list},
+    {HTTP_GET, "/api/shows/{show}", HTTP_ANYONE, api_show_get},
+    {HTTP_GET, "/api/shows/{show}/seats", HTTP_ANYONE, api_show_seats},
+    {HTTP_GET, "/api/shows/{show}/holds", HTTP_STAFF, api_show_holds},
+    {HTTP_GET, "/api/shows/{show}/bookings", HTTP_STAFF, api_bookings_list},
+    {HTTP_POST, "/api/shows/{show}/bookings", HTTP_STAFF, api_bookings_create},
+    {HTTP_DELETE, "/api/shows/{show}/bookings/{id}", HTTP_ADMIN, api_bookings_cancel},
+    {HTTP_GET, "/healthz", HTTP_ANYONE, api_healthz},
+};
+
+const http_routes api_routes = {rows, sizeof(rows) / sizeof(rows[0]), admit};

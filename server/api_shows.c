@@ -1,0 +1,171 @@
+/*
+ * api_shows.c - the show resources: GET /api/shows, GET /api/shows/{show}
+ * (the layout), GET /api/shows/{show}/seats (states), GET
+ * /api/shows/{show}/holds (staff).
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define API_LAYOUT_MAX (256u * 1024 * 1024)
+
+static void add_show_fields(sm_buf *b, const show *s)
+{
+    sm_buf_adds(b, "\"id\":");
+    sm_buf_add_json_str(b, show_id(s));
+    sm_buf_adds(b, ",\"name\":");
+    sm_buf_add_json_str(b, show_name(s));
+    sm_buf_adds(b, ",\"starts_at\":");
+    if (show_starts_at(s)[0])
+        sm_buf_add_json_str(b, show_starts_at(s));
+    else
+        sm_buf_adds(b, "null");
+    sm_buf_printf(b, ",\"capacity\":%zu", show_seat_count(s));
+}
+
+void api_shows_list(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    ledger_show *list = NULL;
+    size_t n = 0, i, k = 0;
+    sm_buf b;
+
+    if (ledger_show_list(a->ledger, &list, &n)) {
+        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    sm_buf_init(&b, 16u * 1024 * 1024);
+    sm_buf_addc(&b, '[');
+    for (i = 0; i < n; i++) {
+        show *s = shows_get(a->shows, list[i].id);
+        if (!s)
+            continue;
+        sm_buf_adds(&b, k++ ? ",{" : "{");
+        add_show_fields(&b, s);
+        sm_buf_adds(&b, ",\"venue\":");
+        sm_buf_add_json_str(&b, venue_name(show_venue(s)));
+        sm_buf_addc(&b, '}');
+    }
+    sm_buf_addc(&b, ']');
+    free(list);
+    http_respond_json(r, 200, &b);
+}
+
+/* gzip of a body into a new body frame; NULL on failure. */
+static frame *gzip_frame(const frame *plain)
+{
+    z_stream z;
+    uLong cap = compressBound((uLong)plain->len) + 64;
+    char *out = malloc(cap);
+    frame *f = NULL;
+
+    memset(&z, 0, sizeof(z));
+    if (!out || deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(out);
+        return NULL;
+    }
+    z.next_in = (Bytef *)(uintptr_t)(plain->buf + LWS_PRE);
+    z.avail_in = (uInt)plain->len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+        f = frame_new_mode(FRAME_HTTP_BODY, out, z.total_out);
+    deflateEnd(&z);
+    free(out);
+    return f;
+}
+
+/* Builds the layout document once per show, with a gzipped copy (about a
+ * tenth of the size: 60,000 seats are 5 MB of JSON). */
+static int build_layout(show *s)
+{
+    size_t mlen;
+    const char *members = venue_layout_members(show_venue(s), &mlen);
+    frame *plain, *gz;
+    sm_buf b;
+
+    sm_buf_init(&b, API_LAYOUT_MAX);
+    sm_buf_addc(&b, '{');
+    add_show_fields(&b, s);
+    sm_buf_addc(&b, ',');
+    sm_buf_add(&b, members, mlen);
+    sm_buf_addc(&b, '}');
+    plain = sm_buf_failed(&b) ? NULL : frame_new_mode(FRAME_HTTP_BODY, b.data, b.len);
+    sm_buf_free(&b);
+    if (!plain)
+        return -1;
+    gz = gzip_frame(plain);
+    show_set_layout_cache(s, plain, gz);
+    frame_unref(plain);
+    frame_unref(gz);
+    return 0;
+}
+
+/* The layout never changes for a show: every request shares one body. */
+void api_show_get(http_req *r, const http_params *p)
+{
+    show *s = p->show;
+    int gz = http_req_accepts_gzip(r);
+    frame *body;
+
+    body = show_layout_cache(s, 0);
+    if (!body && build_layout(s)) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    frame_unref(body);
+    body = gz ? show_layout_cache(s, 1) : NULL;
+    if (!body) {
+        gz = 0;
+        body = show_layout_cache(s, 0);
+    }
+    http_respond_frame(r, 200, body, gz);
+    frame_unref(body);
+}
+
+void api_show_seats(http_req *r, const http_params *p)
+{
+    show *s = p->show;
+    sm_buf b;
+    if (!show_loaded(s)) {
+        http_respond_error(r, OUT_UNAVAILABLE, "seat states are not available yet; Redis is down",
+                           NULL);
+        return;
+    }
+    sm_buf_init(&b, show_seat_count(s) + 128);
+    sm_buf_printf(&b, "{\"seq\":%lld,\"seats\":\"", (long long)show_seq(s));
+    sm_buf_add(&b, show_states(s), show_seat_count(s));
+    sm_buf_adds(&b, "\"}");
+    http_respond_json(r, 200, &b);
+}
+
+void api_show_holds(http_req *r, const http_params *p)
+{
+    show *s = p->show;
+    const venue *v = show_venue(s);
+    const hold **list;
+    size_t n, i, k;
+    sm_buf b;
+
+    if (show_hold_list(s, &list, &n)) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    sm_buf_init(&b, 64u * 1024 * 1024);
+    sm_buf_addc(&b, '[');
+    for (i = 0; i < n; i++) {
+        long price = 0;
+        for (k = 0; k < list[i]->nseats; k++)
+            price += venue_seat_price(v, list[i]->seats[k]);
+        sm_buf_adds(&b, i ? "," : "");
+        show_hold_json(s, list[i], &b);
+        if (!sm_buf_failed(&b))
+            b.len--; /* reopen the object to add the price */
+        sm_buf_printf(&b, ",\"price\":%ld}", price);
+    }
+    sm_buf_addc(&b, ']');
+    free(list);
+    http_respond_json(r, 200, &b);
+}

@@ -1,0 +1,441 @@
+/*
+ * booking.c - the booking workflow (see booking.h for the state diagram).
+ */
+#include "booking.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void confirm_start(booking_op *op);
+static void sale_start(booking_op *op);
+
+int booking_valid_payment_ref(const char *s)
+{
+    size_t n = strlen(s), i;
+    if (n == 0 || n > LEDGER_PAYMENT_REF_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void op_init(booking_op *op, const booking_env *env, show *s, const char *payment_ref,
+                    const char *who, booking_cb *cb)
+{
+    void *data = op->data;
+    int (*wanted)(booking_op *) = op->wanted;
+    memset(op, 0, sizeof(*op));
+    op->data = data;
+    op->wanted = wanted;
+    op->env = env;
+    op->s = s;
+    op->cb = cb;
+    snprintf(op->payment_ref, sizeof(op->payment_ref), "%s", payment_ref ? payment_ref : "");
+    snprintf(op->who, sizeof(op->who), "%s", who);
+}
+
+void booking_op_clear(booking_op *op)
+{
+    size_t i;
+    for (i = 0; i < op->nseats; i++)
+        free(op->seats[i]);
+    free(op->seats);
+    op->seats = NULL;
+    op->nseats = 0;
+    ledger_booking_clear(&op->booking);
+    memset(&op->booking, 0, sizeof(op->booking));
+}
+
+void booking_abandon(booking_op *op)
+{
+    op->abandoned = 1;
+}
+
+static int gone(booking_op *op)
+{
+    return op->abandoned || (op->wanted && !op->wanted(op));
+}
+
+/* ---- endings ---- */
+
+static void finish(booking_op *op, outcome o, const char *message)
+{
+    booking_result res;
+    memset(&res, 0, sizeof(res));
+    res.outcome = o;
+    res.message = message;
+    op->state = BOOKING_DONE;
+    op->cb(op, &res);
+}
+
+static void finish_booking(booking_op *op, int created)
+{
+    booking_result res;
+    memset(&res, 0, sizeof(res));
+    res.outcome = OUT_OK;
+    res.created = created;
+    res.booking = &op->booking;
+    op->state = BOOKING_DONE;
+    op->cb(op, &res);
+}
+
+/* A booking of this payment ref exists already: the same request again. */
+static int finish_if_paid(booking_op *op)
+{
+    ledger_booking_clear(&op->booking);
+    memset(&op->booking, 0, sizeof(op->booking));
+    if (ledger_booking_by_payment(op->env->ledger, show_id(op->s), op->payment_ref,
+                                  &op->booking) != 0)
+        return 0;
+    finish_booking(op, 0);
+    return 1;
+}
+
+/* ---- thaw: undo a freeze or reservation whose booking did not happen ---- */
+
+static void on_thawed(void *arg, const store_result *res)
+{
+    show_apply_result(arg, res, NULL);
+}
+
+/* If Redis is down, the sweep's reconciliation thaws it later. */
+static void thaw(booking_op *op)
+{
+    const char *args[2] = {op->hold_ref, op->frozen};
+    store_run(op->env->store, "thaw", show_id(op->s), 2, args, on_thawed, op->s);
+}
+
+/* ---- commit and book ---- */
+
+static void on_booked(void *arg, const store_result *res)
+{
+    booking_op *op = arg;
+    show_apply_result(op->s, res, NULL);
+    if (res->outcome != OUT_OK) {
+        sm_warn("show %s: booking %lld is committed but Redis did not mark it (%s); reconciling",
+                show_id(op->s), (long long)op->booking.id, res->status);
+        show_ensure_booked(op->s); /* or at the reconnect, if Redis is down */
+    }
+    finish_booking(op, 1);
+}
+
+/* The seats are frozen in Redis under op->hold_ref: commit, then book. */
+static void commit(booking_op *op)
+{
+    char id[24];
+    const char *args[2] = {op->hold_ref, id};
+    int rc;
+
+    op->state = BOOKING_COMMITTING;
+    ledger_booking_clear(&op->booking);
+    memset(&op->booking, 0, sizeof(op->booking));
+    rc = ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
+                               (const char *const *)op->seats, op->nseats, op->payment_ref,
+                               op->who, sm_now_ms(), &op->booking);
+    if (rc) {
+        thaw(op);
+        if (rc == LEDGER_EEXISTS)
+            finish_booking(op, 0);
+        else if (rc == LEDGER_ESEATTAKEN)
+            finish(op, OUT_SEAT_UNAVAILABLE, "one of these seats is already booked");
+        else
+            finish(op, OUT_UNAVAILABLE, "the booking could not be saved; try again");
+        return;
+    }
+    op->state = BOOKING_BOOKING;
+    snprintf(id, sizeof(id), "%lld", (long long)op->booking.id);
+    if (store_run(op->env->store, "book", show_id(op->s), 2, args, on_booked, op)) {
+        store_result res = STORE_RESULT_UNAVAILABLE;
+        on_booked(op, &res);
+    }
+}
+
+/* Takes the seat ids of a script's detail {"seats":[...],"frozen":N,...}. */
+static int take_detail(booking_op *op, const char *detail, int want_seats)
+{
+    cJSON *d = cJSON_Parse(detail);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "frozen");
+    const cJSON *seats = cJSON_GetObjectItemCaseSensitive(d, "seats"), *it;
+    size_t n = (size_t)cJSON_GetArraySize(seats);
+
+    snprintf(op->frozen, sizeof(op->frozen), "%lld",
+             cJSON_IsNumber(f) ? (long long)f->valuedouble : 0LL);
+    if (want_seats) {
+        op->seats = calloc(n ? n : 1, sizeof(*op->seats));
+        cJSON_ArrayForEach(it, seats)
+        {
+            if (op->seats && cJSON_IsString(it) &&
+                (op->seats[op->nseats] = strdup(it->valuestring)))
+                op->nseats++;
+        }
+    }
+    cJSON_Delete(d);
+    return d && (!want_seats || op->seats) ? 0 : -1;
+}
+
+/* ---- confirm a hold ---- */
+
+static void on_confirm_retry(uv_timer_t *t)
+{
+    booking_op *op = t->data;
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    op->retry = NULL;
+    if (gone(op))
+        finish(op, OUT_UNAVAILABLE, NULL);
+    else
+        confirm_start(op);
+}
+
+/* Another confirmation of this hold is in flight (a double click): wait for
+ * it, then answer as a retry would. */
+static void wait_and_retry(booking_op *op)
+{
+    op->state = BOOKING_WAITING;
+    op->retry = malloc(sizeof(*op->retry));
+    if (!op->retry) {
+        finish(op, OUT_INTERNAL, "out of memory");
+        return;
+    }
+    uv_timer_init(op->env->loop, op->retry);
+    op->retry->data = op;
+    uv_timer_start(op->retry, on_confirm_retry, BOOKING_RETRY_MS, 0);
+}
+
+/* The hold is gone: perhaps because it was booked with another payment ref. */
+static void finish_expired(booking_op *op)
+{
+    ledger_booking b;
+    booking_result res;
+
+    memset(&b, 0, sizeof(b));
+    memset(&res, 0, sizeof(res));
+    res.outcome = OUT_HOLD_EXPIRED;
+    if (ledger_booking_by_hold(op->env->ledger, show_id(op->s), op->hold_ref, &b) == 0) {
+        res.booking = &b;
+        res.message = "this hold is gone: it was already confirmed with another payment reference";
+    }
+    op->state = BOOKING_DONE;
+    op->cb(op, &res);
+    ledger_booking_clear(&b);
+}
+
+static void on_frozen(void *arg, const store_result *res)
+{
+    booking_op *op = arg;
+
+    show_apply_result(op->s, res, NULL);
+    switch (res->outcome) {
+    case OUT_OK:
+        if (take_detail(op, res->detail, 1) || !op->nseats) {
+            thaw(op);
+            finish(op, OUT_INTERNAL, "unexpected answer from Redis");
+        } else if (gone(op)) {
+            thaw(op);
+            finish(op, OUT_UNAVAILABLE, NULL);
+        } else {
+            commit(op);
+        }
+        break;
+    case OUT_HOLD_LOCKED:
+        if (op->tries++ < BOOKING_CONFIRM_RETRIES && !gone(op))
+            wait_and_retry(op);
+        else
+            finish(op, OUT_HOLD_LOCKED, NULL);
+        break;
+    case OUT_HOLD_EXPIRED:
+        finish_expired(op);
+        break;
+    case OUT_UNAVAILABLE:
+        finish(op, OUT_UNAVAILABLE, NULL);
+        break;
+    default:
+        finish(op, OUT_INTERNAL, NULL);
+    }
+}
+
+static void confirm_start(booking_op *op)
+{
+    const char *args[2] = {op->hold_ref, op->env->instance};
+    op->state = BOOKING_START;
+    if (finish_if_paid(op))
+        return;
+    op->state = BOOKING_FREEZING;
+    if (store_run(op->env->store, "freeze", show_id(op->s), 2, args, on_frozen, op))
+        finish(op, OUT_UNAVAILABLE, NULL);
+}
+
+void booking_confirm(booking_op *op, const booking_env *env, show *s, const char *hold_ref,
+                     const char *payment_ref, const char *who, booking_cb *cb)
+{
+    size_t i;
+    op_init(op, env, s, payment_ref, who, cb);
+    if (strlen(hold_ref) != AUTH_REF_LEN) {
+        finish(op, OUT_HOLD_EXPIRED, "there is no live hold with this code");
+        return;
+    }
+    for (i = 0; i < AUTH_REF_LEN; i++)
+        op->hold_ref[i] = (char)toupper((unsigned char)hold_ref[i]);
+    op->hold_ref[AUTH_REF_LEN] = '\0';
+    confirm_start(op);
+}
+
+/* ---- walk-up sale ---- */
+
+static void on_reserved(void *arg, const store_result *res)
+{
+    booking_op *op = arg;
+    cJSON *d;
+    const cJSON *ref;
+    booking_result r;
+
+    show_apply_result(op->s, res, NULL);
+    switch (res->outcome) {
+    case OUT_OK:
+        d = cJSON_Parse(res->detail);
+        ref = cJSON_GetObjectItemCaseSensitive(d, "ref");
+        snprintf(op->hold_ref, sizeof(op->hold_ref), "%s",
+                 cJSON_IsString(ref) ? ref->valuestring : "");
+        cJSON_Delete(d);
+        take_detail(op, res->detail, 0);
+        if (gone(op)) {
+            thaw(op);
+            finish(op, OUT_UNAVAILABLE, NULL);
+        } else {
+            commit(op);
+        }
+        break;
+    case OUT_RETRY:
+        if (op->tries++ < BOOKING_RESERVE_TRIES)
+            sale_start(op);
+        else
+            finish(op, OUT_INTERNAL, NULL);
+        break;
+    case OUT_SEAT_UNAVAILABLE:
+        memset(&r, 0, sizeof(r));
+        r.outcome = OUT_SEAT_UNAVAILABLE;
+        r.seats_json = res->detail;
+        op->state = BOOKING_DONE;
+        op->cb(op, &r);
+        break;
+    case OUT_UNAVAILABLE:
+        finish(op, OUT_UNAVAILABLE, NULL);
+        break;
+    default:
+        finish(op, OUT_INTERNAL, NULL);
+    }
+}
+
+static void sale_start(booking_op *op)
+{
+    const char *args[4 + BOOKING_MAX_SEATS];
+    char refs[BOOKING_RESERVE_TRIES][AUTH_REF_LEN + 1];
+    size_t i;
+
+    op->state = BOOKING_RESERVING;
+    args[0] = op->env->instance;
+    for (i = 0; i < BOOKING_RESERVE_TRIES; i++) {
+        auth_random_ref(refs[i]);
+        args[1 + i] = refs[i];
+    }
+    for (i = 0; i < op->nseats; i++)
+        args[4 + i] = op->seats[i];
+    if (store_run(op->env->store, "reserve", show_id(op->s), (int)(4 + op->nseats), args,
+                  on_reserved, op))
+        finish(op, OUT_UNAVAILABLE, NULL);
+}
+
+/* Copies the seat ids, without duplicates. */
+static int copy_seats(booking_op *op, const char *const *seats, size_t n)
+{
+    size_t i, k;
+    op->seats = calloc(n ? n : 1, sizeof(*op->seats));
+    if (!op->seats)
+        return -1;
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < op->nseats && strcmp(op->seats[k], seats[i]) != 0; k++)
+            ;
+        if (k < op->nseats)
+            continue;
+        if (!(op->seats[op->nseats] = strdup(seats[i])))
+            return -1;
+        op->nseats++;
+    }
+    return 0;
+}
+
+void booking_sell(booking_op *op, const booking_env *env, show *s, const char *const *seats,
+                  size_t nseats, const char *payment_ref, const char *who, booking_cb *cb)
+{
+    op_init(op, env, s, payment_ref, who, cb);
+    if (nseats == 0 || nseats > BOOKING_MAX_SEATS) {
+        finish(op, OUT_BAD_REQUEST, NULL);
+        return;
+    }
+    if (copy_seats(op, seats, nseats)) {
+        finish(op, OUT_INTERNAL, "out of memory");
+        return;
+    }
+    if (finish_if_paid(op))
+        return;
+    sale_start(op);
+}
+
+/* ---- cancel ---- */
+
+static void on_cancelled(void *arg, const store_result *res)
+{
+    booking_op *op = arg;
+    show_apply_result(op->s, res, NULL);
+    if (res->outcome != OUT_OK) {
+        sm_warn("show %s: booking %lld is cancelled but Redis did not free its seats (%s); "
+                "reconciling",
+                show_id(op->s), (long long)op->booking.id, res->status);
+        show_ensure_booked(op->s);
+    }
+    finish_booking(op, 0);
+}
+
+void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id, const char *who,
+                    booking_cb *cb)
+{
+    const char **args;
+    char idbuf[24];
+    size_t i;
+    int rc;
+
+    op_init(op, env, s, NULL, who, cb);
+    op->cancel_id = id;
+    op->state = BOOKING_CANCELLING;
+    rc = ledger_booking_cancel(env->ledger, show_id(s), id, who, sm_now_ms(), &op->booking);
+    if (rc == LEDGER_ENOTFOUND) {
+        finish(op, OUT_NOT_FOUND, "there is no such booking");
+        return;
+    }
+    if (rc == LEDGER_EINVAL) {
+        finish(op, OUT_ALREADY_CANCELLED, NULL);
+        return;
+    }
+    if (rc) {
+        finish(op, OUT_UNAVAILABLE, "the database is unavailable");
+        return;
+    }
+    args = calloc(op->booking.nseats + 1, sizeof(*args));
+    if (!args) {
+        store_result res = {.outcome = OUT_INTERNAL, .status = "internal", .detail = ""};
+        on_cancelled(op, &res);
+        return;
+    }
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+    args[0] = idbuf;
+    for (i = 0; i < op->booking.nseats; i++)
+        args[i + 1] = op->booking.seats[i];
+    if (store_run(env->store, "cancel", show_id(s), (int)(op->booking.nseats + 1), args,
+                  on_cancelled, op)) {
+        store_result res = STORE_RESULT_UNAVAILABLE;
+        on_cancelled(op, &res);
+    }
+    free(args);
+}

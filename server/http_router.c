@@ -1,0 +1,96 @@
+/*
+ * http_router.c - matching paths against the route table (see
+ * http_router.h).
+ */
+#include "http_router.h"
+
+#include <string.h>
+
+/* Splits a path (or pattern) into at most HTTP_MAX_SEGMENTS segments, in
+ * place. -1 when it has more. */
+static int split(char *path, char **seg, size_t *n)
+{
+    char *p, *save = NULL;
+    *n = 0;
+    for (p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (*n == HTTP_MAX_SEGMENTS)
+            return -1;
+        seg[(*n)++] = p;
+    }
+    return 0;
+}
+
+/* 1 when the path matches the pattern; captures go into p when not NULL. */
+static int match(const char *pattern, const char *path, http_params *p)
+{
+    char pat[HTTP_MAX_PATH], pth[HTTP_MAX_PATH], *ps[HTTP_MAX_SEGMENTS], *xs[HTTP_MAX_SEGMENTS];
+    size_t np, nx, i;
+    http_params tmp;
+
+    snprintf(pat, sizeof(pat), "%s", pattern);
+    snprintf(pth, sizeof(pth), "%s", path);
+    if (split(pat, ps, &np) || split(pth, xs, &nx) || np != nx)
+        return 0;
+    memset(&tmp, 0, sizeof(tmp));
+    for (i = 0; i < np; i++) {
+        size_t len = strlen(ps[i]);
+        if (ps[i][0] == '{' && len > 2 && ps[i][len - 1] == '}') {
+            if (tmp.n == HTTP_MAX_PARAMS)
+                return 0;
+            tmp.name[tmp.n] = pattern + (ps[i] - pat) + 1;
+            snprintf(tmp.value[tmp.n], sizeof(tmp.value[0]), "%s", xs[i]);
+            tmp.n++;
+        } else if (strcmp(ps[i], xs[i]) != 0) {
+            return 0;
+        }
+    }
+    if (p)
+        *p = tmp;
+    return 1;
+}
+
+const char *http_param(const http_params *p, const char *name)
+{
+    size_t i, n = strlen(name);
+    for (i = 0; i < p->n; i++)
+        if (strncmp(p->name[i], name, n) == 0 && p->name[i][n] == '}')
+            return p->value[i];
+    return NULL;
+}
+
+int http_router_knows(const http_routes *t, const char *path)
+{
+    size_t i;
+    for (i = 0; i < t->n; i++)
+        if (match(t->rows[i].pattern, path, NULL))
+            return 1;
+    return 0;
+}
+
+void http_router_dispatch(const http_routes *t, http_req *r)
+{
+    const char *path = http_req_path(r);
+    http_method m = http_req_method(r);
+    const http_route *row = NULL;
+    http_params params;
+    int shape = 0;
+    size_t i;
+
+    for (i = 0; i < t->n && !row; i++) {
+        if (!match(t->rows[i].pattern, path, &params))
+            continue;
+        shape = 1;
+        if (t->rows[i].method == m)
+            row = &t->rows[i];
+    }
+    if (!row) {
+        if (shape || m == HTTP_OTHER || m == HTTP_HEAD)
+            http_respond_error(r, OUT_METHOD_NOT_ALLOWED, NULL, NULL);
+        else
+            http_respond_error(r, OUT_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (t->admit && t->admit(r, row->role, &params))
+        return;
+    row->handler(r, &params);
+}

@@ -31,13 +31,22 @@ int ledger_valid_name(const char *s, size_t max)
     return n > 0;
 }
 
-int ledger_user_add(ledger *l, const char *name, const char *role, const char *pwhash)
+/* The checks a new user or token passes; `what` names it ("user"). */
+static int name_role_check(ledger *l, const char *what, const char *name, int max, const char *role)
 {
-    if (!ledger_valid_name(name, LEDGER_NAME_MAX))
-        return ledger__set_err(l, LEDGER_EINVAL, "user name must match [A-Za-z0-9_.@-]{1,%d}",
-                               LEDGER_NAME_MAX);
+    if (!ledger_valid_name(name, (size_t)max))
+        return ledger__set_err(l, LEDGER_EINVAL, "%s name must match [A-Za-z0-9_.@-]{1,%d}", what,
+                               max);
     if (!ledger_valid_role(role))
         return ledger__set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
+    return 0;
+}
+
+int ledger_user_add(ledger *l, const char *name, const char *role, const char *pwhash)
+{
+    int rc = name_role_check(l, "user", name, LEDGER_NAME_MAX, role);
+    if (rc)
+        return rc;
     if (!ledger__text_ok(pwhash, sizeof(((ledger_user *)0)->pwhash) - 1))
         return ledger__set_err(l, LEDGER_EINVAL, "bad password hash");
     return ledger__engine(l)->user_add(l, name, role, pwhash);
@@ -75,11 +84,9 @@ int ledger_session_delete(ledger *l, const char *token_hash)
 
 int ledger_token_add(ledger *l, const char *name, const char *role, const char *token_hash)
 {
-    if (!ledger_valid_name(name, LEDGER_TOKEN_NAME_MAX))
-        return ledger__set_err(l, LEDGER_EINVAL, "token name must match [A-Za-z0-9_.@-]{1,%d}",
-                               LEDGER_TOKEN_NAME_MAX);
-    if (!ledger_valid_role(role))
-        return ledger__set_err(l, LEDGER_EINVAL, "role must be boxoffice or admin");
+    int rc = name_role_check(l, "token", name, LEDGER_TOKEN_NAME_MAX, role);
+    if (rc)
+        return rc;
     if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return ledger__set_err(l, LEDGER_EINVAL, "bad token hash");
     return ledger__engine(l)->token_add(l, name, role, token_hash);

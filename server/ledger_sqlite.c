@@ -276,6 +276,17 @@ static int tx_end(ledger *l, int rc)
     return rc;
 }
 
+/* Sets the durability for a single-statement write and hands out the
+ * statement id, reset; 0 or a LEDGER_E* code. */
+static int write_stmt(ledger *l, enum stmt_id id, enum sq_sync level, sqlite3_stmt **s)
+{
+    int rc = set_sync(l, level);
+    if (rc)
+        return rc;
+    *s = stmt_get(l, id);
+    return *s ? 0 : LEDGER_EIO;
+}
+
 /* Copies column col (or "") into dst, truncating to fit. */
 static void col_copy(sqlite3_stmt *s, int col, char *dst, size_t dstlen)
 {
@@ -497,12 +508,9 @@ static int sq_show_add(ledger *l, const char *id, const char *name, const char *
                        const char *starts_at, const char *venue_json)
 {
     sqlite3_stmt *s;
-    int rc = set_sync(l, SYNC_FULL);
+    int rc = write_stmt(l, ST_SHOW_INSERT, SYNC_FULL, &s);
     if (rc)
         return rc;
-    s = stmt_get(l, ST_SHOW_INSERT);
-    if (!s)
-        return LEDGER_EIO;
     bind_text(s, 1, id);
     bind_text(s, 2, name);
     bind_text(s, 3, venue_name);
@@ -721,12 +729,9 @@ static int sq_session_delete(ledger *l, const char *token_hash)
 static int sq_token_add(ledger *l, const char *name, const char *role, const char *token_hash)
 {
     sqlite3_stmt *s;
-    int rc = set_sync(l, SYNC_FULL);
+    int rc = write_stmt(l, ST_TOKEN_INSERT, SYNC_FULL, &s);
     if (rc)
         return rc;
-    s = stmt_get(l, ST_TOKEN_INSERT);
-    if (!s)
-        return LEDGER_EIO;
     bind_text(s, 1, token_hash);
     bind_text(s, 2, name);
     bind_text(s, 3, role);

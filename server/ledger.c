@@ -103,8 +103,7 @@ static const ledger_engine *engine_for(const char *target, char *err, size_t err
         if (strncmp(target, engine_schemes[i].scheme, strlen(engine_schemes[i].scheme)) != 0)
             continue;
         if (!engine_schemes[i].engine)
-            snprintf(err, errlen, "cannot open database: %s (use a SQLite file path)",
-                     engine_schemes[i].missing);
+            snprintf(err, errlen, "%s; give a SQLite file path instead", engine_schemes[i].missing);
         return engine_schemes[i].engine;
     }
     return &ledger_sqlite_engine;

@@ -42,6 +42,14 @@ static int name_role_check(ledger *l, const char *what, const char *name, int ma
     return 0;
 }
 
+/* A lookup by a token hash that cannot be stored finds nothing. */
+static int hash_check(ledger *l, const char *token_hash, const char *what)
+{
+    if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
+        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such %s", what);
+    return 0;
+}
+
 int ledger_user_add(ledger *l, const char *name, const char *role, const char *pwhash)
 {
     int rc = name_role_check(l, "user", name, LEDGER_NAME_MAX, role);
@@ -69,16 +77,19 @@ int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash, in
 
 int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out)
 {
+    int rc;
     memset(out, 0, sizeof(*out));
-    if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
-        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such session");
+    rc = hash_check(l, token_hash, "session");
+    if (rc)
+        return rc;
     return ledger__engine(l)->session_lookup(l, token_hash, now_ms, out);
 }
 
 int ledger_session_delete(ledger *l, const char *token_hash)
 {
-    if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
-        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such session");
+    int rc = hash_check(l, token_hash, "session");
+    if (rc)
+        return rc;
     return ledger__engine(l)->session_delete(l, token_hash);
 }
 
@@ -94,8 +105,10 @@ int ledger_token_add(ledger *l, const char *name, const char *role, const char *
 
 int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
 {
+    int rc;
     memset(out, 0, sizeof(*out));
-    if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
-        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such token");
+    rc = hash_check(l, token_hash, "token");
+    if (rc)
+        return rc;
     return ledger__engine(l)->token_lookup(l, token_hash, out);
 }

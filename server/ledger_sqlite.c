@@ -276,15 +276,18 @@ static int tx_end(ledger *l, int rc)
     return rc;
 }
 
-/* Sets the durability for a single-statement write and hands out the
- * statement id, reset; 0 or a LEDGER_E* code. */
-static int write_stmt(ledger *l, enum stmt_id id, enum sq_sync level, sqlite3_stmt **s)
+/* Runs an insert whose texts bind ?1..?n and the time now ?n+1. */
+static int insert_texts_now(ledger *l, enum stmt_id id, const char *const *texts, int n,
+                            const char *what)
 {
-    int rc = set_sync(l, level);
-    if (rc)
-        return rc;
-    *s = stmt_get(l, id);
-    return *s ? 0 : LEDGER_EIO;
+    sqlite3_stmt *s = stmt_get(l, id);
+    int i;
+    if (!s)
+        return LEDGER_EIO;
+    for (i = 0; i < n; i++)
+        bind_text(s, i + 1, texts[i]);
+    sqlite3_bind_int64(s, n + 1, sm_now_ms());
+    return stmt_run(l, s, what);
 }
 
 /* Copies column col (or "") into dst, truncating to fit. */
@@ -507,17 +510,10 @@ static int sq_secret(ledger *l, const uint8_t fresh[LEDGER__SECRET_BYTES],
 static int sq_show_add(ledger *l, const char *id, const char *name, const char *venue_name,
                        const char *starts_at, const char *venue_json)
 {
-    sqlite3_stmt *s;
-    int rc = write_stmt(l, ST_SHOW_INSERT, SYNC_FULL, &s);
-    if (rc)
-        return rc;
-    bind_text(s, 1, id);
-    bind_text(s, 2, name);
-    bind_text(s, 3, venue_name);
-    bind_text(s, 4, starts_at);
-    bind_text(s, 5, venue_json);
-    sqlite3_bind_int64(s, 6, sm_now_ms());
-    rc = stmt_run(l, s, "add show");
+    const char *row[] = {id, name, venue_name, starts_at, venue_json};
+    int rc = set_sync(l, SYNC_FULL);
+    if (!rc)
+        rc = insert_texts_now(l, ST_SHOW_INSERT, row, 5, "add show");
     if (rc == LEDGER_EEXISTS)
         ledger__set_err(l, rc, "show %s already exists", id);
     return rc;
@@ -611,18 +607,6 @@ static int exec_text(ledger *l, enum stmt_id id, const char *v, const char *what
     return stmt_run(l, s, what);
 }
 
-static int user_upsert(ledger *l, const char *name, const char *role, const char *pwhash)
-{
-    sqlite3_stmt *s = stmt_get(l, ST_USER_UPSERT);
-    if (!s)
-        return LEDGER_EIO;
-    bind_text(s, 1, name);
-    bind_text(s, 2, role);
-    bind_text(s, 3, pwhash);
-    sqlite3_bind_int64(s, 4, sm_now_ms());
-    return stmt_run(l, s, "add user");
-}
-
 static int sq_user_add(ledger *l, const char *name, const char *role, const char *pwhash)
 {
     int rc = tx_begin_sync(l, SYNC_FULL);
@@ -630,8 +614,10 @@ static int sq_user_add(ledger *l, const char *name, const char *role, const char
         return rc;
     /* A reset password or changed role ends the user's open sessions. */
     rc = exec_text(l, ST_USER_END_SESSIONS, name, "end sessions");
-    if (!rc)
-        rc = user_upsert(l, name, role, pwhash);
+    if (!rc) {
+        const char *row[] = {name, role, pwhash};
+        rc = insert_texts_now(l, ST_USER_UPSERT, row, 3, "add user");
+    }
     return tx_end(l, rc);
 }
 
@@ -728,15 +714,10 @@ static int sq_session_delete(ledger *l, const char *token_hash)
 
 static int sq_token_add(ledger *l, const char *name, const char *role, const char *token_hash)
 {
-    sqlite3_stmt *s;
-    int rc = write_stmt(l, ST_TOKEN_INSERT, SYNC_FULL, &s);
-    if (rc)
-        return rc;
-    bind_text(s, 1, token_hash);
-    bind_text(s, 2, name);
-    bind_text(s, 3, role);
-    sqlite3_bind_int64(s, 4, sm_now_ms());
-    rc = stmt_run(l, s, "add token");
+    const char *row[] = {token_hash, name, role};
+    int rc = set_sync(l, SYNC_FULL);
+    if (!rc)
+        rc = insert_texts_now(l, ST_TOKEN_INSERT, row, 3, "add token");
     if (rc == LEDGER_EEXISTS)
         ledger__set_err(l, rc, "a token named %s already exists", name);
     return rc;

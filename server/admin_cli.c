@@ -16,7 +16,6 @@
 
 #include <sodium.h>
 
-#include <ctype.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,9 +29,6 @@
 #define CLI_TOKEN_PREFIX "smt_"
 #define CLI_PASSWORD_MIN 8
 #define CLI_PASSWORD_MAX 1024
-#define CLI_SHOW_NAME_MAX 256
-#define CLI_STARTS_AT_MAX 39
-#define CLI_TOKEN_NAME_MAX (LEDGER_NAME_MAX - 6) /* room for "token:" */
 #define CLI_MAX_POSITIONAL 1
 
 #define USAGE_USER "seatmapd user add NAME [--role boxoffice|admin] [--db FILE]"
@@ -139,23 +135,6 @@ static const char *db_path(const cli_opts *o)
     return env && env[0] ? env : CLI_DEFAULT_DB;
 }
 
-static int role_valid(const char *role)
-{
-    return strcmp(role, "boxoffice") == 0 || strcmp(role, "admin") == 0;
-}
-
-/* Staff and token names, as the ledger accepts them: [A-Za-z0-9_.@-]{1,max}. */
-static int name_valid(const char *s, size_t max)
-{
-    size_t n;
-    for (n = 0; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= max || !(isalnum(c) || c == '_' || c == '.' || c == '@' || c == '-'))
-            return 0;
-    }
-    return n > 0;
-}
-
 /* n digits at s, as a number within [lo, hi]; -1 otherwise. */
 static int digits(const char *s, int n, int lo, int hi)
 {
@@ -172,7 +151,7 @@ static int digits(const char *s, int n, int lo, int hi)
 static int starts_at_valid(const char *s)
 {
     const char *p = s;
-    if (strlen(s) > CLI_STARTS_AT_MAX)
+    if (strlen(s) > LEDGER_STARTS_AT_MAX)
         return 0;
     if (digits(p, 4, 1900, 9999) < 0 || p[4] != '-' || digits(p + 5, 2, 1, 12) < 0 || p[7] != '-' ||
         digits(p + 8, 2, 1, 31) < 0 || (p[10] != 'T' && p[10] != 't') ||
@@ -267,11 +246,11 @@ static int cmd_user_add(const cli_opts *o)
         cli_err("user add needs a NAME (usage: %s)", USAGE_USER);
         return ADMIN_CLI_USAGE;
     }
-    if (!name_valid(name, LEDGER_NAME_MAX)) {
+    if (!ledger_valid_name(name, LEDGER_NAME_MAX)) {
         cli_err("bad user name '%s': use 1 to %d of A-Z a-z 0-9 _ . @ -", name, LEDGER_NAME_MAX);
         return ADMIN_CLI_USAGE;
     }
-    if (!role_valid(role)) {
+    if (!ledger_valid_role(role)) {
         cli_err("bad role '%s': use boxoffice or admin", role);
         return ADMIN_CLI_USAGE;
     }
@@ -307,12 +286,12 @@ static int cmd_token_add(const cli_opts *o)
         cli_err("token add needs a NAME (usage: %s)", USAGE_TOKEN);
         return ADMIN_CLI_USAGE;
     }
-    if (!name_valid(name, CLI_TOKEN_NAME_MAX)) {
+    if (!ledger_valid_name(name, LEDGER_TOKEN_NAME_MAX)) {
         cli_err("bad token name '%s': use 1 to %d of A-Z a-z 0-9 _ . @ -", name,
-                CLI_TOKEN_NAME_MAX);
+                LEDGER_TOKEN_NAME_MAX);
         return ADMIN_CLI_USAGE;
     }
-    if (!role_valid(role)) {
+    if (!ledger_valid_role(role)) {
         cli_err("bad role '%s': use boxoffice or admin", role);
         return ADMIN_CLI_USAGE;
     }
@@ -364,8 +343,8 @@ static int cmd_show_add(const cli_opts *o)
         cli_err("show add needs --name TEXT (usage: %s)", USAGE_SHOW);
         return ADMIN_CLI_USAGE;
     }
-    if (strlen(o->name) > CLI_SHOW_NAME_MAX) {
-        cli_err("show name too long (at most %d bytes)", CLI_SHOW_NAME_MAX);
+    if (strlen(o->name) > LEDGER_SHOW_NAME_MAX) {
+        cli_err("show name too long (at most %d bytes)", LEDGER_SHOW_NAME_MAX);
         return ADMIN_CLI_USAGE;
     }
     if (o->starts_at && !starts_at_valid(o->starts_at)) {

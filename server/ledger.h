@@ -1,15 +1,21 @@
 /*
- * ledger.h - the SQLite database: bookings (the durable truth), shows,
- * staff users, sessions, API tokens, the audit trail and server metadata.
+ * ledger.h - the database: bookings (the durable truth), shows, the audit
+ * trail and server metadata; staff users, sessions and API tokens are in
+ * ledger_accounts.h, included here. This header is the whole interface: the
+ * rest of the server never sees which engine is behind it.
  *
- * The database runs in WAL mode. Migrations (schema/NNN_*.sql, embedded at
- * build time) are applied at open inside one transaction each and tracked
- * with PRAGMA user_version. Every call is synchronous and meant for the event
- * loop: they are short indexed statements; booking commits use
- * synchronous=FULL (an fsync) so a 201 is never sent for a booking that a
+ * Engines (ledger_engine.h): SQLite (ledger_sqlite.c) for a file path; a
+ * postgres:// or postgresql:// URL is refused with a clear message until a
+ * PostgreSQL engine is built in. With SQLite the database runs in WAL mode;
+ * migrations (schema/NNN_*.sql, embedded at build time) are applied at open
+ * inside one transaction each and tracked with PRAGMA user_version.
+ *
+ * Every call is synchronous and meant for the event loop: they are short
+ * indexed statements; booking commits are durable (with SQLite,
+ * synchronous=FULL, an fsync) so a 201 is never sent for a booking that a
  * power cut could lose. Audit rows are buffered and written in batches by
- * ledger_audit_flush (synchronous=NORMAL: they survive a crash of seatmapd,
- * and the next FULL commit makes them durable too).
+ * ledger_audit_flush (with SQLite at synchronous=NORMAL: they survive a crash
+ * of seatmapd, and the next FULL commit makes them durable too).
  *
  * Errors: functions return 0 on success and a negative LEDGER_E* code
  * otherwise; ledger_errmsg gives the last human message.
@@ -25,15 +31,20 @@
 #define LEDGER_ESEATTAKEN (-4) /* a seat of a new booking is already booked */
 #define LEDGER_EBUSY (-5)      /* database locked by another process for too long */
 #define LEDGER_EINVAL (-6)     /* bad argument */
-#define LEDGER_EIO (-1)        /* anything else from SQLite */
+#define LEDGER_EIO (-1)        /* anything else from the database engine */
 
 #define LEDGER_PAYMENT_REF_MAX 128
 #define LEDGER_NAME_MAX 64
+/* Longest show or venue name, and start time text, a show may have. */
+#define LEDGER_SHOW_NAME_MAX 256
+#define LEDGER_STARTS_AT_MAX 39
 
 typedef struct ledger ledger;
 
-/* Opens (creating if needed) the database and applies migrations.
- * On failure returns negative and writes one sentence into err. */
+/* Opens (creating if needed) the database and applies migrations. path is a
+ * file name (SQLite); a postgres:// or postgresql:// URL fails for now, as
+ * PostgreSQL support is not built in. On failure returns negative, *out is
+ * NULL, and err holds one sentence. The caller closes *out with ledger_close. */
 int ledger_open(const char *path, ledger **out, char *err, size_t errlen);
 void ledger_close(ledger *l);
 const char *ledger_errmsg(ledger *l);
@@ -62,28 +73,8 @@ int ledger_show_get(ledger *l, const char *id, ledger_show *out);
  * *out is a malloc'd array the caller frees with free(). */
 int ledger_show_list(ledger *l, ledger_show **out, size_t *n);
 
-/* ---- staff users, sessions, API tokens ---- */
-typedef struct ledger_user {
-    int64_t id;
-    char name[LEDGER_NAME_MAX + 1];
-    char role[16]; /* "boxoffice" or "admin" */
-    char pwhash[128];
-} ledger_user;
-
-/* role must be "boxoffice" or "admin" (LEDGER_EINVAL otherwise). Adding an
- * existing name replaces its password and role (so `user add` can reset). */
-int ledger_user_add(ledger *l, const char *name, const char *role, const char *pwhash);
-int ledger_user_get(ledger *l, const char *name, ledger_user *out);
-
-/* Sessions and API tokens are stored by the hash of the token only. */
-int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash,
-                          int64_t expires_at_ms);
-/* Finds a live session (expires_at > now_ms) and its user; LEDGER_ENOTFOUND. */
-int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out);
-int ledger_session_delete(ledger *l, const char *token_hash);
-/* role as for users; the token acts as a user named "token:NAME". */
-int ledger_token_add(ledger *l, const char *name, const char *role, const char *token_hash);
-int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out);
+/* Staff users, sessions and API tokens. */
+#include "ledger_accounts.h"
 
 /* ---- bookings ---- */
 typedef struct ledger_booking {

@@ -1,0 +1,124 @@
+/*
+ * ledger_engine.h - what a database engine gives the ledger: a table of
+ * function pointers, one per operation the server needs, chosen once at
+ * ledger_open (like SQLite's VFS). Internal to the ledger modules
+ * (ledger.c, ledger_accounts.c and the engines); the rest of the server uses
+ * ledger.h only.
+ *
+ * Division of work: ledger.c owns the handle, picks the engine, checks every
+ * argument that does not depend on the engine (names, roles, text limits,
+ * seat lists), zeroes the caller's out structs, buffers audit rows and
+ * caches the secret. By the time an engine function runs, its arguments are
+ * valid, so an engine only stores and reads, and maps its own failures to
+ * LEDGER_E* codes with a message (ledger__set_err).
+ *
+ * Every engine function takes the handle first and finds its own state with
+ * ledger__state. Each returns 0 or a negative LEDGER_E* code and, on
+ * failure, leaves a message in the handle.
+ */
+#ifndef SEATMAP_LEDGER_ENGINE_H
+#define SEATMAP_LEDGER_ENGINE_H
+
+#include "ledger.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEDGER__ERRMSG_MAX 256
+#define LEDGER__SECRET_BYTES 32
+
+/* One audit row as the engine writes it. The strings are the ledger's. */
+typedef struct ledger_audit_row {
+    int64_t at;
+    const char *what, *show, *ref, *seats, *who;
+} ledger_audit_row;
+
+/* A booking to be made; every field already checked. */
+typedef struct ledger_booking_new {
+    const char *show;
+    const char *hold_ref; /* "" or NULL for a walk-up sale */
+    const char *payment_ref;
+    const char *by;
+    const char *const *seats; /* no seat twice */
+    size_t nseats;
+    const char *seats_joined; /* the same seats, space-separated */
+    int64_t now_ms;
+} ledger_booking_new;
+
+typedef void (*ledger_seat_cb)(void *arg, const char *seat, int64_t booking_id);
+
+typedef struct ledger_engine {
+    const char *name; /* "sqlite" */
+
+    /* Opens target, applies migrations and stores the engine state with
+     * ledger__set_state. On failure a message is left; ledger_open then
+     * calls close, which must cope with a half-opened state. */
+    int (*open)(ledger *l, const char *target);
+    /* Frees the engine state (NULL is fine). Buffered audit rows have been
+     * written already. */
+    void (*close)(ledger *l);
+
+    /* Stores fresh as the shared secret unless one exists (the first writer
+     * wins a race), then reads the stored one into out. */
+    int (*secret)(ledger *l, const uint8_t fresh[LEDGER__SECRET_BYTES],
+                  uint8_t out[LEDGER__SECRET_BYTES]);
+
+    int (*show_add)(ledger *l, const char *id, const char *name, const char *venue_name,
+                    const char *starts_at, const char *venue_json);
+    int (*show_get)(ledger *l, const char *id, ledger_show *out);
+    int (*show_list)(ledger *l, ledger_show **out, size_t *n);
+
+    int (*user_add)(ledger *l, const char *name, const char *role, const char *pwhash);
+    int (*user_get)(ledger *l, const char *name, ledger_user *out);
+    int (*session_create)(ledger *l, int64_t user_id, const char *token_hash,
+                          int64_t expires_at_ms);
+    int (*session_lookup)(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out);
+    int (*session_delete)(ledger *l, const char *token_hash);
+    int (*token_add)(ledger *l, const char *name, const char *role, const char *token_hash);
+    int (*token_lookup)(ledger *l, const char *token_hash, ledger_user *out);
+
+    /* Commits the booking, its seats and its audit row together, durably.
+     * On success *id is the new booking's. LEDGER_EEXISTS when the payment
+     * ref is taken (*existing then holds that booking), LEDGER_ESEATTAKEN
+     * when a seat is: then nothing is written. */
+    int (*booking_create)(ledger *l, const ledger_booking_new *nb, int64_t *id,
+                          ledger_booking *existing);
+    int (*booking_by_payment)(ledger *l, const char *show, const char *payment_ref,
+                              ledger_booking *out);
+    int (*booking_by_hold)(ledger *l, const char *show, const char *hold_ref, ledger_booking *out);
+    int (*booking_get)(ledger *l, const char *show, int64_t id, ledger_booking *out);
+    int (*booking_list)(ledger *l, const char *show, ledger_booking **out, size_t *n);
+    /* As ledger_booking_cancel, with its audit row in the same transaction. */
+    int (*booking_cancel)(ledger *l, const char *show, int64_t id, const char *by, int64_t now_ms,
+                          ledger_booking *out);
+    int (*booked_seats)(ledger *l, const char *show, ledger_seat_cb cb, void *arg);
+    int (*booking_max_id)(ledger *l, int64_t *out);
+    int (*booked_count)(ledger *l, const char *show, int64_t *out);
+
+    /* Writes n buffered audit rows in one transaction (all or none). */
+    int (*audit_write)(ledger *l, const ledger_audit_row *rows, size_t n);
+} ledger_engine;
+
+extern const ledger_engine ledger_sqlite_engine;
+
+/* ---- for engines: the handle's parts (ledger.c) ---- */
+
+/* The engine chosen at open. */
+const ledger_engine *ledger__engine(ledger *l);
+void *ledger__state(ledger *l);
+void ledger__set_state(ledger *l, void *state);
+/* Records a message for ledger_errmsg and returns code. */
+int ledger__set_err(ledger *l, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 1 if s is 1 to max bytes long (not NULL, not empty). */
+int ledger__text_ok(const char *s, size_t max);
+
+/* Splits a space-separated seat list into b->seats (owned by b).
+ * 0, or -1 when out of memory (b then holds what was split; clear it). */
+int ledger__seats_split(ledger_booking *b, const char *text);
+/* Joins seats with single spaces into a malloc'd string (*out, the caller
+ * frees). 0, or -1 when out of memory. */
+int ledger__seats_join(const char *const *seats, size_t n, char **out);
+
+#endif

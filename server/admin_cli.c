@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "ledger.h"
+#include "ledger_accounts.h"
 #include "util.h"
 #include "venue.h"
 

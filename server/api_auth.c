@@ -7,6 +7,7 @@
  * pool, never on the event loop.
  */
 #include "api.h"
+#include "ledger_accounts.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -153,6 +153,25 @@ static void commit(booking_op *op)
     }
 }
 
+/* The seats are locked under op->hold_ref: commit, unless the requester is
+ * gone, when the lock is undone instead. */
+static void commit_unless_gone(booking_op *op)
+{
+    if (gone(op)) {
+        thaw(op);
+        finish(op, OUT_UNAVAILABLE, NULL);
+    } else {
+        commit(op);
+    }
+}
+
+/* A script said something else: Redis down stays unavailable, anything
+ * unexpected is ours. */
+static void finish_failed(booking_op *op, outcome o)
+{
+    finish(op, o == OUT_UNAVAILABLE ? OUT_UNAVAILABLE : OUT_INTERNAL, NULL);
+}
+
 /* Takes the seat ids of a script's detail {"seats":[...],"frozen":N,...}. */
 static int take_detail(booking_op *op, const char *detail, int want_seats)
 {
@@ -232,11 +251,8 @@ static void on_frozen(void *arg, const store_result *res)
         if (take_detail(op, res->detail, 1) || !op->nseats) {
             thaw(op);
             finish(op, OUT_INTERNAL, "unexpected answer from Redis");
-        } else if (gone(op)) {
-            thaw(op);
-            finish(op, OUT_UNAVAILABLE, NULL);
         } else {
-            commit(op);
+            commit_unless_gone(op);
         }
         break;
     case OUT_HOLD_LOCKED:
@@ -248,11 +264,8 @@ static void on_frozen(void *arg, const store_result *res)
     case OUT_HOLD_EXPIRED:
         finish_expired(op);
         break;
-    case OUT_UNAVAILABLE:
-        finish(op, OUT_UNAVAILABLE, NULL);
-        break;
     default:
-        finish(op, OUT_INTERNAL, NULL);
+        finish_failed(op, res->outcome);
     }
 }
 
@@ -300,12 +313,7 @@ static void on_reserved(void *arg, const store_result *res)
                  cJSON_IsString(ref) ? ref->valuestring : "");
         cJSON_Delete(d);
         take_detail(op, res->detail, 0);
-        if (gone(op)) {
-            thaw(op);
-            finish(op, OUT_UNAVAILABLE, NULL);
-        } else {
-            commit(op);
-        }
+        commit_unless_gone(op);
         break;
     case OUT_RETRY:
         if (op->tries++ < BOOKING_RESERVE_TRIES)
@@ -320,11 +328,8 @@ static void on_reserved(void *arg, const store_result *res)
         op->state = BOOKING_DONE;
         op->cb(op, &r);
         break;
-    case OUT_UNAVAILABLE:
-        finish(op, OUT_UNAVAILABLE, NULL);
-        break;
     default:
-        finish(op, OUT_INTERNAL, NULL);
+        finish_failed(op, res->outcome);
     }
 }
 

@@ -71,6 +71,10 @@ static int on_request(http_session *pss, struct lws *wsi, const char *path)
         return -1;
     if (!(pss->r = http_req_new(wsi, pss->conn, a, m, path)))
         return -1;
+    if (strlen(path) >= HTTP_MAX_PATH) {
+        http_respond_error(pss->r, OUT_URI_TOO_LONG, NULL, NULL);
+        return 0;
+    }
     if (!is_api(path)) {
         http_static_rc rc = http_static_serve(pss->r, wsi, a->cfg.web_dir);
         if (rc == HTTP_STATIC_ANSWERED)

@@ -44,7 +44,10 @@ typedef struct http_req http_req;
 http_method http_method_of(struct lws *wsi);
 
 /* A request of the connection `conn` (referenced while the request lives);
- * ctx is what handlers need (the app), never owned. NULL when out of memory. */
+ * ctx is what handlers need (the app), never owned. The path is cut at
+ * HTTP_MAX_PATH - 1 bytes: the caller refuses longer ones first. wsi NULL
+ * makes a request with no socket (tests): it has no headers and its answers
+ * are dropped. NULL when out of memory. */
 http_req *http_req_new(struct lws *wsi, client *conn, void *ctx, http_method m, const char *path);
 void http_req_ref(http_req *r);
 void http_req_unref(http_req *r);

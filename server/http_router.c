@@ -28,7 +28,8 @@ static int match(const char *pattern, const char *path, http_params *p)
     http_params tmp;
 
     snprintf(pat, sizeof(pat), "%s", pattern);
-    snprintf(pth, sizeof(pth), "%s", path);
+    if ((size_t)snprintf(pth, sizeof(pth), "%s", path) >= sizeof(pth))
+        return 0; /* never match on a cut-off path */
     if (split(pat, ps, &np) || split(pth, xs, &nx) || np != nx)
         return 0;
     memset(&tmp, 0, sizeof(tmp));

@@ -1,10 +1,13 @@
 /*
- * ledger.c - the ledger handle behind ledger.h: picks the database engine at
- * open, checks the arguments whose rules do not depend on the engine (show
- * ids, text limits, seat lists; names and roles are in ledger_accounts.c),
- * and hands each call to the engine. It also keeps what is the same for
- * every engine: the last error message, the cached buyer secret and the
- * bounded buffer of audit rows.
+ * ledger.c - the implementation of ledger.h: opens and closes the handle,
+ * picks the database engine at open, checks the arguments whose rules do not
+ * depend on the engine (show ids, text limits, seat lists; names and roles
+ * are in ledger_accounts.c), and hands each call to the engine. It also keeps
+ * what is the same for every engine: the cached buyer secret and the bounded
+ * buffer of audit rows (the handle's "front", owned here). The handle itself,
+ * its error message and the helpers shared with the engines are one layer
+ * down, in ledger_engine.c; this file is the top of the ledger and nothing in
+ * the other ledger modules calls it.
  *
  * Not here: SQL of any dialect (ledger_sqlite.c; later ledger_pg.c), holds
  * (Redis owns them, see store.h), seat states in memory (show.h), password
@@ -17,7 +20,6 @@
 
 #include <sodium.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +34,8 @@
 #define LEDGER_HOLD_REF_MAX 15
 #define LEDGER_BY_MAX (LEDGER_NAME_MAX + 7)
 
-struct ledger {
-    const ledger_engine *engine;
-    void *state; /* the engine's, from its open until its close */
+/* ledger.c's part of the handle (see ledger__front). */
+struct ledger__front {
     int have_secret;
     uint8_t secret[LEDGER__SECRET_BYTES];
     /* Buffered audit rows; the strings of row i point into audit_mem[i]. */
@@ -42,43 +43,11 @@ struct ledger {
     char *audit_mem[LEDGER_AUDIT_MAX];
     size_t naudit;
     uint64_t audit_dropped;
-    char errmsg[LEDGER__ERRMSG_MAX];
 };
-
-/* ---- the handle's parts, for engines ---- */
-
-const ledger_engine *ledger__engine(ledger *l)
-{
-    return l->engine;
-}
-
-void *ledger__state(ledger *l)
-{
-    return l->state;
-}
-
-void ledger__set_state(ledger *l, void *state)
-{
-    l->state = state;
-}
-
-int ledger__set_err(ledger *l, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(l->errmsg, sizeof(l->errmsg), fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 const char *ledger_errmsg(ledger *l)
 {
-    return l ? l->errmsg : "no ledger";
-}
-
-int ledger__text_ok(const char *s, size_t max)
-{
-    return s && s[0] && strlen(s) <= max;
+    return l ? ledger__errmsg(l) : "no ledger";
 }
 
 /* ---- choosing the engine, open, close ---- */
@@ -112,6 +81,7 @@ static const ledger_engine *engine_for(const char *target, char *err, size_t err
 int ledger_open(const char *path, ledger **out, char *err, size_t errlen)
 {
     const ledger_engine *engine;
+    struct ledger__front *front;
     ledger *l;
     int rc;
 
@@ -127,60 +97,65 @@ int ledger_open(const char *path, ledger **out, char *err, size_t errlen)
         snprintf(err, errlen, "cannot initialise libsodium");
         return LEDGER_EIO;
     }
-    l = calloc(1, sizeof(*l));
+    front = calloc(1, sizeof(*front));
+    l = front ? ledger__new(engine, front) : NULL;
     if (!l) {
+        free(front);
         snprintf(err, errlen, "out of memory opening %s", path);
         return LEDGER_EIO;
     }
-    l->engine = engine;
     rc = engine->open(l, path);
     if (rc) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, l->errmsg);
+        snprintf(err, errlen, "cannot open database %s: %s", path, ledger__errmsg(l));
         ledger_close(l);
         return rc;
     }
-    l->errmsg[0] = '\0';
+    ledger__set_err(l, 0, "%s", "");
     *out = l;
     return 0;
 }
 
-static void audit_row_free(ledger *l, size_t i)
+static void audit_row_free(struct ledger__front *f, size_t i)
 {
-    free(l->audit_mem[i]);
-    l->audit_mem[i] = NULL;
-    memset(&l->audit[i], 0, sizeof(l->audit[i]));
+    free(f->audit_mem[i]);
+    f->audit_mem[i] = NULL;
+    memset(&f->audit[i], 0, sizeof(f->audit[i]));
 }
 
 void ledger_close(ledger *l)
 {
+    struct ledger__front *f;
     size_t i;
     if (!l)
         return;
-    if (l->state && l->naudit && ledger_audit_flush(l))
-        sm_warn("ledger: %zu audit rows lost at close: %s", l->naudit, l->errmsg);
-    for (i = 0; i < l->naudit; i++)
-        audit_row_free(l, i);
-    l->engine->close(l);
-    sodium_memzero(l->secret, sizeof(l->secret));
-    free(l);
+    f = ledger__front(l);
+    if (ledger__state(l) && f->naudit && ledger_audit_flush(l))
+        sm_warn("ledger: %zu audit rows lost at close: %s", f->naudit, ledger__errmsg(l));
+    for (i = 0; i < f->naudit; i++)
+        audit_row_free(f, i);
+    ledger__engine(l)->close(l);
+    sodium_memzero(f->secret, sizeof(f->secret));
+    free(f);
+    ledger__free(l);
 }
 
 /* ---- secret ---- */
 
 int ledger_secret(ledger *l, uint8_t out[32])
 {
+    struct ledger__front *f = ledger__front(l);
     uint8_t fresh[LEDGER__SECRET_BYTES];
     int rc;
 
-    if (!l->have_secret) {
+    if (!f->have_secret) {
         randombytes_buf(fresh, sizeof(fresh));
-        rc = l->engine->secret(l, fresh, l->secret);
+        rc = ledger__engine(l)->secret(l, fresh, f->secret);
         sodium_memzero(fresh, sizeof(fresh));
         if (rc)
             return rc;
-        l->have_secret = 1;
+        f->have_secret = 1;
     }
-    memcpy(out, l->secret, LEDGER__SECRET_BYTES);
+    memcpy(out, f->secret, LEDGER__SECRET_BYTES);
     return 0;
 }
 
@@ -209,7 +184,7 @@ int ledger_show_add(ledger *l, const char *id, const char *name, const char *ven
         return ledger__set_err(l, LEDGER_EINVAL, "start time is too long");
     if (!venue_json || !venue_json[0])
         return ledger__set_err(l, LEDGER_EINVAL, "venue document is empty");
-    return l->engine->show_add(l, id, name, venue_name, starts_at, venue_json);
+    return ledger__engine(l)->show_add(l, id, name, venue_name, starts_at, venue_json);
 }
 
 int ledger_show_get(ledger *l, const char *id, ledger_show *out)
@@ -217,67 +192,17 @@ int ledger_show_get(ledger *l, const char *id, ledger_show *out)
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(id))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such show");
-    return l->engine->show_get(l, id, out);
+    return ledger__engine(l)->show_get(l, id, out);
 }
 
 int ledger_show_list(ledger *l, ledger_show **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    return l->engine->show_list(l, out, n);
+    return ledger__engine(l)->show_list(l, out, n);
 }
 
 /* ---- seat lists ---- */
-
-int ledger__seats_split(ledger_booking *b, const char *text)
-{
-    const char *p;
-    size_t n = 0, i = 0;
-
-    for (p = text; *p;) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        n++;
-        while (*p && *p != ' ')
-            p++;
-    }
-    b->nseats = 0;
-    b->seats = n ? calloc(n, sizeof(*b->seats)) : NULL;
-    if (n && !b->seats)
-        return -1;
-    for (p = text; *p && i < n;) {
-        const char *start;
-        while (*p == ' ')
-            p++;
-        start = p;
-        while (*p && *p != ' ')
-            p++;
-        b->seats[i] = strndup(start, (size_t)(p - start));
-        if (!b->seats[i])
-            return -1;
-        b->nseats = ++i;
-    }
-    return 0;
-}
-
-int ledger__seats_join(const char *const *seats, size_t n, char **out)
-{
-    sm_buf b;
-    size_t i;
-
-    *out = NULL;
-    sm_buf_init(&b, n * (SM_SEAT_ID_MAX + 1) + 1);
-    for (i = 0; i < n; i++) {
-        if ((i && sm_buf_addc(&b, ' ')) || sm_buf_adds(&b, seats[i])) {
-            sm_buf_free(&b);
-            return -1;
-        }
-    }
-    *out = n ? sm_buf_steal(&b, NULL) : strdup("");
-    return *out ? 0 : -1;
-}
 
 static int cmp_str_ptr(const void *a, const void *b)
 {
@@ -329,24 +254,12 @@ static int seats_check_join(ledger *l, const char *const *seats, size_t nseats, 
 
 void ledger_booking_clear(ledger_booking *b)
 {
-    size_t i;
-    if (!b)
-        return;
-    for (i = 0; i < b->nseats; i++)
-        free(b->seats[i]);
-    free(b->seats);
-    b->seats = NULL;
-    b->nseats = 0;
+    ledger__booking_clear(b);
 }
 
 void ledger_booking_list_free(ledger_booking *list, size_t n)
 {
-    size_t i;
-    if (!list)
-        return;
-    for (i = 0; i < n; i++)
-        ledger_booking_clear(&list[i]);
-    free(list);
+    ledger__booking_list_free(list, n);
 }
 
 /* Checks a new booking; on success nb->seats_joined is malloc'd (the caller
@@ -392,8 +305,8 @@ static int booking_describe(ledger *l, const ledger_booking_new *nb, int64_t id,
  * their own cheap transaction, so the trail stays in order. */
 static void audit_flush_before(ledger *l)
 {
-    if (l->naudit && ledger_audit_flush(l))
-        sm_warn("ledger: audit flush failed: %s", l->errmsg);
+    if (ledger__front(l)->naudit && ledger_audit_flush(l))
+        sm_warn("ledger: audit flush failed: %s", ledger__errmsg(l));
 }
 
 int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
@@ -418,7 +331,7 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
     rc = booking_check(l, &nb, &joined);
     if (!rc) {
         audit_flush_before(l);
-        rc = l->engine->booking_create(l, &nb, &id, out);
+        rc = ledger__engine(l)->booking_create(l, &nb, &id, out);
     }
     if (!rc)
         rc = booking_describe(l, &nb, id, out);
@@ -434,7 +347,7 @@ int ledger_booking_by_payment(ledger *l, const char *show, const char *payment_r
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || !ledger__text_ok(payment_ref, LEDGER_PAYMENT_REF_MAX))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return l->engine->booking_by_payment(l, show, payment_ref, out);
+    return ledger__engine(l)->booking_by_payment(l, show, payment_ref, out);
 }
 
 int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, ledger_booking *out)
@@ -442,7 +355,7 @@ int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, le
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || !ledger__text_ok(hold_ref, LEDGER_HOLD_REF_MAX))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return l->engine->booking_by_hold(l, show, hold_ref, out);
+    return ledger__engine(l)->booking_by_hold(l, show, hold_ref, out);
 }
 
 int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *out)
@@ -450,7 +363,7 @@ int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || id <= 0)
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return l->engine->booking_get(l, show, id, out);
+    return ledger__engine(l)->booking_get(l, show, id, out);
 }
 
 int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_t *n)
@@ -459,7 +372,7 @@ int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_
     *n = 0;
     if (!sm_valid_show_id(show))
         return 0;
-    return l->engine->booking_list(l, show, out, n);
+    return ledger__engine(l)->booking_list(l, show, out, n);
 }
 
 int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *by, int64_t now_ms,
@@ -477,7 +390,7 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     if (!sm_valid_show_id(show) || id <= 0)
         rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
     else
-        rc = l->engine->booking_cancel(l, show, id, by, now_ms, out);
+        rc = ledger__engine(l)->booking_cancel(l, show, id, by, now_ms, out);
     if (out == &local)
         ledger_booking_clear(&local);
     return rc;
@@ -488,19 +401,19 @@ int ledger_booked_seats(ledger *l, const char *show,
 {
     if (!sm_valid_show_id(show))
         return 0;
-    return l->engine->booked_seats(l, show, cb, arg);
+    return ledger__engine(l)->booked_seats(l, show, cb, arg);
 }
 
 int ledger_booking_max_id(ledger *l, int64_t *out)
 {
     *out = 0;
-    return l->engine->booking_max_id(l, out);
+    return ledger__engine(l)->booking_max_id(l, out);
 }
 
 int ledger_booked_count(ledger *l, const char *show, int64_t *out)
 {
     *out = 0;
-    return l->engine->booked_count(l, show, out);
+    return ledger__engine(l)->booked_count(l, show, out);
 }
 
 /* ---- audit ---- */
@@ -521,16 +434,17 @@ static size_t capped_len(const char *s, size_t max)
  * refuses writes, keeps the newest rows and counts the one dropped. */
 static void audit_make_room(ledger *l)
 {
-    if (l->naudit < LEDGER_AUDIT_MAX || !ledger_audit_flush(l))
+    struct ledger__front *f = ledger__front(l);
+    if (f->naudit < LEDGER_AUDIT_MAX || !ledger_audit_flush(l))
         return;
-    audit_row_free(l, 0);
-    memmove(&l->audit[0], &l->audit[1], (LEDGER_AUDIT_MAX - 1) * sizeof(l->audit[0]));
-    memmove(&l->audit_mem[0], &l->audit_mem[1], (LEDGER_AUDIT_MAX - 1) * sizeof(l->audit_mem[0]));
-    l->audit_mem[LEDGER_AUDIT_MAX - 1] = NULL;
-    l->naudit--;
-    if (l->audit_dropped++ % 1000 == 0)
-        sm_warn("ledger: audit buffer full and flush failing (%s); dropped %llu rows", l->errmsg,
-                (unsigned long long)l->audit_dropped);
+    audit_row_free(f, 0);
+    memmove(&f->audit[0], &f->audit[1], (LEDGER_AUDIT_MAX - 1) * sizeof(f->audit[0]));
+    memmove(&f->audit_mem[0], &f->audit_mem[1], (LEDGER_AUDIT_MAX - 1) * sizeof(f->audit_mem[0]));
+    f->audit_mem[LEDGER_AUDIT_MAX - 1] = NULL;
+    f->naudit--;
+    if (f->audit_dropped++ % 1000 == 0)
+        sm_warn("ledger: audit buffer full and flush failing (%s); dropped %llu rows",
+                ledger__errmsg(l), (unsigned long long)f->audit_dropped);
 }
 
 void ledger_audit(ledger *l, const char *what, const char *show, const char *ref, const char *seats,
@@ -539,11 +453,13 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
     const char *src[5] = {what ? what : "", show ? show : "", ref ? ref : "", seats ? seats : "",
                           who ? who : ""};
     size_t len[5], total = 0, i;
+    struct ledger__front *f;
     ledger_audit_row *r;
     char *p;
 
     if (!l)
         return;
+    f = ledger__front(l);
     audit_make_room(l);
     for (i = 0; i < 5; i++) {
         len[i] = capped_len(src[i], i == 3 ? LEDGER_AUDIT_SEATS_MAX : LEDGER_AUDIT_FIELD_MAX);
@@ -551,11 +467,11 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
     }
     p = malloc(total);
     if (!p) {
-        l->audit_dropped++;
+        f->audit_dropped++;
         return;
     }
-    l->audit_mem[l->naudit] = p;
-    r = &l->audit[l->naudit];
+    f->audit_mem[f->naudit] = p;
+    r = &f->audit[f->naudit];
     r->at = at_ms;
     {
         const char **dst[5] = {&r->what, &r->show, &r->ref, &r->seats, &r->who};
@@ -566,21 +482,22 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
             p += len[i] + 1;
         }
     }
-    l->naudit++;
+    f->naudit++;
 }
 
 int ledger_audit_flush(ledger *l)
 {
+    struct ledger__front *f = ledger__front(l);
     size_t i;
     int rc;
 
-    if (!l->naudit)
+    if (!f->naudit)
         return 0;
-    rc = l->engine->audit_write(l, l->audit, l->naudit);
+    rc = ledger__engine(l)->audit_write(l, f->audit, f->naudit);
     if (rc)
         return rc;
-    for (i = 0; i < l->naudit; i++)
-        audit_row_free(l, i);
-    l->naudit = 0;
+    for (i = 0; i < f->naudit; i++)
+        audit_row_free(f, i);
+    f->naudit = 0;
     return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * ledger.h - the database: bookings (the durable truth), shows, the audit
- * trail and server metadata; staff users, sessions and API tokens are in
- * ledger_accounts.h, included here. This header is the whole interface: the
+ * trail and server metadata, and the handle (open, close, last error). Staff
+ * users, sessions and API tokens are in ledger_accounts.h, which callers that
+ * need them include themselves; the shared types and limits are in
+ * ledger_types.h. With those two, this header is the whole interface: the
  * rest of the server never sees which engine is behind it.
  *
  * Engines (ledger_engine.h): SQLite (ledger_sqlite.c) for a file path; a
@@ -23,23 +25,10 @@
 #ifndef SEATMAP_LEDGER_H
 #define SEATMAP_LEDGER_H
 
+#include "ledger_types.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#define LEDGER_ENOTFOUND (-2)  /* no such row */
-#define LEDGER_EEXISTS (-3)    /* unique key taken (user name, show id, payment ref) */
-#define LEDGER_ESEATTAKEN (-4) /* a seat of a new booking is already booked */
-#define LEDGER_EBUSY (-5)      /* database locked by another process for too long */
-#define LEDGER_EINVAL (-6)     /* bad argument */
-#define LEDGER_EIO (-1)        /* anything else from the database engine */
-
-#define LEDGER_PAYMENT_REF_MAX 128
-#define LEDGER_NAME_MAX 64
-/* Longest show or venue name, and start time text, a show may have. */
-#define LEDGER_SHOW_NAME_MAX 256
-#define LEDGER_STARTS_AT_MAX 39
-
-typedef struct ledger ledger;
 
 /* Opens (creating if needed) the database and applies migrations. path is a
  * file name (SQLite); a postgres:// or postgresql:// URL fails for now, as
@@ -54,14 +43,6 @@ const char *ledger_errmsg(ledger *l);
 int ledger_secret(ledger *l, uint8_t out[32]);
 
 /* ---- shows ---- */
-typedef struct ledger_show {
-    char id[65];
-    char name[257];
-    char venue_name[257];
-    char starts_at[40]; /* ISO 8601 as given, or "" */
-    char *venue_json;   /* the venue document as stored at `show add`; owned */
-} ledger_show;
-
 void ledger_show_clear(ledger_show *s); /* frees venue_json */
 /* LEDGER_EEXISTS if the id is taken. The venue text is stored so a show's
  * seat order never changes when the file does. */
@@ -73,22 +54,7 @@ int ledger_show_get(ledger *l, const char *id, ledger_show *out);
  * *out is a malloc'd array the caller frees with free(). */
 int ledger_show_list(ledger *l, ledger_show **out, size_t *n);
 
-/* Staff users, sessions and API tokens. */
-#include "ledger_accounts.h"
-
 /* ---- bookings ---- */
-typedef struct ledger_booking {
-    int64_t id;
-    char show[65];
-    char hold_ref[16]; /* "" for a walk-up sale */
-    char payment_ref[LEDGER_PAYMENT_REF_MAX + 1];
-    char by[LEDGER_NAME_MAX + 8];
-    int64_t created_at;   /* unix ms */
-    int64_t cancelled_at; /* unix ms, 0 while active */
-    size_t nseats;
-    char **seats; /* owned, with the strings; free with ledger_booking_clear */
-} ledger_booking;
-
 void ledger_booking_clear(ledger_booking *b);
 void ledger_booking_list_free(ledger_booking *list, size_t n);
 

@@ -2,7 +2,9 @@
  * ledger_accounts.c - the engine-independent half of ledger_accounts.h:
  * the one definition of a valid staff or token name and role (admin_cli.c
  * checks its arguments with the same functions), argument checks with their
- * messages, and dispatch to the engine chosen at ledger_open.
+ * messages, and dispatch to the engine chosen at ledger_open. Beside ledger.c,
+ * not above or below it: it reaches the handle and the engine only through
+ * ledger_engine.c and calls nothing in ledger.c.
  *
  * Not here: storage (the engines), password hashing and tokens (auth.h).
  */

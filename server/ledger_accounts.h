@@ -1,8 +1,10 @@
 /*
  * ledger_accounts.h - who may act on the ledger: staff users (name, role,
  * password hash), their login sessions and API tokens. Part of the ledger
- * interface (ledger.h includes it, so callers need only ledger.h); kept
- * apart from bookings, shows and the audit trail, which do not depend on it.
+ * interface, on the same handle as ledger.h (which opens it), but apart from
+ * bookings, shows and the audit trail: neither header includes the other, so
+ * a caller includes this one when it deals with staff. The shared types
+ * (ledger_user, the limits, the LEDGER_E* codes) are in ledger_types.h.
  *
  * Not here: password hashing and token generation (auth.h). Sessions and
  * tokens are stored by the hash of the token only.
@@ -10,23 +12,10 @@
 #ifndef SEATMAP_LEDGER_ACCOUNTS_H
 #define SEATMAP_LEDGER_ACCOUNTS_H
 
-#include "ledger.h"
+#include "ledger_types.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* A token acts as the user "token:NAME"; its name leaves room for that. */
-#define LEDGER_TOKEN_PREFIX "token:"
-#define LEDGER_TOKEN_NAME_MAX (LEDGER_NAME_MAX - (int)(sizeof(LEDGER_TOKEN_PREFIX) - 1))
-/* Longest stored hash of a session or API token. */
-#define LEDGER_TOKEN_HASH_MAX 128
-
-typedef struct ledger_user {
-    int64_t id;
-    char name[LEDGER_NAME_MAX + 1];
-    char role[16]; /* "boxoffice" or "admin" */
-    char pwhash[128];
-} ledger_user;
 
 /* 1 if role is one the ledger accepts ("boxoffice" or "admin"), else 0
  * (NULL included). */

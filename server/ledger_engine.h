@@ -1,16 +1,22 @@
 /*
- * ledger_engine.h - what a database engine gives the ledger: a table of
- * function pointers, one per operation the server needs, chosen once at
- * ledger_open (like SQLite's VFS). Internal to the ledger modules
- * (ledger.c, ledger_accounts.c and the engines); the rest of the server uses
- * ledger.h only.
+ * ledger_engine.h - what a database engine gives the ledger, and what the
+ * ledger modules share underneath. Internal to the ledger modules; the rest
+ * of the server uses ledger.h and ledger_accounts.h only.
  *
- * Division of work: ledger.c owns the handle, picks the engine, checks every
- * argument that does not depend on the engine (names, roles, text limits,
- * seat lists), zeroes the caller's out structs, buffers audit rows and
- * caches the secret. By the time an engine function runs, its arguments are
- * valid, so an engine only stores and reads, and maps its own failures to
- * LEDGER_E* codes with a message (ledger__set_err).
+ * The engine is a table of function pointers, one per operation the server
+ * needs, chosen once at ledger_open (like SQLite's VFS). Below it sits
+ * ledger_engine.c: the handle itself (engine, engine state, last error
+ * message) and helpers the engines and both front modules use. Calls only go
+ * down: ledger.c -> the engines and ledger_engine.c; ledger_accounts.c and
+ * every engine -> ledger_engine.c; ledger_engine.c calls none of them by
+ * name. An engine reaches nothing above it.
+ *
+ * Division of work: ledger.c and ledger_accounts.c check every argument that
+ * does not depend on the engine (names, roles, text limits, seat lists) and
+ * zero the caller's out structs; ledger.c also buffers audit rows and caches
+ * the secret. By the time an engine function runs, its arguments are valid,
+ * so an engine only stores and reads, and maps its own failures to LEDGER_E*
+ * codes with a message (ledger__set_err).
  *
  * Every engine function takes the handle first and finds its own state with
  * ledger__state. Each returns 0 or a negative LEDGER_E* code and, on
@@ -19,7 +25,7 @@
 #ifndef SEATMAP_LEDGER_ENGINE_H
 #define SEATMAP_LEDGER_ENGINE_H
 
-#include "ledger.h"
+#include "ledger_types.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -101,7 +107,19 @@ typedef struct ledger_engine {
 
 extern const ledger_engine ledger_sqlite_engine;
 
-/* ---- for engines: the handle's parts (ledger.c) ---- */
+/* ---- the handle (ledger_engine.c) ---- */
+
+/* What ledger.c keeps in the handle (the secret cache, the audit buffer);
+ * defined and owned by ledger.c, opaque to everything else. */
+struct ledger__front;
+
+/* A handle with engine and front and no engine state yet, or NULL when out
+ * of memory. front stays the caller's: ledger__free does not free it. */
+ledger *ledger__new(const ledger_engine *engine, struct ledger__front *front);
+/* Frees the handle only (NULL is fine): the engine must have closed and the
+ * caller freed its front first. */
+void ledger__free(ledger *l);
+struct ledger__front *ledger__front(ledger *l);
 
 /* The engine chosen at open. */
 const ledger_engine *ledger__engine(ledger *l);
@@ -110,6 +128,8 @@ void ledger__set_state(ledger *l, void *state);
 /* Records a message for ledger_errmsg and returns code. */
 int ledger__set_err(ledger *l, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The last message; the handle's, valid until the next call on it. */
+const char *ledger__errmsg(ledger *l);
 
 /* 1 if s is 1 to max bytes long (not NULL, not empty). */
 int ledger__text_ok(const char *s, size_t max);
@@ -120,5 +140,10 @@ int ledger__seats_split(ledger_booking *b, const char *text);
 /* Joins seats with single spaces into a malloc'd string (*out, the caller
  * frees). 0, or -1 when out of memory. */
 int ledger__seats_join(const char *const *seats, size_t n, char **out);
+
+/* What ledger_booking_clear and ledger_booking_list_free (ledger.h) do, for
+ * the engines, which do not include ledger.h. */
+void ledger__booking_clear(ledger_booking *b);
+void ledger__booking_list_free(ledger_booking *list, size_t n);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * ledger_sqlite.c - the SQLite engine behind ledger.h (see ledger_engine.h):
+ * ledger_sqlite.c - the SQLite engine behind ledger.h and ledger_accounts.h
+ * (see ledger_engine.h), reached only through its table, ledger_sqlite_engine:
  * bookings (the durable truth about sold seats), shows, staff users,
  * sessions, API tokens, the audit trail and server metadata in one database
  * file, its schema migrated from the embedded schema/NNN_*.sql.
@@ -18,7 +19,9 @@
  *
  * Not here: argument checks (ledger.c and ledger_accounts.c have done them
  * before any function here runs), the audit buffer and the secret cache
- * (ledger.c). Every call is synchronous.
+ * (ledger.c). Of the other ledger modules it uses ledger_engine.c alone (the
+ * handle's state and error message, seat lists), never ledger.c or
+ * ledger_accounts.c. Every call is synchronous.
  */
 #include "ledger_engine.h"
 
@@ -238,7 +241,7 @@ static void tx_rollback(ledger *l)
     char saved[LEDGER__ERRMSG_MAX];
     if (sqlite3_get_autocommit(sq_of(l)->db))
         return;
-    snprintf(saved, sizeof(saved), "%s", ledger_errmsg(l));
+    snprintf(saved, sizeof(saved), "%s", ledger__errmsg(l));
     exec_simple(l, ST_ROLLBACK, "rollback");
     ledger__set_err(l, 0, "%s", saved);
 }
@@ -744,7 +747,7 @@ static int booking_from_row(ledger *l, sqlite3_stmt *s, ledger_booking *out)
     out->cancelled_at = sqlite3_column_int64(s, 6);
     seats = sqlite3_column_text(s, 7);
     if (ledger__seats_split(out, seats ? (const char *)seats : "")) {
-        ledger_booking_clear(out);
+        ledger__booking_clear(out);
         return ledger__set_err(l, LEDGER_EIO, "out of memory");
     }
     return 0;
@@ -818,7 +821,7 @@ static int sq_booking_list(ledger *l, const char *show, ledger_booking **out, si
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
-        ledger_booking_list_free(list, count);
+        ledger__booking_list_free(list, count);
         return rc == SQLITE_ROW ? ledger__set_err(l, LEDGER_EIO, "out of memory")
                                 : sql_err(l, rc, "list bookings");
     }
@@ -982,7 +985,7 @@ static int booking_theirs(ledger *l, const ledger_booking_new *nb, ledger_bookin
 {
     char saved[LEDGER__ERRMSG_MAX];
     int rc = LEDGER_EEXISTS;
-    snprintf(saved, sizeof(saved), "%s", ledger_errmsg(l));
+    snprintf(saved, sizeof(saved), "%s", ledger__errmsg(l));
     if (sq_booking_by_payment(l, nb->show, nb->payment_ref, out) != 0)
         rc = LEDGER_EIO;
     ledger__set_err(l, rc, "%s", saved);

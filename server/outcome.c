@@ -16,6 +16,7 @@ static const struct {
     [OUT_RATE_LIMITED] = {"rate_limited", 429, "too many requests; slow down"},
     [OUT_TOO_LARGE] = {"too_large", 413, "the body is too large"},
     [OUT_LENGTH_REQUIRED] = {"length_required", 411, "send the body with a Content-Length"},
+    [OUT_URI_TOO_LONG] = {"uri_too_long", 414, "the address is too long"},
     [OUT_NOT_FOUND] = {"not_found", 404, "no such API endpoint"},
     [OUT_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405, "this method is not supported here"},
     [OUT_UNAUTHORIZED] = {"unauthorized", 401, "log in as box-office staff first"},

@@ -21,6 +21,7 @@ typedef enum outcome {
     OUT_RATE_LIMITED,
     OUT_TOO_LARGE,
     OUT_LENGTH_REQUIRED,
+    OUT_URI_TOO_LONG,
     OUT_NOT_FOUND,
     OUT_METHOD_NOT_ALLOWED,
     /* staff */

@@ -386,6 +386,18 @@ export async function startServer({
                 READY_TIMEOUT_MS,
                 `seatmapd /healthz 200 on ${port}`,
             );
+            /* Healthy means Redis answers; the demo's seat cache is loaded a
+             * round trip later (its snapshot script). Wait for that too, so a
+             * test's first request does not race it. */
+            if (demo) {
+                await waitUntil(
+                    async () =>
+                        (await httpRequest(server.baseUrl, 'GET', '/api/shows/demo/seats', { timeoutMs: 1000 }))
+                            .status === 200,
+                    READY_TIMEOUT_MS,
+                    `seatmapd's demo show loaded on ${port}`,
+                );
+            }
         }
     }
     await spawnServer();

@@ -13,6 +13,7 @@
 #include "admin_cli.h"
 #include "auth.h"
 #include "ledger.h"
+#include "ledger_accounts.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -165,6 +165,27 @@ static void too_many_segments(void **state)
     assert_false(http_router_knows(&table, path));
 }
 
+/* A path longer than the router's buffer is no path it knows, even when
+ * the part that fits would match: "/api/shows/demo/bookings/000...01/x"
+ * must not be taken for booking 1. */
+static void an_overlong_path_is_not_matched_by_its_prefix(void **state)
+{
+    char path[2 * HTTP_MAX_PATH];
+    size_t n;
+    (void)state;
+    snprintf(path, sizeof(path), "/api/shows/demo/bookings/");
+    n = strlen(path);
+    /* zeros up to where the router's copy would end, then "1/" across it */
+    while (n < HTTP_MAX_PATH - 3)
+        path[n++] = '0';
+    path[n++] = '1';
+    path[n++] = '/';
+    path[n] = '\0';
+    strcat(path, "anything/else");
+    assert_true(strlen(path) >= HTTP_MAX_PATH);
+    assert_false(http_router_knows(&table, path));
+}
+
 static void dispatches_by_method(void **state)
 {
     (void)state;
@@ -230,9 +251,13 @@ static void admit_runs_first_with_the_role(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(knows_its_patterns), cmocka_unit_test(slashes),
-        cmocka_unit_test(too_many_segments),  cmocka_unit_test(dispatches_by_method),
-        cmocka_unit_test(captures),           cmocka_unit_test(admit_runs_first_with_the_role),
+        cmocka_unit_test(knows_its_patterns),
+        cmocka_unit_test(slashes),
+        cmocka_unit_test(too_many_segments),
+        cmocka_unit_test(an_overlong_path_is_not_matched_by_its_prefix),
+        cmocka_unit_test(dispatches_by_method),
+        cmocka_unit_test(captures),
+        cmocka_unit_test(admit_runs_first_with_the_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ static char *dq(char *s)
 
 static int setup(void **state)
 {
-    char err[256], venue[sizeof(venue_doc)];
+    char err[256], doc[sizeof(venue_doc)];
     store_events ev;
     shows_config cfg;
     fixture *f = calloc(1, sizeof(*f));
@@ -86,10 +86,10 @@ static int setup(void **state)
     assert_true(fd >= 0);
     close(fd);
     assert_int_equal(ledger_open(f->path, &f->l, err, sizeof(err)), 0);
-    memcpy(venue, venue_doc, sizeof(venue));
+    memcpy(doc, venue_doc, sizeof(doc));
     assert_int_equal(
-        ledger_show_add(f->l, "t1", "Test night", "Tiny", "2026-01-01T20:00:00Z", dq(venue)), 0);
-    assert_int_equal(ledger_show_add(f->l, "t2", "Second night", "Tiny", "", venue), 0);
+        ledger_show_add(f->l, "t1", "Test night", "Tiny", "2026-01-01T20:00:00Z", dq(doc)), 0);
+    assert_int_equal(ledger_show_add(f->l, "t2", "Second night", "Tiny", "", doc), 0);
 
     assert_int_equal(uv_loop_init(&f->loop), 0);
     memset(&ev, 0, sizeof(ev));

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of seatmap, the way CI does (.ci/run calls this):
-#   dependencies, a -Werror build, the C unit tests (ctest), the integration
+#   dependencies, the format check (scripts/check-format.sh), a -Werror
+#   build, the layering check (scripts/check-layers.mjs: no cycle between
+#   server modules, by includes or by calls) and its self-test, the C unit
+#   tests (ctest), the integration
 #   suite (tests/integration, real seatmapd + real redis-server), the browser
 #   suite (tests/e2e, when it has tests), the smoke benchmark (bench/run.sh
 #   --smoke, when present), then everything C again under ASan+UBSan with the
@@ -93,9 +96,14 @@ integration_suites() {
     done
 }
 
+# ---- static checks ----
+run_suite "format" scripts/check-format.sh
+
 # ---- normal build ----
 run_suite "build (-Werror)" build "$BUILD"
 if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
+    run_suite "layers" node scripts/check-layers.mjs "$BUILD" --print
+    run_suite "layers (self-test)" node --test --test-reporter=spec scripts/check-layers.test.mjs
     run_suite "ctest" ctest --test-dir "$BUILD" --output-on-failure
     integration_suites "integration" SEATMAPD="$ROOT/$BUILD/seatmapd"
     e2e_files=(tests/e2e/*.test.mjs)

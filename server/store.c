@@ -41,7 +41,7 @@ typedef struct script {
 
 struct store {
     uv_loop_t *loop;
-    char host[256];
+    char host[STORE_HOST_MAX + 1];
     int port;
     int db;
     store_events ev;
@@ -67,28 +67,124 @@ typedef struct request {
 
 static void conn_start(conn *c);
 
-static int parse_url(store *st, const char *url)
-{
-    const char *p = url, *colon, *slash;
-    size_t n;
+/* ---- pure steps (store.h) ---- */
 
-    if (strncmp(p, "redis://", 8) == 0)
-        p += 8;
-    slash = strchr(p, '/');
-    colon = strchr(p, ':');
-    if (colon && slash && colon > slash)
-        colon = NULL;
-    n = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= sizeof(st->host))
+const char *store_strerror(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "";
+    case STORE_URL_ESCHEME:
+        return "only redis:// URLs are supported";
+    case STORE_URL_EHOST:
+        return "the host is empty, too long, or has characters other than letters, digits, "
+               "'.', '-' and '_'";
+    case STORE_URL_EPORT:
+        return "the port is not a number from 1 to 65535";
+    case STORE_URL_EDB:
+        return "the database is not a number from 0 to 2147483647";
+    case STORE_ENOSCRIPT:
+        return "no such script";
+    default:
+        return "out of memory, or the embedded scripts are missing";
+    }
+}
+
+static int is_host_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '-' || ch == '_';
+}
+
+/* Decimal digits only, [p, end), at most max: 0 and *out, or -1. Unlike
+ * atoi, no sign, no spaces, no trailing junk, no overflow. */
+static int parse_decimal(const char *p, const char *end, long max, long *out)
+{
+    long v = 0;
+    if (p == end)
         return -1;
-    memcpy(st->host, p, n);
-    st->host[n] = '\0';
-    st->port = colon ? atoi(colon + 1) : 6379;
-    st->db = slash && slash[1] ? atoi(slash + 1) : 0;
-    if (st->port <= 0 || st->port > 65535 || st->db < 0)
-        return -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
     return 0;
 }
+
+int store_parse_url(const char *url, store_url *out)
+{
+    const char *p, *host_end, *port_end, *end;
+    long port = STORE_DEFAULT_PORT, db = 0;
+    size_t n;
+
+    if (!url)
+        return STORE_URL_EHOST;
+    p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+    if (strstr(p, "://"))
+        return STORE_URL_ESCHEME;
+    end = p + strlen(p);
+    for (host_end = p; is_host_char(*host_end); host_end++)
+        ;
+    n = (size_t)(host_end - p);
+    if (n == 0 || n > STORE_HOST_MAX || (*host_end && *host_end != ':' && *host_end != '/'))
+        return STORE_URL_EHOST;
+    port_end = strchr(host_end, '/');
+    if (!port_end)
+        port_end = end;
+    if (*host_end == ':' && parse_decimal(host_end + 1, port_end, 65535, &port))
+        return STORE_URL_EPORT;
+    if (port < 1)
+        return STORE_URL_EPORT;
+    if (*port_end == '/' && port_end[1] && parse_decimal(port_end + 1, end, STORE_DB_MAX, &db))
+        return STORE_URL_EDB;
+    memcpy(out->host, p, n);
+    out->host[n] = '\0';
+    out->port = (int)port;
+    out->db = (int)db;
+    return 0;
+}
+
+unsigned store_backoff_next(unsigned backoff_ms)
+{
+    return backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : backoff_ms * 2;
+}
+
+unsigned store_backoff_delay(unsigned backoff_ms, unsigned rnd)
+{
+    return backoff_ms + rnd % (backoff_ms / 4 + 1);
+}
+
+int store_show_of_key(const char *key, size_t len, char *out, size_t outlen)
+{
+    const char *open, *close;
+    size_t n;
+    if (len < 6 || strncmp(key, "sm:{", 4) != 0)
+        return -1;
+    open = key + 4;
+    close = memchr(open, '}', len - 4);
+    if (!close)
+        return -1;
+    n = (size_t)(close - open);
+    if (n == 0 || n >= outlen)
+        return -1;
+    memcpy(out, open, n);
+    out[n] = '\0';
+    return 0;
+}
+
+const char *store_error_status(const char *err)
+{
+    return strncmp(err, "NOSCRIPT", 8) == 0 || strncmp(err, "LOADING", 7) == 0 ||
+                   strncmp(err, "BUSY", 4) == 0 || strncmp(err, "OOM", 3) == 0 ||
+                   strncmp(err, "READONLY", 8) == 0
+               ? "unavailable"
+               : "internal";
+}
+
+/* ---- connection state ---- */
 
 static void check_ready(store *st)
 {
@@ -115,9 +211,8 @@ static void schedule_retry(conn *c)
     unsigned delay;
     if (c->st->closing)
         return;
-    delay = c->backoff_ms + (unsigned)(rand() % (int)(c->backoff_ms / 4 + 1));
-    c->backoff_ms =
-        c->backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    delay = store_backoff_delay(c->backoff_ms, (unsigned)rand());
+    c->backoff_ms = store_backoff_next(c->backoff_ms);
     uv_timer_start(&c->retry, on_retry, delay, 0);
 }
 
@@ -179,10 +274,27 @@ static request *new_request(store *st, store_cb *cb, void *arg)
     return req;
 }
 
+/* A script's own answer {status, detail, msgs...} into res; res->msgs is
+ * malloc'd (the caller frees it), its strings belong to reply. */
+static void read_script_answer(const redisReply *reply, store_result *res)
+{
+    size_t i;
+    res->status = reply->element[0]->str;
+    if (reply->element[1]->type == REDIS_REPLY_STRING)
+        res->detail = reply->element[1]->str;
+    if (reply->elements > 2) {
+        res->msgs = malloc(sizeof(*res->msgs) * (reply->elements - 2));
+        if (!res->msgs)
+            res->nmore = reply->elements - 2;
+    }
+    for (i = 2; res->msgs && i < reply->elements; i++)
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            res->msgs[res->nmsgs++] = reply->element[i]->str;
+}
+
 static void deliver(request *req, redisReply *reply)
 {
     store_result res;
-    size_t i;
 
     memset(&res, 0, sizeof(res));
     res.detail = "";
@@ -190,27 +302,12 @@ static void deliver(request *req, redisReply *reply)
         res.status = "unavailable";
     } else if (reply->type == REDIS_REPLY_ERROR) {
         sm_warn("Redis script error: %s", reply->str);
-        res.status =
-            strncmp(reply->str, "NOSCRIPT", 8) == 0 || strncmp(reply->str, "LOADING", 7) == 0 ||
-                    strncmp(reply->str, "BUSY", 4) == 0 || strncmp(reply->str, "OOM", 3) == 0 ||
-                    strncmp(reply->str, "READONLY", 8) == 0
-                ? "unavailable"
-                : "internal";
+        res.status = store_error_status(reply->str);
     } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
                reply->element[0]->type != REDIS_REPLY_STRING) {
         res.status = "internal";
     } else {
-        res.status = reply->element[0]->str;
-        if (reply->element[1]->type == REDIS_REPLY_STRING)
-            res.detail = reply->element[1]->str;
-        if (reply->elements > 2) {
-            res.msgs = malloc(sizeof(*res.msgs) * (reply->elements - 2));
-            if (!res.msgs)
-                res.nmore = reply->elements - 2;
-        }
-        for (i = 2; res.msgs && i < reply->elements; i++)
-            if (reply->element[i]->type == REDIS_REPLY_STRING)
-                res.msgs[res.nmsgs++] = reply->element[i]->str;
+        read_script_answer(reply, &res);
     }
     res.outcome = outcome_parse(res.status);
     req->cb(req->arg, &res);
@@ -240,13 +337,24 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 /* ---- the command connection: scripts and keyspace events ---- */
 
+/* Keep whatever else is enabled; add keyevent (E) for expired (x). flags
+ * has room for two more characters. */
+static void add_expired_events(char *flags)
+{
+    size_t n = strlen(flags);
+    if (!strchr(flags, 'E'))
+        flags[n++] = 'E';
+    if (!strchr(flags, 'x') && !strchr(flags, 'A'))
+        flags[n++] = 'x';
+    flags[n] = '\0';
+}
+
 static void on_config_get(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
     redisReply *reply = r;
     char flags[64] = "";
     const char *argv[4] = {"CONFIG", "SET", "notify-keyspace-events", flags};
-    size_t n;
 
     if (c->pending)
         c->pending--;
@@ -255,13 +363,7 @@ static void on_config_get(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
         reply->element[1]->type == REDIS_REPLY_STRING)
         snprintf(flags, sizeof(flags) - 3, "%s", reply->element[1]->str);
-    /* Keep whatever else is enabled; add keyevent (E) for expired (x). */
-    n = strlen(flags);
-    if (!strchr(flags, 'E'))
-        flags[n++] = 'E';
-    if (!strchr(flags, 'x') && !strchr(flags, 'A'))
-        flags[n++] = 'x';
-    flags[n] = '\0';
+    add_expired_events(flags);
     if (reply->type == REDIS_REPLY_ERROR) {
         sm_warn("cannot read notify-keyspace-events (%s): expiry relies on the sweep", reply->str);
         return;
@@ -285,14 +387,25 @@ static void on_policy(redisAsyncContext *ac, void *r, void *privdata)
                 reply->element[1]->str);
 }
 
+/* The scripts are loaded on a new command connection: read the settings
+ * the store depends on (their replies finish the set-up), and it is up. */
+static void check_settings(redisAsyncContext *ac, conn *c)
+{
+    const char *get[3] = {"CONFIG", "GET", "notify-keyspace-events"};
+    const char *policy[3] = {"CONFIG", "GET", "maxmemory-policy"};
+    if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK)
+        c->pending++;
+    if (redisAsyncCommandArgv(ac, on_policy, NULL, 3, policy, NULL) == REDIS_OK)
+        c->pending++;
+    conn_up(c);
+}
+
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
     store *st = c->st;
     script *s = privdata;
     redisReply *reply = r;
-    const char *get[3] = {"CONFIG", "GET", "notify-keyspace-events"};
-    const char *policy[3] = {"CONFIG", "GET", "maxmemory-policy"};
 
     if (c->pending)
         c->pending--;
@@ -309,13 +422,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     s->sha[40] = '\0';
     if (--st->loading > 0)
         return;
-    if (!c->up) {
-        if (redisAsyncCommandArgv(ac, on_config_get, NULL, 3, get, NULL) == REDIS_OK)
-            c->pending++;
-        if (redisAsyncCommandArgv(ac, on_policy, NULL, 3, policy, NULL) == REDIS_OK)
-            c->pending++;
-        conn_up(c);
-    }
+    if (!c->up)
+        check_settings(ac, c);
 }
 
 static void reload_scripts(store *st)
@@ -333,31 +441,28 @@ static void reload_scripts(store *st)
 
 /* ---- the subscriber ---- */
 
-/* "sm:{SHOW}:..." -> SHOW in out; 0 or -1. */
-static int show_of_key(const char *key, size_t len, char *out, size_t outlen)
+/* A pmessage: an expired key of a show, or a show's transition. */
+static void on_pattern_message(store *st, const redisReply *chan, const redisReply *payload)
 {
-    const char *open, *close;
-    size_t n;
-    if (len < 6 || strncmp(key, "sm:{", 4) != 0)
-        return -1;
-    open = key + 4;
-    close = memchr(open, '}', len - 4);
-    if (!close)
-        return -1;
-    n = (size_t)(close - open);
-    if (n == 0 || n >= outlen)
-        return -1;
-    memcpy(out, open, n);
-    out[n] = '\0';
-    return 0;
+    char show[SM_SHOW_ID_MAX + 1];
+
+    if (chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(chan->str, st->keyevent_channel) == 0) {
+        if (store_show_of_key(payload->str, payload->len, show, sizeof(show)) == 0 &&
+            st->ev.on_expired)
+            st->ev.on_expired(st->ev.arg, show);
+    } else if (store_show_of_key(chan->str, chan->len, show, sizeof(show)) == 0 &&
+               st->ev.on_message) {
+        st->ev.on_message(st->ev.arg, show, payload->str, payload->len);
+    }
 }
 
 static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
     store *st = c->st;
-    redisReply *reply = r, *kind, *chan, *payload;
-    char show[SM_SHOW_ID_MAX + 1];
+    redisReply *reply = r, *kind;
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
         return;
@@ -380,16 +485,17 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
     }
     if (strcmp(kind->str, "pmessage") != 0 || reply->elements < 4)
         return;
-    chan = reply->element[2];
-    payload = reply->element[3];
-    if (chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(chan->str, st->keyevent_channel) == 0) {
-        if (show_of_key(payload->str, payload->len, show, sizeof(show)) == 0 && st->ev.on_expired)
-            st->ev.on_expired(st->ev.arg, show);
-    } else if (show_of_key(chan->str, chan->len, show, sizeof(show)) == 0 && st->ev.on_message) {
-        st->ev.on_message(st->ev.arg, show, payload->str, payload->len);
-    }
+    on_pattern_message(st, reply->element[2], reply->element[3]);
+}
+
+/* Three subscriptions: every show's events, expired keys, our keepalive.
+ * The third confirmation brings the subscriber up (on_sub_message). */
+static void subscribe(redisAsyncContext *ac, store *st)
+{
+    const char *ps[4] = {"PSUBSCRIBE", "sm:{*}:ev", st->keyevent_channel, NULL};
+    const char *sub[2] = {"SUBSCRIBE", st->ping_channel};
+    redisAsyncCommandArgv(ac, on_sub_message, NULL, 3, ps, NULL);
+    redisAsyncCommandArgv(ac, on_sub_message, NULL, 2, sub, NULL);
 }
 
 /* ---- connecting ---- */
@@ -416,10 +522,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         c->progress_mono = sm_mono_ms();
         reload_scripts(st);
     } else {
-        const char *ps[4] = {"PSUBSCRIBE", "sm:{*}:ev", st->keyevent_channel, NULL};
-        const char *sub[2] = {"SUBSCRIBE", st->ping_channel};
-        redisAsyncCommandArgv(ac, on_sub_message, NULL, 3, ps, NULL);
-        redisAsyncCommandArgv(ac, on_sub_message, NULL, 2, sub, NULL);
+        subscribe(ac, st);
     }
 }
 
@@ -475,6 +578,29 @@ static void conn_kill(conn *c, const char *why)
         conn_lost(c, why);
 }
 
+/* hiredis 0.14.1 has no connect timeout: an address that drops packets
+ * would keep an attempt open for minutes. */
+static void check_connect_timeout(conn *c, int64_t now)
+{
+    if (c->ac && !c->up && now - c->started_mono > STORE_REPLY_TIMEOUT_MS)
+        conn_kill(c, "not ready after 5 s");
+}
+
+/* The subscriber must hear our own PUBLISH within three keepalive periods
+ * (a PING would be answered to the wrong callback: PITFALLS.md). */
+static void keepalive(store *st, int64_t now)
+{
+    if (now - st->last_ping_rx > 3 * STORE_KEEPALIVE_MS) {
+        conn_kill(&st->sub, "keepalive not received");
+        return;
+    }
+    if (now - st->last_ping_tx >= STORE_KEEPALIVE_MS) {
+        const char *argv[3] = {"PUBLISH", st->ping_channel, "1"};
+        st->last_ping_tx = now;
+        send_argv(&st->cmd, 3, argv, NULL, NULL);
+    }
+}
+
 static void on_health(uv_timer_t *t)
 {
     store *st = t->data;
@@ -484,76 +610,106 @@ static void on_health(uv_timer_t *t)
         conn_kill(&st->cmd, "no reply for 5 s");
         return;
     }
-    /* hiredis 0.14.1 has no connect timeout: an address that drops packets
-     * would keep an attempt open for minutes. */
-    if (st->cmd.ac && !st->cmd.up && now - st->cmd.started_mono > STORE_REPLY_TIMEOUT_MS)
-        conn_kill(&st->cmd, "not ready after 5 s");
-    if (st->sub.ac && !st->sub.up && now - st->sub.started_mono > STORE_REPLY_TIMEOUT_MS)
-        conn_kill(&st->sub, "not ready after 5 s");
-    if (st->cmd.up && st->sub.up) {
-        if (now - st->last_ping_rx > 3 * STORE_KEEPALIVE_MS) {
-            conn_kill(&st->sub, "keepalive not received");
-            return;
-        }
-        if (now - st->last_ping_tx >= STORE_KEEPALIVE_MS) {
-            const char *argv[3] = {"PUBLISH", st->ping_channel, "1"};
-            st->last_ping_tx = now;
-            send_argv(&st->cmd, 3, argv, NULL, NULL);
-        }
-    }
+    check_connect_timeout(&st->cmd, now);
+    check_connect_timeout(&st->sub, now);
+    if (st->cmd.up && st->sub.up)
+        keepalive(st, now);
 }
 
+static const embedded_file *find_embedded(const char *name)
+{
+    const embedded_file *f;
+    for (f = embedded_lua; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+int store_script_text(const char *name, char **out)
+{
+    const embedded_file *lib = find_embedded("lib"), *f = find_embedded(name);
+    size_t a, b;
+
+    *out = NULL;
+    if (!lib)
+        return STORE_ERR;
+    if (!f || f == lib)
+        return STORE_ENOSCRIPT;
+    a = strlen(lib->text);
+    b = strlen(f->text);
+    *out = malloc(a + b + 2);
+    if (!*out)
+        return STORE_ERR;
+    memcpy(*out, lib->text, a);
+    (*out)[a] = '\n';
+    memcpy(*out + a + 1, f->text, b + 1);
+    return 0;
+}
+
+/* Every embedded script but lib, assembled (store_script_text). */
 static int load_scripts(store *st)
 {
-    const embedded_file *lib = NULL, *f;
-    for (f = embedded_lua; f->name; f++)
-        if (strcmp(f->name, "lib") == 0)
-            lib = f;
-    if (!lib)
-        return -1;
+    const embedded_file *f;
+    if (!find_embedded("lib"))
+        return STORE_ERR;
     for (f = embedded_lua; f->name; f++) {
         script *s;
-        size_t a, b;
-        if (f == lib)
+        if (strcmp(f->name, "lib") == 0)
             continue;
         if (st->nscripts == STORE_MAX_SCRIPTS)
-            return -1;
+            return STORE_ERR;
         s = &st->scripts[st->nscripts++];
-        a = strlen(lib->text);
-        b = strlen(f->text);
         s->name = f->name;
-        s->text = malloc(a + b + 2);
-        if (!s->text)
-            return -1;
-        memcpy(s->text, lib->text, a);
-        s->text[a] = '\n';
-        memcpy(s->text + a + 1, f->text, b + 1);
+        if (store_script_text(f->name, &s->text))
+            return STORE_ERR;
     }
     return 0;
 }
 
-int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out)
+static void free_scripts(store *st)
 {
-    store *st = calloc(1, sizeof(*st));
+    int i;
+    for (i = 0; i < st->nscripts; i++)
+        free(st->scripts[i].text);
+}
+
+/* Expired keys of our database, and a keepalive channel no other process
+ * shares. */
+static void name_channels(store *st)
+{
     unsigned char nonce[8];
     int i;
-
-    *out = NULL;
-    if (!st)
-        return -1;
-    if (parse_url(st, url) || load_scripts(st)) {
-        for (i = 0; i < st->nscripts; i++)
-            free(st->scripts[i].text);
-        free(st);
-        return -1;
-    }
-    st->loop = loop;
-    st->ev = *ev;
     snprintf(st->keyevent_channel, sizeof(st->keyevent_channel), "__keyevent@%d__:expired", st->db);
     for (i = 0; i < 8; i++)
         nonce[i] = (unsigned char)rand();
     snprintf(st->ping_channel, sizeof(st->ping_channel), "sm:ping:%02x%02x%02x%02x%02x%02x%02x%02x",
              nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
+}
+
+int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out)
+{
+    store *st;
+    store_url u;
+    int rc;
+
+    *out = NULL;
+    rc = store_parse_url(url, &u);
+    if (rc)
+        return rc;
+    st = calloc(1, sizeof(*st));
+    if (!st)
+        return STORE_ERR;
+    memcpy(st->host, u.host, sizeof(st->host));
+    st->port = u.port;
+    st->db = u.db;
+    if (load_scripts(st)) {
+        free_scripts(st);
+        free(st);
+        return STORE_ERR;
+    }
+    st->loop = loop;
+    st->ev = *ev;
+    name_channels(st);
     st->cmd.st = st->sub.st = st;
     st->cmd.name = "command";
     st->sub.name = "subscriber";
@@ -576,11 +732,9 @@ int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store
 static void on_timer_closed(uv_handle_t *h)
 {
     store *st = h->data;
-    int i;
     if (--st->handles_open > 0)
         return;
-    for (i = 0; i < st->nscripts; i++)
-        free(st->scripts[i].text);
+    free_scripts(st);
     free(st);
 }
 
@@ -628,7 +782,9 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
     request *req;
     int i, rc;
 
-    if (!s || !st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS)
+    if (!s)
+        return STORE_ENOSCRIPT;
+    if (!st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS)
         return -1;
     if (argc + 5 > (int)(sizeof(small) / sizeof(small[0]))) {
         argv = malloc(sizeof(*argv) * (size_t)(argc + 5));

@@ -25,8 +25,41 @@
 #define STORE_BACKOFF_MAX_MS 5000
 #define STORE_KEEPALIVE_MS 2000
 #define STORE_MAX_ARGS 200010
+#define STORE_HOST_MAX 255      /* longest host name in a Redis URL */
+#define STORE_DB_MAX 2147483647 /* largest database number in a Redis URL */
+#define STORE_DEFAULT_PORT 6379
 
 typedef struct store store;
+
+/* Errors of store_create, store_parse_url and store_script_text; the human
+ * message is store_strerror(rc). */
+enum {
+    STORE_ERR = -1,         /* out of memory, or the embedded scripts are missing */
+    STORE_URL_ESCHEME = -2, /* a scheme other than redis:// */
+    STORE_URL_EHOST = -3,   /* host empty, too long, or with other characters */
+    STORE_URL_EPORT = -4,   /* port not a number from 1 to 65535 */
+    STORE_URL_EDB = -5,     /* database not a number from 0 to STORE_DB_MAX */
+    STORE_ENOSCRIPT = -6,   /* no such script in server/lua */
+};
+
+/* A short English sentence for rc (static, never NULL; "" for 0). */
+const char *store_strerror(int rc);
+
+/* Where Redis is, as store_parse_url read it from a URL. */
+typedef struct store_url {
+    char host[STORE_HOST_MAX + 1]; /* letters, digits, '.', '-', '_' */
+    int port;                      /* 1..65535; STORE_DEFAULT_PORT when not given */
+    int db;                        /* 0..STORE_DB_MAX; 0 when not given */
+} store_url;
+
+/*
+ * Reads redis://HOST[:PORT][/DB] or HOST[:PORT][/DB] (a trailing "/" alone
+ * means database 0). PORT and DB are decimal digits only: "12x", "-1", "+1"
+ * or a value out of range are refused, and so is anything after DB. No user,
+ * password, query, IPv6 literal or other scheme. Returns 0 and fills *out, or
+ * a STORE_URL_E* code and leaves *out untouched.
+ */
+int store_parse_url(const char *url, store_url *out);
 
 /*
  * What a script answered. status is "ok" or a script's own word
@@ -65,8 +98,10 @@ typedef struct store_events {
     void *arg;
 } store_events;
 
-/* url: redis://host[:port][/db]. Starts connecting at once; never fails
- * because Redis is down. *out is owned by the caller (store_destroy). */
+/* url: see store_parse_url. Starts connecting at once; never fails because
+ * Redis is down. Returns 0, a STORE_URL_E* code for a bad URL (nothing is
+ * created or connected, *out is NULL), or STORE_ERR. *out is owned by the
+ * caller (store_destroy). */
 int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out);
 /* Disconnects; pending callbacks are called with "unavailable". */
 void store_destroy(store *st);
@@ -78,9 +113,35 @@ int store_ready(const store *st);
 /*
  * Runs a script (name of server/lua/NAME.lua) for one show with ARGV =
  * prefix, args... 0: cb will be called exactly once, later. -1: Redis is
- * unavailable now; cb will not be called.
+ * unavailable now; STORE_ENOSCRIPT: no script of that name. On an error
+ * nothing is sent and cb will not be called.
  */
 int store_run(store *st, const char *script, const char *show, int argc, const char *const *args,
               store_cb *cb, void *arg);
+
+/*
+ * The text SCRIPT LOAD is given for script NAME: the embedded lib.lua, a
+ * newline, then NAME.lua. 0 and *out a malloc'd NUL-terminated string the
+ * caller frees; STORE_ENOSCRIPT (also for "lib" itself) or STORE_ERR, and
+ * *out NULL.
+ */
+int store_script_text(const char *name, char **out);
+
+/* ---- Pure steps of the store, public so tests/unit/test_store.c can reach
+ * them. ---- */
+
+/* The backoff after a failed attempt at backoff_ms: doubled, at most
+ * STORE_BACKOFF_MAX_MS. */
+unsigned store_backoff_next(unsigned backoff_ms);
+/* The wait before the next attempt: backoff_ms plus a jitter of up to a
+ * quarter of it, taken from rnd (any value, e.g. rand()). */
+unsigned store_backoff_delay(unsigned backoff_ms, unsigned rnd);
+/* "sm:{SHOW}:..." (len bytes, need not be NUL-terminated) -> SHOW copied to
+ * out (outlen bytes with the NUL). 0, or -1 when key is not a show's key or
+ * SHOW is empty or does not fit. */
+int store_show_of_key(const char *key, size_t len, char *out, size_t outlen);
+/* What a Redis error reply means to a caller: "unavailable" for the ones
+ * that pass (NOSCRIPT, LOADING, BUSY, OOM, READONLY), else "internal". */
+const char *store_error_status(const char *err);
 
 #endif

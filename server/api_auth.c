@@ -36,8 +36,8 @@ static int authenticate(http_req *r)
         }
         auth_token_hash(token, hash);
         if (ledger_session_lookup(a->ledger, hash, sm_now_ms(), &u)) {
-            http_respond_error(r, OUT_UNAUTHORIZED,
-                               "your session has expired; please log in again", NULL);
+            http_respond_error(r, OUT_UNAUTHORIZED, "your session has expired; please log in again",
+                               NULL);
             return -1;
         }
     } else {
@@ -80,7 +80,7 @@ void api_me(http_req *r, const http_params *p)
 
 typedef struct login {
     uv_work_t work;
-    http_req *r; /* referenced */
+    http_req *r;      /* referenced */
     ledger_user user; /* id 0: no such user */
     char *password;   /* wiped and freed */
     int ok;

@@ -87,8 +87,8 @@ static int finish_if_paid(booking_op *op)
 {
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
-    if (ledger_booking_by_payment(op->env->ledger, show_id(op->s), op->payment_ref,
-                                  &op->booking) != 0)
+    if (ledger_booking_by_payment(op->env->ledger, show_id(op->s), op->payment_ref, &op->booking) !=
+        0)
         return 0;
     finish_booking(op, 0);
     return 1;
@@ -133,8 +133,8 @@ static void commit(booking_op *op)
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
     rc = ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
-                               (const char *const *)op->seats, op->nseats, op->payment_ref,
-                               op->who, sm_now_ms(), &op->booking);
+                               (const char *const *)op->seats, op->nseats, op->payment_ref, op->who,
+                               sm_now_ms(), &op->booking);
     if (rc) {
         thaw(op);
         if (rc == LEDGER_EEXISTS)

@@ -43,8 +43,8 @@
 
 #include <uv.h>
 
-#define BOOKING_MAX_SEATS 100       /* seats in one walk-up sale */
-#define BOOKING_CONFIRM_RETRIES 30  /* x BOOKING_RETRY_MS: waiting out a confirmation in flight */
+#define BOOKING_MAX_SEATS 100      /* seats in one walk-up sale */
+#define BOOKING_CONFIRM_RETRIES 30 /* x BOOKING_RETRY_MS: waiting out a confirmation in flight */
 #define BOOKING_RETRY_MS 100
 #define BOOKING_RESERVE_TRIES 3
 

@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 typedef enum frame_mode {
-    FRAME_TEXT = 0,   /* one WebSocket text message */
-    FRAME_HTTP_HEAD,  /* the header block of an HTTP response */
-    FRAME_HTTP_BODY,  /* the whole body of an HTTP response; written in chunks */
+    FRAME_TEXT = 0,  /* one WebSocket text message */
+    FRAME_HTTP_HEAD, /* the header block of an HTTP response */
+    FRAME_HTTP_BODY, /* the whole body of an HTTP response; written in chunks */
 } frame_mode;
 
 typedef struct frame {

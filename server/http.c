@@ -78,7 +78,7 @@ static int on_request(http_session *pss, struct lws *wsi, const char *path)
     if (!is_api(path)) {
         http_static_rc rc = http_static_serve(pss->r, wsi, a->cfg.web_dir);
         if (rc == HTTP_STATIC_ANSWERED)
-            return 0; /* an error, written as usual */
+            return 0;     /* an error, written as usual */
         end_request(pss); /* lws serves the file (or failed) on its own */
         return rc == HTTP_STATIC_CLOSE ? -1 : 0;
     }

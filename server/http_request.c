@@ -200,8 +200,7 @@ static frame *head_frame(http_req *r, int status, size_t len, int gzipped)
     unsigned char buf[HTTP_HEAD_MAX], *p = buf, *end = buf + sizeof(buf) - 1;
     struct lws *wsi = r->wsi;
 
-    if (lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", len, &p,
-                                    end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", len, &p, end) ||
         add_header(wsi, "cache-control:", "no-store", &p, end))
         return NULL;
     if (gzipped && (add_header(wsi, "content-encoding:", "gzip", &p, end) ||

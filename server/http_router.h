@@ -24,15 +24,15 @@
 
 typedef enum http_role {
     HTTP_ANYONE = 0,
-    HTTP_STAFF,  /* a session or an API token, any role */
-    HTTP_ADMIN,  /* role admin */
+    HTTP_STAFF, /* a session or an API token, any role */
+    HTTP_ADMIN, /* role admin */
 } http_role;
 
 struct show;
 
 typedef struct http_params {
     size_t n;
-    const char *name[HTTP_MAX_PARAMS];  /* the pattern's names, without braces */
+    const char *name[HTTP_MAX_PARAMS]; /* the pattern's names, without braces */
     char value[HTTP_MAX_PARAMS][HTTP_MAX_PATH];
     struct show *show; /* {show}, once admitted */
 } http_params;

@@ -12,7 +12,6 @@
 static char tombstone;
 #define MAP_TOMBSTONE (&tombstone)
 
-
 void sm_map_init(sm_map *m)
 {
     memset(m, 0, sizeof(*m));

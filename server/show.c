@@ -29,9 +29,9 @@ struct shows {
 /* One connection watching one show. */
 struct watcher {
     show *s;
-    client *c;                /* holds a reference */
-    watcher *next, *prev;     /* the show's watchers */
-    int need_snapshot;        /* snapshot owed once the show is synced */
+    client *c;            /* holds a reference */
+    watcher *next, *prev; /* the show's watchers */
+    int need_snapshot;    /* snapshot owed once the show is synced */
 };
 
 struct show {
@@ -213,8 +213,7 @@ show *shows_get(shows *a, const char *id)
     rc = ledger_show_get(a->cfg.ledger, id, &ls);
     if (rc) {
         if (rc != LEDGER_ENOTFOUND)
-            sm_warn("cannot read show %s from the database: %s", id,
-                    ledger_errmsg(a->cfg.ledger));
+            sm_warn("cannot read show %s from the database: %s", id, ledger_errmsg(a->cfg.ledger));
         return NULL;
     }
     s = calloc(1, sizeof(*s));

@@ -49,13 +49,13 @@ typedef struct hold {
 } hold;
 
 typedef struct shows_config {
-    store *store;          /* holds and pub/sub */
-    ledger *ledger;        /* shows, bookings, audit */
-    client_hub *hub;       /* where a buyer's hold events go */
-    const char *instance;  /* "host:port" of this process (see sweep.lua); copied */
+    store *store;           /* holds and pub/sub */
+    ledger *ledger;         /* shows, bookings, audit */
+    client_hub *hub;        /* where a buyer's hold events go */
+    const char *instance;   /* "host:port" of this process (see sweep.lua); copied */
     const char *started_ms; /* unix ms of this start, as text; copied */
-    int tick_ms;           /* delta coalescing period */
-    long frozen_bound_ms;  /* a hold frozen longer than this is reconciled */
+    int tick_ms;            /* delta coalescing period */
+    long frozen_bound_ms;   /* a hold frozen longer than this is reconciled */
 } shows_config;
 
 /* ---- the registry ---- */

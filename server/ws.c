@@ -144,16 +144,16 @@ static void op_run(seat_op *op)
     }
     for (k = 0; k < op->nseats; k++)
         args[n++] = op->seats[k];
-    if (store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args,
-                  op_done, op)) {
+    if (store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
+                  op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         op_done(op, &res);
     }
 }
 
 /* Checks the request's shape; the number of seats, or 0 after answering. */
-static int seats_request_ok(app *a, client *c, int64_t id, const cJSON *jshow,
-                            const cJSON *jseats, int release)
+static int seats_request_ok(app *a, client *c, int64_t id, const cJSON *jshow, const cJSON *jseats,
+                            int release)
 {
     const cJSON *it;
     int n;

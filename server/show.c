@@ -751,27 +751,17 @@ static void on_snapshot(void *arg, const store_result *res)
     show_sync_from(arg, res);
 }
 
-void show_sync_from(show *s, const store_result *res)
+/* The seat states of a snapshot answer: booked from "booked", pending for
+ * the seats of the holds rebuilt into s's maps (the old maps are the
+ * caller's). NULL when out of memory. */
+static char *rebuild_from(show *s, const cJSON *d)
 {
-    cJSON *d = NULL, *it, *hs;
-    char **backlog;
-    hold *h;
-    char *fresh = NULL;
-    sm_map old_by_ref, old_by_buyer;
-    size_t i, n;
-    int64_t seq;
+    char *fresh = malloc(s->nseats ? s->nseats : 1);
+    const cJSON *it;
+    size_t i;
 
-    s->syncing = 0;
-    if (res->outcome == OUT_OK)
-        d = cJSON_Parse(res->detail);
-    seq = d ? seq_of(d) : -1;
-    fresh = seq >= 0 ? malloc(s->nseats) : NULL;
-    if (!fresh) {
-        if (res->outcome != OUT_UNAVAILABLE)
-            sm_warn("show %s: cannot rebuild its seat cache from Redis (%s)", s->id, res->status);
-        cJSON_Delete(d);
-        return; /* shows_maintain retries */
-    }
+    if (!fresh)
+        return NULL;
     memset(fresh, 'e', s->nseats);
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "booked"))
     {
@@ -779,42 +769,26 @@ void show_sync_from(show *s, const store_result *res)
         if (idx >= 0)
             fresh[idx] = 'b';
     }
-    /* Rebuild the holds, keeping the old ones aside to tell their owners. */
-    old_by_ref = s->holds_by_ref;
-    old_by_buyer = s->holds_by_buyer;
-    sm_map_init(&s->holds_by_ref);
-    sm_map_init(&s->holds_by_buyer);
-    hs = cJSON_GetObjectItemCaseSensitive(d, "holds");
-    cJSON_ArrayForEach(it, hs)
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "holds"))
     {
         const cJSON *exp = cJSON_GetObjectItemCaseSensitive(it, "expires_at");
-        h = hold_put(s, str_of(it, "ref"), str_of(it, "buyer"),
-                     cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
-                     cJSON_GetObjectItemCaseSensitive(it, "seats"));
+        hold *h = hold_put(s, str_of(it, "ref"), str_of(it, "buyer"),
+                           cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
+                           cJSON_GetObjectItemCaseSensitive(it, "seats"));
         for (i = 0; h && i < h->nseats; i++)
             if (fresh[h->seats[i]] == 'e')
                 fresh[h->seats[i]] = 'p';
     }
-    for (i = 0; i < s->nseats; i++)
-        set_state(s, i, fresh[i]);
-    free(fresh);
-    cJSON_Delete(d);
-    s->seq = seq;
-    s->synced = 1;
-    if (!s->loaded) {
-        s->loaded = 1;
-        s->snapshot_all = 1;
-    }
-    notify_changed_holds(s, &old_by_buyer);
-    i = 0;
-    while (sm_map_next(&old_by_ref, &i, NULL, (void **)&h))
-        hold_free(h);
-    sm_map_free(&old_by_ref);
-    sm_map_free(&old_by_buyer);
-    /* Messages that came in meanwhile, in seq order; older ones are dropped.
-     * The array is taken away first: replaying may start a new backlog. */
-    backlog = s->backlog;
-    n = s->nbacklog;
+    return fresh;
+}
+
+/* Messages that came in during the resync, in seq order; older ones are
+ * dropped. The array is taken away first: replaying may start a new one. */
+static void replay_backlog(show *s)
+{
+    char **backlog = s->backlog;
+    size_t n = s->nbacklog, i;
+
     s->backlog = NULL;
     s->nbacklog = 0;
     if (n)
@@ -825,6 +799,50 @@ void show_sync_from(show *s, const store_result *res)
         free(backlog[i]);
     }
     free(backlog);
+}
+
+void show_sync_from(show *s, const store_result *res)
+{
+    cJSON *d = res->outcome == OUT_OK ? cJSON_Parse(res->detail) : NULL;
+    int64_t seq = d ? seq_of(d) : -1;
+    sm_map old_by_ref = s->holds_by_ref, old_by_buyer = s->holds_by_buyer;
+    char *fresh = NULL;
+    size_t i;
+    void *h;
+
+    s->syncing = 0;
+    if (seq >= 0) {
+        /* Rebuild the holds, keeping the old ones aside to tell their owners. */
+        sm_map_init(&s->holds_by_ref);
+        sm_map_init(&s->holds_by_buyer);
+        if (!(fresh = rebuild_from(s, d))) {
+            holds_clear(s);
+            s->holds_by_ref = old_by_ref;
+            s->holds_by_buyer = old_by_buyer;
+        }
+    }
+    cJSON_Delete(d);
+    if (!fresh) {
+        if (res->outcome != OUT_UNAVAILABLE)
+            sm_warn("show %s: cannot rebuild its seat cache from Redis (%s)", s->id, res->status);
+        return; /* shows_maintain retries */
+    }
+    for (i = 0; i < s->nseats; i++)
+        set_state(s, i, fresh[i]);
+    free(fresh);
+    s->seq = seq;
+    s->synced = 1;
+    if (!s->loaded) {
+        s->loaded = 1;
+        s->snapshot_all = 1;
+    }
+    notify_changed_holds(s, &old_by_buyer);
+    i = 0;
+    while (sm_map_next(&old_by_ref, &i, NULL, &h))
+        hold_free(h);
+    sm_map_free(&old_by_ref);
+    sm_map_free(&old_by_buyer);
+    replay_backlog(s);
     if (s->snapshot_all && s->synced) {
         watcher *w;
         s->snapshot_all = 0;

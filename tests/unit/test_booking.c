@@ -21,6 +21,7 @@
 #include "redis_child.h"
 #include "show.h"
 #include "store.h"
+#include "test_db.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -80,14 +81,10 @@ static int setup(void **state)
     store_events ev = {on_ready, NULL, on_message, NULL, NULL};
     shows_config cfg;
     fixture *f = calloc(1, sizeof(*f));
-    int fd;
     int64_t deadline = sm_mono_ms() + DEADLINE_MS;
 
     assert_non_null(f);
-    snprintf(f->path, sizeof(f->path), "/tmp/seatmap-test-booking-XXXXXX");
-    fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
+    assert_int_equal(test_db_create(f->path, sizeof(f->path), "booking"), 0);
     /* a show of its own per test: one Redis serves them all */
     snprintf(f->show_id, sizeof(f->show_id), "gala%d-%d", (int)getpid(), n++);
     assert_int_equal(ledger_open(f->path, &f->l, err, sizeof(err)), 0);
@@ -123,18 +120,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char p[80];
     shows_free(f->all);
     client_hub_free(f->hub);
     store_destroy(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     ledger_close(f->l);
-    unlink(f->path);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
-    unlink(p);
+    test_db_remove(f->path);
     free(f);
     return 0;
 }

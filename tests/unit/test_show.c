@@ -27,6 +27,7 @@
 #include "ledger.h"
 #include "show.h"
 #include "store.h"
+#include "test_db.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -78,13 +79,9 @@ static int setup(void **state)
     store_events ev;
     shows_config cfg;
     fixture *f = calloc(1, sizeof(*f));
-    int fd;
 
     assert_non_null(f);
-    snprintf(f->path, sizeof(f->path), "/tmp/seatmap-test-show-XXXXXX");
-    fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
+    assert_int_equal(test_db_create(f->path, sizeof(f->path), "show"), 0);
     assert_int_equal(ledger_open(f->path, &f->l, err, sizeof(err)), 0);
     memcpy(doc, venue_doc, sizeof(doc));
     assert_int_equal(
@@ -116,7 +113,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char p[80];
 
     shows_free(f->all);
     client_hub_free(f->hub);
@@ -124,11 +120,7 @@ static int teardown(void **state)
     uv_run(&f->loop, UV_RUN_DEFAULT); /* lets the store's handles close */
     assert_int_equal(uv_loop_close(&f->loop), 0);
     ledger_close(f->l);
-    unlink(f->path);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
-    unlink(p);
+    test_db_remove(f->path);
     free(f);
     return 0;
 }

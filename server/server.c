@@ -148,8 +148,9 @@ static int open_ledger(app *a)
         fprintf(stderr, "seatmapd: cannot initialise libsodium\n");
         return -1;
     }
+    /* err names the file and why, never a URL's password */
     if (ledger_open(cfg->db_path, &a->ledger, err, sizeof(err))) {
-        fprintf(stderr, "seatmapd: cannot open database %s: %s\n", cfg->db_path, err);
+        fprintf(stderr, "seatmapd: %s\n", err);
         return -1;
     }
     if (ledger_secret(a->ledger, a->secret)) {
@@ -208,10 +209,11 @@ static int start_shows(app *a)
 {
     store_events ev = {on_store_ready, NULL, on_store_message, on_store_expired, a};
     shows_config sc;
+    int rc = store_create(a->loop, a->cfg.redis_url, &ev, &a->store);
 
-    if (store_create(a->loop, a->cfg.redis_url, &ev, &a->store)) {
-        fprintf(stderr, "seatmapd: bad Redis URL '%s' (expected redis://HOST[:PORT][/DB])\n",
-                a->cfg.redis_url);
+    if (rc) {
+        fprintf(stderr, "seatmapd: bad Redis URL '%s': %s (expected redis://HOST[:PORT][/DB])\n",
+                a->cfg.redis_url, store_strerror(rc));
         return -1;
     }
     memset(&sc, 0, sizeof(sc));

@@ -309,6 +309,9 @@ int server_run(const config *cfg)
     if (start_shows(a)) {
         store_destroy(a->store);
         a->store = NULL;
+        /* the same order as a normal stop (PITFALLS.md) */
+        lws_context_destroy(a->lws);
+        uv_run(a->loop, UV_RUN_DEFAULT);
         lws_context_destroy(a->lws);
         goto out_loop;
     }

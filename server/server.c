@@ -266,7 +266,10 @@ static app *app_new(const config *cfg)
     snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
     snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
     a->hub = client_hub_new();
-    if (!a->hub) {
+    a->best = best_service_new();
+    if (!a->hub || !a->best) {
+        client_hub_free(a->hub);
+        best_service_free(a->best);
         free(a);
         return NULL;
     }
@@ -275,6 +278,7 @@ static app *app_new(const config *cfg)
 
 static void app_free(app *a)
 {
+    best_service_free(a->best);
     shows_free(a->shows);
     client_hub_free(a->hub);
     if (a->ledger)

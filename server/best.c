@@ -1,0 +1,238 @@
+/*
+ * best.c - the pick of best.h: seat costs precomputed once per venue, then
+ * one pass over the seat states per group picked.
+ *
+ * A pass walks the seats in index order. The seats of one run have
+ * consecutive indexes, so the usable seats (empty, not claimed, of the
+ * category and section asked for, not already picked) form "segments":
+ * maximal stretches of a run. A window of g seats slides along each segment
+ * keeping the sum of its costs and its number of wheelchair spaces, and the
+ * cheapest window that has enough wheelchair spaces wins (the first one
+ * found on a tie, so the answer is deterministic).
+ */
+#include "best.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct best_index {
+    const venue *v;
+    const venue_seat *seat;
+    size_t n;
+    double *cost;
+};
+
+best_index *best_index_new(const venue *v)
+{
+    best_index *ix = calloc(1, sizeof(*ix));
+    double fx, fy;
+    size_t i;
+
+    if (!ix)
+        return NULL;
+    ix->v = v;
+    ix->seat = venue_seats(v);
+    ix->n = venue_seat_count(v);
+    ix->cost = malloc((ix->n ? ix->n : 1) * sizeof(*ix->cost));
+    if (!ix->cost) {
+        free(ix);
+        return NULL;
+    }
+    venue_focus(v, &fx, &fy);
+    for (i = 0; i < ix->n; i++) {
+        const venue_seat *s = &ix->seat[i];
+        ix->cost[i] = (double)(s->rank - VENUE_RANK_MIN) * BEST_RANK_STEP +
+                      hypot((double)s->x - fx, (double)s->y - fy);
+    }
+    return ix;
+}
+
+void best_index_free(best_index *ix)
+{
+    if (!ix)
+        return;
+    free(ix->cost);
+    free(ix);
+}
+
+const venue *best_index_venue(const best_index *ix)
+{
+    return ix->v;
+}
+
+double best_seat_cost(const best_index *ix, size_t i)
+{
+    return i < ix->n ? ix->cost[i] : HUGE_VAL;
+}
+
+/* One pass: what it looks for, and what it found. */
+typedef struct pass {
+    const best_index *ix;
+    const char *states;
+    const uint16_t *claims;
+    const uint8_t *taken; /* seats this pick already has, or NULL */
+    const best_request *rq;
+    size_t g;         /* window size */
+    size_t need;      /* wheelchair spaces the window must have */
+    size_t acc_allow; /* wheelchair spaces it may have without a penalty */
+    /* found */
+    long start; /* the best window's first seat, -1 when none */
+    double cost;
+    size_t acc; /* its wheelchair spaces */
+    size_t largest, largest_plain, available, wheelchair;
+} pass;
+
+static int usable(const pass *p, size_t i)
+{
+    const venue_seat *s = &p->ix->seat[i];
+    return p->states[i] == 'e' && (!p->claims || !p->claims[i]) && (!p->taken || !p->taken[i]) &&
+           (p->rq->category < 0 || s->category == p->rq->category) &&
+           (p->rq->section < 0 || s->section == p->rq->section);
+}
+
+static int cheaper(double a, double b)
+{
+    return a < b - (1e-9 * fabs(b) + 1e-6);
+}
+
+/* A segment of len usable seats with acc wheelchair spaces has ended. */
+static void segment_end(pass *p, size_t len, size_t acc)
+{
+    if (len > p->largest_plain)
+        p->largest_plain = len;
+    if (acc >= p->rq->accessible && len > p->largest)
+        p->largest = len;
+}
+
+static void run_pass(pass *p)
+{
+    const best_index *ix = p->ix;
+    const venue_seat *seat = ix->seat;
+    size_t i, len = 0, seg_acc = 0, win_acc = 0;
+    double sum = 0;
+
+    p->start = -1;
+    p->cost = HUGE_VAL;
+    p->largest = p->largest_plain = p->available = p->wheelchair = 0;
+    for (i = 0; i < ix->n; i++) {
+        if (len && seat[i].run != seat[i - 1].run) {
+            segment_end(p, len, seg_acc);
+            len = seg_acc = win_acc = 0;
+            sum = 0;
+        }
+        if (!usable(p, i)) {
+            if (len)
+                segment_end(p, len, seg_acc);
+            len = seg_acc = win_acc = 0;
+            sum = 0;
+            continue;
+        }
+        p->available++;
+        p->wheelchair += seat[i].accessible;
+        len++;
+        seg_acc += seat[i].accessible;
+        win_acc += seat[i].accessible;
+        sum += ix->cost[i];
+        if (len > p->g) {
+            win_acc -= seat[i - p->g].accessible;
+            sum -= ix->cost[i - p->g];
+        }
+        if (len >= p->g && win_acc >= p->need) {
+            double c = sum;
+            if (win_acc > p->acc_allow)
+                c += (double)(win_acc - p->acc_allow) * BEST_ACCESSIBLE_PENALTY;
+            if (cheaper(c, p->cost)) {
+                p->cost = c;
+                p->start = (long)(i + 1 - p->g);
+                p->acc = win_acc;
+            }
+        }
+    }
+    if (len)
+        segment_end(p, len, seg_acc);
+}
+
+static void take(best_result *res, const pass *p, uint8_t *taken)
+{
+    size_t k;
+    for (k = 0; k < p->g; k++) {
+        size_t i = (size_t)p->start + k;
+        res->seats[res->n++] = (uint32_t)i;
+        if (taken)
+            taken[i] = 1;
+    }
+    res->groups++;
+    res->cost += p->cost;
+}
+
+static void stats(best_result *res, const pass *p)
+{
+    res->largest = p->largest;
+    res->available = p->available;
+    res->wheelchair = p->wheelchair;
+}
+
+/* Fewest groups: the largest group that can be had, at its best place, then
+ * the same for the rest. */
+static int pick_scattered(pass *p, best_result *res)
+{
+    size_t r = p->rq->count, acc_rem = p->rq->accessible;
+    size_t g = p->largest_plain < r ? p->largest_plain : r;
+    uint8_t *taken = calloc(p->ix->n ? p->ix->n : 1, 1);
+
+    if (!taken)
+        return BEST_ENOMEM;
+    p->taken = taken;
+    while (r > 0 && g > 0) {
+        if (g > r)
+            g = r;
+        p->g = g;
+        p->need = acc_rem > r - g ? acc_rem - (r - g) : 0;
+        p->acc_allow = acc_rem;
+        run_pass(p);
+        if (p->start < 0) {
+            g--;
+            continue;
+        }
+        take(res, p, taken);
+        r -= g;
+        acc_rem -= p->acc < acc_rem ? p->acc : acc_rem;
+    }
+    free(taken);
+    if (r > 0) {
+        res->n = res->groups = 0;
+        res->cost = 0;
+        return BEST_ETOOFEW;
+    }
+    return BEST_OK;
+}
+
+int best_pick(const best_index *ix, const char *states, const uint16_t *claims,
+              const best_request *req, best_result *res)
+{
+    pass p;
+
+    memset(res, 0, sizeof(*res));
+    if (!ix || !states || !req || req->count < 1 || req->count > BEST_MAX_SEATS ||
+        req->accessible > req->count)
+        return BEST_EINVAL;
+    memset(&p, 0, sizeof(p));
+    p.ix = ix;
+    p.states = states;
+    p.claims = claims;
+    p.rq = req;
+    p.g = req->count;
+    p.need = p.acc_allow = req->accessible;
+    run_pass(&p);
+    stats(res, &p);
+    if (p.start >= 0) {
+        take(res, &p, NULL);
+        return BEST_OK;
+    }
+    if (p.available < req->count || p.wheelchair < req->accessible)
+        return BEST_ETOOFEW;
+    if (req->together)
+        return BEST_ENOTOGETHER;
+    return pick_scattered(&p, res);
+}

@@ -20,7 +20,7 @@ struct best_index {
     const venue *v;
     const venue_seat *seat;
     size_t n;
-    double *cost;
+    double *dist; /* from the focus */
 };
 
 best_index *best_index_new(const venue *v)
@@ -34,16 +34,15 @@ best_index *best_index_new(const venue *v)
     ix->v = v;
     ix->seat = venue_seats(v);
     ix->n = venue_seat_count(v);
-    ix->cost = malloc((ix->n ? ix->n : 1) * sizeof(*ix->cost));
-    if (!ix->cost) {
+    ix->dist = malloc((ix->n ? ix->n : 1) * sizeof(*ix->dist));
+    if (!ix->dist) {
         free(ix);
         return NULL;
     }
     venue_focus(v, &fx, &fy);
     for (i = 0; i < ix->n; i++) {
         const venue_seat *s = &ix->seat[i];
-        ix->cost[i] = (double)(s->rank - VENUE_RANK_MIN) * BEST_RANK_STEP +
-                      hypot((double)s->x - fx, (double)s->y - fy);
+        ix->dist[i] = hypot((double)s->x - fx, (double)s->y - fy);
     }
     return ix;
 }
@@ -52,7 +51,7 @@ void best_index_free(best_index *ix)
 {
     if (!ix)
         return;
-    free(ix->cost);
+    free(ix->dist);
     free(ix);
 }
 
@@ -63,7 +62,8 @@ const venue *best_index_venue(const best_index *ix)
 
 double best_seat_cost(const best_index *ix, size_t i)
 {
-    return i < ix->n ? ix->cost[i] : HUGE_VAL;
+    return i < ix->n ? (double)(ix->seat[i].rank - VENUE_RANK_MIN) * BEST_RANK_STEP + ix->dist[i]
+                     : HUGE_VAL;
 }
 
 /* One pass: what it looks for, and what it found. */
@@ -77,9 +77,10 @@ typedef struct pass {
     size_t need;      /* wheelchair spaces the window must have */
     size_t acc_allow; /* wheelchair spaces it may have without a penalty */
     /* found */
-    long start; /* the best window's first seat, -1 when none */
-    double cost;
-    size_t acc; /* its wheelchair spaces */
+    long start;    /* the best window's first seat, -1 when none */
+    uint64_t tier; /* its ranks (each above the best counts) plus penalties */
+    double cost;   /* its distance */
+    size_t acc;    /* its wheelchair spaces */
     size_t largest, largest_plain, available, wheelchair;
 } pass;
 
@@ -91,9 +92,13 @@ static int usable(const pass *p, size_t i)
            (p->rq->section < 0 || s->section == p->rq->section);
 }
 
-static int cheaper(double a, double b)
+/* Ranks first; then distance, where a difference within rounding is a tie
+ * (the first window found wins). */
+static int better(uint64_t tier, double cost, const pass *p)
 {
-    return a < b - (1e-9 * fabs(b) + 1e-6);
+    if (p->start < 0 || tier != p->tier)
+        return p->start < 0 || tier < p->tier;
+    return cost < p->cost - (1e-9 * p->cost + 1e-9);
 }
 
 /* A segment of len usable seats with acc wheelchair spaces has ended. */
@@ -110,6 +115,7 @@ static void run_pass(pass *p)
     const best_index *ix = p->ix;
     const venue_seat *seat = ix->seat;
     size_t i, len = 0, seg_acc = 0, win_acc = 0;
+    uint64_t rsum = 0;
     double sum = 0;
 
     p->start = -1;
@@ -119,12 +125,14 @@ static void run_pass(pass *p)
         if (len && seat[i].run != seat[i - 1].run) {
             segment_end(p, len, seg_acc);
             len = seg_acc = win_acc = 0;
+            rsum = 0;
             sum = 0;
         }
         if (!usable(p, i)) {
             if (len)
                 segment_end(p, len, seg_acc);
             len = seg_acc = win_acc = 0;
+            rsum = 0;
             sum = 0;
             continue;
         }
@@ -133,17 +141,18 @@ static void run_pass(pass *p)
         len++;
         seg_acc += seat[i].accessible;
         win_acc += seat[i].accessible;
-        sum += ix->cost[i];
+        rsum += (uint64_t)(seat[i].rank - VENUE_RANK_MIN);
+        sum += ix->dist[i];
         if (len > p->g) {
             win_acc -= seat[i - p->g].accessible;
-            sum -= ix->cost[i - p->g];
+            rsum -= (uint64_t)(seat[i - p->g].rank - VENUE_RANK_MIN);
+            sum -= ix->dist[i - p->g];
         }
         if (len >= p->g && win_acc >= p->need) {
-            double c = sum;
-            if (win_acc > p->acc_allow)
-                c += (double)(win_acc - p->acc_allow) * BEST_ACCESSIBLE_PENALTY;
-            if (cheaper(c, p->cost)) {
-                p->cost = c;
+            uint64_t tier = rsum + (win_acc > p->acc_allow ? win_acc - p->acc_allow : 0);
+            if (better(tier, sum, p)) {
+                p->tier = tier;
+                p->cost = sum;
                 p->start = (long)(i + 1 - p->g);
                 p->acc = win_acc;
             }
@@ -163,7 +172,7 @@ static void take(best_result *res, const pass *p, uint8_t *taken)
             taken[i] = 1;
     }
     res->groups++;
-    res->cost += p->cost;
+    res->cost += (double)p->tier * BEST_RANK_STEP + p->cost;
 }
 
 static void stats(best_result *res, const pass *p)

@@ -110,6 +110,17 @@ static void segment_end(pass *p, size_t len, size_t acc)
         p->largest = len;
 }
 
+/* A random amount in [0, jitter) for the window ending at seat i: a hash
+ * of the seed and i (splitmix64), so the pick is a function of its inputs. */
+static double jitter(const best_request *rq, size_t i)
+{
+    uint64_t z = rq->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return rq->jitter * (double)(z >> 11) / 9007199254740992.0;
+}
+
 static void run_pass(pass *p)
 {
     const best_index *ix = p->ix;
@@ -150,9 +161,10 @@ static void run_pass(pass *p)
         }
         if (len >= p->g && win_acc >= p->need) {
             uint64_t tier = rsum + (win_acc > p->acc_allow ? win_acc - p->acc_allow : 0);
-            if (better(tier, sum, p)) {
+            double c = p->rq->jitter > 0 ? sum + jitter(p->rq, i) : sum;
+            if (better(tier, c, p)) {
                 p->tier = tier;
-                p->cost = sum;
+                p->cost = c;
                 p->start = (long)(i + 1 - p->g);
                 p->acc = win_acc;
             }

@@ -51,6 +51,12 @@ typedef struct best_request {
     long section;      /* section index, or -1 for any */
     size_t accessible; /* wheelchair spaces among them, 0..count */
     int together;      /* 1: all in one run, or fail; 0: fewest groups */
+    /* 0, or up to this many units of distance added at random (from seed)
+     * to each candidate group: retries after a lost race use it so that
+     * processes racing for the same seats spread out instead of colliding
+     * again. The same seed gives the same pick. */
+    double jitter;
+    uint64_t seed;
 } best_request;
 
 enum {

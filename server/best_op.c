@@ -19,11 +19,60 @@ typedef struct best_entry {
 struct best_service {
     best_entry *e;
     size_t n, cap;
+    uv_timer_t timer; /* polls the shows waiting ops wait for */
+    int timer_open;
+    best_op *waiting; /* ops waiting for their show to load */
 };
 
-best_service *best_service_new(void)
+static void attempt(best_op *op);
+static void best_wait(best_op *op);
+static void finish_with(best_op *op, outcome o, const char *message);
+
+best_service *best_service_new(uv_loop_t *loop)
 {
-    return calloc(1, sizeof(best_service));
+    best_service *bs = calloc(1, sizeof(best_service));
+    if (!bs)
+        return NULL;
+    if (loop && uv_timer_init(loop, &bs->timer) == 0) {
+        bs->timer.data = bs;
+        bs->timer_open = 1;
+    }
+    return bs;
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    best_service *bs = t->data;
+    best_op *list = bs->waiting, *op, *next;
+    int64_t now = sm_mono_ms();
+
+    bs->waiting = NULL;
+    uv_timer_stop(&bs->timer);
+    /* attempt() may put an op back on the (new) list, and restart the timer. */
+    for (op = list; op; op = next) {
+        next = op->next_waiting;
+        op->next_waiting = NULL;
+        if (show_loaded(op->s) || now >= op->wait_until)
+            attempt(op);
+        else
+            best_wait(op);
+    }
+}
+
+void best_service_stop(best_service *bs)
+{
+    best_op *op, *next;
+    if (!bs)
+        return;
+    op = bs->waiting;
+    bs->waiting = NULL;
+    for (; op; op = next) {
+        next = op->next_waiting;
+        finish_with(op, OUT_UNAVAILABLE, "the server is shutting down");
+    }
+    if (bs->timer_open)
+        uv_close((uv_handle_t *)&bs->timer, NULL);
+    bs->timer_open = 0;
 }
 
 void best_service_free(best_service *bs)
@@ -271,7 +320,23 @@ static void finish_with(best_op *op, outcome o, const char *message)
     finish(op, &d);
 }
 
-/* Picks; 0 when seats were picked and claimed, else the op has finished. */
+/* Puts the op on the list of those waiting for their show to load. */
+static void best_wait(best_op *op)
+{
+    best_service *bs = op->bs;
+    op->next_waiting = bs->waiting;
+    bs->waiting = op;
+    if (!uv_is_active((uv_handle_t *)&bs->timer))
+        uv_timer_start(&bs->timer, on_poll, BEST_OP_WAIT_POLL_MS, BEST_OP_WAIT_POLL_MS);
+}
+
+static int wanted(best_op *op)
+{
+    return !op->wanted || op->wanted(op);
+}
+
+/* Picks; 0 when seats were picked and claimed, else the op has finished or
+ * waits for its show to load. */
 static int pick(best_op *op)
 {
     best_entry *e;
@@ -279,6 +344,12 @@ static int pick(best_op *op)
     int rc;
 
     if (!show_loaded(op->s)) {
+        if (!op->wait_until)
+            op->wait_until = sm_mono_ms() + BEST_OP_LOAD_WAIT_MS;
+        if (op->bs->timer_open && sm_mono_ms() < op->wait_until && wanted(op)) {
+            best_wait(op);
+            return -1;
+        }
         finish_with(op, OUT_UNAVAILABLE,
                     "the seats of this show are still loading; try again in a moment");
         return -1;
@@ -288,6 +359,10 @@ static int pick(best_op *op)
         return -1;
     }
     op->tries++;
+    if (op->tries > 1) {
+        op->req.jitter = BEST_OP_JITTER * (op->tries - 1);
+        op->req.seed = (uint64_t)sm_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)op;
+    }
     rc = best_pick(e->ix, show_states(op->s), e->claims, &op->req, &op->pick);
     if (rc) {
         best_explain(show_venue(op->s), &op->req, rc, &op->pick, msg, sizeof(msg));
@@ -302,13 +377,6 @@ static int pick(best_op *op)
     op->claimed = 1;
     return 0;
 }
-
-static int wanted(best_op *op)
-{
-    return !op->wanted || op->wanted(op);
-}
-
-static void attempt(best_op *op);
 
 /* After a lost race: again, or give up. */
 static void again_or_lost(best_op *op, const char *seats_json)

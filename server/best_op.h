@@ -26,15 +26,31 @@
 #include "booking.h"
 #include "show.h"
 
+#include <uv.h>
+
 #include <cjson/cJSON.h>
 
-#define BEST_OP_TRIES 5 /* picks per request: the first and four after lost races */
+#define BEST_OP_TRIES 8 /* picks per request: the first and seven after lost races */
+/* Units of distance of random jitter per lost race (best.h): the second pick
+ * spreads over seats up to 2 units worse than the best, the third 4, ... */
+#define BEST_OP_JITTER 2.0
 #define BEST_OP_REF_TRIES 3
 
 typedef struct best_service best_service;
 
-/* NULL when out of memory. */
-best_service *best_service_new(void);
+/* How long an op waits for a show's seats to load from Redis (a show's
+ * first request on this process, or after a reconnect) before it answers
+ * unavailable; checked every BEST_OP_WAIT_POLL_MS. */
+#define BEST_OP_LOAD_WAIT_MS 5000
+#define BEST_OP_WAIT_POLL_MS 20
+
+/* A service on this loop (it keeps a timer for ops waiting for a show to
+ * load). NULL when out of memory. */
+best_service *best_service_new(uv_loop_t *loop);
+/* Shutting down: ops still waiting answer unavailable; the timer is closed.
+ * Call before the loop's last run. */
+void best_service_stop(best_service *bs);
+/* Frees it, after best_service_stop and the loop's end. */
 void best_service_free(best_service *bs);
 /* Picks without holding: what best_op would try first (tests, bench). The
  * show must be loaded. BEST_ENOMEM when the index cannot be built. */
@@ -75,7 +91,9 @@ struct best_op {
     char who[LEDGER_NAME_MAX + 8];
     uint32_t lost[BEST_OP_TRIES * BEST_MAX_SEATS]; /* seats lost to races, claimed */
     size_t nlost;
-    int claimed; /* pick.seats are claimed */
+    int claimed;        /* pick.seats are claimed */
+    int64_t wait_until; /* waiting for the show to load until then (mono ms), or 0 */
+    best_op *next_waiting;
     booking_op sale;
 };
 

@@ -92,6 +92,7 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->maint_timer, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    best_service_stop(a->best);
     store_destroy(a->store);
     a->store = NULL;
     lws_context_destroy(a->lws);
@@ -231,6 +232,10 @@ static int start_shows(app *a)
     a->books.ledger = a->ledger;
     a->books.instance = a->instance;
     shows_load_all(a->shows);
+    if (!(a->best = best_service_new(a->loop))) {
+        fprintf(stderr, "seatmapd: out of memory\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -266,10 +271,7 @@ static app *app_new(const config *cfg)
     snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
     snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
     a->hub = client_hub_new();
-    a->best = best_service_new();
-    if (!a->hub || !a->best) {
-        client_hub_free(a->hub);
-        best_service_free(a->best);
+    if (!a->hub) {
         free(a);
         return NULL;
     }

@@ -16,12 +16,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A run (venue.h): its seats, and a lower bound of any of its seats' cost. */
+typedef struct best_run {
+    size_t start, len;
+    uint32_t min_rank; /* rank - VENUE_RANK_MIN */
+    double min_dist;
+} best_run;
+
 struct best_index {
     const venue *v;
     const venue_seat *seat;
     size_t n;
     double *dist; /* from the focus */
+    best_run *runs;
+    uint32_t *order; /* run numbers, best (lowest bound) first */
+    size_t nruns;
 };
+
+static const best_run *sort_runs; /* qsort has no context argument */
+
+static int by_bound(const void *a, const void *b)
+{
+    const best_run *x = &sort_runs[*(const uint32_t *)a], *y = &sort_runs[*(const uint32_t *)b];
+    if (x->min_rank != y->min_rank)
+        return x->min_rank < y->min_rank ? -1 : 1;
+    if (x->min_dist != y->min_dist)
+        return x->min_dist < y->min_dist ? -1 : 1;
+    return x->start < y->start ? -1 : 1;
+}
+
+/* The runs with their bounds, and their order. */
+static int index_runs(best_index *ix)
+{
+    size_t i, nr = ix->n ? (size_t)ix->seat[ix->n - 1].run + 1 : 0;
+
+    ix->runs = calloc(nr ? nr : 1, sizeof(*ix->runs));
+    ix->order = malloc((nr ? nr : 1) * sizeof(*ix->order));
+    if (!ix->runs || !ix->order)
+        return -1;
+    ix->nruns = nr;
+    for (i = 0; i < ix->n; i++) {
+        best_run *r = &ix->runs[ix->seat[i].run];
+        uint32_t rank = (uint32_t)(ix->seat[i].rank - VENUE_RANK_MIN);
+        if (r->len == 0) {
+            r->start = i;
+            r->min_rank = rank;
+            r->min_dist = ix->dist[i];
+        }
+        r->len++;
+        if (rank < r->min_rank)
+            r->min_rank = rank;
+        if (ix->dist[i] < r->min_dist)
+            r->min_dist = ix->dist[i];
+    }
+    for (i = 0; i < nr; i++)
+        ix->order[i] = (uint32_t)i;
+    sort_runs = ix->runs;
+    qsort(ix->order, nr, sizeof(*ix->order), by_bound);
+    sort_runs = NULL;
+    return 0;
+}
 
 best_index *best_index_new(const venue *v)
 {
@@ -44,6 +98,10 @@ best_index *best_index_new(const venue *v)
         const venue_seat *s = &ix->seat[i];
         ix->dist[i] = hypot((double)s->x - fx, (double)s->y - fy);
     }
+    if (index_runs(ix)) {
+        best_index_free(ix);
+        return NULL;
+    }
     return ix;
 }
 
@@ -52,6 +110,8 @@ void best_index_free(best_index *ix)
     if (!ix)
         return;
     free(ix->dist);
+    free(ix->runs);
+    free(ix->order);
     free(ix);
 }
 
@@ -121,7 +181,18 @@ static double jitter(const best_request *rq, size_t i)
     return rq->jitter * (double)(z >> 11) / 9007199254740992.0;
 }
 
-static void run_pass(pass *p)
+/* 1 when no window of run r can beat the best one found: the runs come
+ * best-first, so no later run can either. */
+static int beyond(const pass *p, const best_run *r)
+{
+    uint64_t tier = (uint64_t)p->g * r->min_rank;
+    if (p->start < 0)
+        return 0;
+    return tier > p->tier || (tier == p->tier && (double)p->g * r->min_dist >= p->cost);
+}
+
+/* Slides the window along one run. */
+static void scan_run(pass *p, const best_run *r)
 {
     const best_index *ix = p->ix;
     const venue_seat *seat = ix->seat;
@@ -129,16 +200,7 @@ static void run_pass(pass *p)
     uint64_t rsum = 0;
     double sum = 0;
 
-    p->start = -1;
-    p->cost = HUGE_VAL;
-    p->largest = p->largest_plain = p->available = p->wheelchair = 0;
-    for (i = 0; i < ix->n; i++) {
-        if (len && seat[i].run != seat[i - 1].run) {
-            segment_end(p, len, seg_acc);
-            len = seg_acc = win_acc = 0;
-            rsum = 0;
-            sum = 0;
-        }
+    for (i = r->start; i < r->start + r->len; i++) {
         if (!usable(p, i)) {
             if (len)
                 segment_end(p, len, seg_acc);
@@ -172,6 +234,24 @@ static void run_pass(pass *p)
     }
     if (len)
         segment_end(p, len, seg_acc);
+}
+
+/* The runs best-first, until none can beat the best window found. The counts
+ * (available, largest, ...) cover every seat only when nothing was found. */
+static void run_pass(pass *p)
+{
+    const best_index *ix = p->ix;
+    size_t ri;
+
+    p->start = -1;
+    p->cost = HUGE_VAL;
+    p->largest = p->largest_plain = p->available = p->wheelchair = 0;
+    for (ri = 0; ri < ix->nruns; ri++) {
+        const best_run *r = &ix->runs[ix->order[ri]];
+        if (beyond(p, r))
+            break;
+        scan_run(p, r);
+    }
 }
 
 static void take(best_result *res, const pass *p, uint8_t *taken)

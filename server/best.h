@@ -72,7 +72,8 @@ typedef struct best_result {
     uint32_t seats[BEST_MAX_SEATS]; /* seat indexes, group by group, along the row */
     size_t groups;                  /* 1 when all sit together */
     double cost;                    /* of the whole pick */
-    /* On any outcome, what is there to be had with these filters: */
+    /* When the pick failed, what there is to be had with these filters (on
+     * success the search stopped early, so these count only what it saw): */
     size_t largest;    /* the most seats together (with >= accessible wheelchair spaces) */
     size_t available;  /* empty seats in all */
     size_t wheelchair; /* empty wheelchair spaces in all */
@@ -82,8 +83,13 @@ typedef struct best_result {
  * Picks the best `req->count` seats. states: one letter per seat, 'e' is
  * empty. claims: NULL, or one counter per seat; a seat whose counter is not
  * 0 counts as taken. Returns BEST_OK with res->seats filled, or a BEST_E*
- * code with res->largest/available/wheelchair telling what there is. Runs in
- * O(seats) for a together pick; a scattered one repeats that per group.
+ * code with res->largest/available/wheelchair telling what there is.
+ *
+ * Cost: the runs are visited best-first (by a lower bound of their seats'
+ * cost) and the search stops at the first run that cannot beat the best
+ * group found, so a pick on a show with good seats left reads a few runs;
+ * at worst (nothing fits) it reads every seat once. A scattered pick repeats
+ * the search per group.
  */
 int best_pick(const best_index *ix, const char *states, const uint16_t *claims,
               const best_request *req, best_result *res);

@@ -1249,10 +1249,10 @@ int bench_idle(bench *b)
  *
  * Buyers 0..buyers-1 ask for the best `count` seats (in `section` when
  * given) and release them as soon as they have them, one request in flight
- * each; the rest preload: each holds up to 100 random seats of the section
- * (or the show) before the window opens, so the picks run on a show with
- * `preload` seats held. With --port2, odd buyers are on a second server and
- * the two race through Redis: retries count the picks lost to that race.
+ * each; the rest preload: each holds up to 100 seats before the window
+ * opens (random ones of the show, or a section's all but its first ones), so the picks run on a
+ * show with `preload` seats held. With --port2, odd buyers are on a second server and the two race
+ * through Redis: retries count the picks lost to that race.
  */
 
 #define BEST_PRELOAD_BATCH 100
@@ -1394,6 +1394,14 @@ static int best_candidates(bench *b)
         if (!b->o.section ||
             (strncmp(b->seats.ids[i], b->o.section, sl) == 0 && b->seats.ids[i][sl] == '-'))
             best_cand[best_ncand++] = (int32_t)i;
+    /* In a section, the seats left free are the first ones (its front rows,
+     * where every buyer's best pair is): the race is for them. */
+    if (b->o.section && best_ncand > b->o.preload) {
+        memmove(best_cand, best_cand + (best_ncand - b->o.preload),
+                (size_t)b->o.preload * sizeof(*best_cand));
+        best_ncand = b->o.preload;
+        return 0;
+    }
     for (long i = best_ncand - 1; i > 0; i--) {
         long j = (long)((unsigned)rand() % (unsigned)(i + 1));
         int32_t t = best_cand[i];

@@ -343,6 +343,11 @@ static int pick(best_op *op)
     char msg[256];
     int rc;
 
+    if (op->tries > 0 && !wanted(op)) {
+        /* gone while waiting or racing: hold nothing for nobody */
+        finish_with(op, OUT_UNAVAILABLE, "the request was given up");
+        return -1;
+    }
     if (!show_loaded(op->s)) {
         if (!op->wait_until)
             op->wait_until = sm_mono_ms() + BEST_OP_LOAD_WAIT_MS;

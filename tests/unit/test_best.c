@@ -347,6 +347,35 @@ static void test_claims_and_bad_requests(void **state)
     fx_free(&f);
 }
 
+/* Jitter: the same seed gives the same pick; a large one spreads picks over
+ * nearly-as-good seats; ranks still come first. */
+static void test_jitter(void **state)
+{
+    fixture f = fx_new(VENUE_HEAD SECTIONS(""));
+    best_request r = rq(2);
+    best_result a, b;
+    int differ = 0;
+    (void)state;
+
+    r.jitter = 50;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        r.seed = seed;
+        assert_int_equal(best_pick(f.ix, f.states, NULL, &r, &a), BEST_OK);
+        assert_int_equal(best_pick(f.ix, f.states, NULL, &r, &b), BEST_OK);
+        assert_memory_equal(a.seats, b.seats, sizeof(a.seats[0]) * 2);
+        differ += strcmp(picked(&f, &a), "S-A-7 S-A-8") != 0;
+    }
+    assert_true(differ > 0);
+    fx_free(&f);
+    f = fx_new(VENUE_HEAD SECTIONS(",'rank':1"));
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        r.seed = seed;
+        assert_int_equal(best_pick(f.ix, f.states, NULL, &r, &a), BEST_OK);
+        assert_non_null(strstr(picked(&f, &a), "S-A-")); /* row A ranks first */
+    }
+    fx_free(&f);
+}
+
 static void test_parse_request(void **state)
 {
     fixture f = fx_new(VENUE_HEAD SECTIONS(""));
@@ -445,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_accessible),
         cmocka_unit_test(test_rank_and_focus),
         cmocka_unit_test(test_claims_and_bad_requests),
+        cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_parse_request),
         cmocka_unit_test(test_stadium_speed),
     };

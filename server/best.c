@@ -142,6 +142,7 @@ typedef struct pass {
     double cost;   /* its distance */
     size_t acc;    /* its wheelchair spaces */
     size_t largest, largest_plain, available, wheelchair;
+    int survey; /* read every run, whatever was found */
 } pass;
 
 static int usable(const pass *p, size_t i)
@@ -186,7 +187,7 @@ static double jitter(const best_request *rq, size_t i)
 static int beyond(const pass *p, const best_run *r)
 {
     uint64_t tier = (uint64_t)p->g * r->min_rank;
-    if (p->start < 0)
+    if (p->start < 0 || p->survey)
         return 0;
     return tier > p->tier || (tier == p->tier && (double)p->g * r->min_dist >= p->cost);
 }
@@ -307,6 +308,26 @@ static int pick_scattered(pass *p, best_result *res)
         return BEST_ETOOFEW;
     }
     return BEST_OK;
+}
+
+void best_survey(const best_index *ix, const char *states, const uint16_t *claims,
+                 const best_request *req, best_result *res)
+{
+    pass p;
+
+    memset(res, 0, sizeof(*res));
+    if (!ix || !states || !req || req->count < 1 || req->count > BEST_MAX_SEATS)
+        return;
+    memset(&p, 0, sizeof(p));
+    p.ix = ix;
+    p.states = states;
+    p.claims = claims;
+    p.rq = req;
+    p.g = req->count;
+    p.need = p.acc_allow = req->accessible;
+    p.survey = 1;
+    run_pass(&p);
+    stats(res, &p);
 }
 
 int best_pick(const best_index *ix, const char *states, const uint16_t *claims,

@@ -94,4 +94,10 @@ typedef struct best_result {
 int best_pick(const best_index *ix, const char *states, const uint16_t *claims,
               const best_request *req, best_result *res);
 
+/* Only counts: res->largest/available/wheelchair for these options, read
+ * from every seat (a pick that finds seats stops early and counts less).
+ * res->n is 0. */
+void best_survey(const best_index *ix, const char *states, const uint16_t *claims,
+                 const best_request *req, best_result *res);
+
 #endif

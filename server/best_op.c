@@ -393,6 +393,13 @@ static void again_or_lost(best_op *op, const char *seats_json)
         attempt(op);
         return;
     }
+    /* The hint says what is left now, not what the last pick saw. */
+    unclaim_pick(op);
+    {
+        best_entry *e = entry_of(op->bs, op->s);
+        if (e)
+            best_survey(e->ix, show_states(op->s), e->claims, &op->req, &op->pick);
+    }
     memset(&d, 0, sizeof(d));
     d.outcome = OUT_SEAT_UNAVAILABLE;
     d.seats_json = seats_json;

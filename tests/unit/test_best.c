@@ -211,6 +211,13 @@ static void test_together_or_scattered(void **state)
     assert_int_equal(best_pick(f.ix, f.states, NULL, &r, &res), BEST_OK);
     assert_int_equal(res.groups, 2);
     assert_string_equal(picked(&f, &res), "S-B-5 S-B-6 S-B-9");
+    /* The survey counts everything even for a request that fits. */
+    r.count = 1;
+    best_survey(f.ix, f.states, NULL, &r, &res);
+    assert_int_equal(res.n, 0);
+    assert_int_equal(res.available, 5);
+    assert_int_equal(res.largest, 2);
+    r.count = 3;
     /* More than there are, together or not: too few, with the count. */
     r.count = 6;
     assert_int_equal(best_pick(f.ix, f.states, NULL, &r, &res), BEST_ETOOFEW);

@@ -339,6 +339,7 @@ static void fanout_reply(bench *b, long i, const pend *p, int ok, const char *co
 static void holds_reply(bench *b, long i, const pend *p, int ok, const char *code, size_t cl,
                         int64_t now);
 static void expiry_reply(bench *b, long i, const pend *p, int ok, const char *msg, size_t n);
+static void best_reply(bench *b, long i, const pend *p, int ok, const char *msg, size_t n);
 
 static void buyer_message(bench *b, long i, const char *p, size_t n)
 {
@@ -356,6 +357,10 @@ static void buyer_message(bench *b, long i, const char *p, size_t n)
         return; /* events */
     if (jint(p, n, "id", &id) || pend_take(u, (uint32_t)id, &pd)) {
         note_error(b, "reply to an unknown request", p, n);
+        return;
+    }
+    if (pd.kind == K_BEST || pd.kind == K_PRELOAD) {
+        best_reply(b, i, &pd, ok, p, n);
         return;
     }
     if (!ok) {
@@ -384,7 +389,9 @@ static void buyer_message(bench *b, long i, const char *p, size_t n)
         b->hold_ok++;
     if (ok && pd.kind == K_RELEASE)
         b->rel_ok++;
-    if (strcmp(b->o.scenario, "fanout") == 0)
+    if (strcmp(b->o.scenario, "best") == 0)
+        best_reply(b, i, &pd, ok, p, n);
+    else if (strcmp(b->o.scenario, "fanout") == 0)
         fanout_reply(b, i, &pd, ok, code, cl);
     else if (strcmp(b->o.scenario, "holds") == 0)
         holds_reply(b, i, &pd, ok, code, cl, now_us());
@@ -479,6 +486,9 @@ static void pump_connects(bench *b)
             c->role = ROLE_BUYER;
             c->idx = (uint32_t)b->nb_opened++;
         }
+        /* best: odd buyers on the second server, if there is one */
+        if (c->role == ROLE_BUYER && b->o.port2 > 0)
+            b->loop.server.sin_port = htons((uint16_t)(c->idx % 2 ? b->o.port2 : b->o.port));
         if (wsc_connect(&b->loop, c)) {
             b->connect_fail++;
             if (!b->first_close)
@@ -1233,4 +1243,244 @@ int bench_idle(bench *b)
         fprintf(stderr, "seatmap-bench: first error: %s\n", b->first_error);
     close_all(b);
     return open > 0 ? 0 : -1;
+}
+
+/* ---------- best ----------
+ *
+ * Buyers 0..buyers-1 ask for the best `count` seats (in `section` when
+ * given) and release them as soon as they have them, one request in flight
+ * each; the rest preload: each holds up to 100 seats before the window
+ * opens (random ones of the show, or a section's all but its first ones), so the picks run on a
+ * show with `preload` seats held. With --port2, odd buyers are on a second server and the two race
+ * through Redis: retries count the picks lost to that race.
+ */
+
+#define BEST_PRELOAD_BATCH 100
+
+static int32_t *best_cand; /* seats to preload, shuffled */
+static long best_ncand, best_cand_next, best_preload_pending, best_nbuyers;
+
+static void best_next(bench *b, long i)
+{
+    char msg[512];
+    buyer *u = &b->b[i];
+    pend *p;
+    int len;
+
+    if (b->stopping || b->bc[i].state != WSC_OPEN || !(p = pend_add(u, K_BEST)))
+        return;
+    len = snprintf(msg, sizeof(msg), "{\"type\":\"best\",\"id\":%u,\"show\":\"%s\",\"count\":%ld",
+                   p->id, b->o.show, b->o.count);
+    if (b->o.section)
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, ",\"section\":\"%s\"", b->o.section);
+    len += snprintf(msg + len, sizeof(msg) - (size_t)len, "}");
+    if (wsc_send_text(&b->loop, &b->bc[i], msg, (size_t)len))
+        u->npend--;
+}
+
+static void preload_send(bench *b, long i)
+{
+    char msg[WSC_MAX_SEND];
+    pend *p;
+    int len, k;
+
+    if (best_cand_next >= best_ncand || b->bc[i].state != WSC_OPEN ||
+        !(p = pend_add(&b->b[i], K_PRELOAD)))
+        return;
+    len = snprintf(msg, sizeof(msg), "{\"type\":\"hold\",\"id\":%u,\"show\":\"%s\",\"seats\":[",
+                   p->id, b->o.show);
+    for (k = 0; k < BEST_PRELOAD_BATCH && best_cand_next < best_ncand; k++)
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, "%s\"%s\"", k ? "," : "",
+                        b->seats.ids[best_cand[best_cand_next++]]);
+    len += snprintf(msg + len, sizeof(msg) - (size_t)len, "]}");
+    if (wsc_send_text(&b->loop, &b->bc[i], msg, (size_t)len))
+        b->b[i].npend--;
+    else
+        best_preload_pending++;
+}
+
+/* The seat indexes of "best":{"seats":[...]} in a reply; their number. */
+static int best_seats_of(bench *b, const char *p, size_t n, int32_t *out, int max)
+{
+    const char *v = jval(p, n, "best"), *end = p + n;
+    int k = 0;
+
+    if (!v || !(v = jval(v, (size_t)(end - v), "seats")) || *v != '[')
+        return 0;
+    for (v++; v < end && *v != ']' && k < max;) {
+        const char *q = memchr(v, '"', (size_t)(end - v)), *e;
+        long idx;
+        if (!q || !(e = memchr(q + 1, '"', (size_t)(end - q - 1))))
+            break;
+        idx = seat_list_find(&b->seats, q + 1, (size_t)(e - q - 1));
+        if (idx >= 0)
+            out[k++] = (int32_t)idx;
+        v = e + 1;
+        while (v < end && (*v == ',' || *v == ' '))
+            v++;
+    }
+    return k;
+}
+
+static void best_reply(bench *b, long i, const pend *p, int ok, const char *msg, size_t n)
+{
+    int64_t now = now_us(), tries;
+    int in_win = now >= b->win_start && now < b->win_end;
+    int32_t seats[BENCH_HOLD_SEATS_MAX];
+    const char *code = "";
+    size_t cl = 0;
+    int k, ns;
+
+    if (p->kind == K_PRELOAD) {
+        best_preload_pending--;
+        if (!ok)
+            note_error(b, "preload", msg, n);
+        preload_send(b, i);
+        return;
+    }
+    if (p->kind == K_RELEASE) {
+        best_next(b, i);
+        return;
+    }
+    if (in_win) {
+        hist_add(&b->rtt_best, now - p->t);
+        b->best_ops_win++;
+    }
+    if (!ok) {
+        jstr(msg, n, "code", &code, &cl);
+        if (streq(code, cl, "seat_unavailable"))
+            b->best_unavailable++;
+        else
+            b->best_other++, note_error(b, "best", msg, n);
+        best_next(b, i);
+        return;
+    }
+    b->best_ok++;
+    if (in_win)
+        b->best_ok_win++;
+    {
+        const char *bv = jval(msg, n, "best");
+        if (bv && !jint(bv, (size_t)(msg + n - bv), "tries", &tries) && tries > 1)
+            b->best_retries += (uint64_t)(tries - 1);
+    }
+    ns = best_seats_of(b, msg, n, seats, BENCH_HOLD_SEATS_MAX);
+    for (k = 0; k < ns; k++) {
+        if (b->rec[seats[k]].holder >= 0 && b->rec[seats[k]].holder != i)
+            b->client_doubles++;
+        b->rec[seats[k]].holder = (int32_t)i;
+    }
+    if (b->stopping || ns == 0)
+        return; /* kept for the audit */
+    for (k = 0; k < ns; k++)
+        b->rec[seats[k]].holder = -1;
+    send_seats(b, i, K_RELEASE, seats, ns);
+}
+
+static int best_preloaded(bench *b)
+{
+    (void)b;
+    return best_preload_pending == 0;
+}
+
+/* Seats to preload: the section's (or all), shuffled. */
+static int best_candidates(bench *b)
+{
+    size_t sl = b->o.section ? strlen(b->o.section) : 0;
+    best_cand = malloc(b->seats.n * sizeof(*best_cand));
+    if (!best_cand)
+        return -1;
+    best_ncand = 0;
+    for (size_t i = 0; i < b->seats.n; i++)
+        if (!b->o.section ||
+            (strncmp(b->seats.ids[i], b->o.section, sl) == 0 && b->seats.ids[i][sl] == '-'))
+            best_cand[best_ncand++] = (int32_t)i;
+    /* In a section, the seats left free are the first ones (its front rows,
+     * where every buyer's best pair is): the race is for them. */
+    if (b->o.section && best_ncand > b->o.preload) {
+        memmove(best_cand, best_cand + (best_ncand - b->o.preload),
+                (size_t)b->o.preload * sizeof(*best_cand));
+        best_ncand = b->o.preload;
+        return 0;
+    }
+    for (long i = best_ncand - 1; i > 0; i--) {
+        long j = (long)((unsigned)rand() % (unsigned)(i + 1));
+        int32_t t = best_cand[i];
+        best_cand[i] = best_cand[j];
+        best_cand[j] = t;
+    }
+    if (best_ncand > b->o.preload)
+        best_ncand = b->o.preload;
+    return 0;
+}
+
+int bench_best(bench *b)
+{
+    long loaders = (b->o.preload + BEST_PRELOAD_BATCH - 1) / BEST_PRELOAD_BATCH;
+    cpu_mark a, z;
+    rcheck_result rr;
+    char err[256];
+    int audited = -1;
+
+    if (b->o.count < 1 || b->o.count > BENCH_HOLD_SEATS_MAX) {
+        fprintf(stderr, "seatmap-bench: --count must be 1 to %d\n", BENCH_HOLD_SEATS_MAX);
+        return -1;
+    }
+    srand(42);
+    best_nbuyers = b->o.buyers;
+    if (bench_alloc(b, 0, b->o.buyers + loaders) || best_candidates(b))
+        return -1;
+    hist_init(&b->rtt_best);
+    if (open_buyers(b, b->o.buyers + loaders, 60))
+        return -1;
+    for (long i = best_nbuyers; i < b->nb; i++)
+        if (b->b[i].ready)
+            preload_send(b, i);
+    run_until(b, best_preloaded, NULL, 60);
+    fprintf(stderr, "seatmap-bench: best: %ld seats held before the picks\n", best_cand_next);
+    b->win_start = now_us() + (int64_t)(b->o.warmup * 1e6);
+    b->win_end = b->win_start + (int64_t)(b->o.duration * 1e6);
+    for (long i = 0; i < best_nbuyers; i++)
+        if (b->b[i].ready)
+            best_next(b, i);
+    run_until(b, NULL, holds_tick, b->o.warmup);
+    cpu_mark_now(b, &a);
+    run_until(b, NULL, holds_tick, b->o.duration);
+    cpu_mark_now(b, &z);
+    b->stopping = 1;
+    run_until(b, all_idle, NULL, 10);
+    if (b->o.redis_port > 0) {
+        audited = rcheck_audit(b->o.redis_host, b->o.redis_port, b->o.show, &rr, err, sizeof(err));
+        if (audited)
+            fprintf(stderr, "seatmap-bench: %s\n", err);
+    }
+    printf("result best label=%s buyers=%ld count=%ld section=%s preload=%ld servers=%d "
+           "window_s=%.1f picks_per_s=%.0f",
+           b->o.label, best_nbuyers, b->o.count, b->o.section ? b->o.section : "-", best_cand_next,
+           b->o.port2 > 0 ? 2 : 1, b->o.duration, (double)b->best_ok_win / b->o.duration);
+    print_hist("best_rtt_ms", &b->rtt_best, 1000.0);
+    print_cpu(b, &a, &z);
+    /* a best and its release are two requests */
+    if (b->best_ok_win)
+        printf(" server_us_per_pick_and_release=%.1f redis_us_per_pick_and_release=%.1f",
+               a.srv >= 0 ? (double)(z.srv - a.srv) / (double)b->best_ok_win : -1.0,
+               a.redis >= 0 ? (double)(z.redis - a.redis) / (double)b->best_ok_win : -1.0);
+    printf(" best_ok=%llu retries=%llu retries_per_pick=%.3f seat_unavailable=%llu "
+           "best_other=%llu client_doubles=%llu",
+           (unsigned long long)b->best_ok, (unsigned long long)b->best_retries,
+           b->best_ok ? (double)b->best_retries / (double)b->best_ok : 0,
+           (unsigned long long)b->best_unavailable, (unsigned long long)b->best_other,
+           (unsigned long long)b->client_doubles);
+    if (audited == 0)
+        printf(" redis_held=%ld redis_doubles=%ld\n", rr.held_seats, rcheck_doubles(&rr));
+    else
+        printf(" redis_doubles=unchecked\n");
+    if (b->first_error[0])
+        fprintf(stderr, "seatmap-bench: first error: %s\n", b->first_error);
+    close_all(b);
+    free(best_cand);
+    if (b->best_ok == 0)
+        return -1;
+    if (b->client_doubles || (audited == 0 && rcheck_doubles(&rr)))
+        return 2;
+    return 0;
 }

@@ -32,7 +32,7 @@
 #define BENCH_MAX_CONNECTING 256
 
 enum bench_role { ROLE_WATCHER = 1, ROLE_BUYER = 2 };
-enum bench_kind { K_HELLO = 1, K_WATCH, K_HOLD, K_RELEASE };
+enum bench_kind { K_HELLO = 1, K_WATCH, K_HOLD, K_RELEASE, K_BEST, K_PRELOAD };
 
 typedef struct bench_opts {
     const char *scenario;
@@ -55,6 +55,10 @@ typedef struct bench_opts {
     const char *redis_host;
     int redis_port;
     const char *label;
+    long preload;        /* best: seats held (at random) before measuring */
+    long count;          /* best: seats per best request */
+    const char *section; /* best: ask in this section only (NULL: anywhere) */
+    int port2;           /* best: a second seatmapd; odd buyers connect there */
 } bench_opts;
 
 typedef struct watcher {
@@ -155,6 +159,11 @@ typedef struct bench {
     uint64_t client_doubles;
     int stopping;
 
+    /* best */
+    hist rtt_best;
+    uint64_t best_ok, best_unavailable, best_other, best_retries, best_ops_win, best_ok_win;
+    long preload_left; /* seats still to preload */
+
     /* expiry */
     uint64_t exp_expected;
     int64_t exp_last_deadline;
@@ -169,5 +178,6 @@ int bench_holds(bench *b);
 int bench_expiry(bench *b);
 int bench_snapshot(bench *b);
 int bench_idle(bench *b);
+int bench_best(bench *b);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * main.c - command line of seatmap-bench, the seatmap load generator.
  *
- *   seatmap-bench fanout|holds|expiry|snapshot|idle --port P [options]
+ *   seatmap-bench fanout|holds|expiry|snapshot|idle|best --port P [options]
  *   seatmap-bench audit --redis-port P --show S
  *
  * Each scenario prints one line "result <scenario> key=value ..." on stdout
@@ -22,11 +22,12 @@
 
 static void usage(void)
 {
-    fputs("usage: seatmap-bench fanout|holds|expiry|snapshot|idle --port P [--host H]\n"
+    fputs("usage: seatmap-bench fanout|holds|expiry|snapshot|idle|best --port P [--host H]\n"
           "         [--show S] [--watchers N] [--buyers N] [--rate N] [--duration S]\n"
           "         [--warmup S] [--hold-ms MS] [--hold-seats N] [--pool N] [--holds N]\n"
           "         [--junk N] [--joiners N] [--snaps N] [--conns N] [--server-pid PID]\n"
           "         [--redis-port P] [--redis-pid PID] [--label TEXT]\n"
+          "         [--preload N] [--count N] [--section S] [--port2 P]   (best)\n"
           "       seatmap-bench audit --redis-port P --show S\n",
           stderr);
 }
@@ -52,6 +53,7 @@ static void defaults(bench_opts *o, const char *scenario)
     o->snaps = 20;
     o->conns = 10000;
     o->label = "-";
+    o->count = 2;
 }
 
 /* Raises the open-file limit as far as allowed; connections need one each. */
@@ -103,11 +105,16 @@ int main(int argc, char **argv)
         NUM("--server-pid", server_pid)
         NUM("--redis-port", redis_port)
         NUM("--redis-pid", redis_pid)
+        NUM("--preload", preload)
+        NUM("--count", count)
+        NUM("--port2", port2)
 #undef NUM
         if (strcmp(k, "--host") == 0)
             o->host = v;
         else if (strcmp(k, "--show") == 0)
             o->show = v;
+        else if (strcmp(k, "--section") == 0)
+            o->section = v;
         else if (strcmp(k, "--label") == 0)
             o->label = v;
         else if (strcmp(k, "--duration") == 0)
@@ -159,6 +166,8 @@ int main(int argc, char **argv)
         rc = bench_snapshot(&b);
     else if (strcmp(o->scenario, "idle") == 0)
         rc = bench_idle(&b);
+    else if (strcmp(o->scenario, "best") == 0)
+        rc = bench_best(&b);
     else {
         usage();
         return 1;

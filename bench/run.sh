@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - the seatmap benchmarks, one command each.
 #
-#   bench/run.sh fanout|holds|expiry|snapshot|idle|all [--smoke]
+#   bench/run.sh fanout|holds|expiry|snapshot|idle|best|all [--smoke]
 #   bench/run.sh report       # rebuilds results.md and the plot from the result lines
 #
 # Starts its own redis-server and the real seatmapd (env SEATMAPD, default
@@ -24,14 +24,14 @@
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
 set -euo pipefail
 
-usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|all|report [--smoke]" >&2; exit 1; }
+usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report [--smoke]" >&2; exit 1; }
 [ $# -ge 1 ] || usage
 scenario=$1; shift
 smoke=0
 for a in "$@"; do
   case $a in --smoke) smoke=1 ;; *) usage ;; esac
 done
-case $scenario in fanout|holds|expiry|snapshot|idle|all|report) ;; *) usage ;; esac
+case $scenario in fanout|holds|expiry|snapshot|idle|best|all|report) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 SEATMAPD=${SEATMAPD:-$root/build/seatmapd}
@@ -57,12 +57,13 @@ if [ $smoke = 0 ]; then
   exec 9>"$raw/.lock"
   flock -n 9 || { echo "run.sh: another run.sh is writing $out" >&2; rm -rf "$tmp"; exit 1; }
 fi
-redis_pid=""; server_pid=""
+redis_pid=""; server_pid=""; server2_pid=""
 
 cleanup() {
   local rc=$?
   set +e
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  if [ -n "$server2_pid" ]; then kill "$server2_pid" 2>/dev/null; wait "$server2_pid" 2>/dev/null; fi
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; fi
   rm -rf "$tmp"
   exit $rc
@@ -190,10 +191,58 @@ run_idle() {
   stop_server
 }
 
+# A second seatmapd on the same Redis and database (after start_server).
+start_server2() {
+  local name=$1 ttl=$2; shift 2
+  port2=$(free_port)
+  local log2=$raw/seatmapd-$name-2.log
+  # shellcheck disable=SC2086
+  (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port2" \
+      --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+      "$@" ${SEATMAPD_ARGS:-}) >"$log2" 2>&1 &
+  server2_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q "listening on" "$log2" 2>/dev/null && return 0
+    kill -0 "$server2_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: the second seatmapd did not start; its log:" >&2; tail -20 "$log2" >&2; exit 1
+}
+
+# Best available: the CPU of one pick on the server's own code (seatmap-pick,
+# 60k seats, 10k held), then picks over WebSocket with 10k seats held, then
+# 200 buyers on two servers racing for pairs in one nearly full section.
+run_best() {
+  local picks=20000 buyers=50 racers=200 dur=10 preload=10000 section=101 free=450
+  [ $smoke = 1 ] && { picks=300; buyers=5; racers=10; dur=1; preload=300; free=40; }
+  dur=${BENCH_DURATION:-$dur}
+  local pick_tool
+  pick_tool=$(dirname "$SEATMAP_BENCH")/seatmap-pick
+  echo "== best-pick" >&2
+  if "$pick_tool" "$venue" --held "$preload" --picks "$picks" --label best-pick \
+      >"$raw/best-pick.out" 2>"$raw/best-pick.err"; then
+    cat "$raw/best-pick.out"
+    grep '^result ' "$raw/best-pick.out" >>"$out/results-best.txt" || true
+  else
+    echo "run.sh: seatmap-pick failed:" >&2; cat "$raw/best-pick.err" >&2; failed=1
+  fi
+  start_server best 120 --rate 100000 --max-seats 100
+  bench best-held best --buyers "$buyers" --preload "$preload" --count 2 --duration "$dur" \
+    --warmup 1
+  stop_server
+  # Section 101 has 864 seats: all but $free of them held before the race.
+  start_server best-race 120 --rate 100000 --max-seats 100
+  start_server2 best-race 120 --rate 100000 --max-seats 100
+  bench best-race best --buyers "$racers" --section "$section" --preload $((864 - free)) \
+    --count 2 --duration "$dur" --warmup 1 --port2 "$port2"
+  kill "$server2_pid" 2>/dev/null || true; wait "$server2_pid" 2>/dev/null || true; server2_pid=""
+  stop_server
+}
+
 # The Markdown report from the result lines.
 report() {
   local md=$out/results.md dat=$out/fanout.dat files=() s
-  for s in fanout holds expiry snapshot idle; do
+  for s in fanout holds expiry snapshot idle best; do
     if [ -s "$out/results-$s.txt" ]; then files+=("$out/results-$s.txt"); fi
   done
   [ ${#files[@]} -gt 0 ] || { echo "run.sh: no scenario produced a result" >&2; exit 1; }
@@ -244,7 +293,7 @@ EOF
 if [ "$scenario" = report ]; then load_before=$(cut -d' ' -f1-3 /proc/loadavg); report; exit 0; fi
 
 # A scenario's results replace its previous ones; the report shows them all.
-for s in fanout holds expiry snapshot idle; do
+for s in fanout holds expiry snapshot idle best; do
   if [ "$scenario" = all ] || [ "$scenario" = $s ]; then : >"$out/results-$s.txt"; fi
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -253,7 +302,7 @@ start_redis
   >"$raw/show-add.log" 2>&1 || { echo "run.sh: show add failed:" >&2; cat "$raw/show-add.log" >&2; exit 1; }
 
 case $scenario in
-  all) run_fanout; run_holds; run_expiry; run_snapshot; run_idle ;;
+  all) run_fanout; run_holds; run_expiry; run_snapshot; run_idle; run_best ;;
   *) "run_$scenario" ;;
 esac
 report

@@ -15,7 +15,7 @@ typedef struct call {
     http_req *r; /* referenced */
 } call;
 
-static void booking_json(sm_buf *b, const ledger_booking *bk)
+void api_booking_json(sm_buf *b, const ledger_booking *bk)
 {
     size_t i;
     sm_buf_printf(b, "{\"id\":%lld,\"show\":", (long long)bk->id);
@@ -56,7 +56,7 @@ void api_bookings_list(http_req *r, const http_params *p)
     sm_buf_addc(&b, '[');
     for (i = 0; i < n; i++) {
         sm_buf_adds(&b, i ? "," : "");
-        booking_json(&b, &list[i]);
+        api_booking_json(&b, &list[i]);
     }
     sm_buf_addc(&b, ']');
     ledger_booking_list_free(list, n);
@@ -72,7 +72,7 @@ static void respond_result(http_req *r, const booking_result *res)
     sm_buf_init(&b, 1024 * 1024);
     if (res->outcome == OUT_OK) {
         sm_buf_adds(&b, "{\"booking\":");
-        booking_json(&b, res->booking);
+        api_booking_json(&b, res->booking);
         sm_buf_addc(&b, '}');
         http_respond_json(r, res->created ? 201 : 200, &b);
         return;
@@ -80,7 +80,7 @@ static void respond_result(http_req *r, const booking_result *res)
     if (res->outcome == OUT_HOLD_EXPIRED && res->booking) {
         /* Still hold_expired for v1 clients; the booking says why. */
         sm_buf_adds(&b, "\"booking\":");
-        booking_json(&b, res->booking);
+        api_booking_json(&b, res->booking);
     } else if (res->outcome == OUT_SEAT_UNAVAILABLE && res->seats_json) {
         sm_buf_printf(&b, "\"seats\":%s", res->seats_json);
     }

@@ -30,6 +30,7 @@ static const http_route rows[] = {
     {HTTP_GET, "/api/shows/{show}/bookings", HTTP_STAFF, api_bookings_list},
     {HTTP_POST, "/api/shows/{show}/bookings", HTTP_STAFF, api_bookings_create},
     {HTTP_DELETE, "/api/shows/{show}/bookings/{id}", HTTP_ADMIN, api_bookings_cancel},
+    {HTTP_POST, "/api/shows/{show}/best", HTTP_STAFF, api_best},
     {HTTP_GET, "/healthz", HTTP_ANYONE, api_healthz},
 };
 

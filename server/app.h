@@ -11,6 +11,7 @@
 #define SEATMAP_APP_H
 
 #include "auth.h"
+#include "best_op.h"
 #include "booking.h"
 #include "client.h"
 #include "config.h"
@@ -28,9 +29,10 @@ typedef struct app {
     struct lws_context *lws;
     store *store;
     ledger *ledger;
-    shows *shows;      /* every show's seat cache */
-    client_hub *hub;   /* buyers' connections on this process */
-    booking_env books; /* what the booking workflow runs on */
+    shows *shows;       /* every show's seat cache */
+    client_hub *hub;    /* buyers' connections on this process */
+    booking_env books;  /* what the booking workflow runs on */
+    best_service *best; /* best-available picks: indexes and claims in flight */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are

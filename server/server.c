@@ -92,6 +92,7 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->maint_timer, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    best_service_stop(a->best);
     store_destroy(a->store);
     a->store = NULL;
     lws_context_destroy(a->lws);
@@ -233,6 +234,10 @@ static int start_shows(app *a)
     a->books.ledger = a->ledger;
     a->books.instance = a->instance;
     shows_load_all(a->shows);
+    if (!(a->best = best_service_new(a->loop))) {
+        fprintf(stderr, "seatmapd: out of memory\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -277,6 +282,7 @@ static app *app_new(const config *cfg)
 
 static void app_free(app *a)
 {
+    best_service_free(a->best);
     shows_free(a->shows);
     client_hub_free(a->hub);
     if (a->ledger)

@@ -52,6 +52,12 @@ struct venue {
     uint8_t *seat_cat; /* category index of each seat */
     long *cat_price;   /* price of each category, cents */
     size_t ncat;
+    venue_seat *seats; /* geometry, run, section, rank of each seat */
+    size_t nruns;
+    strtab cat_ids;     /* category ids, index == category index */
+    strtab section_ids; /* section ids, index == section index */
+    double stage[4];
+    double focus[2];
     char *layout; /* venue_layout_members text */
     size_t layout_len;
 };
@@ -155,7 +161,6 @@ typedef struct parser {
     char *err;
     size_t errlen;
     char where[VENUE_WHERE_MAX]; /* "section BALC row C block 2" */
-    strtab cats;                 /* category ids, index == category index */
     strtab names;                /* "s/SECTION" and "r/SECTION/ROW" keys */
     size_t seat_cap;
     sm_buf seats;    /* the "seats" array body */
@@ -164,7 +169,11 @@ typedef struct parser {
     const char *row_label;
     int section_cat; /* default category index, or -1 */
     int row_cat;
-    double row_x; /* offset added to every x of the row */
+    long section_idx;
+    long section_rank, row_rank; /* inherited rank */
+    int row_single_run;          /* the row's last seat was a single seat */
+    double last_x, last_y;       /* where that seat is */
+    double row_x;                /* offset added to every x of the row */
     double bounds[4];
     int oom;
 } parser;
@@ -318,11 +327,17 @@ static int get_cat(parser *p, const cJSON *obj, int *idx)
         return -1;
     if (!id)
         return 0;
-    i = strtab_find(&p->cats, id);
+    i = strtab_find(&p->v->cat_ids, id);
     if (i < 0)
         return fail(p, "category '%.40s' is not defined", id);
     *idx = (int)i;
     return 0;
+}
+
+/* A `rank` member; *rank keeps its value (the inherited one) when absent. */
+static int get_rank(parser *p, const cJSON *obj, long *rank)
+{
+    return get_int(p, obj, "rank", 0, *rank, VENUE_RANK_MIN, VENUE_RANK_MAX, rank);
 }
 
 /* ---- output helpers --------------------------------------------------- */
@@ -352,7 +367,8 @@ static void grow_bounds(double *bd, double x, double y)
 }
 
 /* Adds one seat: checks its id, indexes it and appends its layout object. */
-static int add_seat(parser *p, long number, double x, double y, int cat, int accessible)
+static int add_seat(parser *p, long number, double x, double y, int cat, int accessible, long rank,
+                    int new_run)
 {
     venue *v = p->v;
     char id[64];
@@ -378,9 +394,14 @@ static int add_seat(parser *p, long number, double x, double y, int cat, int acc
     if (v->ids.n == p->seat_cap) {
         size_t cap = p->seat_cap ? p->seat_cap * 2 : 1024;
         uint8_t *sc = realloc(v->seat_cat, cap);
+        venue_seat *vs;
         if (!sc)
             return fail_oom(p);
         v->seat_cat = sc;
+        vs = realloc(v->seats, cap * sizeof(*vs));
+        if (!vs)
+            return fail_oom(p);
+        v->seats = vs;
         p->seat_cap = cap;
     }
     idx = strtab_add(&v->ids, id);
@@ -389,6 +410,15 @@ static int add_seat(parser *p, long number, double x, double y, int cat, int acc
     if (idx < 0)
         return fail_oom(p);
     v->seat_cat[idx] = (uint8_t)cat;
+    if (new_run || v->nruns == 0)
+        v->nruns++;
+    v->seats[idx] = (venue_seat){.x = (float)x,
+                                 .y = (float)y,
+                                 .run = (uint32_t)(v->nruns - 1),
+                                 .section = (uint16_t)p->section_idx,
+                                 .rank = (uint16_t)rank,
+                                 .category = (uint8_t)cat,
+                                 .accessible = (uint8_t)(accessible != 0)};
     grow_bounds(p->bounds, x, y);
 
     if (idx > 0)
@@ -399,7 +429,7 @@ static int add_seat(parser *p, long number, double x, double y, int cat, int acc
     rc |= sm_buf_adds(b, ",\"y\":");
     rc |= add_coord(b, y);
     rc |= sm_buf_adds(b, ",\"category\":");
-    rc |= sm_buf_add_json_str(b, strtab_get(&p->cats, (size_t)cat));
+    rc |= sm_buf_add_json_str(b, strtab_get(&v->cat_ids, (size_t)cat));
     rc |= sm_buf_adds(b, accessible ? ",\"accessible\":true}" : "}");
     return rc ? fail_oom(p) : 0;
 }
@@ -408,9 +438,9 @@ static int add_seat(parser *p, long number, double x, double y, int cat, int acc
 
 static int parse_block(parser *p, const cJSON *blk, double row_y, int have_row_y)
 {
-    static const char *const keys[] = {"first", "count", "x",        "dx",         "y",
-                                       "dy",    "step",  "category", "accessible", NULL};
-    long first, count, step, k, last;
+    static const char *const keys[] = {"first", "count",    "x",          "dx",   "y", "dy",
+                                       "step",  "category", "accessible", "rank", NULL};
+    long first, count, step, k, last, rank = p->row_rank;
     double x, dx, y, dy;
     int cat = p->row_cat;
     const cJSON *acc, *it;
@@ -425,7 +455,7 @@ static int parse_block(parser *p, const cJSON *blk, double row_y, int have_row_y
         get_int(p, blk, "step", 0, 1, -VENUE_MAX_STEP, VENUE_MAX_STEP, &step) ||
         get_num(p, blk, "x", 1, 0, &x) || get_num(p, blk, "dx", 0, 1, &dx) ||
         get_num(p, blk, "y", !have_row_y, row_y, &y) || get_num(p, blk, "dy", 0, 0, &dy) ||
-        get_cat(p, blk, &cat) || get_arr(p, blk, "accessible", 0, &acc))
+        get_cat(p, blk, &cat) || get_arr(p, blk, "accessible", 0, &acc) || get_rank(p, blk, &rank))
         return -1;
     if (step == 0)
         return fail(p, "'step' must not be 0");
@@ -456,35 +486,44 @@ static int parse_block(parser *p, const cJSON *blk, double row_y, int have_row_y
     x += p->row_x;
     for (k = 0; k < count && !rc; k++)
         rc = add_seat(p, first + k * step, x + (double)k * dx, y + (double)k * dy, cat,
-                      mark && mark[k]);
+                      mark && mark[k], rank, k == 0);
     free(mark);
+    p->row_single_run = 0;
     return rc;
 }
 
 static int parse_seat(parser *p, const cJSON *st, double row_y, int have_row_y)
 {
-    static const char *const keys[] = {"number", "x", "y", "category", "accessible", NULL};
+    static const char *const keys[] = {"number", "x", "y", "category", "accessible", "rank", NULL};
     const cJSON *acc;
-    long number;
+    long number, rank = p->row_rank;
     double x, y;
-    int cat = p->row_cat;
+    int cat = p->row_cat, new_run, rc;
 
     if (!cJSON_IsObject(st))
         return fail(p, "must be an object");
     if (check_keys(p, st, keys) ||
         get_int(p, st, "number", 1, 0, 1, VENUE_MAX_SEAT_NUMBER, &number) ||
         get_num(p, st, "x", 1, 0, &x) || get_num(p, st, "y", !have_row_y, row_y, &y) ||
-        get_cat(p, st, &cat))
+        get_cat(p, st, &cat) || get_rank(p, st, &rank))
         return -1;
     acc = cJSON_GetObjectItemCaseSensitive(st, "accessible");
     if (acc && !cJSON_IsBool(acc))
         return fail(p, "'accessible' must be true or false");
-    return add_seat(p, number, x + p->row_x, y, cat, cJSON_IsTrue(acc));
+    x += p->row_x;
+    /* Single seats next to each other (no aisle between) sit together. */
+    new_run = !p->row_single_run || hypot(x - p->last_x, y - p->last_y) >= VENUE_RUN_GAP;
+    rc = add_seat(p, number, x, y, cat, cJSON_IsTrue(acc), rank, new_run);
+    p->row_single_run = 1;
+    p->last_x = x;
+    p->last_y = y;
+    return rc;
 }
 
 static int parse_row(parser *p, const cJSON *row, size_t ri)
 {
-    static const char *const keys[] = {"label", "x", "y", "category", "blocks", "seats", NULL};
+    static const char *const keys[] = {"label",  "x",     "y",    "category",
+                                       "blocks", "seats", "rank", NULL};
     const cJSON *blocks, *seats, *it;
     const char *label;
     double y;
@@ -504,10 +543,13 @@ static int parse_row(parser *p, const cJSON *row, size_t ri)
     snprintf(p->where, sizeof(p->where), "section %s row %s", p->section_id, label);
     p->row_label = label;
     p->row_cat = p->section_cat;
+    p->row_rank = p->section_rank;
+    p->row_single_run = 0;
     have_y = cJSON_GetObjectItemCaseSensitive(row, "y") != NULL;
     if (check_keys(p, row, keys) || get_num(p, row, "x", 0, 0, &p->row_x) ||
         get_num(p, row, "y", 0, 0, &y) || get_cat(p, row, &p->row_cat) ||
-        get_arr(p, row, "blocks", 0, &blocks) || get_arr(p, row, "seats", 0, &seats))
+        get_arr(p, row, "blocks", 0, &blocks) || get_arr(p, row, "seats", 0, &seats) ||
+        get_rank(p, row, &p->row_rank))
         return -1;
     snprintf(key, sizeof(key), "r/%s/%s", p->section_id, label);
     r = strtab_add(&p->names, key);
@@ -540,7 +582,7 @@ static int parse_row(parser *p, const cJSON *row, size_t ri)
 
 static int parse_section(parser *p, const cJSON *sec, size_t si)
 {
-    static const char *const keys[] = {"id", "name", "category", "rows", NULL};
+    static const char *const keys[] = {"id", "name", "category", "rows", "rank", NULL};
     const cJSON *rows, *it;
     const char *id, *name;
     char key[VENUE_MAX_SECTION_ID + 4];
@@ -559,8 +601,10 @@ static int parse_section(parser *p, const cJSON *sec, size_t si)
     snprintf(p->where, sizeof(p->where), "section %s", id);
     p->section_id = id;
     p->section_cat = -1;
+    p->section_rank = VENUE_RANK_DEFAULT;
     if (check_keys(p, sec, keys) || get_str(p, sec, "name", 1, VENUE_MAX_NAME, &name) ||
-        get_cat(p, sec, &p->section_cat) || get_arr(p, sec, "rows", 1, &rows))
+        get_cat(p, sec, &p->section_cat) || get_arr(p, sec, "rows", 1, &rows) ||
+        get_rank(p, sec, &p->section_rank))
         return -1;
     if (cJSON_GetArraySize(rows) == 0)
         return fail(p, "'rows' is empty");
@@ -569,6 +613,9 @@ static int parse_section(parser *p, const cJSON *sec, size_t si)
     if (r == -1)
         return fail(p, "the section id is used twice");
     if (r < 0)
+        return fail_oom(p);
+    p->section_idx = strtab_add(&p->v->section_ids, id);
+    if (p->section_idx < 0)
         return fail_oom(p);
 
     p->bounds[0] = p->bounds[1] = HUGE_VAL;
@@ -644,7 +691,7 @@ static int parse_categories(parser *p, const cJSON *cats, sm_buf *out)
             return -1;
         if (!valid_color(color))
             return fail(p, "'color' must look like \"#1a2b3c\"");
-        r = strtab_add(&p->cats, id);
+        r = strtab_add(&v->cat_ids, id);
         if (r == -1)
             return fail(p, "the category id is used twice");
         if (r < 0)
@@ -680,6 +727,9 @@ static int parse_stage(parser *p, const cJSON *st, sm_buf *out)
             return -1;
     if (d[2] <= 0 || d[3] <= 0)
         return fail(p, "'w' and 'h' must be positive");
+    memcpy(p->v->stage, d, sizeof(d));
+    p->v->focus[0] = d[0] + d[2] / 2;
+    p->v->focus[1] = d[1] + d[3] / 2;
     if (get_str(p, st, "label", 0, VENUE_MAX_NAME, &label))
         return -1;
     rc |= sm_buf_adds(out, ",\"stage\":{");
@@ -691,6 +741,22 @@ static int parse_stage(parser *p, const cJSON *st, sm_buf *out)
     rc |= sm_buf_add_json_str(out, label ? label : "Stage");
     rc |= sm_buf_addc(out, '}');
     return rc ? fail_oom(p) : 0;
+}
+
+/* The optional "focus": {x, y}, where the best seats look at (after the stage). */
+static int parse_focus(parser *p, const cJSON *f)
+{
+    static const char *const keys[] = {"x", "y", NULL};
+
+    if (!f)
+        return 0;
+    snprintf(p->where, sizeof(p->where), "focus");
+    if (!cJSON_IsObject(f))
+        return fail(p, "must be an object {x, y}");
+    return check_keys(p, f, keys) || get_num(p, f, "x", 1, 0, &p->v->focus[0]) ||
+                   get_num(p, f, "y", 1, 0, &p->v->focus[1])
+               ? -1
+               : 0;
 }
 
 /* Line and column (1-based) of position pos in text. */
@@ -712,7 +778,7 @@ static void line_col(const char *text, size_t pos, size_t *line, size_t *col)
 static int parse_doc(parser *p, const cJSON *doc)
 {
     static const char *const keys[] = {"format",     "name",     "currency", "stage",
-                                       "categories", "sections", NULL};
+                                       "categories", "sections", "focus",    NULL};
     const cJSON *cats, *secs, *it;
     const char *name, *cur;
     long format;
@@ -749,7 +815,8 @@ static int parse_doc(parser *p, const cJSON *doc)
         return fail_oom(p);
     }
     if (parse_stage(p, cJSON_GetObjectItemCaseSensitive(doc, "stage"), &head) ||
-        parse_categories(p, cats, &head))
+        parse_categories(p, cats, &head) ||
+        parse_focus(p, cJSON_GetObjectItemCaseSensitive(doc, "focus")))
         goto fail;
     p->where[0] = '\0';
     if (cJSON_GetArraySize(secs) == 0) {
@@ -827,7 +894,8 @@ int venue_parse(const char *json, size_t len, venue **out, char *err, size_t err
         return fail_oom(&p);
     }
     strtab_init(&p.v->ids);
-    strtab_init(&p.cats);
+    strtab_init(&p.v->cat_ids);
+    strtab_init(&p.v->section_ids);
     strtab_init(&p.names);
     sm_buf_init(&p.seats, VENUE_LAYOUT_MAX_BYTES);
     sm_buf_init(&p.sections, VENUE_LAYOUT_MAX_BYTES);
@@ -835,7 +903,6 @@ int venue_parse(const char *json, size_t len, venue **out, char *err, size_t err
     rc = parse_doc(&p, doc);
 
     cJSON_Delete(doc);
-    strtab_free(&p.cats);
     strtab_free(&p.names);
     sm_buf_free(&p.seats);
     sm_buf_free(&p.sections);
@@ -920,6 +987,9 @@ void venue_free(venue *v)
     free(v->name);
     strtab_free(&v->ids);
     free(v->seat_cat);
+    free(v->seats);
+    strtab_free(&v->cat_ids);
+    strtab_free(&v->section_ids);
     free(v->cat_price);
     free(v->layout);
     free(v);
@@ -985,4 +1055,45 @@ size_t venue_resolve_seats(const venue *v, const cJSON *arr, const char **ids, s
     }
     sm_buf_addc(unknown, ']');
     return bad;
+}
+
+const venue_seat *venue_seats(const venue *v)
+{
+    return v->seats;
+}
+
+size_t venue_run_count(const venue *v)
+{
+    return v->nruns;
+}
+
+void venue_stage(const venue *v, double out[4])
+{
+    memcpy(out, v->stage, sizeof(v->stage));
+}
+
+void venue_focus(const venue *v, double *x, double *y)
+{
+    *x = v->focus[0];
+    *y = v->focus[1];
+}
+
+size_t venue_category_count(const venue *v)
+{
+    return v->ncat;
+}
+
+long venue_category_index(const venue *v, const char *id)
+{
+    return strtab_find(&v->cat_ids, id);
+}
+
+long venue_section_index(const venue *v, const char *id)
+{
+    return strtab_find(&v->section_ids, id);
+}
+
+const char *venue_category_id(const venue *v, size_t i)
+{
+    return i < v->ncat ? strtab_get(&v->cat_ids, i) : NULL;
 }

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Largest venue we accept: a big stadium plus room. */
 #define VENUE_MAX_SEATS 200000
@@ -61,5 +62,42 @@ size_t venue_resolve_seats(const venue *v, const cJSON *arr, const char **ids, s
  * [,"accessible":true]}]. Built once at parse time; owned by the venue.
  */
 const char *venue_layout_members(const venue *v, size_t *len);
+
+/* ---- geometry and ranking, for picking the best seats (best.h) ---- */
+
+/* Rank range of the `rank` field; a seat without one has VENUE_RANK_DEFAULT. */
+#define VENUE_RANK_MIN 1
+#define VENUE_RANK_MAX 1000
+#define VENUE_RANK_DEFAULT 100
+
+/*
+ * What the venue knows about one seat besides its id. A "run" is a row's
+ * seats that sit side by side with no aisle between them: one block, or
+ * consecutive single seats of a row less than VENUE_RUN_GAP units apart. The
+ * seats of a run have consecutive indexes, in their order along the row.
+ */
+#define VENUE_RUN_GAP 1.5
+typedef struct venue_seat {
+    float x, y;
+    uint32_t run;       /* run number, 0-based, ascending with the index */
+    uint16_t section;   /* section index, in file order */
+    uint16_t rank;      /* VENUE_RANK_MIN..VENUE_RANK_MAX, lower is better */
+    uint8_t category;   /* category index, in file order */
+    uint8_t accessible; /* 1 for a wheelchair space */
+} venue_seat;
+
+/* venue_seat_count entries, in snapshot order; owned by the venue. */
+const venue_seat *venue_seats(const venue *v);
+size_t venue_run_count(const venue *v);
+/* The stage rectangle: x, y (top-left), w, h. */
+void venue_stage(const venue *v, double out[4]);
+/* The point "best" measures from: the venue's `focus`, else the stage's
+ * centre. */
+void venue_focus(const venue *v, double *x, double *y);
+size_t venue_category_count(const venue *v);
+/* Index of a category id or section id, -1 when the venue has none such. */
+long venue_category_index(const venue *v, const char *id);
+long venue_section_index(const venue *v, const char *id);
+const char *venue_category_id(const venue *v, size_t i);
 
 #endif

@@ -3,7 +3,8 @@
  *
  * The callback is a thin dispatcher over the per-connection session: it
  * parses each complete message with cJSON, answers hello and watch itself
- * and hands holds and releases to Redis (store.h). Every frame goes out
+ * and hands holds and releases to Redis (store.h), best-available requests
+ * to best_op.h. Every frame goes out
  * through the connection's client (client.h).
  */
 #include "ws.h"
@@ -221,6 +222,100 @@ static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
     op_run(op);
 }
 
+/* ---- best: the best seats, held (best_op.h) ---- */
+
+typedef struct best_call {
+    best_op op;
+    app *a;
+    client *c; /* holds a reference */
+    int64_t id;
+} best_call;
+
+static int best_wanted(best_op *op)
+{
+    return client_connected(((best_call *)op->data)->c);
+}
+
+static void best_reply(best_call *bc, const best_done *d)
+{
+    const venue *v = show_venue(bc->op.s);
+    sm_buf b;
+    char msg[64];
+
+    sm_buf_init(&b, 64 * 1024);
+    switch (d->outcome) {
+    case OUT_OK:
+        sm_buf_printf(&b, "\"hold\":%s,\"best\":{", d->hold_json);
+        best_pick_json(v, d->pick, &b);
+        sm_buf_printf(&b, ",\"tries\":%d}", d->tries);
+        if (!sm_buf_failed(&b))
+            send_reply(bc->c, bc->id, b.data);
+        break;
+    case OUT_SEAT_UNAVAILABLE:
+        sm_buf_printf(&b, "\"seats\":%s,", d->seats_json ? d->seats_json : "[]");
+        best_hint_json(d->pick, &b);
+        send_error(bc->c, bc->id, d->outcome, d->message, sm_buf_failed(&b) ? NULL : b.data);
+        break;
+    case OUT_HOLD_LIMIT:
+        snprintf(msg, sizeof(msg), "a hold can have at most %d seats", bc->a->cfg.max_seats);
+        send_error(bc->c, bc->id, d->outcome, msg, NULL);
+        break;
+    case OUT_HOLD_LOCKED:
+        send_error(bc->c, bc->id, d->outcome,
+                   "your hold is being paid for at the box office right now", NULL);
+        break;
+    default:
+        send_error(bc->c, bc->id, d->outcome, d->message, NULL);
+    }
+    sm_buf_free(&b);
+}
+
+static void best_done_cb(best_op *op, const best_done *d)
+{
+    best_call *bc = op->data;
+    if (client_connected(bc->c))
+        best_reply(bc, d);
+    best_op_clear(op);
+    client_unref(bc->c);
+    free(bc);
+}
+
+static void do_best(app *a, client *c, int64_t id, const cJSON *m)
+{
+    const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
+    best_request req;
+    best_call *bc;
+    char err[160];
+    show *s;
+
+    if (!cJSON_IsString(jshow)) {
+        send_error(c, id, OUT_BAD_REQUEST, "expected \"show\" (a string) and \"count\"", NULL);
+        return;
+    }
+    s = shows_get(a->shows, jshow->valuestring);
+    if (!s) {
+        send_error(c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
+        return;
+    }
+    if (best_parse_request(show_venue(s), m, &req, err, sizeof(err))) {
+        send_error(c, id, OUT_BAD_REQUEST, err, NULL);
+        return;
+    }
+    bc = calloc(1, sizeof(*bc));
+    if (!bc) {
+        send_error(c, id, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    bc->a = a;
+    bc->c = c;
+    client_ref(c);
+    bc->id = id;
+    bc->op.data = bc;
+    bc->op.wanted = best_wanted;
+    best_op_hold(&bc->op, a->best, a->store, s, &req, client_buyer_id(c), a->cfg.hold_ttl_ms,
+                 a->cfg.max_seats, best_done_cb);
+}
+
 /* ---- hello and watch ---- */
 
 static void do_hello(app *a, ws_session *pss, int64_t id, const cJSON *m)
@@ -301,16 +396,18 @@ static int64_t id_of(const cJSON *m)
 static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, const cJSON *m)
 {
     int held = strcmp(type, "hold") == 0, release = strcmp(type, "release") == 0;
-    int watch = strcmp(type, "watch") == 0;
+    int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
 
     if (strcmp(type, "hello") == 0)
         do_hello(a, pss, id, m);
-    else if (!watch && !held && !release)
+    else if (!watch && !held && !release && !best)
         send_error(pss->c, id, OUT_BAD_REQUEST, "unknown request type", NULL);
     else if (!pss->hello)
         send_error(pss->c, id, OUT_HELLO_REQUIRED, NULL, NULL);
     else if (watch)
         do_watch(a, pss, id, m);
+    else if (best)
+        do_best(a, pss->c, id, m);
     else
         do_seats(a, pss->c, id, m, release);
 }

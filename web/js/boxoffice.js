@@ -5,6 +5,7 @@
 // lost reply returns the same booking instead of a second one (PROTOCOL.md).
 
 import { api, listOf } from './api.js';
+import { BestForm } from './best.js';
 import { LiveConnection } from './live.js';
 import { Legend } from './legend.js';
 import { KIND, SeatMap } from './seatmap.js';
@@ -287,6 +288,7 @@ async function openShow(id) {
     [KIND.BOOKED, 'Booked'],
   ]);
   legend.render();
+  best.setCategories(data.categories || [], state.money);
   ui.select.value = data.id;
   ui.title.replaceChildren(el('strong', { text: data.name || data.id }),
     el('span', { text: [formatWhen(data.starts_at, true), data.venue].filter(Boolean).join(' · ') }));
@@ -502,6 +504,35 @@ function selectHold(ref, fromMap = false) {
   if (fromMap) ui.holdsList.querySelector(`[data-ref="${CSS.escape(ref)}"]`)?.scrollIntoView({ block: 'nearest' });
   ui.payConfirm.scrollIntoView({ block: 'nearest' });
 }
+
+// ---------- best available ----------
+
+// The best free seats, held for the customer at the counter (a hold of its own), then paid
+// for like any hold: the pay box opens with them.
+const best = new BestForm($('#best-box'), {
+  max: 100, // the server's hold limit answers beyond it
+  title: 'Best available',
+  submitLabel: 'Find and hold',
+  hint: 'Picks the best free seats and holds them for this customer; take the payment in the box above.',
+  ask: async (req) => {
+    if (!state.show) throw new Error('Choose a show first.');
+    const showId = state.show.id;
+    let data;
+    try {
+      ({ data } = await api('POST', `/api/shows/${encodeURIComponent(showId)}/best`, req));
+    } catch (e) {
+      staffError(e);
+      throw e;
+    }
+    if (!state.show || state.show.id !== showId) throw new Error('The show was changed meanwhile.');
+    for (const id of data.best.seats) map.setLetter(id, 'p');
+    if (!state.holds.some((h) => h.ref === data.hold.ref)) setHolds([...state.holds, data.hold]);
+    selectHold(data.hold.ref);
+    map.reveal(map.seatIndex(data.best.seats[0]), 10);
+    refreshSoon();
+    return { seats: data.best.seats, together: data.best.together, names: `${seatList(data.best.seats)}, hold ${data.hold.ref}` };
+  },
+});
 
 function clearSelectedHold() {
   state.selectedRef = null;

@@ -4,6 +4,7 @@
 // never decides that a seat is free, it only asks.
 
 import { api, listOf } from './api.js';
+import { BestForm } from './best.js';
 import { LiveConnection } from './live.js';
 import { Legend } from './legend.js';
 import { KIND, SeatMap } from './seatmap.js';
@@ -58,11 +59,21 @@ const map = new SeatMap(ui.mapHost, {
 });
 let legend = null;
 
+const best = new BestForm($('#best-box'), {
+  max: 10,
+  submitLabel: 'Find best seats',
+  hint: 'How many seats do you need? We pick the best ones left and hold them for you.',
+  ask: (req) => askBest(req),
+});
+
 const live = new LiveConnection({
   tokenKey: TOKEN_KEY,
   onStatus: (s, detail) => onStatus(s, detail),
   onHello: (reply) => {
-    if (reply.limits && reply.limits.max_seats) ui.maxSeats.textContent = String(reply.limits.max_seats);
+    if (reply.limits && reply.limits.max_seats) {
+      ui.maxSeats.textContent = String(reply.limits.max_seats);
+      best.setMax(reply.limits.max_seats);
+    }
   },
   onSnapshot: (msg) => onSnapshot(msg),
   onDelta: (msg) => {
@@ -163,6 +174,7 @@ async function openShow(id) {
   state.snapshotSeen = false;
   clearNotice();
   map.setLayout(data);
+  best.setCategories(data.categories || [], state.money);
   map.loading.textContent = 'Loading seat availability…';
   map.loading.hidden = false;
   legend = new Legend(ui.legend, map, state.money, [
@@ -210,6 +222,7 @@ function applyHold(hold, reason) {
   const next = hold && Array.isArray(hold.seats) && hold.seats.length ? hold : null;
   state.hold = next;
   map.setMine(next ? next.seats : []);
+  if (!next) map.setHighlighted([]);
   if (next) {
     if (!prev || prev.ref !== next.ref) state.warnedMinute = false;
     if (ui.notice.dataset.kind === 'expired' || ui.notice.dataset.kind === 'cancelled') clearNotice();
@@ -368,6 +381,29 @@ async function releaseSeats(ids) {
   } finally {
     ids.forEach((id) => state.busy.delete(id));
   }
+}
+
+/** Best available: the server picks and holds; we show what it got. */
+async function askBest(req) {
+  if (!state.show || !state.snapshotSeen) {
+    const e = new Error('The seat map is still loading. Please try again in a moment.');
+    e.code = 'loading';
+    throw e;
+  }
+  const showId = state.show.id;
+  const fresh = !state.hold;
+  const r = await live.request({ type: 'best', show: showId, ...req });
+  if (!state.show || state.show.id !== showId) throw new Error('You changed the show meanwhile.');
+  for (const id of r.best.seats) map.setLetter(id, 'p');
+  if (fresh && r.hold && live.limits.hold_ttl_ms) {
+    const skew = r.hold.expires_at - live.limits.hold_ttl_ms - Date.now();
+    state.skewMs = Math.abs(skew) > SKEW_IGNORE_MS ? skew : 0;
+  }
+  if (ui.notice.dataset.kind === 'booked' || ui.notice.dataset.kind === 'expired') clearNotice();
+  applyHold(r.hold, 'held');
+  map.setHighlighted(r.best.seats);
+  map.reveal(map.seatIndex(r.best.seats[0]), 10);
+  return { seats: r.best.seats, together: r.best.together, names: seatNames(r.best.seats) };
 }
 
 ui.releaseAll.addEventListener('click', () => {

@@ -133,8 +133,7 @@ int check_cli_main(int argc, char **argv)
         } else if (strcmp(argv[a], "--venue") == 0 && !last && nvenues < CHECK_MAX_VENUES) {
             venues[nvenues++] = argv[++a];
         } else {
-            fprintf(stderr,
-                    "seatmapd: check wants [--config FILE] [--venue FILE]..., got '%s'%s\n",
+            fprintf(stderr, "seatmapd: check wants [--config FILE] [--venue FILE]..., got '%s'%s\n",
                     argv[a], last && argv[a][0] == '-' ? " without a value" : "");
             return CHECK_CLI_USAGE;
         }

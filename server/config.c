@@ -127,8 +127,8 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
         return 0;
     }
     case OPT_FLAG:
-        *(int *)(void *)p = !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
-                              strcmp(v, "no") == 0 || !*v);
+        *(int *)(void *)p =
+            !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || !*v);
         return 0;
     }
     return -1;

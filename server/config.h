@@ -17,14 +17,14 @@ typedef struct config {
     char web_dir[1024];
     char demo_venue[1024];
     int demo;
-    long hold_ttl_ms;     /* --hold-ttl, seconds on the command line */
-    int max_seats;        /* seats per hold */
-    int tick_ms;          /* delta coalescing period */
-    int sweep_ms;         /* expiry sweep period */
-    int rate;             /* WebSocket requests per second per connection */
-    long frozen_bound_ms; /* a hold frozen longer than this is reconciled */
-    size_t max_frame;     /* largest WebSocket message accepted */
-    size_t max_queue;     /* bytes queued to one client before it is cut off */
+    long hold_ttl_ms;         /* --hold-ttl, seconds on the command line */
+    int max_seats;            /* seats per hold */
+    int tick_ms;              /* delta coalescing period */
+    int sweep_ms;             /* expiry sweep period */
+    int rate;                 /* WebSocket requests per second per connection */
+    long frozen_bound_ms;     /* a hold frozen longer than this is reconciled */
+    size_t max_frame;         /* largest WebSocket message accepted */
+    size_t max_queue;         /* bytes queued to one client before it is cut off */
     char metrics_listen[300]; /* --metrics-listen HOST:PORT, "" for the main port */
     char config_file[1024];   /* --config FILE, "" when none was read */
 } config;

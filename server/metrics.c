@@ -36,9 +36,18 @@ static const double b_fast[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                 0.1,    0.25,  0.5,    1,     2.5,  5,     0};
 static const double b_late[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 0};
 
-#define C(n, l, h) {n, T_COUNTER, l, NULL, 0, h}
-#define G(n, l, h) {n, T_GAUGE, l, NULL, 0, h}
-#define H(n, l, b, h) {n, T_HISTOGRAM, l, b, 0, h}
+#define C(n, l, h)                                                                                 \
+    {                                                                                              \
+        n, T_COUNTER, l, NULL, 0, h                                                                \
+    }
+#define G(n, l, h)                                                                                 \
+    {                                                                                              \
+        n, T_GAUGE, l, NULL, 0, h                                                                  \
+    }
+#define H(n, l, b, h)                                                                              \
+    {                                                                                              \
+        n, T_HISTOGRAM, l, b, 0, h                                                                 \
+    }
 static const family families[M__COUNT] = {
     [M_CONNECTIONS] = G("seatmap_connections", "protocol", "Open client connections."),
     [M_CONNECTIONS_TOTAL] =
@@ -46,8 +55,7 @@ static const family families[M__COUNT] = {
     [M_FRAMES_SENT] = C("seatmap_frames_sent_total", "protocol",
                         "Frames written to clients (WebSocket messages, HTTP header and body "
                         "parts)."),
-    [M_SENT_BYTES] =
-        C("seatmap_sent_bytes_total", "protocol", "Payload bytes written to clients."),
+    [M_SENT_BYTES] = C("seatmap_sent_bytes_total", "protocol", "Payload bytes written to clients."),
     [M_CLIENTS_CUT_OFF] = C("seatmap_clients_cut_off_total", NULL,
                             "Connections closed because they did not read their queue."),
     [M_WS_MESSAGES] = C("seatmap_websocket_messages_total", "type",
@@ -55,8 +63,8 @@ static const family families[M__COUNT] = {
     [M_HTTP_REQUESTS] =
         C("seatmap_http_requests_total", "code", "API requests answered, by status code."),
     [M_TICKS] = C("seatmap_ticks_total", NULL, "Fan-out ticks run."),
-    [M_DELTAS] = C("seatmap_deltas_total", NULL,
-                   "Delta frames built (at most one per show per tick)."),
+    [M_DELTAS] =
+        C("seatmap_deltas_total", NULL, "Delta frames built (at most one per show per tick)."),
     [M_DELTA_FRAMES] =
         C("seatmap_delta_frames_total", NULL, "Delta frames queued to watchers (fan-out)."),
     [M_DELTA_SEATS] = C("seatmap_delta_seats_total", NULL, "Seat changes carried by deltas."),
@@ -66,8 +74,7 @@ static const family families[M__COUNT] = {
     [M_RESYNCS] = C("seatmap_resyncs_total", NULL,
                     "Show caches rebuilt from Redis (load, reconnect, missed message)."),
     [M_HOLDS] = C("seatmap_holds_total", "outcome", "Hold requests answered, by outcome."),
-    [M_RELEASES] =
-        C("seatmap_releases_total", "outcome", "Release requests answered, by outcome."),
+    [M_RELEASES] = C("seatmap_releases_total", "outcome", "Release requests answered, by outcome."),
     [M_EXPIRIES] = C("seatmap_expiries_total", "source",
                      "Holds expired, by what found them (sweep timer, keyspace event, a "
                      "request on the lapsed hold, reconciliation)."),
@@ -419,8 +426,7 @@ int metrics_render_process(sm_buf *b)
         metrics_header(b, "process_resident_memory_bytes", "gauge",
                        "Resident memory size in bytes.");
         metrics_sample(b, "process_resident_memory_bytes", NULL, NULL, (double)rss * (double)page);
-        metrics_header(b, "process_virtual_memory_bytes", "gauge",
-                       "Virtual memory size in bytes.");
+        metrics_header(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
         metrics_sample(b, "process_virtual_memory_bytes", NULL, NULL, (double)vsize);
         if (boot > 0) {
             metrics_header(b, "process_start_time_seconds", "gauge",

@@ -34,36 +34,36 @@
 
 typedef enum metric_id {
     /* connections (ws.c, http.c) and what is sent on them (client.c) */
-    M_CONNECTIONS,        /* gauge {protocol}: open connections */
-    M_CONNECTIONS_TOTAL,  /* counter {protocol}: connections accepted */
-    M_FRAMES_SENT,        /* counter {protocol}: frames (WebSocket messages, HTTP parts) */
-    M_SENT_BYTES,         /* counter {protocol}: payload bytes written */
-    M_CLIENTS_CUT_OFF,    /* counter: slow readers disconnected (queue over its limit) */
-    M_WS_MESSAGES,        /* counter {type}: WebSocket requests received, by type */
-    M_HTTP_REQUESTS,      /* counter {code}: API answers by status code */
+    M_CONNECTIONS,       /* gauge {protocol}: open connections */
+    M_CONNECTIONS_TOTAL, /* counter {protocol}: connections accepted */
+    M_FRAMES_SENT,       /* counter {protocol}: frames (WebSocket messages, HTTP parts) */
+    M_SENT_BYTES,        /* counter {protocol}: payload bytes written */
+    M_CLIENTS_CUT_OFF,   /* counter: slow readers disconnected (queue over its limit) */
+    M_WS_MESSAGES,       /* counter {type}: WebSocket requests received, by type */
+    M_HTTP_REQUESTS,     /* counter {code}: API answers by status code */
     /* fan-out (show.c) */
-    M_TICKS,              /* counter: ticks that looked for changes */
-    M_DELTAS,             /* counter: delta frames built (one per show per tick with changes) */
-    M_DELTA_FRAMES,       /* counter: delta frames queued to watchers */
-    M_DELTA_SEATS,        /* counter: seat changes carried by deltas */
-    M_SNAPSHOTS,          /* counter: snapshots sent to watchers */
-    M_FANOUT_SECONDS,     /* histogram: one tick's flush of every show */
-    M_RESYNCS,            /* counter: cache rebuilds from Redis */
+    M_TICKS,          /* counter: ticks that looked for changes */
+    M_DELTAS,         /* counter: delta frames built (one per show per tick with changes) */
+    M_DELTA_FRAMES,   /* counter: delta frames queued to watchers */
+    M_DELTA_SEATS,    /* counter: seat changes carried by deltas */
+    M_SNAPSHOTS,      /* counter: snapshots sent to watchers */
+    M_FANOUT_SECONDS, /* histogram: one tick's flush of every show */
+    M_RESYNCS,        /* counter: cache rebuilds from Redis */
     /* holds (ws.c: requests; show.c: transitions) */
-    M_HOLDS,              /* counter {outcome}: hold requests by outcome */
-    M_RELEASES,           /* counter {outcome}: release requests by outcome */
-    M_EXPIRIES,           /* counter {source}: holds expired */
-    M_EXPIRY_LATENESS,    /* histogram: seconds an expiry came after the deadline */
+    M_HOLDS,           /* counter {outcome}: hold requests by outcome */
+    M_RELEASES,        /* counter {outcome}: release requests by outcome */
+    M_EXPIRIES,        /* counter {source}: holds expired */
+    M_EXPIRY_LATENESS, /* histogram: seconds an expiry came after the deadline */
     /* bookings (booking.c) */
-    M_BOOKINGS,           /* counter {outcome}: confirmations and walk-up sales */
-    M_CANCELLATIONS,      /* counter {outcome} */
-    M_BOOKING_COMMIT,     /* histogram: seconds of the ledger commit of one booking */
+    M_BOOKINGS,       /* counter {outcome}: confirmations and walk-up sales */
+    M_CANCELLATIONS,  /* counter {outcome} */
+    M_BOOKING_COMMIT, /* histogram: seconds of the ledger commit of one booking */
     /* stores (store.c, ledger.c) */
-    M_REDIS_SECONDS,      /* histogram {script}: script round trip */
-    M_REDIS_ERRORS,       /* counter {script}: scripts that got no usable answer */
-    M_REDIS_RECONNECTS,   /* counter {connection}: connections re-established after a loss */
-    M_REDIS_DISCONNECTS,  /* counter {connection}: connections lost or refused */
-    M_DB_ERRORS,          /* counter {kind}: database calls that failed (io, busy) */
+    M_REDIS_SECONDS,     /* histogram {script}: script round trip */
+    M_REDIS_ERRORS,      /* counter {script}: scripts that got no usable answer */
+    M_REDIS_RECONNECTS,  /* counter {connection}: connections re-established after a loss */
+    M_REDIS_DISCONNECTS, /* counter {connection}: connections lost or refused */
+    M_DB_ERRORS,         /* counter {kind}: database calls that failed (io, busy) */
     /* webhooks: the hook for the webhook queue (lazy: shown once used) */
     M_WEBHOOK_QUEUE_DEPTH, /* gauge: deliveries waiting */
     M_WEBHOOK_FAILURES,    /* counter {reason}: failed delivery attempts */

@@ -64,7 +64,7 @@ struct show {
     int sweeping, sweep_again;
     const char *sweep_source;      /* what started the sweep in flight (metrics) */
     const char *sweep_next_source; /* and the one asked for meanwhile */
-    frame *layout, *layout_gz; /* GET /api/shows/{id}, cached by the API */
+    frame *layout, *layout_gz;     /* GET /api/shows/{id}, cached by the API */
 };
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);

@@ -72,10 +72,12 @@ static void check_db(const char *db)
         snprintf(dir, sizeof(dir), "/");
     else
         snprintf(dir, sizeof(dir), "%.*s", (int)(slash - db), db);
-    if (access(dir, W_OK) != 0)
-        bad("db %s: its directory %s is not writable here", db, dir);
+    if (access(dir, F_OK) != 0)
+        bad("db %s: its directory %s does not exist", db, dir);
+    else if (access(dir, W_OK) != 0)
+        bad("db %s: its directory %s is not writable by this user", db, dir);
     else if (access(db, F_OK) == 0 && access(db, R_OK | W_OK) != 0)
-        bad("db %s: the file exists but is not readable and writable here", db);
+        bad("db %s: the file exists but this user cannot read and write it", db);
     else
         ok("db %s", db);
 }

@@ -136,6 +136,13 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return pss ? on_request(pss, wsi, in) : -1;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* no WebSocket on the metrics listener */
+        const char *vh = lws_get_vhost_name(lws_get_vhost(wsi));
+        if (vh && strcmp(vh, HTTP_METRICS_VHOST) == 0)
+            return 1;
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
     case LWS_CALLBACK_HTTP_BODY:
         if (pss && pss->r && !http_req_answered(pss->r) && http_req_add_body(pss->r, in, len))
             http_respond_error(pss->r, OUT_TOO_LARGE, NULL, NULL);

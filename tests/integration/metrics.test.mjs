@@ -22,6 +22,7 @@ import {
     httpRequest,
     freePort,
     seatmapdCli,
+    wsClient,
 } from '../lib/stack.mjs';
 
 const HOLD_TTL_S = 2;
@@ -189,6 +190,14 @@ it('--metrics-listen: /metrics only there, and nothing else there', async () => 
         assert.equal(r.status, 404, `${p} on the metrics port: ${r.status}`);
     }
     assert.equal((await httpRequest(s.baseUrl, 'GET', '/healthz')).status, 200, 'the main port still serves');
+    /* no WebSocket there either, with or without a subprotocol */
+    for (const protocol of ['seatmap.v1', null]) {
+        const refused = await wsClient(`ws://127.0.0.1:${mport}/ws`, { protocol, layout: [], timeoutMs: 2000 }).then(
+            (c) => c.close().then(() => 'connected'),
+            (e) => e,
+        );
+        assert.ok(refused instanceof Error, `a WebSocket (${protocol}) on the metrics port: ${refused}`);
+    }
     await s.stop();
     stack.servers.splice(stack.servers.indexOf(s), 1);
 

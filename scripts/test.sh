@@ -6,7 +6,8 @@
 #   tests (ctest), the integration
 #   suite (tests/integration, real seatmapd + real redis-server), the browser
 #   suite (tests/e2e, when it has tests), the smoke benchmark (bench/run.sh
-#   --smoke, when present), then everything C again under ASan+UBSan with the
+#   --smoke, when present), the Debian package (scripts/package-check.sh,
+#   as root), then everything C again under ASan+UBSan with the
 #   integration suite run against the sanitizer build.
 # It does not install anything but missing Debian packages and node_modules.
 # Prints one line per suite and ends with "N passed, N failed"; exits non-zero

@@ -5,8 +5,8 @@
 #   PREFIX/share/seatmap/{web,venues,schema,grafana,prometheus}
 #   PREFIX/share/man/man8/seatmapd.8.gz
 #   PREFIX/share/doc/seatmapd/{copyright,changelog.gz,operations.md}
-#   SYSCONFDIR/seatmapd/seatmapd.conf  (/etc for PREFIX /usr)
-#   SEATMAP_UNITDIR/seatmapd.service   (/lib/systemd/system for PREFIX /usr)
+#   PREFIX/etc/seatmapd/seatmapd.conf  (/etc/seatmapd for PREFIX /usr)
+#   PREFIX/lib/systemd/system/seatmapd.service  (/lib/systemd/system for PREFIX /usr)
 #   PREFIX/lib/sysusers.d/seatmapd.conf
 #
 # seatmapd finds its pages and venues from where its binary is
@@ -17,12 +17,18 @@ file(STRINGS ${CMAKE_SOURCE_DIR}/server/config.h SEATMAP_VERSION_LINE
      REGEX "^#define SM_VERSION \"[0-9.]+\"")
 string(REGEX REPLACE ".*\"([0-9.]+)\".*" "\\1" SEATMAP_VERSION "${SEATMAP_VERSION_LINE}")
 
+# Relative destinations follow `cmake --install --prefix DIR`; only the
+# package layout (prefix /usr) puts the config in /etc and the unit in
+# /lib/systemd/system, where Debian wants them.
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(SEATMAP_CONFDIR /etc/seatmapd)
   set(SEATMAP_UNITDIR_DEFAULT /lib/systemd/system)
 else()
-  set(SEATMAP_UNITDIR_DEFAULT ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+  set(SEATMAP_CONFDIR ${CMAKE_INSTALL_SYSCONFDIR}/seatmapd)
+  set(SEATMAP_UNITDIR_DEFAULT lib/systemd/system)
 endif()
-set(SEATMAP_UNITDIR ${SEATMAP_UNITDIR_DEFAULT} CACHE PATH "Where the systemd unit goes")
+set(SEATMAP_UNITDIR ${SEATMAP_UNITDIR_DEFAULT} CACHE STRING
+    "Where the systemd unit goes (relative: under the prefix)")
 
 set(SEATMAP_DATA ${CMAKE_INSTALL_DATADIR}/seatmap)
 set(SEATMAP_DOC ${CMAKE_INSTALL_DATADIR}/doc/seatmapd)
@@ -55,11 +61,10 @@ install(FILES ${SEATMAP_PKG}/seatmapd.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/m
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/debian/copyright ${SEATMAP_PKG}/changelog.gz
               ${CMAKE_SOURCE_DIR}/docs/operations.md
         DESTINATION ${SEATMAP_DOC})
-install(FILES ${CMAKE_SOURCE_DIR}/deploy/seatmapd.conf
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/seatmapd)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/seatmapd.conf DESTINATION ${SEATMAP_CONFDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/seatmapd.service DESTINATION ${SEATMAP_UNITDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/seatmapd.sysusers
-        DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME seatmapd.conf)
+        DESTINATION lib/sysusers.d RENAME seatmapd.conf)
 
 # ---- the .deb: cpack -G DEB in a build configured with
 # -DCMAKE_INSTALL_PREFIX=/usr (scripts/package-check.sh) ----

@@ -82,7 +82,7 @@ fi
 
 step "build and package ($BUILD, prefix /usr)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSEATMAP_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr \
-    -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >"$WORK/cmake.log" 2>&1 || { cat "$WORK/cmake.log"; fail "cmake"; }
+    -DSEATMAP_UNITDIR=/lib/systemd/system -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >"$WORK/cmake.log" 2>&1 || { cat "$WORK/cmake.log"; fail "cmake"; }
 cmake --build "$BUILD" -j"$(nproc)" --target seatmapd seatmap_docs >>"$WORK/cmake.log" 2>&1 ||
     { cat "$WORK/cmake.log"; fail "build"; }
 rm -f "$DEB"

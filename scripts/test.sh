@@ -6,7 +6,8 @@
 #   tests (ctest), the integration
 #   suite (tests/integration, real seatmapd + real redis-server), the browser
 #   suite (tests/e2e, when it has tests), the smoke benchmark (bench/run.sh
-#   --smoke, when present), then everything C again under ASan+UBSan with the
+#   --smoke, when present), the Debian package (scripts/package-check.sh,
+#   as root), then everything C again under ASan+UBSan with the
 #   integration suite run against the sanitizer build.
 # It does not install anything but missing Debian packages and node_modules.
 # Prints one line per suite and ends with "N passed, N failed"; exits non-zero
@@ -14,8 +15,9 @@
 #
 # Environment: SEATMAP_SKIP_ASAN=1 skips the sanitizer pass (quick local runs).
 #              SEATMAP_JOBS=N build parallelism (default: nproc).
-#              SEATMAP_BUILD_DIR / SEATMAP_ASAN_DIR: build directories (default
-#              build and build-asan), so a run does not touch someone's build/.
+#              SEATMAP_BUILD_DIR / SEATMAP_ASAN_DIR / SEATMAP_PKG_DIR: build
+#              directories (default build, build-asan, build-pkg), so a run
+#              does not touch someone's build/.
 set -uo pipefail
 # Everything runs inside main, so bash has parsed the whole file before it
 # starts (editing the script during a run can't derail it).
@@ -123,6 +125,15 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     fi
 else
     echo "build failed: skipping ctest, integration, e2e and bench"
+fi
+
+# ---- the Debian package (scripts/package-check.sh: cpack, lintian,
+# systemd-analyze verify, dpkg -i, a smoke test of the installed binary) ----
+if [ "$(id -u)" -ne 0 ]; then
+    echo
+    echo "=== package: skipped (dpkg -i needs root)"
+else
+    run_suite "package" scripts/package-check.sh "${SEATMAP_PKG_DIR:-build-pkg}"
 fi
 
 # ---- sanitizers ----

@@ -32,5 +32,6 @@ http_handler api_best;
 
 /* Appends a booking as the API shows it (api_bookings.c). */
 void api_booking_json(sm_buf *b, const ledger_booking *bk);
+http_handler api_metrics; /* api_metrics.c: GET /metrics, Prometheus text format */
 
 #endif

@@ -32,6 +32,7 @@ static const http_route rows[] = {
     {HTTP_DELETE, "/api/shows/{show}/bookings/{id}", HTTP_ADMIN, api_bookings_cancel},
     {HTTP_POST, "/api/shows/{show}/best", HTTP_STAFF, api_best},
     {HTTP_GET, "/healthz", HTTP_ANYONE, api_healthz},
+    {HTTP_GET, "/metrics", HTTP_ANYONE, api_metrics},
 };
 
 const http_routes api_routes = {rows, sizeof(rows) / sizeof(rows[0]), admit};

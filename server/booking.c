@@ -3,6 +3,8 @@
  */
 #include "booking.h"
 
+#include "metrics.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -61,9 +63,18 @@ static int gone(booking_op *op)
 
 /* ---- endings ---- */
 
+/* Every ending is counted once (metrics.h): cancellations by outcome,
+ * bookings by outcome, a repeated request answered with its booking as
+ * "duplicate". */
+static void count_ending(const booking_op *op, const char *outcome_word)
+{
+    metrics_inc(op->cancel_id ? M_CANCELLATIONS : M_BOOKINGS, outcome_word);
+}
+
 static void finish(booking_op *op, outcome o, const char *message)
 {
     booking_result res;
+    count_ending(op, outcome_code(o));
     memset(&res, 0, sizeof(res));
     res.outcome = o;
     res.message = message;
@@ -74,6 +85,7 @@ static void finish(booking_op *op, outcome o, const char *message)
 static void finish_booking(booking_op *op, int created)
 {
     booking_result res;
+    count_ending(op, created || op->cancel_id ? "ok" : "duplicate");
     memset(&res, 0, sizeof(res));
     res.outcome = OUT_OK;
     res.created = created;
@@ -128,13 +140,16 @@ static void commit(booking_op *op)
     char id[24];
     const char *args[2] = {op->hold_ref, id};
     int rc;
+    double t0;
 
     op->state = BOOKING_COMMITTING;
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
+    t0 = metrics_now();
     rc = ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
                                (const char *const *)op->seats, op->nseats, op->payment_ref, op->who,
                                sm_now_ms(), &op->booking);
+    metrics_observe(M_BOOKING_COMMIT, NULL, metrics_now() - t0);
     if (rc) {
         thaw(op);
         if (rc == LEDGER_EEXISTS)

@@ -3,6 +3,8 @@
  */
 #include "client.h"
 
+#include "metrics.h"
+
 #include "map.h"
 #include "util.h"
 
@@ -112,6 +114,16 @@ static int queue_grow(client *c)
     return 0;
 }
 
+/* Frames and bytes written, by protocol (metrics.h); an HTTP body counts as
+ * one frame, when its last chunk goes out. */
+static void count_sent(const frame *f, size_t bytes, int whole)
+{
+    const char *proto = f->mode == FRAME_TEXT ? "websocket" : "http";
+    if (whole)
+        metrics_inc(M_FRAMES_SENT, proto);
+    metrics_add(M_SENT_BYTES, proto, (double)bytes);
+}
+
 static void want_write(client *c)
 {
     if (c->wsi)
@@ -122,6 +134,8 @@ static void queue_push(client *c, frame *f)
 {
     if ((c->qcount == c->qcap && queue_grow(c)) || c->qbytes + f->len > c->max_queue) {
         /* Too far behind: cut it off rather than buffer without bound. */
+        if (!c->close_code)
+            metrics_inc(M_CLIENTS_CUT_OFF, NULL);
         c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
         want_write(c);
         return;
@@ -160,6 +174,8 @@ void client_send(client *c, frame *f)
         if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) {
             c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION; /* socket failed */
             want_write(c);
+        } else {
+            count_sent(f, f->len, 1);
         }
         return;
     }
@@ -192,6 +208,7 @@ static int write_body_chunk(client *c, frame *f)
             (int)n)
             return -1;
     }
+    count_sent(f, n, last);
     c->head_off += n;
     return last;
 }
@@ -222,6 +239,8 @@ int client_writeable(client *c)
         f = queue_pop(c);
         rc = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
                        f->mode == FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_HTTP_HEADERS);
+        if (rc >= 0)
+            count_sent(f, f->len, 1);
         frame_unref(f);
         if (rc < 0)
             return -1;

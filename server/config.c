@@ -3,12 +3,16 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-typedef enum { OPT_STR, OPT_LISTEN, OPT_SECONDS, OPT_INT, OPT_FLAG } opt_kind;
+typedef enum { OPT_STR, OPT_LISTEN, OPT_SECONDS, OPT_INT, OPT_FLAG, OPT_ADDR } opt_kind;
 
 typedef struct option_def {
     const char *flag;
@@ -32,29 +36,44 @@ static const option_def options[] = {
     {"--sweep-ms", "SEATMAP_SWEEP_MS", OPT_INT, O(sweep_ms), 10, 250},
     {"--rate", "SEATMAP_RATE", OPT_INT, O(rate), 1, 100000},
     {"--demo", "SEATMAP_DEMO", OPT_FLAG, O(demo), 0, 1},
+    {"--metrics-listen", "SEATMAP_METRICS_LISTEN", OPT_ADDR, O(metrics_listen), 0, 0},
 };
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #undef O
 
-static int set_listen(config *cfg, const char *v, char *err, size_t errlen)
+int config_split_addr(const char *v, char *host, size_t hostlen, int *port, char *err,
+                      size_t errlen)
 {
     const char *colon = strrchr(v, ':');
     char *end;
-    long port;
+    long p;
     size_t n;
 
     if (!colon) {
-        snprintf(err, errlen, "--listen wants HOST:PORT, got '%s'", v);
+        snprintf(err, errlen, "wants HOST:PORT, got '%s'", v);
         return -1;
     }
     n = (size_t)(colon - v);
-    port = strtol(colon + 1, &end, 10);
-    if (n == 0 || n >= sizeof(cfg->listen_host) || *end || port < 1 || port > 65535) {
-        snprintf(err, errlen, "--listen wants HOST:PORT with a port from 1 to 65535, got '%s'", v);
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (n == 0 || n >= hostlen || *end || end == colon + 1 || errno || p < 1 || p > 65535) {
+        snprintf(err, errlen, "wants HOST:PORT with a port from 1 to 65535, got '%s'", v);
         return -1;
     }
-    memcpy(cfg->listen_host, v, n);
-    cfg->listen_host[n] = '\0';
-    cfg->listen_port = (int)port;
+    memcpy(host, v, n);
+    host[n] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int set_listen(config *cfg, const char *flag, const char *v, char *err, size_t errlen)
+{
+    char why[400];
+    if (config_split_addr(v, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port, why,
+                          sizeof(why))) {
+        snprintf(err, errlen, "%s %s", flag, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -64,7 +83,18 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
 
     switch (o->kind) {
     case OPT_LISTEN:
-        return set_listen(cfg, v, err, errlen);
+        return set_listen(cfg, o->flag, v, err, errlen);
+    case OPT_ADDR: {
+        char host[256], why[400];
+        int port;
+        if (strlen(v) >= o->size ||
+            config_split_addr(v, host, sizeof(host), &port, why, sizeof(why))) {
+            snprintf(err, errlen, "%s %s", o->flag, strlen(v) >= o->size ? "is too long" : why);
+            return -1;
+        }
+        strcpy(p, v);
+        return 0;
+    }
     case OPT_STR:
         if (!*v || strlen(v) >= o->size) {
             snprintf(err, errlen, "%s: value is empty or too long", o->flag);
@@ -97,16 +127,45 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
         return 0;
     }
     case OPT_FLAG:
-        *(int *)(void *)p = !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || !*v);
+        *(int *)(void *)p =
+            !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || !*v);
         return 0;
     }
     return -1;
 }
 
-int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
+static int path_exists(const char *dir, const char *name)
 {
-    size_t i;
-    int a;
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+void config_data_dir(char *out, size_t outlen)
+{
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    out[0] = '\0';
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    /* PREFIX/bin/seatmapd -> PREFIX */
+    if (!(slash = strrchr(exe, '/')))
+        return;
+    *slash = '\0';
+    if (!(slash = strrchr(exe, '/')))
+        return;
+    *slash = '\0';
+    if ((size_t)snprintf(out, outlen, "%s/share/seatmap", exe) >= outlen ||
+        !path_exists(out, "web"))
+        out[0] = '\0';
+}
+
+static void set_defaults(config *cfg)
+{
+    char data[960]; /* fits web_dir and demo_venue with their suffixes */
 
     memset(cfg, 0, sizeof(*cfg));
     strcpy(cfg->listen_host, "127.0.0.1");
@@ -115,6 +174,11 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     strcpy(cfg->db_path, "seatmap.db");
     strcpy(cfg->web_dir, "web");
     strcpy(cfg->demo_venue, "assets/venues/demo.json");
+    config_data_dir(data, sizeof(data));
+    if (data[0]) {
+        snprintf(cfg->web_dir, sizeof(cfg->web_dir), "%s/web", data);
+        snprintf(cfg->demo_venue, sizeof(cfg->demo_venue), "%s/venues/demo.json", data);
+    }
     cfg->hold_ttl_ms = 10 * 60 * 1000;
     cfg->max_seats = 10;
     cfg->tick_ms = 50;
@@ -123,6 +187,135 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->frozen_bound_ms = 10000;
     cfg->max_frame = 16 * 1024;
     cfg->max_queue = 4 * 1024 * 1024;
+}
+
+/* The option a config file's name means: "listen", "--listen" or
+ * "SEATMAP_LISTEN". */
+static const option_def *option_named(const char *name)
+{
+    size_t i;
+    for (i = 0; i < NOPTIONS; i++)
+        if (strcmp(name, options[i].flag) == 0 || strcmp(name, options[i].flag + 2) == 0 ||
+            strcmp(name, options[i].env) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* One line of a config file; 0, or -1 with what is wrong in err. */
+static int config_line(config *cfg, char *line, char *err, size_t errlen)
+{
+    char *name = trim(line), *value;
+    const option_def *o;
+    size_t n;
+
+    if (!*name || *name == '#')
+        return 0;
+    n = strcspn(name, "= \t");
+    value = name + n;
+    if (*value) {
+        char sep = *value;
+        *value++ = '\0';
+        value = trim(value);
+        if (sep != '=' && *value == '=')
+            value = trim(value + 1); /* "name = value" */
+    }
+    /* a value may be quoted, as in a shell or systemd environment file */
+    n = strlen(value);
+    if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+        value[n - 1] = '\0';
+        value++;
+    }
+    if (!(o = option_named(name))) {
+        snprintf(err, errlen, "unknown setting '%s'", name);
+        return -1;
+    }
+    if (o->kind == OPT_FLAG) {
+        if (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") &&
+            strcmp(value, "0") && strcmp(value, "yes") && strcmp(value, "no") && *value) {
+            snprintf(err, errlen, "%s wants true or false, got '%s'", name, value);
+            return -1;
+        }
+        return set_option(cfg, o, *value ? value : "1", err, errlen);
+    }
+    if (!*value) {
+        snprintf(err, errlen, "%s needs a value", name);
+        return -1;
+    }
+    return set_option(cfg, o, value, err, errlen);
+}
+
+int config_read_file(config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[CONFIG_LINE_MAX + 2], why[512];
+    int lineno = 0, rc = 0;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (!rc && fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
+                     CONFIG_LINE_MAX);
+            rc = -1;
+        } else if (config_line(cfg, line, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+            rc = -1;
+        }
+    }
+    if (!rc && ferror(f)) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    if (!rc)
+        snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
+    return rc;
+}
+
+/* The value of --config in argv (the last one), or NULL; -1 when it has
+ * none. */
+static int find_config_flag(int argc, char **argv, const char **path, char *err, size_t errlen)
+{
+    int a;
+    *path = NULL;
+    for (a = 0; a < argc; a++) {
+        if (strcmp(argv[a], "--config") != 0)
+            continue;
+        if (a + 1 >= argc) {
+            snprintf(err, errlen, "--config needs a value");
+            return -1;
+        }
+        *path = argv[++a];
+    }
+    return 0;
+}
+
+int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    size_t i;
+    int a;
+    const char *file;
+
+    set_defaults(cfg);
+    /* file < environment < command line */
+    if (find_config_flag(argc, argv, &file, err, errlen))
+        return -1;
+    if (file && config_read_file(cfg, file, err, errlen))
+        return -1;
 
     for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
         const char *v = getenv(options[i].env);
@@ -134,7 +327,11 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     }
     for (a = 0; a < argc; a++) {
         const option_def *o = NULL;
-        for (i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+        if (strcmp(argv[a], "--config") == 0) {
+            a++; /* read first, above */
+            continue;
+        }
+        for (i = 0; i < NOPTIONS; i++)
             if (strcmp(argv[a], options[i].flag) == 0)
                 o = &options[i];
         if (!o) {

@@ -17,15 +17,19 @@ typedef struct config {
     char web_dir[1024];
     char demo_venue[1024];
     int demo;
-    long hold_ttl_ms;     /* --hold-ttl, seconds on the command line */
-    int max_seats;        /* seats per hold */
-    int tick_ms;          /* delta coalescing period */
-    int sweep_ms;         /* expiry sweep period */
-    int rate;             /* WebSocket requests per second per connection */
-    long frozen_bound_ms; /* a hold frozen longer than this is reconciled */
-    size_t max_frame;     /* largest WebSocket message accepted */
-    size_t max_queue;     /* bytes queued to one client before it is cut off */
+    long hold_ttl_ms;         /* --hold-ttl, seconds on the command line */
+    int max_seats;            /* seats per hold */
+    int tick_ms;              /* delta coalescing period */
+    int sweep_ms;             /* expiry sweep period */
+    int rate;                 /* WebSocket requests per second per connection */
+    long frozen_bound_ms;     /* a hold frozen longer than this is reconciled */
+    size_t max_frame;         /* largest WebSocket message accepted */
+    size_t max_queue;         /* bytes queued to one client before it is cut off */
+    char metrics_listen[300]; /* --metrics-listen HOST:PORT, "" for the main port */
+    char config_file[1024];   /* --config FILE, "" when none was read */
 } config;
+
+#define CONFIG_LINE_MAX 4096 /* longest line of a config file */
 
 /*
  * Fills cfg from defaults, SEATMAP_* variables and argv (the words after
@@ -33,5 +37,29 @@ typedef struct config {
  * returns -1.
  */
 int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/*
+ * Applies the config file at path to cfg (config_parse does this for
+ * --config). Lines are `name = value` or `name value`, where name is a
+ * flag with or without its leading "--" (listen, redis, db, ...) or its
+ * SEATMAP_* variable; `#` starts a comment line, blank lines are skipped;
+ * a flag without a value (demo) takes true/false/1/0/yes/no. 0, or -1 with
+ * "FILE:LINE: what is wrong" in err.
+ */
+int config_read_file(config *cfg, const char *path, char *err, size_t errlen);
+
+/* Splits "HOST:PORT" (port 1..65535). 0, or -1 with a sentence in err. */
+int config_split_addr(const char *v, char *host, size_t hostlen, int *port, char *err,
+                      size_t errlen);
+
+/*
+ * Where an installed seatmapd keeps its data: PREFIX/share/seatmap, PREFIX
+ * being the parent of the directory of the running binary, when that
+ * directory exists (so the web pages and venues are found wherever the
+ * package was installed); "" for a binary run from the build tree, whose
+ * defaults ("web", "assets/venues/demo.json") are relative to the source
+ * tree. out gets the directory without a trailing slash.
+ */
+void config_data_dir(char *out, size_t outlen);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "http_static.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,20 @@
 
 static int is_api(const char *path)
 {
-    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0;
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||
+           strcmp(path, "/metrics") == 0;
+}
+
+/* With --metrics-listen, /metrics is served there only, and that listener
+ * (the vhost named HTTP_METRICS_VHOST) serves nothing else. */
+static int metrics_refused(const app *a, struct lws *wsi, const char *path)
+{
+    const char *vh = lws_get_vhost_name(lws_get_vhost(wsi));
+    int on_metrics = vh && strcmp(vh, HTTP_METRICS_VHOST) == 0;
+    int is_metrics = strcmp(path, "/metrics") == 0;
+    if (on_metrics)
+        return !is_metrics;
+    return is_metrics && a->cfg.metrics_listen[0];
 }
 
 static void end_request(http_session *pss)
@@ -37,6 +51,7 @@ static void end_connection(http_session *pss)
         client_detach(pss->conn);
         client_unref(pss->conn);
         pss->conn = NULL;
+        metrics_gauge_add(M_CONNECTIONS, "http", -1);
     }
 }
 
@@ -67,12 +82,20 @@ static int on_request(http_session *pss, struct lws *wsi, const char *path)
 
     end_request(pss);
     pss->dispatched = 0;
-    if (!pss->conn && !(pss->conn = client_new(wsi, HTTP_MAX_QUEUE)))
-        return -1;
+    if (!pss->conn) {
+        if (!(pss->conn = client_new(wsi, HTTP_MAX_QUEUE)))
+            return -1;
+        metrics_inc(M_CONNECTIONS_TOTAL, "http");
+        metrics_gauge_add(M_CONNECTIONS, "http", 1);
+    }
     if (!(pss->r = http_req_new(wsi, pss->conn, a, m, path)))
         return -1;
     if (strlen(path) >= HTTP_MAX_PATH) {
         http_respond_error(pss->r, OUT_URI_TOO_LONG, NULL, NULL);
+        return 0;
+    }
+    if (metrics_refused(a, wsi, path)) {
+        http_respond_error(pss->r, OUT_NOT_FOUND, NULL, NULL);
         return 0;
     }
     if (!is_api(path)) {
@@ -113,6 +136,13 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return pss ? on_request(pss, wsi, in) : -1;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* no WebSocket on the metrics listener */
+        const char *vh = lws_get_vhost_name(lws_get_vhost(wsi));
+        if (vh && strcmp(vh, HTTP_METRICS_VHOST) == 0)
+            return 1;
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
     case LWS_CALLBACK_HTTP_BODY:
         if (pss && pss->r && !http_req_answered(pss->r) && http_req_add_body(pss->r, in, len))
             http_respond_error(pss->r, OUT_TOO_LARGE, NULL, NULL);

@@ -8,6 +8,9 @@
 #ifndef SEATMAP_HTTP_H
 #define SEATMAP_HTTP_H
 
+/* The name of the vhost of --metrics-listen (server.c creates it). */
+#define HTTP_METRICS_VHOST "metrics"
+
 #include <libwebsockets.h>
 
 /* Per connection (lws allocates it, zeroed). */

@@ -3,6 +3,8 @@
  */
 #include "http_request.h"
 
+#include "metrics.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,12 +197,15 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
 }
 
 /* The header block as a frame; NULL when it does not fit. */
-static frame *head_frame(http_req *r, int status, size_t len, int gzipped)
+static frame *head_frame(http_req *r, int status, const char *ctype, size_t len, int gzipped)
 {
     unsigned char buf[HTTP_HEAD_MAX], *p = buf, *end = buf + sizeof(buf) - 1;
     struct lws *wsi = r->wsi;
+    char code[8];
 
-    if (lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", len, &p, end) ||
+    snprintf(code, sizeof(code), "%d", status);
+    metrics_inc(M_HTTP_REQUESTS, code);
+    if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, len, &p, end) ||
         add_header(wsi, "cache-control:", "no-store", &p, end))
         return NULL;
     if (gzipped && (add_header(wsi, "content-encoding:", "gzip", &p, end) ||
@@ -213,13 +218,14 @@ static frame *head_frame(http_req *r, int status, size_t len, int gzipped)
     return frame_new_mode(FRAME_HTTP_HEAD, (const char *)buf, (size_t)(p - buf));
 }
 
-void http_respond_frame(http_req *r, int status, frame *body, int gzipped)
+static void respond_frame_typed(http_req *r, int status, const char *ctype, frame *body,
+                                int gzipped)
 {
     frame *head;
     if (r->answered || !r->wsi)
         return;
     r->answered = 1;
-    head = head_frame(r, status, body->len, gzipped);
+    head = head_frame(r, status, ctype, body->len, gzipped);
     if (!head) {
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
         return;
@@ -227,6 +233,30 @@ void http_respond_frame(http_req *r, int status, frame *body, int gzipped)
     client_send(r->conn, head);
     client_send(r->conn, body);
     frame_unref(head);
+}
+
+void http_respond_frame(http_req *r, int status, frame *body, int gzipped)
+{
+    respond_frame_typed(r, status, "application/json", body, gzipped);
+}
+
+void http_respond_body(http_req *r, int status, const char *content_type, sm_buf *b)
+{
+    frame *body;
+    if (sm_buf_failed(b) || !b->data) {
+        sm_buf_free(b);
+        http_respond_error(r, OUT_INTERNAL, "the answer is too large to send", NULL);
+        return;
+    }
+    body = frame_new_mode(FRAME_HTTP_BODY, b->data, b->len);
+    sm_buf_free(b);
+    if (!body) {
+        if (r->wsi && !r->answered)
+            lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    respond_frame_typed(r, status, content_type, body, 0);
+    frame_unref(body);
 }
 
 static void respond_text(http_req *r, int status, const char *text, size_t len)

@@ -85,6 +85,9 @@ void http_req_set_cookie(http_req *r, const char *cookie);
 /* Answers with the JSON in b (b is emptied). A buffer whose append failed
  * answers 500 instead: a truncated document is never sent. */
 void http_respond_json(http_req *r, int status, sm_buf *b);
+/* Answers with the text in b, of this content type (b is emptied); a
+ * buffer whose append failed answers 500. */
+void http_respond_body(http_req *r, int status, const char *content_type, sm_buf *b);
 /* Answers with a shared body frame (FRAME_HTTP_BODY; takes a reference). */
 void http_respond_frame(http_req *r, int status, frame *body, int gzipped);
 /* Answers an error: message NULL takes outcome.h's default; extra is more

@@ -15,6 +15,7 @@
  */
 #include "ledger_engine.h"
 
+#include "metrics.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -72,6 +73,9 @@ int ledger__set_err(ledger *l, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(l->errmsg, sizeof(l->errmsg), fmt, ap);
     va_end(ap);
+    /* failures of the database itself, not answers like "no such row" */
+    if (code == LEDGER_EIO || code == LEDGER_EBUSY)
+        metrics_inc(M_DB_ERRORS, code == LEDGER_EBUSY ? "busy" : "io");
     return code;
 }
 

@@ -4,6 +4,7 @@
  * (admin_cli.c).
  */
 #include "admin_cli.h"
+#include "check_cli.h"
 #include "config.h"
 #include "server.h"
 
@@ -15,12 +16,15 @@ static const char usage[] =
     "  seatmapd serve [--listen 127.0.0.1:8080] [--redis redis://127.0.0.1:6379/0]\n"
     "                 [--db seatmap.db] [--hold-ttl SECONDS] [--web DIR] [--demo]\n"
     "                 [--demo-venue FILE] [--max-seats N] [--tick-ms MS] [--sweep-ms MS]\n"
-    "                 [--rate N]\n"
+    "                 [--rate N] [--metrics-listen HOST:PORT] [--config FILE]\n"
+    "  seatmapd check [--config FILE] [--venue FILE]...   (says what is wrong; exit 0 or 1)\n"
     "  seatmapd user add NAME [--role boxoffice|admin] [--db FILE]   (password on stdin)\n"
     "  seatmapd token add NAME [--role boxoffice|admin] [--db FILE]  (prints an API token)\n"
     "  seatmapd show add ID --venue FILE --name TEXT [--starts-at ISO8601] [--db FILE]\n"
     "Every serve flag also reads an environment variable: SEATMAP_LISTEN, SEATMAP_REDIS,\n"
-    "SEATMAP_DB, SEATMAP_HOLD_TTL, SEATMAP_WEB, SEATMAP_DEMO, SEATMAP_MAX_SEATS, ...\n";
+    "SEATMAP_DB, SEATMAP_HOLD_TTL, SEATMAP_WEB, SEATMAP_DEMO, SEATMAP_MAX_SEATS, ...\n"
+    "--config FILE reads `name = value` lines with the same names (listen, redis, db, ...);\n"
+    "the environment overrides the file and the command line overrides both. See seatmapd(8).\n";
 
 int main(int argc, char **argv)
 {
@@ -35,6 +39,8 @@ int main(int argc, char **argv)
         }
         return server_run(&cfg);
     }
+    if (strcmp(cmd, "check") == 0)
+        return check_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 || strcmp(cmd, "show") == 0)
         return admin_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {

@@ -28,6 +28,13 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* The --metrics-listen vhost: HTTP only (http.c serves /metrics there and
+ * nothing else). */
+static const struct lws_protocols metrics_protocols[] = {
+    {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
 static const lws_retry_bo_t retry_policy = {
     .secs_since_valid_ping = 20,
     .secs_since_valid_hangup = 35,
@@ -205,6 +212,37 @@ static int start_lws(app *a)
     return 0;
 }
 
+/* A second listener for /metrics (--metrics-listen), so the scrape port can
+ * stay off the public network. Exits when it cannot listen, as for --listen. */
+static void start_metrics_listener(app *a)
+{
+    struct lws_context_creation_info info;
+    char host[256], err[400];
+    int port;
+
+    if (config_split_addr(a->cfg.metrics_listen, host, sizeof(host), &port, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: --metrics-listen %s\n", err);
+        exit(2);
+    }
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = HTTP_METRICS_VHOST;
+    info.port = port;
+    info.iface = host;
+    info.protocols = metrics_protocols;
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.timeout_secs = 30;
+    lws_set_log_level(0, NULL);
+    if (!lws_create_vhost(a->lws, &info)) {
+        fprintf(stderr,
+                "seatmapd: cannot listen on %s:%d for metrics (address in use, or not one of "
+                "this machine's addresses)\n",
+                host, port);
+        exit(1);
+    }
+    lws_set_log_level(LLL_ERR, lws_log_line);
+    fprintf(stderr, "seatmapd: metrics on http://%s:%d/metrics\n", host, port);
+}
+
 /* Redis, the show registry and the booking workflow's environment. */
 static int start_shows(app *a)
 {
@@ -323,6 +361,8 @@ int server_run(const config *cfg)
     }
     start_timers(a);
     fprintf(stderr, "seatmapd: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
+    if (cfg->metrics_listen[0])
+        start_metrics_listener(a);
     uv_run(a->loop, UV_RUN_DEFAULT);
     lws_context_destroy(a->lws);
     status = 0;

@@ -4,6 +4,8 @@
  */
 #include "show.h"
 
+#include "metrics.h"
+
 #include "map.h"
 #include "outcome.h"
 
@@ -60,7 +62,9 @@ struct show {
     char **backlog;   /* messages that arrived during a resync */
     size_t nbacklog;
     int sweeping, sweep_again;
-    frame *layout, *layout_gz; /* GET /api/shows/{id}, cached by the API */
+    const char *sweep_source;      /* what started the sweep in flight (metrics) */
+    const char *sweep_next_source; /* and the one asked for meanwhile */
+    frame *layout, *layout_gz;     /* GET /api/shows/{id}, cached by the API */
 };
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);
@@ -290,6 +294,45 @@ void shows_load_all(shows *a)
     free(list);
 }
 
+static int cmp_busiest(const void *x, const void *y)
+{
+    size_t a = (*(const show *const *)x)->nwatchers, b = (*(const show *const *)y)->nwatchers;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+size_t shows_busiest(const shows *a, const show **out, size_t max)
+{
+    size_t it = 0, n = 0;
+    void *v;
+
+    if (!max)
+        return 0;
+    /* Keep the max busiest seen so far, sorted, busiest first. */
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
+        const show *s = v;
+        if (!s->nwatchers)
+            continue;
+        if (n < max)
+            out[n++] = s;
+        else if (s->nwatchers > out[n - 1]->nwatchers)
+            out[n - 1] = s;
+        else
+            continue;
+        qsort(out, n, sizeof(*out), cmp_busiest);
+    }
+    return n;
+}
+
+size_t shows_count(const shows *a)
+{
+    return a->by_id.used;
+}
+
+size_t show_watcher_count(const show *s)
+{
+    return s->nwatchers;
+}
+
 size_t shows_watcher_count(const shows *a)
 {
     size_t it = 0, n = 0;
@@ -389,6 +432,35 @@ static const char *str_of(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* An expire message this process's script published (counted once in a
+ * cluster: only the process that ran the script counts it). Its "deadline"
+ * and "at" (Redis's clock, see lib.lua) give the lateness. source: what
+ * found the hold lapsed; a hold ended before its deadline (a booking took
+ * its last seat) counts as "reconcile" without a lateness. */
+static void count_expiry(const cJSON *m, const char *source)
+{
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(m, "deadline");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(m, "at");
+    int timed = cJSON_IsNumber(dl) && cJSON_IsNumber(at) && dl->valuedouble > 0;
+
+    if (timed && at->valuedouble < dl->valuedouble) {
+        metrics_inc(M_EXPIRIES, "reconcile");
+        return;
+    }
+    metrics_inc(M_EXPIRIES, source);
+    if (timed)
+        metrics_observe(M_EXPIRY_LATENESS, NULL, (at->valuedouble - dl->valuedouble) / 1000.0);
+}
+
+static const char *expiry_source(const show *s, const char *who)
+{
+    if (who && strcmp(who, "expiry") == 0)
+        return s->sweep_source ? s->sweep_source : "sweep";
+    if (who && strcmp(who, "reconcile") == 0)
+        return "reconcile";
+    return "request"; /* a hold, release or confirmation found it lapsed */
+}
+
 /* The audit row of one transition this process carried out. */
 static void audit_msg(show *s, const cJSON *m, const char *who)
 {
@@ -398,6 +470,8 @@ static void audit_msg(show *s, const cJSON *m, const char *who)
     char whobuf[64];
     sm_buf seats;
 
+    if (strcmp(op, "expire") == 0)
+        count_expiry(m, expiry_source(s, who));
     if (strcmp(op, "book") == 0 || strcmp(op, "cancel") == 0)
         return; /* the ledger wrote these with the booking */
     sm_buf_init(&seats, 64 * 1024);
@@ -569,6 +643,7 @@ static void send_snapshot(show *s, watcher *w)
     w->need_snapshot = 0;
     client_send(w->c, f);
     frame_unref(f);
+    metrics_inc(M_SNAPSHOTS, NULL);
 }
 
 static void flush(show *s)
@@ -601,9 +676,15 @@ static void flush(show *s)
         show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
         return;
     }
+    metrics_inc(M_DELTAS, NULL);
+    metrics_add(M_DELTA_SEATS, NULL, (double)n);
+    n = 0;
     for (w = s->watchers; w; w = w->next)
-        if (!w->need_snapshot)
+        if (!w->need_snapshot) {
             client_send(w->c, f);
+            n++;
+        }
+    metrics_add(M_DELTA_FRAMES, NULL, (double)n);
     frame_unref(f);
 }
 
@@ -686,9 +767,10 @@ static void notify_buyer(show *s, const char *buyer_id, const char *reason)
  */
 void shows_tick(shows *a)
 {
-    size_t it = 0, watchers = shows_watcher_count(a);
+    size_t it = 0, watchers = shows_watcher_count(a), flushed = 0;
     void *v;
     int64_t now = sm_mono_ms(), interval;
+    double t0 = metrics_now();
 
     interval = (int64_t)(watchers * 1000 / SHOW_FRAMES_PER_SEC);
     /* due a quarter tick early (the timer runs every half tick), but never
@@ -701,12 +783,17 @@ void shows_tick(shows *a)
         watcher *w;
         if (!s->loaded)
             continue;
-        if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval)
+        if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval) {
             flush(s);
+            flushed++;
+        }
         for (w = s->watchers; w; w = w->next)
             if (w->need_snapshot)
                 send_snapshot(s, w);
     }
+    metrics_inc(M_TICKS, NULL);
+    if (flushed)
+        metrics_observe(M_FANOUT_SECONDS, NULL, metrics_now() - t0);
 }
 
 /* ---- resync ---- */
@@ -811,6 +898,13 @@ void show_sync_from(show *s, const store_result *res)
     void *h;
 
     s->syncing = 0;
+    metrics_inc(M_RESYNCS, NULL);
+    for (i = 0; seq >= 0 && i < res->nmsgs; i++) {
+        cJSON *m = strstr(res->msgs[i], "\"expire\"") ? cJSON_Parse(res->msgs[i]) : NULL;
+        if (m && strcmp(str_of(m, "op"), "expire") == 0)
+            count_expiry(m, "resync");
+        cJSON_Delete(m);
+    }
     if (seq >= 0) {
         /* Rebuild the holds, keeping the old ones aside to tell their owners. */
         sm_map_init(&s->holds_by_ref);
@@ -959,15 +1053,17 @@ static void reconcile_frozen(show *s, const char *token)
 
 /* ---- sweep ---- */
 
-static void sweep_show(show *s);
+static void sweep_show(show *s, const char *source);
 
 static void on_swept(void *arg, const store_result *res)
 {
     show *s = arg;
     int again = s->sweep_again || res->outcome == OUT_MORE;
+    const char *next = s->sweep_next_source ? s->sweep_next_source : s->sweep_source;
 
     s->sweeping = 0;
     s->sweep_again = 0;
+    s->sweep_next_source = NULL;
     show_apply_result(s, res, "expiry");
     if (res->outcome == OUT_OK || res->outcome == OUT_MORE) {
         char refs[4096], *tok, *save = NULL;
@@ -976,18 +1072,22 @@ static void on_swept(void *arg, const store_result *res)
             reconcile_frozen(s, tok);
     }
     if (again)
-        sweep_show(s);
+        sweep_show(s, next);
 }
 
-static void sweep_show(show *s)
+/* source: "sweep" (the timer) or "keyspace_event", for the metrics. */
+static void sweep_show(show *s, const char *source)
 {
     char bound[24];
     const char *args[4] = {SHOW_SWEEP_BATCH, bound, s->all->instance, s->all->started_ms};
 
     if (s->sweeping) {
         s->sweep_again = 1;
+        if (!s->sweep_next_source || strcmp(source, "keyspace_event") == 0)
+            s->sweep_next_source = source;
         return;
     }
+    s->sweep_source = source;
     snprintf(bound, sizeof(bound), "%ld", s->all->cfg.frozen_bound_ms);
     if (store_run(s->all->cfg.store, "sweep", s->id, 4, args, on_swept, s) == 0)
         s->sweeping = 1;
@@ -1007,7 +1107,7 @@ void shows_sweep(shows *a)
     while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show *s = v;
         if (all || s->holds_by_ref.used || !s->synced)
-            sweep_show(s);
+            sweep_show(s, "sweep");
     }
 }
 
@@ -1015,7 +1115,7 @@ void shows_store_expired(shows *a, const char *show_id)
 {
     show *s = sm_map_get(&a->by_id, show_id);
     if (s && store_up(a->cfg.store))
-        sweep_show(s);
+        sweep_show(s, "keyspace_event");
 }
 
 void shows_store_message(shows *a, const char *show_id, const char *json, size_t len)

@@ -71,6 +71,12 @@ show *shows_get(shows *all, const char *id);
 void shows_load_all(shows *all);
 /* Watchers of every show together. */
 size_t shows_watcher_count(const shows *all);
+/* Shows loaded, and the watchers of one show. */
+size_t shows_count(const shows *all);
+size_t show_watcher_count(const show *s);
+/* The (at most max) shows with the most watchers, busiest first, into out;
+ * shows without watchers are left out. Returns how many. */
+size_t shows_busiest(const shows *all, const show **out, size_t max);
 
 /* Timers and store events, wired up by server.c. */
 void shows_tick(shows *all);

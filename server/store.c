@@ -9,6 +9,8 @@
  */
 #include "store.h"
 
+#include "metrics.h"
+
 #include "embedded.h"
 #include "redis_uv.h"
 #include "util.h"
@@ -63,6 +65,8 @@ typedef struct request {
     store *st;
     store_cb *cb;
     void *arg;
+    const char *script; /* for the metrics: a script's name (static), or NULL */
+    double sent;        /* metrics_now() when sent */
 } request;
 
 static void conn_start(conn *c);
@@ -219,6 +223,8 @@ static void schedule_retry(conn *c)
 static void conn_lost(conn *c, const char *why)
 {
     int was_up = c->up;
+    if (!c->st->closing)
+        metrics_inc(M_REDIS_DISCONNECTS, c->name);
     c->ac = NULL;
     c->up = 0;
     c->pending = 0;
@@ -242,6 +248,8 @@ static void conn_up(conn *c)
 {
     c->up = 1;
     c->backoff_ms = STORE_BACKOFF_MIN_MS;
+    if (c->failing)
+        metrics_inc(M_REDIS_RECONNECTS, c->name);
     if (c->failing)
         sm_info("Redis %s connection to %s:%d is back", c->name, c->st->host, c->st->port);
     c->failing = 0;
@@ -330,6 +338,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         reload_scripts(c->st); /* someone ran SCRIPT FLUSH */
     if (!req)
         return;
+    if (req->script) {
+        if (reply)
+            metrics_observe(M_REDIS_SECONDS, req->script, metrics_now() - req->sent);
+        if (!reply || reply->type == REDIS_REPLY_ERROR)
+            metrics_inc(M_REDIS_ERRORS, req->script);
+    }
     if (req->cb)
         deliver(req, reply);
     free(req);
@@ -801,6 +815,10 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
     for (i = 0; i < argc; i++)
         argv[5 + i] = args[i];
     req = new_request(st, cb, arg);
+    if (req) {
+        req->script = s->name;
+        req->sent = metrics_now();
+    }
     rc = req ? send_argv(&st->cmd, argc + 5, argv, NULL, req) : -1;
     if (rc)
         free(req);

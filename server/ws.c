@@ -9,6 +9,8 @@
  */
 #include "ws.h"
 
+#include "metrics.h"
+
 #include "app.h"
 #include "http_request.h"
 
@@ -116,6 +118,7 @@ static int op_reply(seat_op *op, const store_result *res)
 static void op_done(void *arg, const store_result *res)
 {
     seat_op *op = arg;
+    metrics_inc(op->release ? M_RELEASES : M_HOLDS, outcome_code(res->outcome));
     show_apply_result(op->s, res, NULL);
     /* closed meanwhile: nobody to answer */
     if (client_connected(op->c) && op_reply(op, res))
@@ -191,10 +194,13 @@ static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
     show *s;
     sm_buf unknown;
 
-    if (!n)
+    if (!n) {
+        metrics_inc(release ? M_RELEASES : M_HOLDS, outcome_code(OUT_BAD_REQUEST));
         return;
+    }
     s = shows_get(a->shows, jshow->valuestring);
     if (!s) {
+        metrics_inc(release ? M_RELEASES : M_HOLDS, outcome_code(OUT_UNKNOWN_SHOW));
         send_error(c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
         return;
     }
@@ -206,6 +212,7 @@ static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
     sm_buf_init(&unknown, 64 * 1024);
     sm_buf_adds(&unknown, "\"seats\":");
     if (venue_resolve_seats(show_venue(s), jseats, op->seats, (size_t)n, &op->nseats, &unknown)) {
+        metrics_inc(release ? M_RELEASES : M_HOLDS, outcome_code(OUT_UNKNOWN_SEAT));
         send_error(c, id, OUT_UNKNOWN_SEAT, NULL, sm_buf_failed(&unknown) ? NULL : unknown.data);
         sm_buf_free(&unknown);
         free(op);
@@ -397,8 +404,11 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
 {
     int held = strcmp(type, "hold") == 0, release = strcmp(type, "release") == 0;
     int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
+    int hello = strcmp(type, "hello") == 0;
 
-    if (strcmp(type, "hello") == 0)
+    /* by type, with a bounded label: anything else is "unknown" */
+    metrics_inc(M_WS_MESSAGES, held || release || watch || hello || best ? type : "unknown");
+    if (hello)
         do_hello(a, pss, id, m);
     else if (!watch && !held && !release && !best)
         send_error(pss->c, id, OUT_BAD_REQUEST, "unknown request type", NULL);
@@ -448,6 +458,8 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
     pss->tokens = a->cfg.rate * 2;
     pss->tokens_at = sm_mono_ms();
     sm_buf_init(&pss->rx, a->cfg.max_frame);
+    metrics_inc(M_CONNECTIONS_TOTAL, "websocket");
+    metrics_gauge_add(M_CONNECTIONS, "websocket", 1);
     return 0;
 }
 
@@ -487,6 +499,7 @@ static void on_closed(ws_session *pss)
         client_detach(pss->c);
         client_unref(pss->c);
         pss->c = NULL;
+        metrics_gauge_add(M_CONNECTIONS, "websocket", -1);
     }
     sm_buf_free(&pss->rx);
     memset(pss->buyer, 0, sizeof(pss->buyer));

@@ -28,10 +28,12 @@ end
 
 -- One operation: bump seq once and tell every process what changed.
 -- ch is a list of {seat, state}; hold is the owner's hold after it, or false.
-local function publish(op, buyer, ref, ch, hold, booking)
+-- extra: more fields for this op (an expire's deadline and time).
+local function publish(op, buyer, ref, ch, hold, booking, extra)
   local seq = redis.call('INCR', P .. 'seq')
   local m = {seq = seq, op = op, buyer = buyer or '', ref = ref or '', ch = ch,
              hold = hold or false, booking = booking or 0}
+  for k, v in pairs(extra or {}) do m[k] = v end
   local s = cjson.encode(m)
   redis.call('PUBLISH', P .. 'ev', s)
   MSGS[#MSGS + 1] = s
@@ -42,7 +44,7 @@ end
 -- become empty. Seats someone else took after the TTL are left alone.
 local function expire_hold(ref)
   local hk = P .. 'hold:' .. ref
-  local h = redis.call('HMGET', hk, 'buyer', 'seats')
+  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp')
   redis.call('ZREM', P .. 'due', ref)
   redis.call('ZREM', P .. 'frozen', ref)
   if not h[1] then return end
@@ -61,7 +63,10 @@ local function expire_hold(ref)
   if h[1] ~= '' and redis.call('GET', P .. 'buyer:' .. h[1]) == ref then
     redis.call('DEL', P .. 'buyer:' .. h[1])
   end
-  publish('expire', h[1], ref, ch, false)
+  -- deadline and at (both unix ms, Redis's clock) let a process measure
+  -- how late the expiry came (metrics); readers that do not know them skip
+  -- them.
+  publish('expire', h[1], ref, ch, false, 0, {deadline = tonumber(h[3]) or 0, at = NOW})
 end
 
 -- Every script answers {status, detail, message...}: the messages are what

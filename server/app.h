@@ -42,6 +42,12 @@ typedef struct app {
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
     int stopping;
+    /* operations (shutdown.c, docs/operations.md) */
+    uv_signal_t sighup; /* reopens the log file */
+    int draining;       /* SIGTERM: finishing what is in flight */
+    int64_t drain_started_ms;
+    uv_timer_t drain_timer;
+    struct http_redirect_target *redirect; /* --http-redirect-port, or NULL */
 } app;
 
 #endif

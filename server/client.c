@@ -6,6 +6,7 @@
 #include "map.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,10 +20,15 @@ struct client {
     size_t qbytes;
     size_t head_off; /* bytes of the head frame written (HTTP bodies) */
     int close_code;  /* set: close with this code at the next writeable */
+    int close_soft;  /* ... once the queue is written (going away) */
+    const char *close_why;
+    char id[SM_LOG_ID_LEN + 1]; /* for log lines */
     client_hub *hub;
     char buyer_id[CLIENT_BUYER_ID_MAX + 1];
     client *buyer_next, *buyer_prev; /* connections of the same buyer */
 };
+
+static void want_write(client *c);
 
 struct client_hub {
     sm_map buyers; /* buyer id -> client* (head of that buyer's connections) */
@@ -37,7 +43,23 @@ client *client_new(struct lws *wsi, size_t max_queue)
     c->socketless = wsi == NULL;
     c->refs = 1;
     c->max_queue = max_queue;
+    sm_log_new_id(c->id);
     return c;
+}
+
+const char *client_id(const client *c)
+{
+    return c->id;
+}
+
+void client_go_away(client *c)
+{
+    if (!client_connected(c) || c->close_code)
+        return;
+    c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+    c->close_soft = 1;
+    c->close_why = "server restarting";
+    want_write(c);
 }
 
 void client_ref(client *c)
@@ -203,10 +225,10 @@ int client_writeable(client *c)
 
     if (!c->wsi)
         return -1;
-    if (c->close_code) {
-        static char why[] = "too slow: too much queued";
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
-                         sizeof(why) - 1);
+    if (c->close_code && !(c->close_soft && c->qcount)) {
+        const char *why = c->close_why ? c->close_why : "too slow: too much queued";
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)(uintptr_t)why, strlen(why));
         return -1;
     }
     if (!c->qcount)

@@ -8,6 +8,9 @@
 
 #include "app.h"
 #include "http.h"
+#include "http_redirect.h"
+#include "http_request.h"
+#include "shutdown.h"
 #include "venue.h"
 #include "ws.h"
 
@@ -40,8 +43,8 @@ static void lws_log_line(int level, const char *line)
     p = p ? p + 1 : line;
     while (*p == ' ')
         p++;
-    sm_log("lws", "%.*s", (int)strcspn(p, "\n"), p);
-    (void)level;
+    sm_logf(level & LLL_ERR ? SM_LOG_ERROR : SM_LOG_WARN, NULL, "lws: %.*s", (int)strcspn(p, "\n"),
+            p);
 }
 
 /* Timers and store events go to the show registry (a->shows). */
@@ -92,15 +95,31 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->maint_timer, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sighup, NULL);
     store_destroy(a->store);
     a->store = NULL;
     lws_context_destroy(a->lws);
 }
 
+/* SIGTERM and SIGINT drain first (shutdown.h); a signal while draining
+ * changes nothing: the drain is bounded by --shutdown-timeout. */
 static void on_signal(uv_signal_t *s, int signum)
 {
-    (void)signum;
-    stop(s->data);
+    app *a = s->data;
+    if (a->draining) {
+        sm_info("%s while draining: still waiting (at most %ld ms in all)", strsignal(signum),
+                a->cfg.shutdown_ms);
+        return;
+    }
+    sm_info("%s: shutting down gracefully", strsignal(signum));
+    shutdown_begin(a, stop);
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    app *a = s->data;
+    if (a->cfg.log_file[0] && sm_log_reopen() == 0)
+        sm_info("SIGHUP: reopened the log file %s", a->cfg.log_file);
 }
 
 /* Creates the `demo` show from the demo venue unless it exists. */
@@ -164,6 +183,38 @@ static int open_ledger(app *a)
     return 0;
 }
 
+/* The plain-HTTP listener of --http-redirect-port: a second vhost. */
+static int start_redirect(app *a)
+{
+    const config *cfg = &a->cfg;
+    struct lws_context_creation_info info;
+
+    a->redirect = calloc(1, sizeof(*a->redirect));
+    if (!a->redirect)
+        return -1;
+    a->redirect->https_port = cfg->listen_port;
+    snprintf(a->redirect->fallback_host, sizeof(a->redirect->fallback_host), "%s",
+             strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0
+                 ? "localhost"
+                 : cfg->listen_host);
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->http_redirect_port;
+    info.iface = cfg->listen_host;
+    info.protocols = http_redirect_protocols;
+    info.vhost_name = "redirect";
+    info.user = a->redirect;
+    info.options = LWS_SERVER_OPTION_LIBUV |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+                   (cfg->reuse_port ? LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE : 0);
+    info.timeout_secs = 30;
+    if (!lws_create_vhost(a->lws, &info)) {
+        fprintf(stderr, "seatmapd: cannot listen on %s:%d for --http-redirect-port\n",
+                cfg->listen_host, cfg->http_redirect_port);
+        return -1;
+    }
+    return 0;
+}
+
 /* lws on our loop. 0, or -1 after saying why (the loop is still open). */
 static int start_lws(app *a)
 {
@@ -183,6 +234,14 @@ static int start_lws(app *a)
     info.user = a;
     info.retry_and_idle_policy = &retry_policy;
     info.timeout_secs = 30;
+    if (cfg->reuse_port)
+        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    if (cfg->tls_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        info.alpn = "http/1.1"; /* our HTTP code is HTTP/1.1 only */
+    }
     a->lws = lws_create_context(&info);
     if (!a->lws) {
         fprintf(stderr, "seatmapd: cannot start the web server (is the package "
@@ -199,6 +258,8 @@ static int start_lws(app *a)
                 cfg->listen_host, cfg->listen_port);
         exit(1);
     }
+    if (cfg->http_redirect_port && start_redirect(a))
+        exit(1);
     lws_set_log_level(LLL_ERR, lws_log_line);
     return 0;
 }
@@ -253,6 +314,9 @@ static void start_timers(app *a)
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_init(a->loop, &a->sighup);
+    a->sighup.data = a;
+    uv_signal_start(&a->sighup, on_sighup, SIGHUP);
 }
 
 static app *app_new(const config *cfg)
@@ -263,7 +327,13 @@ static app *app_new(const config *cfg)
         return NULL;
     a->cfg = *cfg;
     gethostname(host, sizeof(host) - 1);
-    snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
+    /* Two processes on one port (--reuse-port) are two instances: one must
+     * not take the other's confirmations in flight for abandoned ones. */
+    if (cfg->reuse_port)
+        snprintf(a->instance, sizeof(a->instance), "%s:%d:%ld", host, cfg->listen_port,
+                 (long)getpid());
+    else
+        snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
     snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
     a->hub = client_hub_new();
     if (!a->hub) {
@@ -277,6 +347,7 @@ static void app_free(app *a)
 {
     shows_free(a->shows);
     client_hub_free(a->hub);
+    free(a->redirect);
     if (a->ledger)
         ledger_close(a->ledger);
     free(a);
@@ -287,8 +358,16 @@ int server_run(const config *cfg)
     app *a = app_new(cfg);
     int status = 1;
 
+    char err[1200];
+
     if (!a)
         return 1;
+    if (sm_log_setup(cfg->log_level, cfg->log_format, cfg->log_file, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        app_free(a);
+        return 1;
+    }
+    http_req_configure(&a->cfg.trust_proxy, cfg->tls_cert[0] != 0);
     signal(SIGPIPE, SIG_IGN);
     /* Snapshots of big shows are ~60 KB: above this, glibc maps and unmaps
      * them instead of keeping freed ones in the heap after a burst of joins. */
@@ -311,7 +390,11 @@ int server_run(const config *cfg)
         goto out_loop;
     }
     start_timers(a);
-    fprintf(stderr, "seatmapd: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
+    fprintf(stderr, "seatmapd: listening on %s://%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
+            cfg->listen_host, cfg->listen_port);
+    if (cfg->http_redirect_port)
+        fprintf(stderr, "seatmapd: redirecting http://%s:%d to https\n", cfg->listen_host,
+                cfg->http_redirect_port);
     uv_run(a->loop, UV_RUN_DEFAULT);
     lws_context_destroy(a->lws);
     status = 0;

@@ -140,9 +140,7 @@ int peer_resolve(const peer_config *pc, const char *peer, const char *xff, char 
     if (parse_addr(peer, &family, a))
         return -1;
     snprintf(cur, sizeof(cur), "%s", peer);
-    if (!xff || !*xff)
-        return 0;
-    snprintf(hops, sizeof(hops), "%s", xff);
+    snprintf(hops, sizeof(hops), "%s", xff ? xff : "");
     end = strlen(hops);
     while (peer_trusted(pc, cur) && end > 0) {
         char *item, *comma;
@@ -162,7 +160,11 @@ int peer_resolve(const peer_config *pc, const char *peer, const char *xff, char 
             break; /* not an address: keep the last good one */
         memcpy(cur, item, n + 1);
     }
-    snprintf(out, len, "%s", cur);
+    /* one spelling per address: ::ffff:10.0.0.1 is 10.0.0.1 */
+    if (parse_addr(cur, &family, a) == 0)
+        inet_ntop(family == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)len);
+    else
+        snprintf(out, len, "%s", cur);
     return 0;
 }
 

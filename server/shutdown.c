@@ -62,5 +62,6 @@ void shutdown_begin(app *a, void (*done)(app *a))
         lws_callback_on_writable_all_protocol(a->lws, p);
     uv_timer_init(a->loop, &a->drain_timer);
     a->drain_timer.data = a;
-    uv_timer_start(&a->drain_timer, on_poll, 0, SHUTDOWN_POLL_MS);
+    /* not at once: bytes already sent on an open connection are read first */
+    uv_timer_start(&a->drain_timer, on_poll, SHUTDOWN_POLL_MS, SHUTDOWN_POLL_MS);
 }

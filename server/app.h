@@ -48,6 +48,9 @@ typedef struct app {
     int64_t drain_started_ms;
     uv_timer_t drain_timer;
     struct http_redirect_target *redirect; /* --http-redirect-port, or NULL */
+    uv_timer_t ready_timer;                /* --reuse-port: listen once every show is loaded */
+    int ready_pending;
+    int64_t ready_deadline_ms;
 } app;
 
 #endif

@@ -10,10 +10,12 @@
 #include "http.h"
 #include "http_redirect.h"
 #include "http_request.h"
+#include "listen_share.h"
 #include "shutdown.h"
 #include "venue.h"
 #include "ws.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,9 +98,14 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sighup, NULL);
+    if (a->ready_pending) {
+        a->ready_pending = 0;
+        uv_close((uv_handle_t *)&a->ready_timer, NULL);
+    }
     store_destroy(a->store);
     a->store = NULL;
-    lws_context_destroy(a->lws);
+    if (a->lws)
+        lws_context_destroy(a->lws);
 }
 
 /* SIGTERM and SIGINT drain first (shutdown.h); a signal while draining
@@ -112,6 +119,10 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     sm_info("%s: shutting down gracefully", strsignal(signum));
+    if (!a->lws) { /* not listening yet: nothing to drain */
+        stop(a);
+        return;
+    }
     shutdown_begin(a, stop);
 }
 
@@ -207,6 +218,11 @@ static int start_redirect(app *a)
                    LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
                    (cfg->reuse_port ? LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE : 0);
     info.timeout_secs = 30;
+    {
+        struct in_addr v4; /* as in start_lws */
+        if (inet_pton(AF_INET, cfg->listen_host, &v4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
     if (!lws_create_vhost(a->lws, &info)) {
         fprintf(stderr, "seatmapd: cannot listen on %s:%d for --http-redirect-port\n",
                 cfg->listen_host, cfg->http_redirect_port);
@@ -234,8 +250,18 @@ static int start_lws(app *a)
     info.user = a;
     info.retry_and_idle_policy = &retry_policy;
     info.timeout_secs = 30;
-    if (cfg->reuse_port)
+    /* lws 4.1.6 puts an IPv4 iface into an IPv6 socket's flowinfo and binds
+     * "::": every address of the machine. An IPv4 address gets an IPv4
+     * socket bound to it. */
+    {
+        struct in_addr v4;
+        if (inet_pton(AF_INET, cfg->listen_host, &v4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+    if (cfg->reuse_port) {
         info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+        listen_share_enable(1); /* what that option does not do with one thread */
+    }
     if (cfg->tls_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
@@ -353,6 +379,45 @@ static void app_free(app *a)
     free(a);
 }
 
+static void announce(const app *a)
+{
+    const config *cfg = &a->cfg;
+    fprintf(stderr, "seatmapd: listening on %s://%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
+            cfg->listen_host, cfg->listen_port);
+    if (cfg->http_redirect_port)
+        fprintf(stderr, "seatmapd: redirecting http://%s:%d to https\n", cfg->listen_host,
+                cfg->http_redirect_port);
+}
+
+/* --reuse-port: another seatmapd may be serving this port, so take a share
+ * of its connections only once every show's seats are loaded, or after
+ * SERVER_READY_WAIT_MS anyway (Redis down is never fatal). */
+#define SERVER_READY_WAIT_MS 10000
+
+static void on_ready_poll(uv_timer_t *t)
+{
+    app *a = t->data;
+    int ready = store_up(a->store) && shows_all_loaded(a->shows);
+    if (!ready && sm_mono_ms() < a->ready_deadline_ms)
+        return;
+    if (!ready)
+        sm_warn("not ready after %d ms (is Redis up?): listening anyway", SERVER_READY_WAIT_MS);
+    a->ready_pending = 0;
+    uv_close((uv_handle_t *)&a->ready_timer, NULL);
+    if (start_lws(a))
+        exit(1);
+    announce(a);
+}
+
+static void listen_when_ready(app *a)
+{
+    uv_timer_init(a->loop, &a->ready_timer);
+    a->ready_timer.data = a;
+    a->ready_pending = 1;
+    a->ready_deadline_ms = sm_mono_ms() + SERVER_READY_WAIT_MS;
+    uv_timer_start(&a->ready_timer, on_ready_poll, 10, 10);
+}
+
 int server_run(const config *cfg)
 {
     app *a = app_new(cfg);
@@ -381,7 +446,7 @@ int server_run(const config *cfg)
         a->loop = NULL;
         goto out;
     }
-    if (start_lws(a))
+    if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
         store_destroy(a->store);
@@ -390,13 +455,13 @@ int server_run(const config *cfg)
         goto out_loop;
     }
     start_timers(a);
-    fprintf(stderr, "seatmapd: listening on %s://%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
-            cfg->listen_host, cfg->listen_port);
-    if (cfg->http_redirect_port)
-        fprintf(stderr, "seatmapd: redirecting http://%s:%d to https\n", cfg->listen_host,
-                cfg->http_redirect_port);
+    if (cfg->reuse_port)
+        listen_when_ready(a);
+    else
+        announce(a);
     uv_run(a->loop, UV_RUN_DEFAULT);
-    lws_context_destroy(a->lws);
+    if (a->lws)
+        lws_context_destroy(a->lws);
     status = 0;
 out_loop:
     uv_run(a->loop, UV_RUN_NOWAIT);

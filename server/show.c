@@ -290,6 +290,16 @@ void shows_load_all(shows *a)
     free(list);
 }
 
+int shows_all_loaded(const shows *a)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&a->by_id, &it, NULL, &v))
+        if (!show_loaded(v))
+            return 0;
+    return 1;
+}
+
 size_t shows_watcher_count(const shows *a)
 {
     size_t it = 0, n = 0;

@@ -71,6 +71,8 @@ show *shows_get(shows *all, const char *id);
 void shows_load_all(shows *all);
 /* Watchers of every show together. */
 size_t shows_watcher_count(const shows *all);
+/* 1 when every show's seat cache is loaded (a new process is ready). */
+int shows_all_loaded(const shows *all);
 
 /* Timers and store events, wired up by server.c. */
 void shows_tick(shows *all);

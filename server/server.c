@@ -16,6 +16,7 @@
 #include "ws.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -268,10 +269,16 @@ static int start_lws(app *a)
         info.ssl_private_key_filepath = cfg->tls_key;
         info.alpn = "http/1.1"; /* our HTTP code is HTTP/1.1 only */
     }
+    if (cfg->tls_cert[0] && (access(cfg->tls_cert, R_OK) || access(cfg->tls_key, R_OK))) {
+        const char *f = access(cfg->tls_cert, R_OK) ? cfg->tls_cert : cfg->tls_key;
+        fprintf(stderr, "seatmapd: cannot read %s: %s\n", f, strerror(errno));
+        return -1;
+    }
     a->lws = lws_create_context(&info);
     if (!a->lws) {
-        fprintf(stderr, "seatmapd: cannot start the web server (is the package "
-                        "libwebsockets-evlib-uv installed?)\n");
+        fprintf(stderr, "seatmapd: cannot start the web server (%s)\n",
+                cfg->tls_cert[0] ? "are --tls-cert and --tls-key a PEM certificate and its key?"
+                                 : "is the package libwebsockets-evlib-uv installed?");
         return -1;
     }
     /* lws returns a context even when it could not bind the port: then it
@@ -280,8 +287,11 @@ static int start_lws(app *a)
     if (!lws_get_vhost_by_name(a->lws, "default")) {
         fprintf(stderr,
                 "seatmapd: cannot listen on %s:%d (address in use, or not one of this "
-                "machine's addresses)\n",
-                cfg->listen_host, cfg->listen_port);
+                "machine's addresses%s)\n",
+                cfg->listen_host, cfg->listen_port,
+                cfg->tls_cert[0] ? ", or --tls-cert and --tls-key are not a PEM certificate and "
+                                   "its key"
+                                 : "");
         exit(1);
     }
     if (cfg->http_redirect_port && start_redirect(a))

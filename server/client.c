@@ -53,6 +53,11 @@ const char *client_id(const client *c)
     return c->id;
 }
 
+int client_close_sent(const client *c)
+{
+    return c->close_sent;
+}
+
 void client_go_away(client *c)
 {
     if (!client_connected(c) || c->close_code)

@@ -53,6 +53,10 @@ const char *client_id(const client *c);
 /* Closes with 1001 "going away" once what is queued is written (a server
  * that stops); later sends are dropped, and so is the rest of its input. */
 void client_go_away(client *c);
+/* 1 once that close frame went out: the peer's close frame is its answer,
+ * which must not be echoed (a second close frame makes browsers report the
+ * close as 1006, abnormal). */
+int client_close_sent(const client *c);
 
 /* Queues a frame (takes a new reference; the caller keeps its own). */
 void client_send(client *c, frame *f);

@@ -459,6 +459,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         if (pss->c && a->draining)
             return on_writeable_draining(pss);
         return pss->c && client_writeable(pss->c) >= 0 ? 0 : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* the answer to our 1001: close the socket, echo nothing */
+        return pss->c && client_close_sent(pss->c) ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(pss);
         return 0;

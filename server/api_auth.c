@@ -121,10 +121,16 @@ static void start_session(http_req *r, const ledger_user *u)
         http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
         return;
     }
+    /* Secure with TLS: the browser never sends it over plain HTTP */
     snprintf(cookie, sizeof(cookie),
-             API_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", token,
-             API_SESSION_MS / 1000);
+             API_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", token,
+             API_SESSION_MS / 1000, a->cfg.tls_cert[0] ? "; Secure" : "");
     http_req_set_cookie(r, cookie);
+    {
+        char peer[PEER_ADDR_MAX];
+        http_req_peer(r, peer, sizeof(peer));
+        sm_logf(SM_LOG_INFO, http_req_id(r), "%s (%s) logged in from %s", u->name, u->role, peer);
+    }
     respond_user(r, u);
 }
 
@@ -192,7 +198,9 @@ void api_logout(http_req *r, const http_params *p)
         auth_token_hash(token, hash);
         ledger_session_delete(a->ledger, hash);
     }
-    http_req_set_cookie(r, API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    http_req_set_cookie(
+        r, a->cfg.tls_cert[0] ? API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+                              : API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     sm_buf_init(&b, 64);
     sm_buf_adds(&b, "{\"ok\":true}");
     http_respond_json(r, 200, &b);

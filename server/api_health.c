@@ -12,6 +12,11 @@ void api_healthz(http_req *r, const http_params *p)
     sm_buf b;
 
     sm_buf_init(&b, 128);
+    if (a->draining) { /* SIGTERM: load balancers should stop sending us work */
+        sm_buf_adds(&b, "{\"status\":\"draining\"}");
+        http_respond_json(r, 503, &b);
+        return;
+    }
     sm_buf_printf(&b, "{\"status\":\"%s\",\"redis\":\"%s\",\"database\":\"%s\"}",
                   redis && db ? "ok" : "unavailable", redis ? "up" : "down", db ? "up" : "down");
     http_respond_json(r, redis && db ? 200 : 503, &b);

@@ -44,6 +44,15 @@ typedef struct app {
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
     int stopping;
+    /* operations (shutdown.c, docs/operations.md) */
+    uv_signal_t sighup; /* reopens the log file */
+    int draining;       /* SIGTERM: finishing what is in flight */
+    int64_t drain_started_ms;
+    uv_timer_t drain_timer;
+    struct http_redirect_target *redirect; /* --http-redirect-port, or NULL */
+    uv_timer_t ready_timer;                /* --reuse-port: listen once every show is loaded */
+    int ready_pending;
+    int64_t ready_deadline_ms;
 } app;
 
 #endif

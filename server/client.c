@@ -8,6 +8,7 @@
 #include "map.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +22,16 @@ struct client {
     size_t qbytes;
     size_t head_off; /* bytes of the head frame written (HTTP bodies) */
     int close_code;  /* set: close with this code at the next writeable */
+    int close_soft;  /* ... once the queue is written (going away) */
+    int close_sent;  /* our close frame went out: waiting for the peer's */
+    const char *close_why;
+    char id[SM_LOG_ID_LEN + 1]; /* for log lines */
     client_hub *hub;
     char buyer_id[CLIENT_BUYER_ID_MAX + 1];
     client *buyer_next, *buyer_prev; /* connections of the same buyer */
 };
+
+static void want_write(client *c);
 
 struct client_hub {
     sm_map buyers; /* buyer id -> client* (head of that buyer's connections) */
@@ -39,7 +46,28 @@ client *client_new(struct lws *wsi, size_t max_queue)
     c->socketless = wsi == NULL;
     c->refs = 1;
     c->max_queue = max_queue;
+    sm_log_new_id(c->id);
     return c;
+}
+
+const char *client_id(const client *c)
+{
+    return c->id;
+}
+
+int client_close_sent(const client *c)
+{
+    return c->close_sent;
+}
+
+void client_go_away(client *c)
+{
+    if (!client_connected(c) || c->close_code)
+        return;
+    c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+    c->close_soft = 1;
+    c->close_why = "server restarting";
+    want_write(c);
 }
 
 void client_ref(client *c)
@@ -213,6 +241,31 @@ static int write_body_chunk(client *c, frame *f)
     return last;
 }
 
+/* lws's own LWS_WRITE_CLOSE (its private headers; lws-write.h leaves the
+ * value 4 out and says lws_close_reason handles it). */
+#define CLIENT_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+/* Writes the close frame itself: on lws 4.1.6 a close asked for from
+ * WRITEABLE (lws_close_reason, return -1) reaches the peer as 1006, which
+ * would make a page wait out its backoff. lws answers the peer's close
+ * frame and closes the socket; a peer that never answers is cut off after
+ * 2 s. */
+static int send_close_frame(client *c)
+{
+    unsigned char buf[LWS_PRE + 125], *p = buf + LWS_PRE;
+    size_t n = strlen(c->close_why);
+    if (n > 120)
+        n = 120;
+    p[0] = (unsigned char)(c->close_code >> 8);
+    p[1] = (unsigned char)(c->close_code & 0xff);
+    memcpy(p + 2, c->close_why, n);
+    if (lws_write(c->wsi, p, n + 2, CLIENT_WRITE_CLOSE) < (int)(n + 2))
+        return -1;
+    c->close_sent = 1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+    return 0;
+}
+
 int client_writeable(client *c)
 {
     frame *f;
@@ -220,10 +273,14 @@ int client_writeable(client *c)
 
     if (!c->wsi)
         return -1;
-    if (c->close_code) {
-        static char why[] = "too slow: too much queued";
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
-                         sizeof(why) - 1);
+    if (c->close_sent)
+        return 0;
+    if (c->close_soft && !c->qcount)
+        return send_close_frame(c);
+    if (c->close_code && !c->close_soft) {
+        const char *why = c->close_why ? c->close_why : "too slow: too much queued";
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)(uintptr_t)why, strlen(why));
         return -1;
     }
     if (!c->qcount)

@@ -48,6 +48,16 @@ int client_connected(const client *c);
 /* 1 once the client is being cut off: the rest of its input is dropped. */
 int client_closing(const client *c);
 
+/* An id for log lines (16 hex digits, log.h). */
+const char *client_id(const client *c);
+/* Closes with 1001 "going away" once what is queued is written (a server
+ * that stops); later sends are dropped, and so is the rest of its input. */
+void client_go_away(client *c);
+/* 1 once that close frame went out: the peer's close frame is its answer,
+ * which must not be echoed (a second close frame makes browsers report the
+ * close as 1006, abnormal). */
+int client_close_sent(const client *c);
+
 /* Queues a frame (takes a new reference; the caller keeps its own). */
 void client_send(client *c, frame *f);
 /* Copies text into a new text frame and sends it. */

@@ -12,7 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef enum { OPT_STR, OPT_LISTEN, OPT_SECONDS, OPT_INT, OPT_FLAG, OPT_ADDR } opt_kind;
+typedef enum {
+    OPT_STR,
+    OPT_LISTEN,
+    OPT_SECONDS,
+    OPT_INT,
+    OPT_FLAG,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
+    OPT_CIDRS,
+    OPT_ADDR
+} opt_kind;
 
 typedef struct option_def {
     const char *flag;
@@ -37,6 +47,16 @@ static const option_def options[] = {
     {"--rate", "SEATMAP_RATE", OPT_INT, O(rate), 1, 100000},
     {"--demo", "SEATMAP_DEMO", OPT_FLAG, O(demo), 0, 1},
     {"--metrics-listen", "SEATMAP_METRICS_LISTEN", OPT_ADDR, O(metrics_listen), 0, 0},
+    {"--log-level", "SEATMAP_LOG_LEVEL", OPT_LOG_LEVEL, O(log_level), 0, 0},
+    {"--log-format", "SEATMAP_LOG_FORMAT", OPT_LOG_FORMAT, O(log_format), 0, 0},
+    {"--log-file", "SEATMAP_LOG_FILE", OPT_STR, O(log_file), 0, 0},
+    {"--shutdown-timeout", "SEATMAP_SHUTDOWN_TIMEOUT", OPT_SECONDS, O(shutdown_ms), 100, 3600000},
+    {"--reuse-port", "SEATMAP_REUSE_PORT", OPT_FLAG, O(reuse_port), 0, 1},
+    {"--tls-cert", "SEATMAP_TLS_CERT", OPT_STR, O(tls_cert), 0, 0},
+    {"--tls-key", "SEATMAP_TLS_KEY", OPT_STR, O(tls_key), 0, 0},
+    {"--http-redirect-port", "SEATMAP_HTTP_REDIRECT_PORT", OPT_INT, O(http_redirect_port), 1,
+     65535},
+    {"--trust-proxy", "SEATMAP_TRUST_PROXY", OPT_CIDRS, O(trust_proxy), 0, 0},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #undef O
@@ -130,8 +150,41 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
         *(int *)(void *)p =
             !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || !*v);
         return 0;
+    case OPT_LOG_LEVEL:
+        if (sm_log_parse_level(v, (sm_log_level *)(void *)p) == 0)
+            return 0;
+        snprintf(err, errlen, "--log-level wants debug, info, warn or error, got '%s'", v);
+        return -1;
+    case OPT_LOG_FORMAT:
+        if (sm_log_parse_format(v, (sm_log_format *)(void *)p) == 0)
+            return 0;
+        snprintf(err, errlen, "--log-format wants text or json, got '%s'", v);
+        return -1;
+    case OPT_CIDRS:
+        return peer_config_parse((peer_config *)(void *)p, v, err, errlen);
     }
     return -1;
+}
+
+/* Flags of docs/operations.md that only make sense together. */
+static int config_check_ops(const config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together: give both or neither");
+        return -1;
+    }
+    if (cfg->http_redirect_port && !cfg->tls_cert[0]) {
+        snprintf(err, errlen,
+                 "--http-redirect-port redirects to HTTPS: it needs --tls-cert and "
+                 "--tls-key");
+        return -1;
+    }
+    if (cfg->http_redirect_port == cfg->listen_port) {
+        snprintf(err, errlen, "--http-redirect-port must differ from the --listen port (%d)",
+                 cfg->listen_port);
+        return -1;
+    }
+    return 0;
 }
 
 static int path_exists(const char *dir, const char *name)
@@ -187,6 +240,9 @@ static void set_defaults(config *cfg)
     cfg->frozen_bound_ms = 10000;
     cfg->max_frame = 16 * 1024;
     cfg->max_queue = 4 * 1024 * 1024;
+    cfg->log_level = SM_LOG_INFO;
+    cfg->log_format = SM_LOG_TEXT;
+    cfg->shutdown_ms = 10000;
 }
 
 /* The option a config file's name means: "listen", "--listen" or
@@ -349,5 +405,5 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
         if (set_option(cfg, o, argv[++a], err, errlen))
             return -1;
     }
-    return 0;
+    return config_check_ops(cfg, err, errlen);
 }

@@ -5,6 +5,9 @@
 #ifndef SEATMAP_CONFIG_H
 #define SEATMAP_CONFIG_H
 
+#include "log.h"
+#include "peer.h"
+
 #include <stddef.h>
 
 #define SM_VERSION "0.1.0"
@@ -27,6 +30,16 @@ typedef struct config {
     size_t max_queue;         /* bytes queued to one client before it is cut off */
     char metrics_listen[300]; /* --metrics-listen HOST:PORT, "" for the main port */
     char config_file[1024];   /* --config FILE, "" when none was read */
+    /* operations (docs/operations.md) */
+    sm_log_level log_level;   /* --log-level */
+    sm_log_format log_format; /* --log-format */
+    char log_file[1024];      /* --log-file: "" is stderr; SIGHUP reopens it */
+    long shutdown_ms;         /* --shutdown-timeout: SIGTERM waits this long for requests */
+    int reuse_port;           /* --reuse-port: SO_REUSEPORT, for rolling restarts */
+    char tls_cert[1024];      /* --tls-cert: PEM file; with tls_key, HTTPS and WSS */
+    char tls_key[1024];       /* --tls-key */
+    int http_redirect_port;   /* --http-redirect-port: plain HTTP that redirects, 0 none */
+    peer_config trust_proxy;  /* --trust-proxy: whose X-Forwarded-For is believed */
 } config;
 
 #define CONFIG_LINE_MAX 4096 /* longest line of a config file */

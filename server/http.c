@@ -34,10 +34,23 @@ static int metrics_refused(const app *a, struct lws *wsi, const char *path)
     return is_metrics && a->cfg.metrics_listen[0];
 }
 
+/* One debug line per answered API transaction (files: at the start). */
+static void log_access(const http_req *r, int status, const char *what)
+{
+    char peer[PEER_ADDR_MAX];
+    if (!sm_log_enabled(SM_LOG_DEBUG))
+        return;
+    http_req_peer(r, peer, sizeof(peer));
+    sm_logf(SM_LOG_DEBUG, http_req_id(r), "%s %s %d%s from %s in %lld ms", http_req_method_name(r),
+            http_req_path(r), status, what, peer, (long long)http_req_age_ms(r));
+}
+
 static void end_request(http_session *pss)
 {
     /* lws gives no session to a request it refused */
     if (pss && pss->r) {
+        if (http_req_status(pss->r))
+            log_access(pss->r, http_req_status(pss->r), "");
         http_req_detach(pss->r);
         http_req_unref(pss->r);
         pss->r = NULL;
@@ -101,7 +114,9 @@ static int on_request(http_session *pss, struct lws *wsi, const char *path)
     if (!is_api(path)) {
         http_static_rc rc = http_static_serve(pss->r, wsi, a->cfg.web_dir);
         if (rc == HTTP_STATIC_ANSWERED)
-            return 0;     /* an error, written as usual */
+            return 0; /* an error, written as usual */
+        if (rc == HTTP_STATIC_SERVING)
+            log_access(pss->r, 200, " (file)");
         end_request(pss); /* lws serves the file (or failed) on its own */
         return rc == HTTP_STATIC_CLOSE ? -1 : 0;
     }
@@ -121,8 +136,10 @@ static int on_writeable(http_session *pss, struct lws *wsi)
     if (rc < 0)
         return -1;
     if (rc > 0) {
+        app *a = lws_context_user(lws_get_context(wsi));
         end_request(pss);
-        if (lws_http_transaction_completed(wsi))
+        /* draining: no next transaction on this connection */
+        if (a->draining || lws_http_transaction_completed(wsi))
             return -1;
     }
     return 0;
@@ -162,8 +179,10 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss ? on_writeable(pss, wsi) : 0;
-    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
+        app *a = lws_context_user(lws_get_context(wsi));
+        return a->draining || lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         end_connection(pss);

@@ -9,6 +9,15 @@
 #include <string.h>
 
 #define HTTP_HEAD_MAX 2048
+#define HTTP_HSTS "max-age=31536000"
+
+/* Set once at start (http_req_configure), and when the server drains. */
+static struct {
+    const peer_config *trust;
+    int tls;
+    int draining;
+    size_t live; /* requests not yet freed */
+} G;
 
 struct http_req {
     struct lws *wsi; /* NULL once detached */
@@ -21,7 +30,26 @@ struct http_req {
     ledger_user user;
     char cookie[256];
     int answered;
+    int status;                 /* of the answer, once answered */
+    char id[SM_LOG_ID_LEN + 1]; /* X-Request-Id, and in log lines */
+    int64_t started_ms;
 };
+
+void http_req_configure(const peer_config *trust, int tls)
+{
+    G.trust = trust;
+    G.tls = tls;
+}
+
+void http_req_set_draining(int on)
+{
+    G.draining = on;
+}
+
+size_t http_req_live(void)
+{
+    return G.live;
+}
 
 http_method http_method_of(struct lws *wsi)
 {
@@ -49,6 +77,9 @@ http_req *http_req_new(struct lws *wsi, client *conn, void *ctx, http_method m, 
     r->m = m;
     snprintf(r->path, sizeof(r->path), "%s", path);
     sm_buf_init(&r->body, HTTP_MAX_BODY);
+    sm_log_new_id(r->id);
+    r->started_ms = sm_mono_ms();
+    G.live++;
     return r;
 }
 
@@ -64,6 +95,7 @@ void http_req_unref(http_req *r)
     sm_buf_free(&r->body);
     client_unref(r->conn);
     free(r);
+    G.live--;
 }
 
 void http_req_detach(http_req *r)
@@ -89,6 +121,55 @@ http_method http_req_method(const http_req *r)
 const char *http_req_path(const http_req *r)
 {
     return r->path;
+}
+
+const char *http_req_id(const http_req *r)
+{
+    return r->id;
+}
+
+int http_req_status(const http_req *r)
+{
+    return r->status;
+}
+
+int64_t http_req_age_ms(const http_req *r)
+{
+    return sm_mono_ms() - r->started_ms;
+}
+
+void http_req_peer(const http_req *r, char *out, size_t len)
+{
+    peer_address(r->wsi, G.trust, out, len);
+}
+
+static const char *method_name(http_method m)
+{
+    switch (m) {
+    case HTTP_GET:
+        return "GET";
+    case HTTP_POST:
+        return "POST";
+    case HTTP_DELETE:
+        return "DELETE";
+    case HTTP_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}
+
+const char *http_req_method_name(const http_req *r)
+{
+    return method_name(r->m);
+}
+
+int http_req_extra_headers(const http_req *r, char *out, size_t len)
+{
+    int n = snprintf(out, len, "x-request-id: %s\r\n%s%s", r->id,
+                     G.tls ? "strict-transport-security: " HTTP_HSTS "\r\n" : "",
+                     G.draining ? "connection: close\r\n" : "");
+    return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
 /* ---- headers ---- */
@@ -213,6 +294,10 @@ static frame *head_frame(http_req *r, int status, const char *ctype, size_t len,
         return NULL;
     if (r->cookie[0] && add_header(wsi, "set-cookie:", r->cookie, &p, end))
         return NULL;
+    if (add_header(wsi, "x-request-id:", r->id, &p, end) ||
+        (G.tls && add_header(wsi, "strict-transport-security:", HTTP_HSTS, &p, end)) ||
+        (G.draining && add_header(wsi, "connection:", "close", &p, end)))
+        return NULL;
     if (lws_finalize_http_header(wsi, &p, end))
         return NULL;
     return frame_new_mode(FRAME_HTTP_HEAD, (const char *)buf, (size_t)(p - buf));
@@ -225,6 +310,7 @@ static void respond_frame_typed(http_req *r, int status, const char *ctype, fram
     if (r->answered || !r->wsi)
         return;
     r->answered = 1;
+    r->status = status;
     head = head_frame(r, status, ctype, body->len, gzipped);
     if (!head) {
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
@@ -284,10 +370,28 @@ void http_respond_json(http_req *r, int status, sm_buf *b)
     sm_buf_free(b);
 }
 
+/* One line per failed request, with its id: server faults as errors,
+ * refused credentials as info (what fail2ban and people look for), the rest
+ * of the client's mistakes as debug. Never a header value: they carry
+ * cookies and tokens. */
+static void log_error(const http_req *r, int status, outcome o, const char *message)
+{
+    sm_log_level lv = status >= 500                    ? SM_LOG_ERROR
+                      : status == 401 || status == 403 ? SM_LOG_INFO
+                                                       : SM_LOG_DEBUG;
+    char peer[PEER_ADDR_MAX];
+    if (!sm_log_enabled(lv) || r->answered || !r->wsi)
+        return;
+    http_req_peer(r, peer, sizeof(peer));
+    sm_logf(lv, r->id, "HTTP %d %s on %s %s from %s: %s", status, outcome_code(o),
+            method_name(r->m), r->path, peer, message ? message : outcome_message(o));
+}
+
 void http_respond_error_status(http_req *r, int status, outcome o, const char *message,
                                const char *extra)
 {
     sm_buf b;
+    log_error(r, status, o, message);
     sm_buf_init(&b, 1024 * 1024);
     sm_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", outcome_code(o));
     sm_buf_add_json_str(&b, message ? message : outcome_message(o));

@@ -22,6 +22,7 @@
 #include "client.h"
 #include "ledger.h"
 #include "outcome.h"
+#include "peer.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -39,6 +40,15 @@ typedef enum http_method {
 } http_method;
 
 typedef struct http_req http_req;
+
+/* Once, at start: whose X-Forwarded-For to believe (kept, not copied) and
+ * whether the port is TLS (answers then carry Strict-Transport-Security). */
+void http_req_configure(const peer_config *trust, int tls);
+/* While the server drains (SIGTERM), answers say `connection: close`. */
+void http_req_set_draining(int on);
+/* Requests not yet freed: answers being written or work still running for
+ * them (a booking, a password check). The server waits for 0 to stop. */
+size_t http_req_live(void);
 
 /* The method of the request being parsed on wsi. */
 http_method http_method_of(struct lws *wsi);
@@ -58,6 +68,18 @@ int http_req_alive(const http_req *r);
 void *http_req_ctx(const http_req *r);
 http_method http_req_method(const http_req *r);
 const char *http_req_path(const http_req *r);
+const char *http_req_method_name(const http_req *r);
+/* Its id: the X-Request-Id header of the answer and the req= of log lines. */
+const char *http_req_id(const http_req *r);
+/* The status it was answered with; 0 before. */
+int http_req_status(const http_req *r);
+int64_t http_req_age_ms(const http_req *r);
+/* The client's address (peer.h, with the configured trusted proxies). */
+void http_req_peer(const http_req *r, char *out, size_t len);
+/* The headers every answer carries (x-request-id, HSTS with TLS,
+ * connection: close while draining) as raw "name: value\r\n" lines, for
+ * answers lws writes itself (files). Its length, or -1 when len is short. */
+int http_req_extra_headers(const http_req *r, char *out, size_t len);
 
 /* Copies a header; its length, or 0 (out = "") when absent or too long. */
 int http_req_header(const http_req *r, enum lws_token_indexes t, char *out, size_t outlen);

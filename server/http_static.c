@@ -31,7 +31,7 @@ static const char *mime_of(const char *path)
 
 http_static_rc http_static_serve(http_req *r, struct lws *wsi, const char *web_dir)
 {
-    char file[2048];
+    char file[2048], extra[256];
     const char *rel = http_req_path(r), *mime;
     struct stat st;
     int n;
@@ -50,7 +50,8 @@ http_static_rc http_static_serve(http_req *r, struct lws *wsi, const char *web_d
         http_respond_error(r, OUT_NOT_FOUND, "no such page", NULL);
         return HTTP_STATIC_ANSWERED;
     }
-    n = lws_serve_http_file(wsi, file, mime, NULL, 0);
+    n = http_req_extra_headers(r, extra, sizeof(extra));
+    n = lws_serve_http_file(wsi, file, mime, n > 0 ? extra : NULL, n > 0 ? n : 0);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
         return HTTP_STATIC_CLOSE;
     return HTTP_STATIC_SERVING;

@@ -8,9 +8,15 @@
 
 #include "app.h"
 #include "http.h"
+#include "http_redirect.h"
+#include "http_request.h"
+#include "listen_share.h"
+#include "shutdown.h"
 #include "venue.h"
 #include "ws.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,8 +53,8 @@ static void lws_log_line(int level, const char *line)
     p = p ? p + 1 : line;
     while (*p == ' ')
         p++;
-    sm_log("lws", "%.*s", (int)strcspn(p, "\n"), p);
-    (void)level;
+    sm_logf(level & LLL_ERR ? SM_LOG_ERROR : SM_LOG_WARN, NULL, "lws: %.*s", (int)strcspn(p, "\n"),
+            p);
 }
 
 /* Timers and store events go to the show registry (a->shows). */
@@ -100,15 +106,40 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     best_service_stop(a->best);
+    uv_close((uv_handle_t *)&a->sighup, NULL);
+    if (a->ready_pending) {
+        a->ready_pending = 0;
+        uv_close((uv_handle_t *)&a->ready_timer, NULL);
+    }
     store_destroy(a->store);
     a->store = NULL;
-    lws_context_destroy(a->lws);
+    if (a->lws)
+        lws_context_destroy(a->lws);
 }
 
+/* SIGTERM and SIGINT drain first (shutdown.h); a signal while draining
+ * changes nothing: the drain is bounded by --shutdown-timeout. */
 static void on_signal(uv_signal_t *s, int signum)
 {
-    (void)signum;
-    stop(s->data);
+    app *a = s->data;
+    if (a->draining) {
+        sm_info("%s while draining: still waiting (at most %ld ms in all)", strsignal(signum),
+                a->cfg.shutdown_ms);
+        return;
+    }
+    sm_info("%s: shutting down gracefully", strsignal(signum));
+    if (!a->lws) { /* not listening yet: nothing to drain */
+        stop(a);
+        return;
+    }
+    shutdown_begin(a, stop);
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    app *a = s->data;
+    if (a->cfg.log_file[0] && sm_log_reopen() == 0)
+        sm_info("SIGHUP: reopened the log file %s", a->cfg.log_file);
 }
 
 /* Creates the `demo` show from the demo venue unless it exists. */
@@ -173,6 +204,43 @@ static int open_ledger(app *a)
     return 0;
 }
 
+/* The plain-HTTP listener of --http-redirect-port: a second vhost. */
+static int start_redirect(app *a)
+{
+    const config *cfg = &a->cfg;
+    struct lws_context_creation_info info;
+
+    a->redirect = calloc(1, sizeof(*a->redirect));
+    if (!a->redirect)
+        return -1;
+    a->redirect->https_port = cfg->listen_port;
+    snprintf(a->redirect->fallback_host, sizeof(a->redirect->fallback_host), "%s",
+             strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0
+                 ? "localhost"
+                 : cfg->listen_host);
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->http_redirect_port;
+    info.iface = cfg->listen_host;
+    info.protocols = http_redirect_protocols;
+    info.vhost_name = "redirect";
+    info.user = a->redirect;
+    info.options = LWS_SERVER_OPTION_LIBUV |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+                   (cfg->reuse_port ? LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE : 0);
+    info.timeout_secs = 30;
+    {
+        struct in_addr v4; /* as in start_lws */
+        if (inet_pton(AF_INET, cfg->listen_host, &v4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+    if (!lws_create_vhost(a->lws, &info)) {
+        fprintf(stderr, "seatmapd: cannot listen on %s:%d for --http-redirect-port\n",
+                cfg->listen_host, cfg->http_redirect_port);
+        return -1;
+    }
+    return 0;
+}
+
 /* lws on our loop. 0, or -1 after saying why (the loop is still open). */
 static int start_lws(app *a)
 {
@@ -192,10 +260,34 @@ static int start_lws(app *a)
     info.user = a;
     info.retry_and_idle_policy = &retry_policy;
     info.timeout_secs = 30;
+    /* lws 4.1.6 puts an IPv4 iface into an IPv6 socket's flowinfo and binds
+     * "::": every address of the machine. An IPv4 address gets an IPv4
+     * socket bound to it. */
+    {
+        struct in_addr v4;
+        if (inet_pton(AF_INET, cfg->listen_host, &v4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+    if (cfg->reuse_port) {
+        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+        listen_share_enable(1); /* what that option does not do with one thread */
+    }
+    if (cfg->tls_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        info.alpn = "http/1.1"; /* our HTTP code is HTTP/1.1 only */
+    }
+    if (cfg->tls_cert[0] && (access(cfg->tls_cert, R_OK) || access(cfg->tls_key, R_OK))) {
+        const char *f = access(cfg->tls_cert, R_OK) ? cfg->tls_cert : cfg->tls_key;
+        fprintf(stderr, "seatmapd: cannot read %s: %s\n", f, strerror(errno));
+        return -1;
+    }
     a->lws = lws_create_context(&info);
     if (!a->lws) {
-        fprintf(stderr, "seatmapd: cannot start the web server (is the package "
-                        "libwebsockets-evlib-uv installed?)\n");
+        fprintf(stderr, "seatmapd: cannot start the web server (%s)\n",
+                cfg->tls_cert[0] ? "are --tls-cert and --tls-key a PEM certificate and its key?"
+                                 : "is the package libwebsockets-evlib-uv installed?");
         return -1;
     }
     /* lws returns a context even when it could not bind the port: then it
@@ -204,10 +296,15 @@ static int start_lws(app *a)
     if (!lws_get_vhost_by_name(a->lws, "default")) {
         fprintf(stderr,
                 "seatmapd: cannot listen on %s:%d (address in use, or not one of this "
-                "machine's addresses)\n",
-                cfg->listen_host, cfg->listen_port);
+                "machine's addresses%s)\n",
+                cfg->listen_host, cfg->listen_port,
+                cfg->tls_cert[0] ? ", or --tls-cert and --tls-key are not a PEM certificate and "
+                                   "its key"
+                                 : "");
         exit(1);
     }
+    if (cfg->http_redirect_port && start_redirect(a))
+        exit(1);
     lws_set_log_level(LLL_ERR, lws_log_line);
     return 0;
 }
@@ -298,6 +395,9 @@ static void start_timers(app *a)
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_init(a->loop, &a->sighup);
+    a->sighup.data = a;
+    uv_signal_start(&a->sighup, on_sighup, SIGHUP);
 }
 
 static app *app_new(const config *cfg)
@@ -308,7 +408,13 @@ static app *app_new(const config *cfg)
         return NULL;
     a->cfg = *cfg;
     gethostname(host, sizeof(host) - 1);
-    snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
+    /* Two processes on one port (--reuse-port) are two instances: one must
+     * not take the other's confirmations in flight for abandoned ones. */
+    if (cfg->reuse_port)
+        snprintf(a->instance, sizeof(a->instance), "%s:%d:%ld", host, cfg->listen_port,
+                 (long)getpid());
+    else
+        snprintf(a->instance, sizeof(a->instance), "%s:%d", host, cfg->listen_port);
     snprintf(a->started_ms, sizeof(a->started_ms), "%lld", (long long)sm_now_ms());
     a->hub = client_hub_new();
     if (!a->hub) {
@@ -323,9 +429,49 @@ static void app_free(app *a)
     best_service_free(a->best);
     shows_free(a->shows);
     client_hub_free(a->hub);
+    free(a->redirect);
     if (a->ledger)
         ledger_close(a->ledger);
     free(a);
+}
+
+static void announce(const app *a)
+{
+    const config *cfg = &a->cfg;
+    fprintf(stderr, "seatmapd: listening on %s://%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
+            cfg->listen_host, cfg->listen_port);
+    if (cfg->http_redirect_port)
+        fprintf(stderr, "seatmapd: redirecting http://%s:%d to https\n", cfg->listen_host,
+                cfg->http_redirect_port);
+}
+
+/* --reuse-port: another seatmapd may be serving this port, so take a share
+ * of its connections only once every show's seats are loaded, or after
+ * SERVER_READY_WAIT_MS anyway (Redis down is never fatal). */
+#define SERVER_READY_WAIT_MS 10000
+
+static void on_ready_poll(uv_timer_t *t)
+{
+    app *a = t->data;
+    int ready = store_up(a->store) && shows_all_loaded(a->shows);
+    if (!ready && sm_mono_ms() < a->ready_deadline_ms)
+        return;
+    if (!ready)
+        sm_warn("not ready after %d ms (is Redis up?): listening anyway", SERVER_READY_WAIT_MS);
+    a->ready_pending = 0;
+    uv_close((uv_handle_t *)&a->ready_timer, NULL);
+    if (start_lws(a))
+        exit(1);
+    announce(a);
+}
+
+static void listen_when_ready(app *a)
+{
+    uv_timer_init(a->loop, &a->ready_timer);
+    a->ready_timer.data = a;
+    a->ready_pending = 1;
+    a->ready_deadline_ms = sm_mono_ms() + SERVER_READY_WAIT_MS;
+    uv_timer_start(&a->ready_timer, on_ready_poll, 10, 10);
 }
 
 int server_run(const config *cfg)
@@ -333,8 +479,16 @@ int server_run(const config *cfg)
     app *a = app_new(cfg);
     int status = 1;
 
+    char err[1200];
+
     if (!a)
         return 1;
+    if (sm_log_setup(cfg->log_level, cfg->log_format, cfg->log_file, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        app_free(a);
+        return 1;
+    }
+    http_req_configure(&a->cfg.trust_proxy, cfg->tls_cert[0] != 0);
     signal(SIGPIPE, SIG_IGN);
     /* Snapshots of big shows are ~60 KB: above this, glibc maps and unmaps
      * them instead of keeping freed ones in the heap after a burst of joins. */
@@ -348,7 +502,7 @@ int server_run(const config *cfg)
         a->loop = NULL;
         goto out;
     }
-    if (start_lws(a))
+    if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
         store_destroy(a->store);
@@ -360,11 +514,15 @@ int server_run(const config *cfg)
         goto out_loop;
     }
     start_timers(a);
-    fprintf(stderr, "seatmapd: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
     if (cfg->metrics_listen[0])
         start_metrics_listener(a);
+    if (cfg->reuse_port)
+        listen_when_ready(a);
+    else
+        announce(a);
     uv_run(a->loop, UV_RUN_DEFAULT);
-    lws_context_destroy(a->lws);
+    if (a->lws)
+        lws_context_destroy(a->lws);
     status = 0;
 out_loop:
     uv_run(a->loop, UV_RUN_NOWAIT);

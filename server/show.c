@@ -333,6 +333,16 @@ size_t show_watcher_count(const show *s)
     return s->nwatchers;
 }
 
+int shows_all_loaded(const shows *a)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&a->by_id, &it, NULL, &v))
+        if (!show_loaded(v))
+            return 0;
+    return 1;
+}
+
 size_t shows_watcher_count(const shows *a)
 {
     size_t it = 0, n = 0;

@@ -77,6 +77,8 @@ size_t show_watcher_count(const show *s);
 /* The (at most max) shows with the most watchers, busiest first, into out;
  * shows without watchers are left out. Returns how many. */
 size_t shows_busiest(const shows *all, const show **out, size_t max);
+/* 1 when every show's seat cache is loaded (a new process is ready). */
+int shows_all_loaded(const shows *all);
 
 /* Timers and store events, wired up by server.c. */
 void shows_tick(shows *all);

@@ -1,5 +1,5 @@
 /*
- * util.c - logging, clocks, sm_buf and identifier checks (see util.h).
+ * util.c - clocks, sm_buf and identifier checks (see util.h).
  */
 #include "util.h"
 
@@ -7,23 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-void sm_log(const char *level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ seatmapd %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            level, line);
-}
 
 int64_t sm_now_ms(void)
 {

@@ -8,6 +8,8 @@
 #ifndef SEATMAP_UTIL_H
 #define SEATMAP_UTIL_H
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,11 +17,7 @@
 #define SM_SHOW_ID_MAX 64
 #define SM_SEAT_ID_MAX 32
 
-/* Logging goes to stderr, one line per call, with a level word. */
-void sm_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define sm_info(...) sm_log("info", __VA_ARGS__)
-#define sm_warn(...) sm_log("warn", __VA_ARGS__)
-#define sm_error(...) sm_log("error", __VA_ARGS__)
+/* Logging (sm_info, sm_warn, ...) is log.h's, included here for every module. */
 
 /* Wall clock, unix milliseconds, and a monotonic clock in milliseconds. */
 int64_t sm_now_ms(void);

@@ -21,6 +21,13 @@
 #define WS_REF_TRIES 3
 #define WS_MAX_SEATS 100 /* seats named in one request */
 
+static size_t ws_open; /* connections established and not yet closed */
+
+size_t ws_connections(void)
+{
+    return ws_open;
+}
+
 /* ---- replies ---- */
 
 static void send_reply(client *c, int64_t id, const char *fields)
@@ -38,7 +45,11 @@ static void send_reply(client *c, int64_t id, const char *fields)
  * "\"seats\":[...]") or NULL. id 0: a message without a usable id. */
 static void send_error(client *c, int64_t id, outcome o, const char *message, const char *extra)
 {
+    sm_log_level lv = outcome_http_status(o) >= 500 ? SM_LOG_ERROR : SM_LOG_DEBUG;
     sm_buf b;
+    if (sm_log_enabled(lv))
+        sm_logf(lv, client_id(c), "WebSocket error %s on request %lld: %s", outcome_code(o),
+                (long long)id, message ? message : outcome_message(o));
     sm_buf_init(&b, 1024 * 1024);
     if (id > 0)
         sm_buf_printf(&b, "{\"type\":\"error\",\"id\":%lld,", (long long)id);
@@ -58,7 +69,8 @@ static void send_error(client *c, int64_t id, outcome o, const char *message, co
 
 typedef struct seat_op {
     app *a;
-    client *c; /* holds a reference */
+    client *c;       /* holds a reference */
+    ws_session *pss; /* valid while c is connected */
     show *s;
     char buyer_id[AUTH_BUYER_ID_LEN + 1];
     int64_t id;
@@ -121,8 +133,13 @@ static void op_done(void *arg, const store_result *res)
     metrics_inc(op->release ? M_RELEASES : M_HOLDS, outcome_code(res->outcome));
     show_apply_result(op->s, res, NULL);
     /* closed meanwhile: nobody to answer */
-    if (client_connected(op->c) && op_reply(op, res))
-        return;
+    if (client_connected(op->c)) {
+        if (op_reply(op, res))
+            return;
+        /* a server that drains closes once every request is answered */
+        if (--op->pss->ops == 0 && op->a->draining)
+            client_go_away(op->c);
+    }
     client_unref(op->c);
     free(op);
 }
@@ -185,8 +202,9 @@ static int seats_request_ok(app *a, client *c, int64_t id, const cJSON *jshow, c
     return n;
 }
 
-static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
+static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int release)
 {
+    client *c = pss->c;
     const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
     const cJSON *jseats = cJSON_GetObjectItemCaseSensitive(m, "seats");
     int n = seats_request_ok(a, c, id, jshow, jseats, release);
@@ -221,6 +239,8 @@ static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
     sm_buf_free(&unknown);
     op->a = a;
     op->c = c;
+    op->pss = pss;
+    pss->ops++;
     client_ref(c);
     op->s = s;
     op->id = id;
@@ -419,7 +439,7 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     else if (best)
         do_best(a, pss->c, id, m);
     else
-        do_seats(a, pss->c, id, m, release);
+        do_seats(a, pss, id, m, release);
 }
 
 static void handle_message(app *a, ws_session *pss, const char *data, size_t len)
@@ -460,7 +480,27 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
     sm_buf_init(&pss->rx, a->cfg.max_frame);
     metrics_inc(M_CONNECTIONS_TOTAL, "websocket");
     metrics_gauge_add(M_CONNECTIONS, "websocket", 1);
+    ws_open++;
+    if (sm_log_enabled(SM_LOG_DEBUG)) {
+        char peer[PEER_ADDR_MAX];
+        peer_address(wsi, &a->cfg.trust_proxy, peer, sizeof(peer));
+        sm_logf(SM_LOG_DEBUG, client_id(pss->c), "WebSocket opened from %s", peer);
+    }
+    if (a->draining)
+        client_go_away(pss->c);
     return 0;
+}
+
+/* The server drains (SIGTERM): no more deltas; close with 1001 once every
+ * request of this connection is answered, so the page reconnects at once
+ * (to the process that replaces this one) and resyncs from a snapshot. */
+static int on_writeable_draining(ws_session *pss)
+{
+    show_unwatch(pss->w);
+    pss->w = NULL;
+    if (!pss->ops)
+        client_go_away(pss->c);
+    return client_writeable(pss->c) >= 0 ? 0 : -1;
 }
 
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
@@ -493,6 +533,10 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
 
 static void on_closed(ws_session *pss)
 {
+    if (pss->c) {
+        ws_open--;
+        sm_logf(SM_LOG_DEBUG, client_id(pss->c), "WebSocket closed");
+    }
     show_unwatch(pss->w);
     pss->w = NULL;
     if (pss->c) {
@@ -522,7 +566,12 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     case LWS_CALLBACK_RECEIVE:
         return on_receive(a, pss, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (pss->c && a->draining)
+            return on_writeable_draining(pss);
         return pss->c && client_writeable(pss->c) >= 0 ? 0 : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* the answer to our 1001: close the socket, echo nothing */
+        return pss->c && client_close_sent(pss->c) ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(pss);
         return 0;

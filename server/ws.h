@@ -22,7 +22,11 @@ typedef struct ws_session {
     double tokens;                  /* rate limit bucket */
     int64_t tokens_at;
     sm_buf rx; /* a message arriving in fragments */
+    int ops;   /* holds and releases waiting for Redis */
 } ws_session;
+
+/* Open WebSocket connections of this process. */
+size_t ws_connections(void);
 
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);

@@ -94,7 +94,7 @@ export class LiveConnection {
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (ev) => this.onMessage(ev.data);
-    ws.onclose = () => this.onClose(ws);
+    ws.onclose = (ev) => this.onClose(ws, ev);
     ws.onerror = () => {}; // onclose follows and does the work
   }
 
@@ -117,7 +117,7 @@ export class LiveConnection {
     if (this.show) this.sendWatch();
   }
 
-  onClose(ws) {
+  onClose(ws, ev) {
     if (this.ws !== ws) return;
     this.ws = null;
     this.ready = false;
@@ -128,7 +128,17 @@ export class LiveConnection {
       p.reject(new LiveError('disconnected', 'The connection to the server was lost.'));
       this.pending.delete(id);
     }
-    if (!this.stopped) this.scheduleReconnect();
+    if (this.stopped) return;
+    // 1001 "going away": the server is restarting and another one already takes
+    // connections, so reconnect at once (a failed attempt falls back to the backoff).
+    if (ev && ev.code === 1001 && this.attempt === 0) {
+      this.attempt = 1;
+      this.setStatus('reconnecting', { inMs: 0, attempt: this.attempt });
+      clearTimeout(this.retryTimer);
+      this.open();
+      return;
+    }
+    this.scheduleReconnect();
   }
 
   scheduleReconnect() {

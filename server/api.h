@@ -28,5 +28,7 @@ http_handler api_login, api_logout, api_me;
 http_handler api_shows_list, api_show_get, api_show_seats, api_show_holds;
 http_handler api_bookings_list, api_bookings_create, api_bookings_cancel;
 http_handler api_healthz;
+http_handler api_webhooks_create, api_webhooks_list, api_webhooks_delete;
+http_handler api_webhooks_deliveries, api_delivery_retry;
 
 #endif

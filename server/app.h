@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "show.h"
 #include "store.h"
+#include "webhooks.h"
 
 #include <libwebsockets.h>
 #include <stdint.h>
@@ -28,9 +29,10 @@ typedef struct app {
     struct lws_context *lws;
     store *store;
     ledger *ledger;
-    shows *shows;      /* every show's seat cache */
-    client_hub *hub;   /* buyers' connections on this process */
-    booking_env books; /* what the booking workflow runs on */
+    shows *shows;       /* every show's seat cache */
+    client_hub *hub;    /* buyers' connections on this process */
+    booking_env books;  /* what the booking workflow runs on */
+    webhooks *webhooks; /* event dispatch and delivery */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are

@@ -32,6 +32,12 @@ static const option_def options[] = {
     {"--sweep-ms", "SEATMAP_SWEEP_MS", OPT_INT, O(sweep_ms), 10, 250},
     {"--rate", "SEATMAP_RATE", OPT_INT, O(rate), 1, 100000},
     {"--demo", "SEATMAP_DEMO", OPT_FLAG, O(demo), 0, 1},
+    {"--webhook-timeout-ms", "SEATMAP_WEBHOOK_TIMEOUT_MS", OPT_INT, O(webhook_timeout_ms), 100,
+     600000},
+    {"--webhook-backoff-ms", "SEATMAP_WEBHOOK_BACKOFF_MS", OPT_INT, O(webhook_backoff_ms), 1,
+     600000},
+    {"--webhook-max-attempts", "SEATMAP_WEBHOOK_MAX_ATTEMPTS", OPT_INT, O(webhook_max_attempts), 1,
+     100},
 };
 #undef O
 
@@ -118,6 +124,9 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->hold_ttl_ms = 10 * 60 * 1000;
     cfg->max_seats = 10;
     cfg->tick_ms = 50;
+    cfg->webhook_timeout_ms = 10000;
+    cfg->webhook_backoff_ms = 1000;
+    cfg->webhook_max_attempts = 8;
     cfg->sweep_ms = 100;
     cfg->rate = 50;
     cfg->frozen_bound_ms = 10000;

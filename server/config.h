@@ -17,14 +17,17 @@ typedef struct config {
     char web_dir[1024];
     char demo_venue[1024];
     int demo;
-    long hold_ttl_ms;     /* --hold-ttl, seconds on the command line */
-    int max_seats;        /* seats per hold */
-    int tick_ms;          /* delta coalescing period */
-    int sweep_ms;         /* expiry sweep period */
-    int rate;             /* WebSocket requests per second per connection */
-    long frozen_bound_ms; /* a hold frozen longer than this is reconciled */
-    size_t max_frame;     /* largest WebSocket message accepted */
-    size_t max_queue;     /* bytes queued to one client before it is cut off */
+    long hold_ttl_ms;         /* --hold-ttl, seconds on the command line */
+    int max_seats;            /* seats per hold */
+    int tick_ms;              /* delta coalescing period */
+    int sweep_ms;             /* expiry sweep period */
+    int rate;                 /* WebSocket requests per second per connection */
+    long frozen_bound_ms;     /* a hold frozen longer than this is reconciled */
+    size_t max_frame;         /* largest WebSocket message accepted */
+    size_t max_queue;         /* bytes queued to one client before it is cut off */
+    int webhook_timeout_ms;   /* a delivery attempt not answered 2xx by then failed */
+    int webhook_backoff_ms;   /* the first retry's wait; doubles, capped at 10 min */
+    int webhook_max_attempts; /* attempts before a delivery is dead */
 } config;
 
 /*

@@ -92,6 +92,8 @@ static void stop(app *a)
     uv_close((uv_handle_t *)&a->maint_timer, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    webhooks_destroy(a->webhooks);
+    a->webhooks = NULL;
     store_destroy(a->store);
     a->store = NULL;
     lws_context_destroy(a->lws);
@@ -203,6 +205,19 @@ static int start_lws(app *a)
     return 0;
 }
 
+/* Webhook dispatch and delivery (webhooks.h), on a Redis connection of
+ * their own. */
+static int start_webhooks(app *a)
+{
+    webhooks_opts o = {a->cfg.redis_url, a->instance, (unsigned)a->cfg.webhook_timeout_ms,
+                       (unsigned)a->cfg.webhook_backoff_ms, a->cfg.webhook_max_attempts};
+    if (webhooks_create(a->loop, a->ledger, &o, &a->webhooks)) {
+        fprintf(stderr, "seatmapd: cannot start webhook delivery (libcurl or memory)\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Redis, the show registry and the booking workflow's environment. */
 static int start_shows(app *a)
 {
@@ -231,7 +246,7 @@ static int start_shows(app *a)
     a->books.ledger = a->ledger;
     a->books.instance = a->instance;
     shows_load_all(a->shows);
-    return 0;
+    return start_webhooks(a);
 }
 
 static void start_timers(app *a)
@@ -305,6 +320,7 @@ int server_run(const config *cfg)
     if (start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
+        webhooks_destroy(a->webhooks);
         store_destroy(a->store);
         a->store = NULL;
         lws_context_destroy(a->lws);

@@ -727,8 +727,8 @@ void webhooks_destroy(webhooks *w)
         w->socks = c->next;
         uv_close((uv_handle_t *)&c->poll, free_sockctx);
     }
+    w->handles_open = 2;    /* before rconn_destroy: its callbacks must not free w */
     rconn_destroy(w->conn); /* runs our pending read callbacks with NULL */
-    w->handles_open = 2;
     uv_close((uv_handle_t *)&w->curl_timer, on_closed);
     uv_close((uv_handle_t *)&w->poll_timer, on_closed);
 }

@@ -356,3 +356,18 @@ it('kill -9 of seatmapd during deliveries loses none: another process, then the 
     await removeWebhook(hook.id);
     await rec.stop();
 });
+
+it('Redis restarted empty: delivery resumes for new events once it is back', async () => {
+    const rec = await startReceiver();
+    const hook = await addWebhook(`${rec.url}/after-restart`, ['hold.created']);
+    await stack.redis.restart();
+    await waitUntil(async () => (await stack.api('GET', '/healthz')).status === 200, 15000, 'healthy again');
+    const since = Date.now();
+    const b = await stack.buyer();
+    await b.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
+    const [ev] = (await eventsSince(since)).filter((e) => e.type === 'hold.created');
+    assert.ok(ev, 'the hold made its event');
+    await waitUntil(() => rec.ids('/after-restart').has(ev.id), 15000, 'delivered after the restart');
+    await removeWebhook(hook.id);
+    await rec.stop();
+});

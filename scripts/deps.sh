@@ -3,7 +3,8 @@
 # Usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev
-      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev redis-server sqlite3)
+      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev redis-server
+      sqlite3)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format prometheus lintian curl)
 fi

@@ -30,8 +30,8 @@ http_handler api_bookings_list, api_bookings_create, api_bookings_cancel;
 http_handler api_healthz;
 http_handler api_best;
 
-/* Appends a booking as the API shows it (api_bookings.c). */
-void api_booking_json(sm_buf *b, const ledger_booking *bk);
 http_handler api_metrics; /* api_metrics.c: GET /metrics, Prometheus text format */
+http_handler api_webhooks_create, api_webhooks_list, api_webhooks_delete;
+http_handler api_webhooks_deliveries, api_delivery_retry;
 
 #endif

@@ -7,6 +7,7 @@
  * calls it and translates the answer.
  */
 #include "api.h"
+#include "ledger_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static void respond_ok(http_req *r, const best_done *d, const venue *v)
     sm_buf_init(&b, 1024 * 1024);
     if (d->sale) {
         sm_buf_adds(&b, "{\"booking\":");
-        api_booking_json(&b, d->sale->booking);
+        ledger_booking_json(&b, d->sale->booking);
     } else {
         sm_buf_printf(&b, "{\"hold\":%s", d->hold_json);
     }

@@ -5,6 +5,7 @@
  * booking.c: this file parses, calls it and translates its result.
  */
 #include "api.h"
+#include "ledger_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,32 +15,6 @@ typedef struct call {
     booking_op op;
     http_req *r; /* referenced */
 } call;
-
-void api_booking_json(sm_buf *b, const ledger_booking *bk)
-{
-    size_t i;
-    sm_buf_printf(b, "{\"id\":%lld,\"show\":", (long long)bk->id);
-    sm_buf_add_json_str(b, bk->show);
-    sm_buf_adds(b, ",\"seats\":[");
-    for (i = 0; i < bk->nseats; i++) {
-        sm_buf_adds(b, i ? "," : "");
-        sm_buf_add_json_str(b, bk->seats[i]);
-    }
-    sm_buf_adds(b, "],\"payment_ref\":");
-    sm_buf_add_json_str(b, bk->payment_ref);
-    sm_buf_printf(b, ",\"created_at\":%lld,\"by\":", (long long)bk->created_at);
-    sm_buf_add_json_str(b, bk->by);
-    sm_buf_adds(b, ",\"hold\":");
-    if (bk->hold_ref[0])
-        sm_buf_add_json_str(b, bk->hold_ref);
-    else
-        sm_buf_adds(b, "null");
-    if (bk->cancelled_at)
-        sm_buf_printf(b, ",\"cancelled_at\":%lld,\"status\":\"cancelled\"}",
-                      (long long)bk->cancelled_at);
-    else
-        sm_buf_adds(b, ",\"cancelled_at\":null,\"status\":\"active\"}");
-}
 
 void api_bookings_list(http_req *r, const http_params *p)
 {
@@ -56,7 +31,7 @@ void api_bookings_list(http_req *r, const http_params *p)
     sm_buf_addc(&b, '[');
     for (i = 0; i < n; i++) {
         sm_buf_adds(&b, i ? "," : "");
-        api_booking_json(&b, &list[i]);
+        ledger_booking_json(&b, &list[i]);
     }
     sm_buf_addc(&b, ']');
     ledger_booking_list_free(list, n);
@@ -72,7 +47,7 @@ static void respond_result(http_req *r, const booking_result *res)
     sm_buf_init(&b, 1024 * 1024);
     if (res->outcome == OUT_OK) {
         sm_buf_adds(&b, "{\"booking\":");
-        api_booking_json(&b, res->booking);
+        ledger_booking_json(&b, res->booking);
         sm_buf_addc(&b, '}');
         http_respond_json(r, res->created ? 201 : 200, &b);
         return;
@@ -80,7 +55,7 @@ static void respond_result(http_req *r, const booking_result *res)
     if (res->outcome == OUT_HOLD_EXPIRED && res->booking) {
         /* Still hold_expired for v1 clients; the booking says why. */
         sm_buf_adds(&b, "\"booking\":");
-        api_booking_json(&b, res->booking);
+        ledger_booking_json(&b, res->booking);
     } else if (res->outcome == OUT_SEAT_UNAVAILABLE && res->seats_json) {
         sm_buf_printf(&b, "\"seats\":%s", res->seats_json);
     }

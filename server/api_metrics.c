@@ -10,6 +10,7 @@
  * (http.c decides who may ask; server.c makes the listener).
  */
 #include "api.h"
+#include "webhooks.h"
 #include "metrics.h"
 
 #include <stdlib.h>
@@ -42,6 +43,17 @@ static void scrape_time(app *a, sm_buf *b)
     for (i = 0; i < n; i++)
         metrics_sample(b, "seatmap_show_watchers", "show", show_id(top[i]),
                        (double)show_watcher_count(top[i]));
+    if (a->webhooks) {
+        /* the webhook module keeps its own totals: copied in at each scrape */
+        metrics_set(M_WEBHOOK_QUEUE_DEPTH, NULL, (double)webhooks_queue_depth(a->webhooks));
+        metrics_set(M_WEBHOOK_DELIVERIES, NULL, (double)webhooks_delivered_total(a->webhooks));
+        metrics_set(M_WEBHOOK_FAILURES, "failed", (double)webhooks_failed_total(a->webhooks));
+        metrics_set(M_WEBHOOK_FAILURES, "dead", (double)webhooks_dead_total(a->webhooks));
+        metrics_header(b, "seatmap_webhook_in_flight", "gauge",
+                       "Webhook POSTs running in this process.");
+        metrics_sample(b, "seatmap_webhook_in_flight", NULL, NULL,
+                       (double)webhooks_in_flight(a->webhooks));
+    }
 }
 
 void api_metrics(http_req *r, const http_params *p)

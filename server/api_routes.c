@@ -33,6 +33,11 @@ static const http_route rows[] = {
     {HTTP_POST, "/api/shows/{show}/best", HTTP_STAFF, api_best},
     {HTTP_GET, "/healthz", HTTP_ANYONE, api_healthz},
     {HTTP_GET, "/metrics", HTTP_ANYONE, api_metrics},
+    {HTTP_POST, "/api/webhooks", HTTP_ADMIN, api_webhooks_create},
+    {HTTP_GET, "/api/webhooks", HTTP_ADMIN, api_webhooks_list},
+    {HTTP_DELETE, "/api/webhooks/{id}", HTTP_ADMIN, api_webhooks_delete},
+    {HTTP_GET, "/api/webhooks/{id}/deliveries", HTTP_ADMIN, api_webhooks_deliveries},
+    {HTTP_POST, "/api/deliveries/{id}/retry", HTTP_ADMIN, api_delivery_retry},
 };
 
 const http_routes api_routes = {rows, sizeof(rows) / sizeof(rows[0]), admit};

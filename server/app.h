@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "show.h"
 #include "store.h"
+#include "webhooks.h"
 
 #include <libwebsockets.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ typedef struct app {
     client_hub *hub;    /* buyers' connections on this process */
     booking_env books;  /* what the booking workflow runs on */
     best_service *best; /* best-available picks: indexes and claims in flight */
+    webhooks *webhooks; /* event dispatch and delivery */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are

@@ -4,6 +4,7 @@
 #include "booking.h"
 
 #include "metrics.h"
+#include "ledger_json.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -137,8 +138,8 @@ static void on_booked(void *arg, const store_result *res)
 /* The seats are frozen in Redis under op->hold_ref: commit, then book. */
 static void commit(booking_op *op)
 {
-    char id[24];
-    const char *args[2] = {op->hold_ref, id};
+    char id[24], *json;
+    const char *args[3] = {op->hold_ref, id, ""};
     int rc;
     double t0;
 
@@ -162,7 +163,13 @@ static void commit(booking_op *op)
     }
     op->state = BOOKING_BOOKING;
     snprintf(id, sizeof(id), "%lld", (long long)op->booking.id);
-    if (store_run(op->env->store, "book", show_id(op->s), 2, args, on_booked, op)) {
+    /* The booking.created event carries it as the API shows it; without
+     * memory for that, book.lua writes a smaller one. */
+    json = ledger_booking_json_str(&op->booking);
+    args[2] = json ? json : "";
+    rc = store_run(op->env->store, "book", show_id(op->s), 3, args, on_booked, op);
+    free(json);
+    if (rc) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         on_booked(op, &res);
     }
@@ -422,7 +429,7 @@ void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id,
                     booking_cb *cb)
 {
     const char **args;
-    char idbuf[24];
+    char idbuf[24], *json;
     size_t i;
     int rc;
 
@@ -442,20 +449,24 @@ void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id,
         finish(op, OUT_UNAVAILABLE, "the database is unavailable");
         return;
     }
-    args = calloc(op->booking.nseats + 1, sizeof(*args));
-    if (!args) {
+    args = calloc(op->booking.nseats + 2, sizeof(*args));
+    json = args ? ledger_booking_json_str(&op->booking) : NULL;
+    if (!json) {
+        free(args);
         store_result res = {.outcome = OUT_INTERNAL, .status = "internal", .detail = ""};
         on_cancelled(op, &res);
         return;
     }
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
     args[0] = idbuf;
+    args[1] = json; /* for the booking.cancelled event */
     for (i = 0; i < op->booking.nseats; i++)
-        args[i + 1] = op->booking.seats[i];
-    if (store_run(env->store, "cancel", show_id(s), (int)(op->booking.nseats + 1), args,
+        args[i + 2] = op->booking.seats[i];
+    if (store_run(env->store, "cancel", show_id(s), (int)(op->booking.nseats + 2), args,
                   on_cancelled, op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         on_cancelled(op, &res);
     }
+    free(json);
     free(args);
 }

@@ -57,6 +57,12 @@ static const option_def options[] = {
     {"--http-redirect-port", "SEATMAP_HTTP_REDIRECT_PORT", OPT_INT, O(http_redirect_port), 1,
      65535},
     {"--trust-proxy", "SEATMAP_TRUST_PROXY", OPT_CIDRS, O(trust_proxy), 0, 0},
+    {"--webhook-timeout-ms", "SEATMAP_WEBHOOK_TIMEOUT_MS", OPT_INT, O(webhook_timeout_ms), 100,
+     600000},
+    {"--webhook-backoff-ms", "SEATMAP_WEBHOOK_BACKOFF_MS", OPT_INT, O(webhook_backoff_ms), 1,
+     600000},
+    {"--webhook-max-attempts", "SEATMAP_WEBHOOK_MAX_ATTEMPTS", OPT_INT, O(webhook_max_attempts), 1,
+     100},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #undef O
@@ -235,6 +241,9 @@ static void set_defaults(config *cfg)
     cfg->hold_ttl_ms = 10 * 60 * 1000;
     cfg->max_seats = 10;
     cfg->tick_ms = 50;
+    cfg->webhook_timeout_ms = 10000;
+    cfg->webhook_backoff_ms = 1000;
+    cfg->webhook_max_attempts = 8;
     cfg->sweep_ms = 100;
     cfg->rate = 50;
     cfg->frozen_bound_ms = 10000;

@@ -40,6 +40,9 @@ typedef struct config {
     char tls_key[1024];       /* --tls-key */
     int http_redirect_port;   /* --http-redirect-port: plain HTTP that redirects, 0 none */
     peer_config trust_proxy;  /* --trust-proxy: whose X-Forwarded-For is believed */
+    int webhook_timeout_ms;   /* a delivery attempt not answered 2xx by then failed */
+    int webhook_backoff_ms;   /* the first retry's wait; doubles, capped at 10 min */
+    int webhook_max_attempts; /* attempts before a delivery is dead */
 } config;
 
 #define CONFIG_LINE_MAX 4096 /* longest line of a config file */

@@ -226,6 +226,24 @@ int http_req_origin_ok(const http_req *r)
     return r->wsi && http_origin_ok(r->wsi);
 }
 
+int http_req_query(const http_req *r, const char *name, char *out, size_t outlen)
+{
+    char key[64];
+    const char *v;
+    out[0] = '\0';
+    if (!r->wsi || snprintf(key, sizeof(key), "%s=", name) >= (int)sizeof(key))
+        return 0;
+    /* lws copies the whole "name=value" fragment into out and points past
+     * the '=' (or returns NULL, leaving another fragment in out). */
+    v = lws_get_urlarg_by_name(r->wsi, key, out, (int)outlen);
+    if (!v) {
+        out[0] = '\0';
+        return 0;
+    }
+    memmove(out, v, strlen(v) + 1);
+    return 1;
+}
+
 int http_req_accepts_gzip(const http_req *r)
 {
     char ae[256];

@@ -91,6 +91,9 @@ int http_origin_ok(struct lws *wsi);
 int http_req_origin_ok(const http_req *r);
 /* 1 when the client takes gzip. */
 int http_req_accepts_gzip(const http_req *r);
+/* The value of query argument name (?name=value, not decoded) into out;
+ * 1 if present, else 0 and out "". */
+int http_req_query(const http_req *r, const char *name, char *out, size_t outlen);
 
 /* The body, read from BODY callbacks: -1 once it would pass HTTP_MAX_BODY. */
 int http_req_add_body(http_req *r, const void *data, size_t len);

@@ -103,6 +103,20 @@ typedef struct ledger_engine {
 
     /* Writes n buffered audit rows in one transaction (all or none). */
     int (*audit_write)(ledger *l, const ledger_audit_row *rows, size_t n);
+
+    /* Webhooks and deliveries: as ledger_webhooks.h, arguments checked. */
+    int (*webhook_add)(ledger *l, const char *url, const char *events, const char *secret,
+                       int64_t now_ms, int64_t *id);
+    int (*webhook_get)(ledger *l, int64_t id, ledger_webhook *out);
+    int (*webhook_list)(ledger *l, ledger_webhook **out, size_t *n);
+    int (*webhook_delete)(ledger *l, int64_t id);
+    int (*delivery_add)(ledger *l, int64_t webhook_id, const char *event_id, const char *event_type,
+                        const char *payload, int64_t now_ms, int64_t *id, int *created);
+    int (*delivery_get)(ledger *l, int64_t id, ledger_delivery *out);
+    int (*delivery_list)(ledger *l, int64_t webhook_id, const char *status, size_t limit,
+                         ledger_delivery **out, size_t *n);
+    int (*delivery_update)(ledger *l, const ledger_delivery *d, int64_t now_ms);
+    int (*delivery_count)(ledger *l, int64_t webhook_id, const char *status, int64_t *out);
 } ledger_engine;
 
 extern const ledger_engine ledger_sqlite_engine;

@@ -1068,6 +1068,287 @@ static int sq_audit_write(ledger *l, const ledger_audit_row *rows, size_t n)
     return tx_end(l, rc);
 }
 
+/* ---- webhooks and deliveries ---- */
+
+/* Webhook statements are prepared per call: they run a few times a second
+ * at most, and keeping them apart leaves the booking statements' table as
+ * it is. *out is finalized by the caller. */
+static int wh_prepare(ledger *l, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(sq_of(l)->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        *out = NULL;
+        return sql_err(l, rc, "prepare");
+    }
+    return 0;
+}
+
+/* Steps a statement that returns no rows, finalizes it; 0 or LEDGER_E*;
+ * LEDGER_ENOTFOUND when want_change and no row changed. */
+static int wh_run(ledger *l, sqlite3_stmt *s, int want_change, const char *what)
+{
+    int rc = sqlite3_step(s), code = 0;
+    if (rc != SQLITE_DONE)
+        code = sql_err(l, rc, what);
+    else if (want_change && sqlite3_changes(sq_of(l)->db) == 0)
+        code = ledger__set_err(l, LEDGER_ENOTFOUND, "%s: no such row", what);
+    sqlite3_finalize(s);
+    return code;
+}
+
+static int sq_webhook_add(ledger *l, const char *url, const char *events, const char *secret,
+                          int64_t now_ms, int64_t *id)
+{
+    sqlite3_stmt *s;
+    int rc = set_sync(l, SYNC_FULL);
+    if (!rc)
+        rc = wh_prepare(l,
+                        "INSERT INTO webhooks (url, events, secret, created_at)"
+                        " VALUES (?1, ?2, ?3, ?4)",
+                        &s);
+    if (rc)
+        return rc;
+    bind_text(s, 1, url);
+    bind_text(s, 2, events);
+    bind_text(s, 3, secret);
+    sqlite3_bind_int64(s, 4, now_ms);
+    rc = wh_run(l, s, 0, "add webhook");
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(sq_of(l)->db);
+    return rc;
+}
+
+static void webhook_from_row(sqlite3_stmt *s, ledger_webhook *out)
+{
+    out->id = sqlite3_column_int64(s, 0);
+    col_copy(s, 1, out->url, sizeof(out->url));
+    col_copy(s, 2, out->events, sizeof(out->events));
+    col_copy(s, 3, out->secret, sizeof(out->secret));
+    out->created_at = sqlite3_column_int64(s, 4);
+}
+
+#define WEBHOOK_COLUMNS "SELECT id, url, events, secret, created_at FROM webhooks "
+
+static int sq_webhook_get(ledger *l, int64_t id, ledger_webhook *out)
+{
+    sqlite3_stmt *s;
+    int rc = wh_prepare(l, WEBHOOK_COLUMNS "WHERE id = ?1", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        webhook_from_row(s, out);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
+    return sql_err(l, rc, "read webhook");
+}
+
+static int sq_webhook_list(ledger *l, ledger_webhook **out, size_t *n)
+{
+    ledger_webhook *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *s;
+    int rc = wh_prepare(l, WEBHOOK_COLUMNS "ORDER BY id", &s);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (list_grow((void **)&list, count, &cap, sizeof(*list))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        memset(&list[count], 0, sizeof(list[count]));
+        webhook_from_row(s, &list[count++]);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return sql_err(l, rc, "list webhooks");
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_webhook_delete(ledger *l, int64_t id)
+{
+    sqlite3_stmt *s;
+    int rc = set_sync(l, SYNC_FULL);
+    if (!rc)
+        rc = wh_prepare(l, "DELETE FROM webhooks WHERE id = ?1", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    rc = wh_run(l, s, 1, "delete webhook");
+    if (rc == LEDGER_ENOTFOUND)
+        ledger__set_err(l, rc, "no such webhook");
+    return rc;
+}
+
+static int sq_delivery_add(ledger *l, int64_t webhook_id, const char *event_id,
+                           const char *event_type, const char *payload, int64_t now_ms, int64_t *id,
+                           int *created)
+{
+    sqlite3_stmt *s;
+    int rc = set_sync(l, SYNC_NORMAL);
+    if (!rc)
+        rc = wh_prepare(l,
+                        "INSERT INTO deliveries (webhook_id, event_id, event_type, payload,"
+                        " next_attempt_at, created_at, updated_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)"
+                        " ON CONFLICT (webhook_id, event_id) DO NOTHING",
+                        &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, webhook_id);
+    bind_text(s, 2, event_id);
+    bind_text(s, 3, event_type);
+    bind_text(s, 4, payload);
+    sqlite3_bind_int64(s, 5, now_ms);
+    rc = wh_run(l, s, 0, "add delivery");
+    if (rc)
+        return rc;
+    *created = sqlite3_changes(sq_of(l)->db) > 0;
+    rc = wh_prepare(l, "SELECT id FROM deliveries WHERE webhook_id = ?1 AND event_id = ?2", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, webhook_id);
+    bind_text(s, 2, event_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
+    return sql_err(l, rc, "read delivery");
+}
+
+#define DELIVERY_COLUMNS                                                                           \
+    "SELECT id, webhook_id, event_id, event_type, status, attempts, base_attempts, last_error,"    \
+    " next_attempt_at, created_at, payload FROM deliveries "
+
+/* Fills out from a row; with_payload copies the payload (0, or -1 when out
+ * of memory). */
+static int delivery_from_row(sqlite3_stmt *s, ledger_delivery *out, int with_payload)
+{
+    out->id = sqlite3_column_int64(s, 0);
+    out->webhook_id = sqlite3_column_int64(s, 1);
+    col_copy(s, 2, out->event_id, sizeof(out->event_id));
+    col_copy(s, 3, out->event_type, sizeof(out->event_type));
+    col_copy(s, 4, out->status, sizeof(out->status));
+    out->attempts = sqlite3_column_int(s, 5);
+    out->base_attempts = sqlite3_column_int(s, 6);
+    col_copy(s, 7, out->last_error, sizeof(out->last_error));
+    out->next_attempt_at = sqlite3_column_int64(s, 8);
+    out->created_at = sqlite3_column_int64(s, 9);
+    if (with_payload) {
+        const unsigned char *p = sqlite3_column_text(s, 10);
+        out->payload = strdup(p ? (const char *)p : "");
+        if (!out->payload)
+            return -1;
+    }
+    return 0;
+}
+
+static int sq_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
+{
+    sqlite3_stmt *s;
+    int rc = wh_prepare(l, DELIVERY_COLUMNS "WHERE id = ?1", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && delivery_from_row(s, out, 1))
+        rc = SQLITE_NOMEM;
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such delivery");
+    return sql_err(l, rc, "read delivery");
+}
+
+static int sq_delivery_list(ledger *l, int64_t webhook_id, const char *status, size_t limit,
+                            ledger_delivery **out, size_t *n)
+{
+    ledger_delivery *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *s;
+    int rc = wh_prepare(l,
+                        DELIVERY_COLUMNS "WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2)"
+                                         " ORDER BY id DESC LIMIT ?3",
+                        &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, webhook_id);
+    if (status)
+        bind_text(s, 2, status);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (list_grow((void **)&list, count, &cap, sizeof(*list))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        memset(&list[count], 0, sizeof(list[count]));
+        delivery_from_row(s, &list[count++], 0);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return sql_err(l, rc, "list deliveries");
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    int rc = set_sync(l, SYNC_NORMAL);
+    if (!rc)
+        rc = wh_prepare(l,
+                        "UPDATE deliveries SET status = ?2, attempts = ?3, base_attempts = ?4,"
+                        " last_error = ?5, next_attempt_at = ?6, updated_at = ?7 WHERE id = ?1",
+                        &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, d->id);
+    bind_text(s, 2, d->status);
+    sqlite3_bind_int(s, 3, d->attempts);
+    sqlite3_bind_int(s, 4, d->base_attempts);
+    bind_text(s, 5, d->last_error);
+    sqlite3_bind_int64(s, 6, d->next_attempt_at);
+    sqlite3_bind_int64(s, 7, now_ms);
+    rc = wh_run(l, s, 1, "update delivery");
+    if (rc == LEDGER_ENOTFOUND)
+        ledger__set_err(l, rc, "no such delivery");
+    return rc;
+}
+
+static int sq_delivery_count(ledger *l, int64_t webhook_id, const char *status, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int rc = wh_prepare(
+        l, "SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, webhook_id);
+    if (status)
+        bind_text(s, 2, status);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "count deliveries");
+}
+
 const ledger_engine ledger_sqlite_engine = {
     .name = "sqlite",
     .open = sq_open,
@@ -1093,4 +1374,13 @@ const ledger_engine ledger_sqlite_engine = {
     .booking_max_id = sq_booking_max_id,
     .booked_count = sq_booked_count,
     .audit_write = sq_audit_write,
+    .webhook_add = sq_webhook_add,
+    .webhook_get = sq_webhook_get,
+    .webhook_list = sq_webhook_list,
+    .webhook_delete = sq_webhook_delete,
+    .delivery_add = sq_delivery_add,
+    .delivery_get = sq_delivery_get,
+    .delivery_list = sq_delivery_list,
+    .delivery_update = sq_delivery_update,
+    .delivery_count = sq_delivery_count,
 };

@@ -65,4 +65,34 @@ typedef struct ledger_booking {
     char **seats; /* owned, with the strings; free with ledger_booking_clear */
 } ledger_booking;
 
+/* ---- webhooks (ledger_webhooks.h) ---- */
+#define LEDGER_URL_MAX 2048
+#define LEDGER_EVENTS_MAX 255    /* the comma-separated event types of a webhook */
+#define LEDGER_WH_SECRET_MAX 127 /* "whsec_" + base64 */
+#define LEDGER_EVENT_ID_MAX 127
+#define LEDGER_EVENT_TYPE_MAX 31
+#define LEDGER_DELIVERY_ERROR_MAX 255
+
+typedef struct ledger_webhook {
+    int64_t id;
+    char url[LEDGER_URL_MAX + 1];
+    char events[LEDGER_EVENTS_MAX + 1]; /* "hold.expired,booking.created" */
+    char secret[LEDGER_WH_SECRET_MAX + 1];
+    int64_t created_at; /* unix ms */
+} ledger_webhook;
+
+typedef struct ledger_delivery {
+    int64_t id;
+    int64_t webhook_id;
+    char event_id[LEDGER_EVENT_ID_MAX + 1];
+    char event_type[LEDGER_EVENT_TYPE_MAX + 1];
+    char status[8]; /* "pending", "failed", "dead", "ok" */
+    int attempts;
+    int base_attempts; /* attempts made before the last manual retry */
+    char last_error[LEDGER_DELIVERY_ERROR_MAX + 1];
+    int64_t next_attempt_at; /* unix ms; 0 when none is planned */
+    int64_t created_at;
+    char *payload; /* the event JSON; owned, free with ledger_delivery_clear */
+} ledger_delivery;
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "admin_cli.h"
 #include "check_cli.h"
+#include "webhook_cli.h"
 #include "config.h"
 #include "server.h"
 
@@ -25,6 +26,8 @@ static const char usage[] =
     "  seatmapd user add NAME [--role boxoffice|admin] [--db FILE]   (password on stdin)\n"
     "  seatmapd token add NAME [--role boxoffice|admin] [--db FILE]  (prints an API token)\n"
     "  seatmapd show add ID --venue FILE --name TEXT [--starts-at ISO8601] [--db FILE]\n"
+    "  seatmapd webhook add URL --events TYPE,...|'*' [--db FILE]  (prints id and secret)\n"
+    "  seatmapd webhook list [--db FILE] | webhook rm ID [--db FILE]\n"
     "Every serve flag also reads an environment variable: SEATMAP_LISTEN, SEATMAP_REDIS,\n"
     "SEATMAP_DB, SEATMAP_HOLD_TTL, SEATMAP_WEB, SEATMAP_DEMO, SEATMAP_MAX_SEATS, ...\n"
     "--config FILE reads `name = value` lines with the same names (listen, redis, db, ...);\n"
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
         return check_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 || strcmp(cmd, "show") == 0)
         return admin_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "webhook") == 0)
+        return webhook_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {
         printf("seatmapd " SM_VERSION "\n");
         return 0;

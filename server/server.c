@@ -111,6 +111,8 @@ static void stop(app *a)
         a->ready_pending = 0;
         uv_close((uv_handle_t *)&a->ready_timer, NULL);
     }
+    webhooks_destroy(a->webhooks);
+    a->webhooks = NULL;
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -340,6 +342,19 @@ static void start_metrics_listener(app *a)
     fprintf(stderr, "seatmapd: metrics on http://%s:%d/metrics\n", host, port);
 }
 
+/* Webhook dispatch and delivery (webhooks.h), on a Redis connection of
+ * their own. */
+static int start_webhooks(app *a)
+{
+    webhooks_opts o = {a->cfg.redis_url, a->instance, (unsigned)a->cfg.webhook_timeout_ms,
+                       (unsigned)a->cfg.webhook_backoff_ms, a->cfg.webhook_max_attempts};
+    if (webhooks_create(a->loop, a->ledger, &o, &a->webhooks)) {
+        fprintf(stderr, "seatmapd: cannot start webhook delivery (libcurl or memory)\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Redis, the show registry and the booking workflow's environment. */
 static int start_shows(app *a)
 {
@@ -373,7 +388,7 @@ static int start_shows(app *a)
         fprintf(stderr, "seatmapd: out of memory\n");
         return -1;
     }
-    return 0;
+    return start_webhooks(a);
 }
 
 static void start_timers(app *a)
@@ -505,6 +520,7 @@ int server_run(const config *cfg)
     if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
+        webhooks_destroy(a->webhooks);
         store_destroy(a->store);
         a->store = NULL;
         /* the same order as a normal stop (PITFALLS.md) */

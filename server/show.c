@@ -5,6 +5,7 @@
 #include "show.h"
 
 #include "metrics.h"
+#include "ledger_json.h"
 
 #include "map.h"
 #include "outcome.h"
@@ -1032,8 +1033,8 @@ void show_ensure_booked(show *s)
 static void reconcile_frozen(show *s, const char *token)
 {
     ledger_booking b;
-    char ref[AUTH_REF_LEN + 1], frozen[24], id[24];
-    const char *args[2] = {ref, id};
+    char ref[AUTH_REF_LEN + 1], frozen[24], id[24], *json;
+    const char *args[3] = {ref, id, ""};
     const char *at = strchr(token, '@');
 
     if (!at || at - token > AUTH_REF_LEN)
@@ -1050,7 +1051,10 @@ static void reconcile_frozen(show *s, const char *token)
         snprintf(id, sizeof(id), "%lld", (long long)b.id);
         sm_info("show %s: hold %s was booked (booking %s) but not marked in Redis; fixing", s->id,
                 ref, id);
-        store_run(s->all->cfg.store, "book", s->id, 2, args, on_store_result, s);
+        json = ledger_booking_json_str(&b); /* for booking.created; NULL: a smaller one */
+        args[2] = json ? json : "";
+        store_run(s->all->cfg.store, "book", s->id, 3, args, on_store_result, s);
+        free(json);
         ledger_booking_clear(&b);
         return;
     }

@@ -1,6 +1,7 @@
 -- book: last step of a confirmation or sale, after SQLite committed the
 -- booking. Every seat of the (frozen) hold becomes booked.
--- ARGV: prefix, ref, booking id
+-- ARGV: prefix, ref, booking id, the booking as the HTTP API shows it (JSON;
+--       optional: without it the event carries id, show, seats and hold)
 local ref, id = ARGV[2], ARGV[3]
 local hk = P .. 'hold:' .. ref
 local h = redis.call('HMGET', hk, 'buyer', 'seats')
@@ -16,5 +17,11 @@ if h[1] ~= '' and redis.call('GET', P .. 'buyer:' .. h[1]) == ref then
 end
 redis.call('ZREM', P .. 'due', ref)
 redis.call('ZREM', P .. 'frozen', ref)
-publish('book', h[1], ref, ch, false, tonumber(id))
+local seats = split(h[2])
+local data = ARGV[4]
+if not data or data == '' then
+  data = '{"id":' .. id .. ',"show":' .. cjson.encode(SHOW) .. ',"seats":' .. jarr(seats) ..
+         ',"hold":' .. (h[1] ~= '' and cjson.encode(ref) or 'null') .. ',"status":"active"}'
+end
+publish('book', h[1], ref, ch, false, tonumber(id), {'booking.created', data})
 return result('ok')

@@ -30,7 +30,8 @@ end
 if #bad > 0 then return result('seat_unavailable', cjson.encode(bad)) end
 if #seats + #new > max then return result('hold_limit') end
 if #new == 0 then return result('ok', cjson.encode(hold_obj(ref, seats, exp))) end
-if not ref then
+local fresh = not ref
+if fresh then
   for i = 5, 7 do
     if redis.call('EXISTS', P .. 'hold:' .. ARGV[i]) == 0 then ref = ARGV[i] break end
   end
@@ -48,5 +49,11 @@ end
 redis.call('HSET', P .. 'hold:' .. ref, 'buyer', buyer, 'seats', table.concat(seats, ' '),
            'exp', exp, 'frozen', '0')
 local hold = hold_obj(ref, seats, exp)
-publish('hold', buyer, ref, ch, hold)
+local ev
+if fresh then
+  ev = {'hold.created', hold_data(ref, seats, exp)}
+else -- more seats in the same hold: an extension of the protocol's event list
+  ev = {'hold.updated', hold_data(ref, seats, exp, {{'added', jarr(new)}})}
+end
+publish('hold', buyer, ref, ch, hold, nil, ev)
 return result('ok', cjson.encode(hold))

@@ -11,7 +11,12 @@
 --   booked       hash seat -> booking id (a copy of SQLite's active bookings)
 --   seq          counter, +1 per state-changing operation
 --   ev           pub/sub channel: one JSON message per operation
+--   events       stream of webhook events (hold.created, ...), one entry per
+--                transition, written in the same script as the transition
+--                (docs/webhooks.md); trimmed to about EVENTS_MAXLEN entries
 local P = ARGV[1]
+local SHOW = string.sub(P, 5, -3)
+local EVENTS_MAXLEN = 10000
 local T = redis.call('TIME')
 local NOW = tonumber(T[1]) * 1000 + math.floor(tonumber(T[2]) / 1000)
 local MSGS = {}
@@ -26,10 +31,41 @@ local function hold_obj(ref, seats, exp)
   return {ref = ref, seats = seats, expires_at = exp}
 end
 
+-- A JSON array of strings; cjson would write an empty table as {}.
+local function jarr(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- The data of a hold event as ordered JSON text: the hold (ref, seats,
+-- expires_at), then extra fields already encoded ({name, json} pairs).
+-- Never the buyer: events go to other systems.
+local function hold_data(ref, seats, exp, extra)
+  local t = {'{"ref":', cjson.encode(ref), ',"seats":', jarr(seats), ',"expires_at":',
+             string.format('%d', exp or 0)}
+  for _, kv in ipairs(extra or {}) do
+    t[#t + 1] = ',"' .. kv[1] .. '":' .. kv[2]
+  end
+  t[#t + 1] = '}'
+  return table.concat(t)
+end
+
+-- Appends the webhook event of a transition to the show's stream. data is
+-- JSON text. The id is unique: a show's seq never repeats within a
+-- millisecond, even if Redis lost its data.
+local function event(seq, etype, data)
+  local id = 'evt_' .. SHOW .. '_' .. seq .. '_' .. NOW
+  local e = '{"id":' .. cjson.encode(id) .. ',"type":"' .. etype .. '","show":' ..
+            cjson.encode(SHOW) .. ',"seq":' .. seq .. ',"created_at":' ..
+            string.format('%d', NOW) .. ',"data":' .. data .. '}'
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', etype, 'event', e)
+end
+
 -- One operation: bump seq once and tell every process what changed.
 -- ch is a list of {seat, state}; hold is the owner's hold after it, or false.
--- extra: more fields for this op (an expire's deadline and time).
-local function publish(op, buyer, ref, ch, hold, booking, extra)
+-- ev, if given, is the webhook event of the operation: {type, data JSON}.
+-- extra: more fields for this op's message (an expire's deadline and time).
+local function publish(op, buyer, ref, ch, hold, booking, ev, extra)
   local seq = redis.call('INCR', P .. 'seq')
   local m = {seq = seq, op = op, buyer = buyer or '', ref = ref or '', ch = ch,
              hold = hold or false, booking = booking or 0}
@@ -37,6 +73,7 @@ local function publish(op, buyer, ref, ch, hold, booking, extra)
   local s = cjson.encode(m)
   redis.call('PUBLISH', P .. 'ev', s)
   MSGS[#MSGS + 1] = s
+  if ev then event(seq, ev[1], ev[2]) end
   return seq
 end
 
@@ -66,7 +103,11 @@ local function expire_hold(ref)
   -- deadline and at (both unix ms, Redis's clock) let a process measure
   -- how late the expiry came (metrics); readers that do not know them skip
   -- them.
-  publish('expire', h[1], ref, ch, false, 0, {deadline = tonumber(h[3]) or 0, at = NOW})
+  local ev = false
+  if h[1] ~= '' then -- a walk-up sale's lock is no hold anyone saw
+    ev = {'hold.expired', hold_data(ref, split(h[2]), tonumber(h[3]))}
+  end
+  publish('expire', h[1], ref, ch, false, nil, ev, {deadline = tonumber(h[3]) or 0, at = NOW})
 end
 
 -- Every script answers {status, detail, message...}: the messages are what
@@ -94,7 +135,9 @@ local function strip_seat(ref, seat)
     return
   end
   redis.call('HSET', hk, 'seats', table.concat(keep, ' '))
-  publish('sync', h[1], ref, {}, hold_obj(ref, keep, tonumber(h[3])))
+  publish('sync', h[1], ref, {}, hold_obj(ref, keep, tonumber(h[3])), nil,
+          {'hold.released', hold_data(ref, {seat}, tonumber(h[3]),
+                                      {{'remaining', jarr(keep)}, {'reason', '"booked"'}})})
 end
 
 -- Books a seat for booking id whatever holds it now: SQLite is the truth.

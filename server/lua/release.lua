@@ -21,9 +21,10 @@ for i = 3, #ARGV do
   if mine[ARGV[i]] then drop[ARGV[i]] = true else bad[#bad + 1] = ARGV[i] end
 end
 if #bad > 0 then return result('not_held', cjson.encode(bad)) end
-local ch, keep = {}, {}
+local ch, keep, gone = {}, {}, {}
 for _, s in ipairs(seats) do
   if drop[s] then
+    gone[#gone + 1] = s
     local k = P .. 'seat:' .. s
     local v = redis.call('GET', k)
     if v == 'h:' .. ref then redis.call('DEL', k) end
@@ -40,5 +41,6 @@ else
   redis.call('HSET', hk, 'seats', table.concat(keep, ' '))
   hold = hold_obj(ref, keep, tonumber(h[2]))
 end
-publish('release', buyer, ref, ch, hold)
+publish('release', buyer, ref, ch, hold, nil,
+        {'hold.released', hold_data(ref, gone, tonumber(h[2]), {{'remaining', jarr(keep)}})})
 return result('ok', hold and cjson.encode(hold) or 'null')

@@ -1,0 +1,71 @@
+/*
+ * webhooks.h - delivers the shows' events to the registered webhooks
+ * (docs/webhooks.md), in every seatmapd process:
+ *
+ *  - dispatch: this process is a consumer of the group "webhooks" on every
+ *    show's event stream (sm:{SHOW}:events, written by the Lua scripts); for
+ *    each event and each webhook that wants its type (and existed when it
+ *    happened) it records a delivery in the ledger and queues a "webhook" job
+ *    (jobq.h), then acknowledges the event. Events left unacknowledged by a
+ *    process that died are claimed by another after WEBHOOKS_CLAIM_MS.
+ *  - delivery: the job handler POSTs the event, signed per Standard Webhooks
+ *    1.0 (webhook_sign.h), with libcurl's multi interface on the libuv loop,
+ *    so no receiver can block the loop or delay seat updates. 2xx within the
+ *    timeout is success; anything else is retried with exponential backoff
+ *    and jitter up to max_attempts, then the delivery is dead.
+ *
+ * At least once: an event may be delivered twice (a crash between the POST
+ * and its acknowledgement); receivers dedupe by the event id.
+ *
+ * Not here: the registry's storage (ledger_webhooks.h), the API
+ * (api_webhooks.c), the queue itself (jobq.h).
+ */
+#ifndef SEATMAP_WEBHOOKS_H
+#define SEATMAP_WEBHOOKS_H
+
+#include "ledger.h"
+#include "ledger_webhooks.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+#define WEBHOOKS_MAX_IN_FLIGHT 64 /* concurrent POSTs per process */
+#define WEBHOOKS_POLL_MS 200      /* how often each show's stream is read */
+#define WEBHOOKS_CLAIM_MS 10000   /* an event undispatched this long is taken over */
+#define WEBHOOKS_RELOAD_MS 2000   /* the registry and the show list are re-read */
+
+typedef struct webhooks webhooks;
+
+typedef struct webhooks_opts {
+    const char *redis_url;
+    const char *consumer; /* this process's stable name (host:port) */
+    unsigned timeout_ms;  /* per attempt */
+    unsigned backoff_ms;  /* first retry's base wait */
+    int max_attempts;
+} webhooks_opts;
+
+/* Starts dispatching and delivering on loop. l must outlive the module.
+ * 0, or -1 (out of memory, bad URL, libcurl failed to start). */
+int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks **out);
+/* Stops: POSTs in flight are abandoned and their jobs stay pending in Redis
+ * for another process or the next start. Frees once the loop has run. */
+void webhooks_destroy(webhooks *w);
+/* The registry changed (a webhook added or removed here): re-read it now.
+ * Other processes notice within WEBHOOKS_RELOAD_MS. */
+void webhooks_changed(webhooks *w);
+
+/* Puts a failed or dead delivery back in the queue at once (status pending,
+ * max_attempts more attempts); *out then holds it as it is now. 0,
+ * LEDGER_ENOTFOUND, LEDGER_EINVAL (it is pending or ok), LEDGER_EBUSY or
+ * LEDGER_EIO from the database, or -1 when Redis is down (nothing changed). */
+int webhooks_retry(webhooks *w, int64_t delivery_id, ledger_delivery *out);
+
+/* ---- figures for metrics (cheap; any time) ---- */
+uint64_t
+webhooks_queue_depth(const webhooks *w); /* jobs queued or waiting to retry (all processes) */
+unsigned webhooks_in_flight(const webhooks *w);       /* POSTs running in this process */
+uint64_t webhooks_delivered_total(const webhooks *w); /* 2xx answers, this process */
+uint64_t webhooks_failed_total(const webhooks *w);    /* failed attempts, this process */
+uint64_t webhooks_dead_total(const webhooks *w);      /* deliveries that went dead here */
+
+#endif

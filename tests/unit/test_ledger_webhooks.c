@@ -1,0 +1,160 @@
+/*
+ * test_ledger_webhooks.c - unit tests of ledger_webhooks.h: the one URL and
+ * event-list check (shared by the CLI and the API), webhooks and their
+ * deliveries (idempotent recording per event, status updates, lists by
+ * status, counts, removal with the webhook), run once per engine of
+ * ledger_engines.h.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ledger_engines.h"
+#include "ledger_webhooks.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_url_ok(void **state)
+{
+    char longest[LEDGER_URL_MAX + 2];
+    (void)state;
+    assert_true(ledger_webhook_url_ok("http://orders.internal/hooks"));
+    assert_true(ledger_webhook_url_ok("https://127.0.0.1:9000/x?y=1"));
+    assert_false(ledger_webhook_url_ok("ftp://example.com/"));
+    assert_false(ledger_webhook_url_ok("file:///etc/passwd"));
+    assert_false(ledger_webhook_url_ok("gopher://x"));
+    assert_false(ledger_webhook_url_ok("HTTP//x"));
+    assert_false(ledger_webhook_url_ok("http://"));
+    assert_false(ledger_webhook_url_ok("http:///path"));
+    assert_false(ledger_webhook_url_ok("http://a b/"));
+    assert_false(ledger_webhook_url_ok("http://a/\n"));
+    assert_false(ledger_webhook_url_ok(""));
+    assert_false(ledger_webhook_url_ok(NULL));
+    memcpy(longest, "http://", 7);
+    memset(longest + 7, 'a', LEDGER_URL_MAX - 7);
+    longest[LEDGER_URL_MAX] = '\0';
+    assert_true(ledger_webhook_url_ok(longest));
+    longest[LEDGER_URL_MAX] = 'a';
+    longest[LEDGER_URL_MAX + 1] = '\0';
+    assert_false(ledger_webhook_url_ok(longest));
+}
+
+static void test_events_ok(void **state)
+{
+    (void)state;
+    assert_true(ledger_webhook_events_ok("*"));
+    assert_true(ledger_webhook_events_ok("hold.expired"));
+    assert_true(ledger_webhook_events_ok("hold.expired,booking.created,booking.cancelled"));
+    assert_false(ledger_webhook_events_ok("hold.expired,hold.expired"));
+    assert_false(ledger_webhook_events_ok("hold.expired,"));
+    assert_false(ledger_webhook_events_ok(",hold.expired"));
+    assert_false(ledger_webhook_events_ok("hold.expired, booking.created"));
+    assert_false(ledger_webhook_events_ok("*,hold.expired"));
+    assert_false(ledger_webhook_events_ok("hold"));
+    assert_false(ledger_webhook_events_ok(""));
+    assert_false(ledger_webhook_events_ok(NULL));
+    assert_true(ledger_webhook_wants("*", "hold.created"));
+    assert_true(ledger_webhook_wants("hold.expired,booking.created", "booking.created"));
+    assert_false(ledger_webhook_wants("hold.expired,booking.created", "hold.created"));
+    assert_false(ledger_webhook_wants("hold.expired", "hold"));
+}
+
+static void test_webhooks_and_deliveries(void **state)
+{
+    fixture *f = *state;
+    ledger_webhook *list = NULL, h;
+    ledger_delivery d, *ds = NULL;
+    size_t n = 0;
+    int64_t id = 0, id2 = 0, did = 0, did2 = 0, count = -1;
+    int created = -1;
+
+    assert_int_equal(ledger_webhook_add(f->l, "ftp://x", "*", "whsec_AAAA", 1, &id), LEDGER_EINVAL);
+    assert_int_equal(ledger_webhook_add(f->l, "http://x", "nope", "whsec_AAAA", 1, &id),
+                     LEDGER_EINVAL);
+    assert_int_equal(ledger_webhook_add(f->l, "http://x", "*", "AAAA", 1, &id), LEDGER_EINVAL);
+    assert_int_equal(ledger_webhook_add(f->l, "http://a/1", "hold.expired", "whsec_AAAA", 5, &id),
+                     0);
+    assert_int_equal(ledger_webhook_add(f->l, "https://b/2", "*", "whsec_BBBB", 6, &id2), 0);
+    assert_int_equal(ledger_webhook_list(f->l, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].url, "http://a/1");
+    assert_string_equal(list[0].events, "hold.expired");
+    assert_string_equal(list[1].secret, "whsec_BBBB");
+    assert_int_equal(list[1].created_at, 6);
+    free(list);
+
+    /* one delivery per (webhook, event): recording it again finds it */
+    assert_int_equal(
+        ledger_delivery_add(f->l, id, "evt_1", "hold.expired", "{\"a\":1}", 10, &did, &created), 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(
+        ledger_delivery_add(f->l, id, "evt_1", "hold.expired", "{\"a\":1}", 11, &did2, &created),
+        0);
+    assert_int_equal(created, 0);
+    assert_int_equal(did2, did);
+    assert_int_equal(
+        ledger_delivery_add(f->l, 999, "evt_1", "hold.expired", "{}", 11, &did2, &created),
+        LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_delivery_get(f->l, did, &d), 0);
+    assert_string_equal(d.status, "pending");
+    assert_string_equal(d.payload, "{\"a\":1}");
+    assert_int_equal(d.attempts, 0);
+    ledger_delivery_clear(&d);
+
+    assert_int_equal(ledger_delivery_get(f->l, did, &d), 0);
+    snprintf(d.status, sizeof(d.status), "failed");
+    d.attempts = 2;
+    snprintf(d.last_error, sizeof(d.last_error), "HTTP 500");
+    d.next_attempt_at = 1234;
+    assert_int_equal(ledger_delivery_update(f->l, &d, 20), 0);
+    snprintf(d.status, sizeof(d.status), "weird");
+    assert_int_equal(ledger_delivery_update(f->l, &d, 20), LEDGER_EINVAL);
+    ledger_delivery_clear(&d);
+    reopen(f);
+    assert_int_equal(ledger_delivery_list(f->l, id, "failed", 10, &ds, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ds[0].last_error, "HTTP 500");
+    assert_int_equal(ds[0].attempts, 2);
+    assert_int_equal(ds[0].next_attempt_at, 1234);
+    assert_null(ds[0].payload);
+    ledger_delivery_list_free(ds, n);
+    assert_int_equal(ledger_delivery_list(f->l, id, "ok", 10, &ds, &n), 0);
+    assert_int_equal(n, 0);
+    ledger_delivery_list_free(ds, n);
+    assert_int_equal(ledger_delivery_list(f->l, id, "bogus", 10, &ds, &n), LEDGER_EINVAL);
+    assert_int_equal(ledger_delivery_count(f->l, id, "failed", &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(ledger_delivery_count(f->l, id, NULL, &count), 0);
+    assert_int_equal(count, 1);
+
+    /* removing a webhook removes its deliveries */
+    assert_int_equal(ledger_webhook_delete(f->l, id), 0);
+    assert_int_equal(ledger_webhook_delete(f->l, id), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_webhook_get(f->l, id, &h), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_delivery_get(f->l, did, &d), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_webhook_get(f->l, id2, &h), 0);
+    assert_string_equal(h.url, "https://b/2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest checks[] = {
+        cmocka_unit_test(test_url_ok),
+        cmocka_unit_test(test_events_ok),
+    };
+    const struct CMUnitTest each_engine[] = {
+        cmocka_unit_test_setup_teardown(test_webhooks_and_deliveries, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("urls and events", checks, NULL, NULL);
+    size_t i;
+
+    for (i = 0; i < LEDGER_TEST_ENGINES; i++) {
+        t_engine = &ledger_test_engines[i];
+        failed += cmocka_run_group_tests_name(t_engine->name, each_engine, NULL, NULL);
+    }
+    return failed;
+}

@@ -3,9 +3,9 @@
 # Usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev
-      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev redis-server sqlite3)
+      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev libpq-dev redis-server sqlite3)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format)
+  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format postgresql-15)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -26,9 +26,11 @@
  *
  * Blocking: the interface is synchronous, so every call blocks the caller
  * (the event loop) for its round trips to the server, one for most calls.
- * Measured on this machine over loopback TCP: a booking of two seats takes
- * about 0.3 ms (docs/scaling.md has the figures), which is harmless on a
- * local network and not across a WAN. The next step is asynchronous: send
+ * Measured on the (loaded, 2-core) test machine over loopback TCP: an
+ * indexed read 0.16 to 0.6 ms, a booking of two seats 4 to 6 ms, most of it
+ * the WAL flush at COMMIT (SQLite's FULL commit: 3.7 ms on the same disk);
+ * docs/scaling.md has the figures. Harmless on a local network, not across
+ * a WAN. The next step is asynchronous: send
  * with PQsendQueryParams, watch PQsocket with a uv_poll_t, and finish in a
  * callback (or a worker thread with a queue); the callers that must then take
  * a callback are booking.c (commit, cancel), show.c (the reconciliation
@@ -68,6 +70,8 @@
 #define PG_LOCK_TIMEOUT_MS 3000
 #define PG_TCP_USER_TIMEOUT_MS "5000"
 #define PG_SECRET_KEY "buyer_secret"
+/* Least time between two reconnect attempts while the database is away. */
+#define PG_RETRY_MIN_MS 1000
 /* pg_advisory_xact_lock key serialising migrations ("seatmap" in ASCII). */
 #define PG_MIGRATION_LOCK "7310593858004528208"
 /* Audit rows per INSERT (6 parameters each; PostgreSQL allows 65535). */
@@ -76,8 +80,9 @@
 /* The engine state: one connection. */
 typedef struct pg {
     PGconn *conn;
-    char *target; /* the open string as given (may hold a password: never log) */
-    int down;     /* an outage has been logged and not yet its end */
+    char *target;        /* the open string as given (may hold a password: never log) */
+    int down;            /* an outage has been logged and not yet its end */
+    int64_t next_try_ms; /* while down: no reconnect attempt before (monotonic) */
 } pg;
 
 static pg *pg_of(ledger *l)
@@ -157,13 +162,19 @@ static void pg_went_down(ledger *l, const char *why)
 }
 
 /* A usable connection, reconnecting if the last one broke: 0, or
- * LEDGER_EIO with a message. */
+ * LEDGER_EIO with a message. While the database stays away, attempts are
+ * spaced (at least PG_RETRY_MIN_MS, and twice as long as the last failed
+ * attempt took) and calls in between fail at once: an unreachable host
+ * costs connect_timeout per attempt, and this is the event loop. */
 static int pg_ready(ledger *l)
 {
     pg *p = pg_of(l);
     char msg[LEDGER__ERRMSG_MAX];
+    int64_t t0 = sm_mono_ms(), took;
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
+    if (p->down && t0 < p->next_try_ms)
+        return ledger__set_err(l, LEDGER_EIO, "the database is unreachable (retrying)");
     if (p->conn)
         PQreset(p->conn);
     else
@@ -179,6 +190,8 @@ static int pg_ready(ledger *l)
     }
     pg_msg(p->conn ? PQerrorMessage(p->conn) : "out of memory", msg, sizeof(msg));
     pg_went_down(l, msg);
+    took = sm_mono_ms() - t0;
+    p->next_try_ms = sm_mono_ms() + (2 * took > PG_RETRY_MIN_MS ? 2 * took : PG_RETRY_MIN_MS);
     return ledger__set_err(l, LEDGER_EIO, "the database is unreachable: %s", msg);
 }
 

@@ -88,7 +88,7 @@ it('kill -9 of seatmapd during confirms: every booking answered 201/200 is in th
     assert.equal(api.length, rows.length, 'the API lists exactly the rows in the database');
 });
 
-it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds go on; then it comes back and nothing is lost', { skip, timeout: 90000 }, async () => {
+it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds go on; then it comes back and nothing is lost', { skip, timeout: 90000 }, async (t) => {
     const cookie = await stack.login();
     const before = pool.take(2);
     const during = pool.take(2);
@@ -103,6 +103,7 @@ it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds 
         cookie, json: { seats: during, payment_ref: 'pg-during' }, timeoutMs: 15000,
     });
     const took = Date.now() - t0;
+    t.diagnostic(`503 after ${took} ms with PostgreSQL down`);
     assert.equal(sale.status, 503, sale.text);
     assert.equal(sale.json?.error?.code, 'unavailable');
     assert.ok(took < 8000, `the 503 came after ${took} ms`);

@@ -74,6 +74,8 @@
 #define PG_RETRY_MIN_MS 1000
 /* pg_advisory_xact_lock key serialising migrations ("seatmap" in ASCII). */
 #define PG_MIGRATION_LOCK "7310593858004528208"
+/* Advisory lock key ordering booking ids against the watermark ("booking"). */
+#define PG_BOOKING_LOCK "7165064483209145959"
 /* Audit rows per INSERT (6 parameters each; PostgreSQL allows 65535). */
 #define PG_AUDIT_CHUNK 1000
 
@@ -380,7 +382,7 @@ static void tx_rollback(ledger *l)
 }
 
 /* Runs body between BEGIN and COMMIT (rolled back when it fails). */
-static int tx_run(ledger *l, int (*body)(ledger *l, const void *arg), const void *arg)
+static int tx_run(ledger *l, int (*body)(ledger *l, void *arg), void *arg)
 {
     int rc = pg_simple(l, "BEGIN", "begin transaction");
     if (rc)
@@ -393,7 +395,7 @@ static int tx_run(ledger *l, int (*body)(ledger *l, const void *arg), const void
     return rc;
 }
 
-static int migrate_body(ledger *l, const void *arg)
+static int migrate_body(ledger *l, void *arg)
 {
     (void)arg;
     return migrate_locked(l);
@@ -510,7 +512,9 @@ static int pg_show_list(ledger *l, ledger_show **out, size_t *n)
 {
     PGresult *r;
     int rows, i;
-    int rc = pg_run(l, "SELECT id, name, venue_name, starts_at FROM shows ORDER BY starts_at, id",
+    int rc = pg_run(l,
+                    "SELECT id, name, venue_name, starts_at FROM shows"
+                    " ORDER BY starts_at COLLATE \"C\", id COLLATE \"C\"",
                     0, NULL, &r, "list shows", PG_RETRY, -1, 0);
     if (rc)
         return rc;
@@ -763,10 +767,31 @@ static int query_int64(ledger *l, const char *sql, const char *show, int64_t *ou
     return 0;
 }
 
+static int max_id_body(ledger *l, void *arg)
+{
+    int rc = pg_simple(l, "SELECT pg_advisory_xact_lock(" PG_BOOKING_LOCK ")",
+                       "wait for bookings in flight");
+    if (!rc)
+        rc = query_int64(l, "SELECT coalesce(max(id), 0) FROM bookings", NULL, arg,
+                         "read the newest booking id");
+    return rc;
+}
+
+/*
+ * The watermark must be an id below which no booking can still commit:
+ * reconciliation (show.c, ensure.lua) takes a seat booked in Redis under
+ * an id at or below it, and missing from the read, for stale. With SQLite
+ * one writer at a time makes that so. Here ids come from a sequence and two
+ * processes may commit out of order, so every booking holds the advisory
+ * lock PG_BOOKING_LOCK shared from before its id is drawn until it commits,
+ * and this read takes it exclusively: it waits for the bookings in flight
+ * (milliseconds), and bookings after it draw larger ids. Bookings never wait
+ * for each other on it. Two statements in a transaction, so that the read's
+ * snapshot is taken after the wait.
+ */
 static int pg_booking_max_id(ledger *l, int64_t *out)
 {
-    return query_int64(l, "SELECT coalesce(max(id), 0) FROM bookings", NULL, out,
-                       "read the newest booking id");
+    return tx_run(l, max_id_body, out);
 }
 
 static int pg_booked_count(ledger *l, const char *show, int64_t *out)
@@ -818,11 +843,13 @@ static int pg_booking_create(ledger *l, const ledger_booking_new *nb, int64_t *i
     int rc;
 
     /* The booking, its seats and its audit row: one statement, so one
-     * transaction. The seats' primary key refuses a seat an active booking
+     * transaction, holding the watermark lock shared (see pg_booking_max_id)
+     * from before its id is drawn. The seats' primary key refuses a seat an active booking
      * holds; the bookings unique constraint refuses a payment ref again. */
     rc = pg_run(l,
-                "WITH b AS (INSERT INTO bookings (show_id, hold_ref, payment_ref, created_by,"
-                " created_at, seats) VALUES ($1, $2, $3, $4, $5::bigint, $6) RETURNING id),"
+                "WITH w AS (SELECT pg_advisory_xact_lock_shared(" PG_BOOKING_LOCK ")),"
+                " b AS (INSERT INTO bookings (show_id, hold_ref, payment_ref, created_by,"
+                " created_at, seats) SELECT $1, $2, $3, $4, $5::bigint, $6 FROM w RETURNING id),"
                 " s AS (INSERT INTO booking_seats (show_id, seat_id, booking_id)"
                 " SELECT $1, seat, b.id FROM b, unnest(string_to_array($6, ' ')) AS seat),"
                 " a AS (INSERT INTO audit (at, show_id, what, ref, seats, who)"
@@ -925,7 +952,7 @@ static int audit_chunk(ledger *l, const ledger_audit_row *rows, size_t n)
     return rc;
 }
 
-static int audit_body(ledger *l, const void *arg)
+static int audit_body(ledger *l, void *arg)
 {
     const audit_batch *b = arg;
     size_t i;

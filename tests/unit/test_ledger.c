@@ -507,6 +507,58 @@ static void test_pg_reconnects(void **state)
     ledger_booking_clear(&b);
 }
 
+/* Reading the watermark waits for a booking in flight (one holding the
+ * booking lock shared, as every booking does until it commits), so that
+ * no booking can commit later with an id at or below it. */
+static void test_pg_watermark_waits_for_bookings_in_flight(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1"};
+    PGconn *inflight = PQconnectdb(f->target);
+    PGresult *r;
+    int fds[2], status;
+    int64_t wm = -1, deadline;
+    pid_t pid;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay-1", seats, 1, NULL), 0);
+    assert_int_equal(PQstatus(inflight), CONNECTION_OK);
+    r = PQexec(inflight, "BEGIN; SELECT pg_advisory_xact_lock_shared(7165064483209145959);"
+                         " INSERT INTO bookings (show_id, payment_ref, created_by, created_at,"
+                         " seats) VALUES ('S1', 'pay-late', 'x', 0, 'B-1') RETURNING id");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ledger *l;
+        char err[256];
+        int64_t v = -1;
+        if (ledger_open(f->target, &l, err, sizeof(err)) || ledger_booking_max_id(l, &v))
+            _exit(1);
+        _exit(write(fds[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
+    }
+    close(fds[1]);
+    /* The reader is waiting on the lock... */
+    deadline = sm_mono_ms() + 10000;
+    while (query_int(f->target, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                " AND NOT granted") != 1) {
+        assert_true(sm_mono_ms() < deadline);
+        pg_child_nap(20);
+    }
+    /* ...until the booking in flight commits: then it sees its id. */
+    r = PQexec(inflight, "COMMIT");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(read(fds[0], &wm, sizeof(wm)), sizeof(wm));
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(wm, query_int(f->target, "SELECT max(id) FROM bookings"));
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM bookings"), 2);
+    PQfinish(inflight);
+}
+
 /* A server that is not there: open fails at once with a sentence that
  * names PostgreSQL and never the password. */
 static void test_pg_unreachable(void **state)
@@ -574,6 +626,8 @@ int main(void)
     const struct CMUnitTest pg_only[] = {
         cmocka_unit_test_setup_teardown(test_pg_migrations_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_reconnects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_watermark_waits_for_bookings_in_flight, setup,
+                                        teardown),
         cmocka_unit_test(test_pg_unreachable),
     };
     const struct CMUnitTest engine_choice[] = {

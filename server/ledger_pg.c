@@ -323,7 +323,13 @@ static int migrate_locked(ledger *l)
     PGresult *r;
     int rc;
 
-    rc = pg_simple(l, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", "lock migrations");
+    /* A migration may take long, and so may waiting for another process's:
+     * the per-statement deadlines do not apply here. */
+    rc = pg_simple(l, "SET LOCAL statement_timeout = 0", "lift the statement timeout");
+    if (!rc)
+        rc = pg_simple(l, "SET LOCAL lock_timeout = '120s'", "set the lock timeout");
+    if (!rc)
+        rc = pg_simple(l, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", "lock migrations");
     if (!rc)
         rc = pg_simple(l,
                        "CREATE TABLE IF NOT EXISTS seatmap_schema (version INTEGER PRIMARY KEY,"

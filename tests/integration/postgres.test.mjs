@@ -116,6 +116,10 @@ it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds 
         cookie, json: { hold: h.ref, payment_ref: 'pg-hold' }, timeoutMs: 15000,
     });
     assert.equal(confirm.status, 503, confirm.text);
+    const health = await stack.api('GET', '/healthz', { timeoutMs: 15000 });
+    assert.equal(health.status, 503, health.text);
+    assert.equal(health.json?.database, 'down');
+    assert.equal(health.json?.redis, 'up');
     const list = await stack.api('GET', '/api/shows/demo/bookings', { cookie, timeoutMs: 15000 });
     assert.equal(list.status, 503, `bookings list while the database is down: ${list.text}`);
 
@@ -128,6 +132,7 @@ it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds 
         return r.status === 201 ? r : null;
     }, 20000, 'a booking to work again after PostgreSQL is back');
     assert.deepEqual([...again.json.booking.seats].sort(), [...during].sort());
+    assert.equal((await stack.api('GET', '/healthz')).status, 200, '/healthz up again');
     await watcher.waitFor((c) => during.every((x) => c.state(x) === 'b'), 5000, 'new booking seen');
     assert.equal(await stack.pg.query("SELECT count(*) FROM bookings WHERE payment_ref = 'pg-during'"), '1');
     assert.equal(await stack.pg.query("SELECT count(*) FROM bookings WHERE payment_ref = 'pg-before'"), '1');

@@ -3,10 +3,10 @@
 # Usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev
-      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev redis-server
+      libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev libpq-dev redis-server
       sqlite3)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format prometheus lintian curl)
+  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format prometheus lintian curl postgresql-15)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,19 +14,32 @@
 
 #define API_PASSWORD_MAX 1024
 
-/* 0 when authenticated as someone; otherwise answers 401/403. */
+/* A lookup that found nothing is a 401; one the database could not answer
+ * is a 503, so that a database outage does not log the staff out. */
+static void unauthorized_or_unavailable(http_req *r, int rc, const char *why)
+{
+    if (rc == LEDGER_ENOTFOUND)
+        http_respond_error(r, OUT_UNAUTHORIZED, why, NULL);
+    else
+        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+}
+
+/* 0 when authenticated as someone; otherwise answers 401/403 (503 when the
+ * database is down). */
 static int authenticate(http_req *r)
 {
     app *a = http_req_ctx(r);
     char auth[512], token[256], hash[AUTH_HASH_HEX + 1];
     ledger_user u;
+    int rc;
 
     memset(&u, 0, sizeof(u));
     if (http_req_header(r, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)) &&
         strncmp(auth, "Bearer ", 7) == 0) {
         auth_token_hash(auth + 7, hash);
-        if (ledger_token_lookup(a->ledger, hash, &u)) {
-            http_respond_error(r, OUT_UNAUTHORIZED, "this API token is not valid", NULL);
+        rc = ledger_token_lookup(a->ledger, hash, &u);
+        if (rc) {
+            unauthorized_or_unavailable(r, rc, "this API token is not valid");
             return -1;
         }
     } else if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
@@ -35,9 +48,9 @@ static int authenticate(http_req *r)
             return -1;
         }
         auth_token_hash(token, hash);
-        if (ledger_session_lookup(a->ledger, hash, sm_now_ms(), &u)) {
-            http_respond_error(r, OUT_UNAUTHORIZED, "your session has expired; please log in again",
-                               NULL);
+        rc = ledger_session_lookup(a->ledger, hash, sm_now_ms(), &u);
+        if (rc) {
+            unauthorized_or_unavailable(r, rc, "your session has expired; please log in again");
             return -1;
         }
     } else {

@@ -4,11 +4,20 @@
  */
 #include "api.h"
 
+#include "ledger_accounts.h"
+
 void api_healthz(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
     uint8_t secret[AUTH_SECRET_BYTES];
-    int redis = store_up(a->store), db = ledger_secret(a->ledger, secret) == 0;
+    ledger_user probe;
+    /* The secret is cached after the first read, so it says nothing about
+     * a database that went away later (PostgreSQL): also look up a session
+     * that cannot exist, which answers "not found" only when the database
+     * does. */
+    int redis = store_up(a->store),
+        db = ledger_secret(a->ledger, secret) == 0 &&
+             ledger_session_lookup(a->ledger, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
     sm_buf b;
 
     sm_buf_init(&b, 128);

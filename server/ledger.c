@@ -9,7 +9,7 @@
  * down, in ledger_engine.c; this file is the top of the ledger and nothing in
  * the other ledger modules calls it.
  *
- * Not here: SQL of any dialect (ledger_sqlite.c; later ledger_pg.c), holds
+ * Not here: SQL of any dialect (ledger_sqlite.c, ledger_pg.c), holds
  * (Redis owns them, see store.h), seat states in memory (show.h), password
  * hashing and token generation (auth.h).
  */
@@ -52,15 +52,18 @@ const char *ledger_errmsg(ledger *l)
 
 /* ---- choosing the engine, open, close ---- */
 
-/* Database URLs by scheme. A scheme whose engine is not built in gets a
- * clear refusal rather than being taken for a file name. */
+/* Database URLs by scheme, and libpq keyword strings by their first
+ * keyword. A scheme whose engine is not built in gets a clear refusal
+ * rather than being taken for a file name. */
 static const struct {
     const char *scheme;
     const ledger_engine *engine; /* NULL: not built in */
     const char *missing;
 } engine_schemes[] = {
-    {"postgres://", NULL, "PostgreSQL support is not built into this seatmapd"},
-    {"postgresql://", NULL, "PostgreSQL support is not built into this seatmapd"},
+    {"postgres://", &ledger_pg_engine, NULL}, {"postgresql://", &ledger_pg_engine, NULL},
+    {"host=", &ledger_pg_engine, NULL},       {"hostaddr=", &ledger_pg_engine, NULL},
+    {"dbname=", &ledger_pg_engine, NULL},     {"user=", &ledger_pg_engine, NULL},
+    {"port=", &ledger_pg_engine, NULL},       {"service=", &ledger_pg_engine, NULL},
 };
 
 /* The engine for target (SQLite for anything that is not a known URL), or
@@ -101,12 +104,14 @@ int ledger_open(const char *path, ledger **out, char *err, size_t errlen)
     l = front ? ledger__new(engine, front) : NULL;
     if (!l) {
         free(front);
-        snprintf(err, errlen, "out of memory opening %s", path);
+        snprintf(err, errlen, "out of memory opening the database");
         return LEDGER_EIO;
     }
     rc = engine->open(l, path);
     if (rc) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, ledger__errmsg(l));
+        /* A URL may hold a password: name the file only for SQLite. */
+        snprintf(err, errlen, "cannot open database %s: %s",
+                 engine == &ledger_sqlite_engine ? path : engine->name, ledger__errmsg(l));
         ledger_close(l);
         return rc;
     }

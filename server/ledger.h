@@ -6,14 +6,16 @@
  * ledger_types.h. With those two, this header is the whole interface: the
  * rest of the server never sees which engine is behind it.
  *
- * Engines (ledger_engine.h): SQLite (ledger_sqlite.c) for a file path; a
- * postgres:// or postgresql:// URL is refused with a clear message until a
- * PostgreSQL engine is built in. With SQLite the database runs in WAL mode;
- * migrations (schema/NNN_*.sql, embedded at build time) are applied at open
- * inside one transaction each and tracked with PRAGMA user_version.
+ * Engines (ledger_engine.h): SQLite (ledger_sqlite.c) for a file path;
+ * PostgreSQL (ledger_pg.c) for a postgres:// or postgresql:// URL or a libpq
+ * keyword string ("host=... dbname=..."). With SQLite the database runs in
+ * WAL mode; migrations (schema/NNN_*.sql, embedded at build time) are
+ * applied at open inside one transaction each and tracked with PRAGMA
+ * user_version. PostgreSQL's (schema/pg/) are tracked in seatmap_schema.
  *
  * Every call is synchronous and meant for the event loop: they are short
- * indexed statements; booking commits are durable (with SQLite,
+ * indexed statements (with PostgreSQL, one network round trip each for
+ * most: see ledger_pg.c); booking commits are durable (with SQLite,
  * synchronous=FULL, an fsync) so a 201 is never sent for a booking that a
  * power cut could lose. Audit rows are buffered and written in batches by
  * ledger_audit_flush (with SQLite at synchronous=NORMAL: they survive a crash
@@ -31,9 +33,10 @@
 #include <stdint.h>
 
 /* Opens (creating if needed) the database and applies migrations. path is a
- * file name (SQLite); a postgres:// or postgresql:// URL fails for now, as
- * PostgreSQL support is not built in. On failure returns negative, *out is
- * NULL, and err holds one sentence. The caller closes *out with ledger_close. */
+ * file name (SQLite) or a PostgreSQL URL or keyword string (the database
+ * must exist; its tables are created). On failure returns negative, *out is
+ * NULL, and err holds one sentence, which never repeats a URL (it may hold a
+ * password). The caller closes *out with ledger_close. */
 int ledger_open(const char *path, ledger **out, char *err, size_t errlen);
 void ledger_close(ledger *l);
 const char *ledger_errmsg(ledger *l);

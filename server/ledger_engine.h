@@ -54,7 +54,7 @@ typedef struct ledger_booking_new {
 typedef void (*ledger_seat_cb)(void *arg, const char *seat, int64_t booking_id);
 
 typedef struct ledger_engine {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgresql" */
 
     /* Opens target, applies migrations and stores the engine state with
      * ledger__set_state. On failure a message is left; ledger_open then
@@ -120,6 +120,7 @@ typedef struct ledger_engine {
 } ledger_engine;
 
 extern const ledger_engine ledger_sqlite_engine;
+extern const ledger_engine ledger_pg_engine;
 
 /* ---- the handle (ledger_engine.c) ---- */
 

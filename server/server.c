@@ -195,7 +195,8 @@ static int open_ledger(app *a)
         return -1;
     }
     if (ledger_secret(a->ledger, a->secret)) {
-        fprintf(stderr, "seatmapd: cannot read the server secret from %s: %s\n", cfg->db_path,
+        /* not the path: a PostgreSQL URL may hold a password */
+        fprintf(stderr, "seatmapd: cannot read the server secret from the database: %s\n",
                 ledger_errmsg(a->ledger));
         return -1;
     }

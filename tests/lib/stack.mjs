@@ -22,9 +22,18 @@
  *                 restart() (same port and args; waits until ready), stop()
  *                 (SIGTERM, then SIGKILL after 5 s), sanitizerReport() -> text|null}
  *   seatmapdCli(args, {input, env}) -> {code, stdout, stderr}   runs `seatmapd ...`
- *   startStack({holdTtl, extraArgs, env, staffPassword}) -> stack
- *       ($SEATMAP_EXTRA_ARGS, space-separated, is appended to the server flags)
- *       stack = {baseUrl, wsUrl, origin, dbPath, tmpDir, redis, server,
+ *   pgBinDir() -> directory of PostgreSQL's initdb/postgres/psql, or null
+ *   startPostgres({port}) -> pg   a fresh PostgreSQL cluster (initdb, trust auth) in a
+ *       temporary directory with a database "seatmap", on a free loopback port; as
+ *       root, initdb runs through `runuser -u postgres` and the postmaster as that user
+ *       pg = {port, url (postgresql://postgres@127.0.0.1:PORT/seatmap), pid,
+ *             query(sql) -> text (psql -tA), kill(signal='SIGQUIT') (waits for the
+ *             exit), start() (same port and data), stop(), log()}
+ *   startStack({holdTtl, extraArgs, env, staffPassword, postgres}) -> stack
+ *       ($SEATMAP_EXTRA_ARGS, space-separated, is appended to the server flags;
+ *        postgres: true, or $SEATMAP_TEST_DB=postgres, puts the ledger in a fresh
+ *        PostgreSQL: dbPath is then its URL and stack.pg the server)
+ *       stack = {baseUrl, wsUrl, origin, dbPath, tmpDir, redis, pg, server,
  *                staff: {user, password}, servers: [server, ...],
  *                addServer(opts) -> a second seatmapd on the same Redis and db,
  *                addUser(name, role, password), addToken(name, role) -> token,
@@ -67,7 +76,7 @@
  *                                    saw both (orders everything sent before)
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -274,6 +283,87 @@ export async function startRedis({ dir, port } = {}) {
         log: () => log,
     };
     return redis;
+}
+
+/* ---------- postgresql ---------- */
+
+/* The newest /usr/lib/postgresql/NN/bin (or $SEATMAP_PG_BINDIR), or null. */
+export function pgBinDir() {
+    if (process.env.SEATMAP_PG_BINDIR) return process.env.SEATMAP_PG_BINDIR;
+    const root = '/usr/lib/postgresql';
+    if (!existsSync(root)) return null;
+    const versions = readdirSync(root)
+        .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(a) - Number(b));
+    return versions.length ? path.join(root, versions.at(-1), 'bin') : null;
+}
+
+export async function startPostgres({ port } = {}) {
+    const bin = pgBinDir();
+    if (!bin) throw new Error('PostgreSQL is not installed (scripts/deps.sh --test installs postgresql-15)');
+    const dir = mkdtempSync(path.join(tmpdir(), 'seatmap-pg-'));
+    const data = path.join(dir, 'data');
+    let owner = null; /* {uid, gid} of the postgres user when we are root */
+    if (process.getuid() === 0) {
+        const id = (flag) => run('id', [flag, 'postgres']).then((r) => Number(r.stdout.trim()));
+        owner = { uid: await id('-u'), gid: await id('-g') };
+        chownSync(dir, owner.uid, owner.gid);
+    }
+    const initdb = [path.join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'];
+    const r = owner ? await run('runuser', ['-u', 'postgres', '--', ...initdb]) : await run(initdb[0], initdb.slice(1));
+    if (r.code !== 0) throw new Error(`initdb failed: ${r.stdout}${r.stderr}`);
+    port = port || (await freePort());
+    let child = null;
+    let log = '';
+    const psql = (db, sql) =>
+        run(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-tAX', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+    async function start() {
+        child = track(
+            spawn(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1'], {
+                stdio: ['ignore', 'pipe', 'pipe'],
+                ...(owner || {}),
+            }),
+        );
+        child.stdout.on('data', (d) => (log = (log + d).slice(-20000)));
+        child.stderr.on('data', (d) => (log = (log + d).slice(-20000)));
+        await waitUntil(
+            async () => {
+                if (child.exitInfo) {
+                    const e = new Error(`postgres exited: ${log}`);
+                    e.fatal = true;
+                    throw e;
+                }
+                return (await psql('postgres', 'SELECT 1')).code === 0;
+            },
+            30000,
+            `postgres on port ${port}`,
+        );
+    }
+    await start();
+    const created = await psql('postgres', 'CREATE DATABASE seatmap');
+    if (created.code !== 0) throw new Error(`CREATE DATABASE: ${created.stderr}`);
+    return {
+        port,
+        url: `postgresql://postgres@127.0.0.1:${port}/seatmap`,
+        get pid() {
+            return child?.pid;
+        },
+        async query(sql) {
+            const q = await psql('seatmap', sql);
+            if (q.code !== 0) throw new Error(`psql ${sql}: ${q.stderr}`);
+            return q.stdout.replace(/\n$/, '');
+        },
+        /* SIGQUIT: immediate shutdown, as close to a crash as leaves the port free */
+        async kill(signal = 'SIGQUIT') {
+            return killAndWait(child, signal);
+        },
+        start,
+        async stop() {
+            await killAndWait(child, 'SIGQUIT');
+            rmSync(dir, { recursive: true, force: true });
+        },
+        log: () => log,
+    };
 }
 
 /* ---------- seatmapd ---------- */
@@ -832,11 +922,13 @@ export async function startStack({
     env = {},
     staffUser = 'staff',
     staffPassword = 'correct horse battery staple',
+    postgres = process.env.SEATMAP_TEST_DB === 'postgres',
 } = {}) {
     /* SEATMAP_EXTRA_ARGS="--sweep-ms 5000" appends server flags (experiments). */
     extraArgs = [...extraArgs, ...(process.env.SEATMAP_EXTRA_ARGS || '').split(' ').filter(Boolean)];
     const tmpDir = mkdtempSync(path.join(tmpdir(), 'seatmap-test-'));
-    const dbPath = path.join(tmpDir, 'seatmap.db');
+    const pg = postgres ? await startPostgres() : null;
+    const dbPath = pg ? pg.url : path.join(tmpDir, 'seatmap.db');
     const clients = new Set();
     const servers = [];
     let redis = null;
@@ -844,6 +936,7 @@ export async function startStack({
     const stack = {
         tmpDir,
         dbPath,
+        pg,
         servers,
         staff: { user: staffUser, password: staffPassword },
         async addUser(name, role, password) {
@@ -907,6 +1000,10 @@ export async function startStack({
                 const lines = s.stderr().split('\n');
                 parts.push(`--- seatmapd[${i}] port ${s.port} stderr (last ${n} lines):\n${lines.slice(-n).join('\n')}`);
             });
+            if (pg) {
+                const lines = pg.log().split('\n').filter((l) => /FATAL|ERROR|PANIC|LOG:  database system/.test(l));
+                if (lines.length) parts.push(`--- postgres log:\n${lines.slice(-10).join('\n')}`);
+            }
             if (redis) {
                 const boring = /Redis is starting|Redis version=|Configuration loaded|Server initialized|overcommit|^\s*$/;
                 const lines = redis.log().split('\n').filter((l) => !boring.test(l));
@@ -918,6 +1015,7 @@ export async function startStack({
             await Promise.all([...clients].map((c) => c.close().catch(() => {})));
             for (const s of servers) await s.stop();
             if (redis) await redis.stop();
+            if (pg) await pg.stop();
             const reports = servers.map((s) => s.sanitizerReport()).filter(Boolean);
             const crashes = servers.flatMap((s) => s.crashes.map((c) => `port ${s.port}: ${JSON.stringify(c)}`));
             if (!process.env.SEATMAP_KEEP_TMP) rmSync(tmpDir, { recursive: true, force: true });

@@ -3,9 +3,10 @@
  * test_ledger.c and test_ledger_accounts.c. Every test that uses only
  * ledger.h takes its database from the current row of ledger_test_engines,
  * and main runs the tests once per row, so the same assertions hold for
- * every engine. Today there is one row, SQLite in a temporary directory; a
- * PostgreSQL row (a scratch database per test, say) adds a create, a destroy
- * and a query_int, and nothing else.
+ * every engine. Two rows: SQLite in a temporary directory, and PostgreSQL
+ * (a scratch schema per test on a server pg_child.h starts once per test
+ * program). A row whose engine cannot run here (no PostgreSQL installed)
+ * says so from `available` and main skips it; in CI both run.
  *
  * Header-only (static inline) because each test file is its own executable.
  */
@@ -13,7 +14,9 @@
 #define SEATMAP_TEST_LEDGER_ENGINES_H
 
 #include "ledger.h"
+#include "pg_child.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,9 @@ typedef struct test_engine {
     /* One integer from a query run on a separate connection, so it sees
      * only what the ledger has committed; -1 when there is no row. */
     long long (*query_int)(const char *target, const char *sql);
+    /* 0 when the engine can run here, 1 to skip the row (message printed),
+     * -1 when it should but cannot (the tests fail). NULL: always. */
+    int (*available)(void);
 } test_engine;
 
 /* ---- SQLite: a file in a fresh directory under /tmp ---- */
@@ -73,9 +79,86 @@ static inline long long sqlite_query_int(const char *target, const char *sql)
     return v;
 }
 
+/* ---- PostgreSQL: a fresh database per test on the pg_child.h server ---- */
+
+static inline int pg_available(void)
+{
+    return pg_child_start();
+}
+
+/* The schema a target made by pg_create works in. */
+static inline const char *pg_schema(const char *target)
+{
+    const char *p = strstr(target, "search_path%3D");
+    assert_non_null(p);
+    return p + strlen("search_path%3D");
+}
+
+/* A schema per test (cheaper than a database): the target puts it first
+ * on the search path, so the ledger's tables and queries land there. */
+static inline void pg_create(char *target, size_t len)
+{
+    static unsigned counter;
+    char name[64], sql[128], base[256];
+    assert_int_equal(pg_child_start(), 0);
+    snprintf(name, sizeof(name), "t_%d_%u", (int)getpid(), counter++);
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", name);
+    assert_int_equal(pg_child_exec("postgres", sql), 0);
+    pg_child_url(base, sizeof(base), "postgres");
+    snprintf(target, len, "%s?options=-csearch_path%%3D%s", base, name);
+}
+
+static inline void pg_destroy(const char *target)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema(target));
+    assert_int_equal(pg_child_exec("postgres", sql), 0);
+}
+
+/* As sqlite_query_int; a boolean answer counts as 1 or 0. */
+static inline long long pg_query_int(const char *target, const char *sql)
+{
+    PGconn *c = PQconnectdb(target);
+    PGresult *r;
+    long long v = -1;
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect %s: %s", target, PQerrorMessage(c));
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    if (PQntuples(r) > 0) {
+        const char *t = PQgetvalue(r, 0, 0);
+        v = strcmp(t, "t") == 0 ? 1 : strcmp(t, "f") == 0 ? 0 : strtoll(t, NULL, 10);
+    }
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
 static const test_engine ledger_test_engines[] = {
-    {"sqlite", sqlite_create, sqlite_destroy, sqlite_query_int},
+    {"sqlite", sqlite_create, sqlite_destroy, sqlite_query_int, NULL},
+    {"postgresql", pg_create, pg_destroy, pg_query_int, pg_available},
 };
+
+/* Runs the group once per engine that can run here; returns the failures. */
+#define LEDGER_RUN_EACH_ENGINE(tests, failed)                                                      \
+    do {                                                                                           \
+        size_t e_;                                                                                 \
+        for (e_ = 0; e_ < LEDGER_TEST_ENGINES; e_++) {                                             \
+            int a_ = ledger_test_engines[e_].available ? ledger_test_engines[e_].available() : 0;  \
+            t_engine = &ledger_test_engines[e_];                                                   \
+            if (a_ > 0) {                                                                          \
+                printf("[  SKIPPED ] %s: engine not installed here\n", t_engine->name);            \
+                continue;                                                                          \
+            }                                                                                      \
+            if (a_ < 0) {                                                                          \
+                fprintf(stderr, "%s: engine installed but cannot start\n", t_engine->name);        \
+                (failed)++;                                                                        \
+                continue;                                                                          \
+            }                                                                                      \
+            (failed) += cmocka_run_group_tests_name(t_engine->name, tests, NULL, NULL);            \
+        }                                                                                          \
+    } while (0)
 #define LEDGER_TEST_ENGINES (sizeof(ledger_test_engines) / sizeof(ledger_test_engines[0]))
 
 /* The row the tests run against now (main sets it before each group). */

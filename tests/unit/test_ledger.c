@@ -2,8 +2,9 @@
  * test_ledger.c - unit tests of ledger.h (server/ledger.c and the engines
  * behind it): shows, the secret, bookings (idempotency, double booking,
  * cancel) and the audit buffer, run once per engine of ledger_engines.h;
- * then what only SQLite has (migrations, WAL, bad files) and the choice of
- * engine from the open string. Users, sessions and tokens are in
+ * then what only SQLite has (migrations, WAL, bad files), what only
+ * PostgreSQL has (migrations, reconnecting, an unreachable server) and the
+ * choice of engine from the open string. Users, sessions and tokens are in
  * test_ledger_accounts.c.
  *
  * Each test gets a fresh database; two handles on one database stand in
@@ -452,23 +453,150 @@ static void test_open_not_a_database(void **state)
     sqlite_destroy(path);
 }
 
+/* ---- PostgreSQL only ---- */
+
+static void test_pg_migrations_apply(void **state)
+{
+    fixture *f = *state;
+    long long last = 0;
+    const embedded_file *m;
+
+    for (m = embedded_pg_sql; m->name; m++)
+        last = strtol(m->name, NULL, 10);
+    assert_true(last >= 1);
+    assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"), last);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM information_schema.tables"
+                                          " WHERE table_schema = current_schema() AND table_name IN"
+                                          " ('meta','shows','users','sessions','api_tokens',"
+                                          "'bookings','booking_seats','audit')"),
+                     8);
+    /* The constraints that keep bookings right are the database's. */
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM pg_constraint WHERE conname IN"
+                                          " ('bookings_payment_ref_key', 'booking_seats_pkey')"),
+                     2);
+    reopen(f);
+    reopen(f);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM seatmap_schema"), last);
+}
+
+/* The server drops our connection (a restart, a failover): the next call
+ * reconnects and works, and nothing committed is lost. */
+static void test_pg_reconnects(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1"};
+    const char *more[] = {"A-2"};
+    char sql[256];
+    ledger_booking b, again;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay-1", seats, 1, &b), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = 'seatmapd' AND pid <> pg_backend_pid()");
+    assert_int_equal(pg_child_exec("postgres", sql), 0);
+    /* A read retries on a fresh connection. */
+    assert_int_equal(ledger_booking_get(f->l, "S1", b.id, &again), 0);
+    assert_string_equal(again.payment_ref, "pay-1");
+    ledger_booking_clear(&again);
+    assert_int_equal(pg_child_exec("postgres", sql), 0);
+    /* So does a booking: its payment ref makes a second try harmless. */
+    assert_int_equal(book(f->l, "S1", "", "pay-2", more, 1, &again), 0);
+    ledger_booking_clear(&again);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM bookings"), 2);
+    ledger_booking_clear(&b);
+}
+
+/* Reading the watermark waits for a booking in flight (one holding the
+ * booking lock shared, as every booking does until it commits), so that
+ * no booking can commit later with an id at or below it. */
+static void test_pg_watermark_waits_for_bookings_in_flight(void **state)
+{
+    fixture *f = *state;
+    const char *seats[] = {"A-1"};
+    PGconn *inflight = PQconnectdb(f->target);
+    PGresult *r;
+    int fds[2], status;
+    int64_t wm = -1, deadline;
+    pid_t pid;
+
+    add_show(f->l, "S1");
+    assert_int_equal(book(f->l, "S1", "", "pay-1", seats, 1, NULL), 0);
+    assert_int_equal(PQstatus(inflight), CONNECTION_OK);
+    r = PQexec(inflight, "BEGIN; SELECT pg_advisory_xact_lock_shared(7165064483209145959);"
+                         " INSERT INTO bookings (show_id, payment_ref, created_by, created_at,"
+                         " seats) VALUES ('S1', 'pay-late', 'x', 0, 'B-1') RETURNING id");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ledger *l;
+        char err[256];
+        int64_t v = -1;
+        if (ledger_open(f->target, &l, err, sizeof(err)) || ledger_booking_max_id(l, &v))
+            _exit(1);
+        _exit(write(fds[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
+    }
+    close(fds[1]);
+    /* The reader is waiting on the lock... */
+    deadline = sm_mono_ms() + 10000;
+    while (query_int(f->target, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                " AND NOT granted") != 1) {
+        assert_true(sm_mono_ms() < deadline);
+        pg_child_nap(20);
+    }
+    /* ...until the booking in flight commits: then it sees its id. */
+    r = PQexec(inflight, "COMMIT");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(read(fds[0], &wm, sizeof(wm)), sizeof(wm));
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(wm, query_int(f->target, "SELECT max(id) FROM bookings"));
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM bookings"), 2);
+    PQfinish(inflight);
+}
+
+/* A server that is not there: open fails at once with a sentence that
+ * names PostgreSQL and never the password. */
+static void test_pg_unreachable(void **state)
+{
+    char url[128];
+    char err[512] = "";
+    ledger *l = (ledger *)1;
+    int64_t t0;
+    (void)state;
+    snprintf(url, sizeof(url), "postgresql://seatmap:s3cret@127.0.0.1:%d/nodb", free_port_pg());
+    t0 = sm_mono_ms();
+    assert_int_equal(ledger_open(url, &l, err, sizeof(err)), LEDGER_EIO);
+    assert_true(sm_mono_ms() - t0 < 5000);
+    assert_null(l);
+    assert_non_null(strstr(err, "PostgreSQL"));
+    assert_null(strstr(err, "s3cret"));
+}
+
 /* ---- choosing the engine ---- */
 
-/* Until a PostgreSQL engine is built in, a postgres URL is refused with a
- * sentence that says so, and without echoing the URL (it may hold a
- * password). When ledger_pg.c arrives, this becomes a row of the table. */
-static void test_postgres_url_refused(void **state)
+/* URLs and libpq keyword strings go to PostgreSQL; their errors never echo
+ * a password; anything else is a SQLite file. */
+static void test_engine_from_target(void **state)
 {
-    static const char *const urls[] = {"postgres://seatmap:s3cret@db.example/seatmap",
-                                       "postgresql://localhost/seatmap"};
+    static const char *const targets[] = {
+        "postgres://seatmap:s3cret@127.0.0.1:1/seatmap",
+        "postgresql://seatmap:s3cret@127.0.0.1:1/seatmap",
+        "host=127.0.0.1 port=1 dbname=seatmap password=s3cret",
+        "dbname=seatmap host=127.0.0.1 port=1 password=s3cret",
+    };
     size_t i;
     (void)state;
-    for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-        char err[256] = "";
+    for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        char err[512] = "";
         ledger *l = (ledger *)1;
-        assert_int_equal(ledger_open(urls[i], &l, err, sizeof(err)), -1);
+        assert_int_equal(ledger_open(targets[i], &l, err, sizeof(err)), LEDGER_EIO);
         assert_null(l);
-        assert_non_null(strstr(err, "PostgreSQL support is not built in"));
+        assert_non_null(strstr(err, "PostgreSQL"));
         assert_null(strstr(err, "s3cret"));
     }
 }
@@ -495,18 +623,24 @@ int main(void)
         cmocka_unit_test(test_open_failure_has_message),
         cmocka_unit_test(test_open_not_a_database),
     };
+    const struct CMUnitTest pg_only[] = {
+        cmocka_unit_test_setup_teardown(test_pg_migrations_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_watermark_waits_for_bookings_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test(test_pg_unreachable),
+    };
     const struct CMUnitTest engine_choice[] = {
-        cmocka_unit_test(test_postgres_url_refused),
+        cmocka_unit_test(test_engine_from_target),
     };
     int failed = 0;
-    size_t i;
 
-    for (i = 0; i < LEDGER_TEST_ENGINES; i++) {
-        t_engine = &ledger_test_engines[i];
-        failed += cmocka_run_group_tests_name(t_engine->name, each_engine, NULL, NULL);
-    }
+    LEDGER_RUN_EACH_ENGINE(each_engine, failed);
     t_use_engine("sqlite");
     failed += cmocka_run_group_tests_name("sqlite only", sqlite_only, NULL, NULL);
+    t_use_engine("postgresql");
+    if (pg_available() == 0)
+        failed += cmocka_run_group_tests_name("postgresql only", pg_only, NULL, NULL);
     failed += cmocka_run_group_tests_name("engine choice", engine_choice, NULL, NULL);
     return failed;
 }

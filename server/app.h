@@ -15,6 +15,7 @@
 #include "client.h"
 #include "config.h"
 #include "ledger.h"
+#include "addr_limits.h"
 #include "show.h"
 #include "store.h"
 
@@ -31,6 +32,7 @@ typedef struct app {
     shows *shows;      /* every show's seat cache */
     client_hub *hub;   /* buyers' connections on this process */
     booking_env books; /* what the booking workflow runs on */
+    limits *limits;    /* per-address limits (docs/security.md) */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STR, OPT_LISTEN, OPT_SECONDS, OPT_INT, OPT_FLAG } opt_kind;
+typedef enum { OPT_STR, OPT_LISTEN, OPT_SECONDS, OPT_INT, OPT_FLAG, OPT_ONOFF } opt_kind;
 
 typedef struct option_def {
     const char *flag;
@@ -32,6 +32,11 @@ static const option_def options[] = {
     {"--sweep-ms", "SEATMAP_SWEEP_MS", OPT_INT, O(sweep_ms), 10, 250},
     {"--rate", "SEATMAP_RATE", OPT_INT, O(rate), 1, 100000},
     {"--demo", "SEATMAP_DEMO", OPT_FLAG, O(demo), 0, 1},
+    {"--ip-limits", "SEATMAP_IP_LIMITS", OPT_ONOFF, O(ip_limits), 0, 1},
+    {"--max-conns", "SEATMAP_MAX_CONNS", OPT_INT, O(max_conns), 1, 1000000},
+    {"--max-conns-per-ip", "SEATMAP_MAX_CONNS_PER_IP", OPT_INT, O(max_conns_per_ip), 1, 1000000},
+    {"--new-buyers-per-ip", "SEATMAP_NEW_BUYERS_PER_IP", OPT_INT, O(new_buyers_per_ip), 1, 1000000},
+    {"--max-held-per-ip", "SEATMAP_MAX_HELD_PER_IP", OPT_INT, O(max_held_per_ip), 1, 1000000},
 };
 #undef O
 
@@ -99,6 +104,13 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
     case OPT_FLAG:
         *(int *)(void *)p = !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || !*v);
         return 0;
+    case OPT_ONOFF:
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            snprintf(err, errlen, "%s wants on or off, got '%s'", o->flag, v);
+            return -1;
+        }
+        *(int *)(void *)p = strcmp(v, "on") == 0;
+        return 0;
     }
     return -1;
 }
@@ -123,6 +135,11 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->frozen_bound_ms = 10000;
     cfg->max_frame = 16 * 1024;
     cfg->max_queue = 4 * 1024 * 1024;
+    cfg->ip_limits = 1;
+    cfg->max_conns = 20000;
+    cfg->max_conns_per_ip = 256;
+    cfg->new_buyers_per_ip = 60;
+    cfg->max_held_per_ip = 100;
 
     for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
         const char *v = getenv(options[i].env);

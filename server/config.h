@@ -25,6 +25,12 @@ typedef struct config {
     long frozen_bound_ms; /* a hold frozen longer than this is reconciled */
     size_t max_frame;     /* largest WebSocket message accepted */
     size_t max_queue;     /* bytes queued to one client before it is cut off */
+    /* Per-address limits (docs/security.md); ip_limits 0 turns them all off. */
+    int ip_limits;
+    int max_conns;         /* open connections in all */
+    int max_conns_per_ip;  /* open connections per address */
+    int new_buyers_per_ip; /* new buyer identities per address per minute */
+    int max_held_per_ip;   /* seats held per show per address */
 } config;
 
 /*

@@ -67,6 +67,12 @@ int http_req_cookie(const http_req *r, const char *name, char *out, size_t outle
  * (http://HOST or https://HOST for the request's Host header). */
 int http_origin_ok(struct lws *wsi);
 int http_req_origin_ok(const http_req *r);
+/* The client's address as text ("127.0.0.1", "2001:db8::1") into out;
+ * "" when unknown. The one place that says who a client is: today the TCP
+ * peer (lws_get_peer_simple); a trusted proxy's X-Forwarded-For would be
+ * read here. */
+void http_client_addr(struct lws *wsi, char *out, size_t outlen);
+void http_req_client_addr(const http_req *r, char *out, size_t outlen);
 /* 1 when the client takes gzip. */
 int http_req_accepts_gzip(const http_req *r);
 
@@ -81,11 +87,20 @@ void http_req_set_user(http_req *r, const ledger_user *u);
 const ledger_user *http_req_user(const http_req *r);
 /* A Set-Cookie header for the answer (copied). */
 void http_req_set_cookie(http_req *r, const char *cookie);
+/* Extra headers for the answer: Allow (a 405's methods), Retry-After
+ * (seconds), and for a cacheable answer its ETag (quoted) with a
+ * Cache-Control other than no-store. Strings are copied. */
+void http_req_set_allow(http_req *r, const char *methods);
+void http_req_set_retry_after(http_req *r, long seconds);
+void http_req_set_cache(http_req *r, const char *etag, const char *cache_control);
+/* 304 Not Modified with the ETag set by http_req_set_cache. */
+void http_respond_not_modified(http_req *r);
 
 /* Answers with the JSON in b (b is emptied). A buffer whose append failed
  * answers 500 instead: a truncated document is never sent. */
 void http_respond_json(http_req *r, int status, sm_buf *b);
-/* Answers with a shared body frame (FRAME_HTTP_BODY; takes a reference). */
+/* Answers with a shared body frame (FRAME_HTTP_BODY; takes a reference).
+ * A HEAD request gets the same headers and no body. */
 void http_respond_frame(http_req *r, int status, frame *body, int gzipped);
 /* Answers an error: message NULL takes outcome.h's default; extra is more
  * JSON members for the error object (e.g. "\"seats\":[...]") or NULL. */

@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "http_request.h"
+#include "json_input.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -17,6 +18,13 @@
 
 #define WS_REF_TRIES 3
 #define WS_MAX_SEATS 100 /* seats named in one request */
+/* Buyer identities one connection may take over its life: a page that
+ * switches identity now and then needs two or three; a script that mints
+ * one per hold needs hundreds. */
+#define WS_MAX_IDENTITIES 3
+/* A connection that goes on sending after this many messages in a row were
+ * refused by the rate limit is closed with 1008: it is not listening. */
+#define WS_FLOOD_REFUSED 200
 
 /* ---- replies ---- */
 
@@ -58,6 +66,8 @@ typedef struct seat_op {
     client *c; /* holds a reference */
     show *s;
     char buyer_id[AUTH_BUYER_ID_LEN + 1];
+    char ip_key[IPLIMIT_KEY_MAX]; /* "" : no per-address cap */
+    int ip_cap;
     int64_t id;
     int release;
     int tries;
@@ -95,7 +105,16 @@ static int op_reply(seat_op *op, const store_result *res)
         send_error(c, op->id, OUT_NOT_HELD, NULL, extra);
         break;
     case OUT_HOLD_LIMIT:
-        snprintf(extra, sizeof(extra), "a hold can have at most %d seats", op->a->cfg.max_seats);
+        if (strcmp(res->detail, "ip") == 0) {
+            limits_stats(op->a->limits)->held_refused++;
+            snprintf(extra, sizeof(extra),
+                     "your network address already holds the most seats allowed for this show "
+                     "(%d per address; --max-held-per-ip): release some or let them expire",
+                     op->ip_cap);
+        } else {
+            snprintf(extra, sizeof(extra), "a hold can have at most %d seats",
+                     op->a->cfg.max_seats);
+        }
         send_error(c, op->id, OUT_HOLD_LIMIT, extra, NULL);
         break;
     case OUT_HOLD_LOCKED:
@@ -126,8 +145,8 @@ static void op_done(void *arg, const store_result *res)
 static void op_run(seat_op *op)
 {
     const config *cfg = &op->a->cfg;
-    const char *args[8 + WS_MAX_SEATS];
-    char ttl[24], max[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
+    const char *args[10 + WS_MAX_SEATS];
+    char ttl[24], max[24], cap[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
     int n = 0, i;
     size_t k;
 
@@ -141,6 +160,9 @@ static void op_run(seat_op *op)
             auth_random_ref(refs[i]);
             args[n++] = refs[i];
         }
+        snprintf(cap, sizeof(cap), "%d", op->ip_cap);
+        args[n++] = op->ip_key;
+        args[n++] = cap;
     }
     for (k = 0; k < op->nseats; k++)
         args[n++] = op->seats[k];
@@ -181,8 +203,9 @@ static int seats_request_ok(app *a, client *c, int64_t id, const cJSON *jshow, c
     return n;
 }
 
-static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
+static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int release)
 {
+    client *c = pss->c;
     const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
     const cJSON *jseats = cJSON_GetObjectItemCaseSensitive(m, "seats");
     int n = seats_request_ok(a, c, id, jshow, jseats, release);
@@ -218,6 +241,7 @@ static void do_seats(app *a, client *c, int64_t id, const cJSON *m, int release)
     op->id = id;
     op->release = release;
     snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", client_buyer_id(c));
+    op->ip_cap = limits_held_cap(a->limits, pss->addr, op->ip_key);
     op_run(op);
 }
 
@@ -233,7 +257,30 @@ static void do_hello(app *a, ws_session *pss, int64_t id, const cJSON *m)
                    NULL);
         return;
     }
-    if (cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0)
+    int known = cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0;
+    int64_t wait_ms;
+
+    if (!(known && pss->hello && strcmp(jb->valuestring, pss->buyer) == 0)) {
+        /* a new identity for this connection */
+        if (pss->identities >= WS_MAX_IDENTITIES) {
+            limits_stats(a->limits)->buyers_refused++;
+            snprintf(fields, sizeof(fields),
+                     "this connection has already used %d buyer identities; open a new one",
+                     WS_MAX_IDENTITIES);
+            send_error(pss->c, id, OUT_RATE_LIMITED, fields, NULL);
+            return;
+        }
+        if (!known && !limits_new_buyer(a->limits, pss->addr, &wait_ms)) {
+            snprintf(fields, sizeof(fields),
+                     "too many new buyers from your network address (at most %d a minute; "
+                     "--new-buyers-per-ip): try again in %lld s",
+                     a->cfg.new_buyers_per_ip, (long long)(wait_ms + 999) / 1000);
+            send_error(pss->c, id, OUT_RATE_LIMITED, fields, NULL);
+            return;
+        }
+        pss->identities++;
+    }
+    if (known)
         snprintf(pss->buyer, sizeof(pss->buyer), "%s", jb->valuestring);
     else
         auth_buyer_mint(a->secret, pss->buyer);
@@ -312,7 +359,32 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     else if (watch)
         do_watch(a, pss, id, m);
     else
-        do_seats(a, pss->c, id, m, release);
+        do_seats(a, pss, id, m, release);
+}
+
+/* Every message counts against the rate limit, valid or not, before any
+ * parsing. 1: go on; 0: refused and answered; -1: closed with 1008 (a
+ * flood). */
+static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data, size_t len)
+{
+    if (!rate_ok(a, pss)) {
+        cJSON *m;
+        if (++pss->refused > WS_FLOOD_REFUSED) {
+            static char why[] = "too many messages";
+            limits_stats(a->limits)->ws_flooders++;
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                             sizeof(why) - 1);
+            return -1;
+        }
+        /* Answered with its id when it has one; the flood close above
+         * bounds what this parsing costs. */
+        m = cJSON_ParseWithLength(data, len);
+        send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
+        cJSON_Delete(m);
+        return 0;
+    }
+    pss->refused = 0;
+    return 1;
 }
 
 static void handle_message(app *a, ws_session *pss, const char *data, size_t len)
@@ -326,15 +398,11 @@ static void handle_message(app *a, ws_session *pss, const char *data, size_t len
         goto out;
     }
     id = id_of(m);
-    if (!rate_ok(a, pss)) {
-        /* Answered cheaply, and bounded: a client that floods faster than it
-         * reads its answers overflows its queue and is cut off. */
-        send_error(pss->c, id, OUT_RATE_LIMITED, NULL, NULL);
-        goto out;
-    }
     jtype = cJSON_GetObjectItemCaseSensitive(m, "type");
     if (!id)
         send_error(pss->c, 0, OUT_BAD_REQUEST, "\"id\" must be a positive whole number", NULL);
+    else if (json_input_check(data, len, m))
+        send_error(pss->c, id, OUT_BAD_REQUEST, JSON_INPUT_MESSAGE, NULL);
     else if (!cJSON_IsString(jtype))
         send_error(pss->c, id, OUT_BAD_REQUEST, "\"type\" must be a string", NULL);
     else
@@ -350,12 +418,15 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
         return -1;
     pss->tokens = a->cfg.rate * 2;
     pss->tokens_at = sm_mono_ms();
+    http_client_addr(wsi, pss->addr, sizeof(pss->addr));
     sm_buf_init(&pss->rx, a->cfg.max_frame);
     return 0;
 }
 
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
 {
+    int gate;
+
     if (!pss->c)
         return -1;
     if (client_closing(pss->c))
@@ -374,9 +445,12 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
-    if (lws_frame_is_binary(wsi))
+    gate = rate_gate(a, pss, wsi, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+    if (gate < 0)
+        return -1;
+    if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
-    else
+    else if (gate)
         handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
     sm_buf_reset(&pss->rx);
     return 0;

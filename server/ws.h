@@ -21,7 +21,10 @@ typedef struct ws_session {
     char buyer[AUTH_BUYER_LEN + 1]; /* the buyer's token: a secret */
     double tokens;                  /* rate limit bucket */
     int64_t tokens_at;
-    sm_buf rx; /* a message arriving in fragments */
+    sm_buf rx;      /* a message arriving in fragments */
+    char addr[64];  /* the client's address (http_client_addr) */
+    int identities; /* buyer identities this connection has taken */
+    int refused;    /* messages refused by the rate limit since the last one let through */
 } ws_session;
 
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

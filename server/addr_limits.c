@@ -59,6 +59,11 @@ limits_counts *limits_stats(limits *l)
     return &l->stats;
 }
 
+int limits_conns(const limits *l)
+{
+    return l->total;
+}
+
 void limits_sweep(limits *l, int64_t now_ms)
 {
     if (now_ms - l->swept_at < LIMITS_SWEEP_MS)

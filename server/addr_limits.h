@@ -47,6 +47,8 @@ typedef struct limits limits;
 limits *limits_new(const config *cfg);
 void limits_free(limits *l);
 limits_counts *limits_stats(limits *l);
+/* Connections counted now. */
+int limits_conns(const limits *l);
 /* Call every few hundred ms: drops idle entries now and then. */
 void limits_sweep(limits *l, int64_t now_ms);
 

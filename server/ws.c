@@ -25,6 +25,7 @@
 /* A connection that goes on sending after this many messages in a row were
  * refused by the rate limit is closed with 1008: it is not listening. */
 #define WS_FLOOD_REFUSED 200
+#define WS_FLOOD_ANSWERED 20
 
 /* ---- replies ---- */
 
@@ -377,7 +378,11 @@ static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data,
             return -1;
         }
         /* Answered with its id when it has one; the flood close above
-         * bounds what this parsing costs. */
+         * bounds what this parsing costs. Past a burst of refusals the
+         * rest go unanswered, so that the close frame is not stuck behind
+         * them. */
+        if (pss->refused > WS_FLOOD_ANSWERED)
+            return 0;
         m = cJSON_ParseWithLength(data, len);
         send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
         cJSON_Delete(m);

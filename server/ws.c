@@ -26,6 +26,7 @@
  * refused by the rate limit is closed with 1008: it is not listening. */
 #define WS_FLOOD_REFUSED 200
 #define WS_FLOOD_ANSWERED 20
+#define WS_FLOOD_KILL_S 5
 
 /* ---- replies ---- */
 
@@ -366,30 +367,46 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
 /* Every message counts against the rate limit, valid or not, before any
  * parsing. 1: go on; 0: refused and answered; -1: closed with 1008 (a
  * flood). */
+static int flood_close(struct lws *wsi)
+{
+    static char why[] = "too many messages";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why, sizeof(why) - 1);
+    return -1;
+}
+
 static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data, size_t len)
 {
-    if (!rate_ok(a, pss)) {
-        cJSON *m;
-        if (++pss->refused > WS_FLOOD_REFUSED) {
-            static char why[] = "too many messages";
-            limits_stats(a->limits)->ws_flooders++;
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
-                             sizeof(why) - 1);
-            return -1;
-        }
-        /* Answered with its id when it has one; the flood close above
-         * bounds what this parsing costs. Past a burst of refusals the
-         * rest go unanswered, so that the close frame is not stuck behind
-         * them. */
-        if (pss->refused > WS_FLOOD_ANSWERED)
-            return 0;
-        m = cJSON_ParseWithLength(data, len);
-        send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
-        cJSON_Delete(m);
-        return 0;
+    cJSON *m;
+
+    if (rate_ok(a, pss) && !pss->flooding) {
+        pss->refused = 0;
+        return 1;
     }
-    pss->refused = 0;
-    return 1;
+    if (!pss->flooding && ++pss->refused > WS_FLOOD_REFUSED) {
+        pss->flooding = 1;
+        limits_stats(a->limits)->ws_flooders++;
+        /* closed below once its answers are out; killed if they never go */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_FLOOD_KILL_S);
+    }
+    if (pss->flooding) {
+        /* lws 4.1.6 sends no close frame while output is buffered (the
+         * peer would see 1006): close once nothing is, and meanwhile read
+         * and drop what comes, so that no unread input turns the close
+         * into a reset. */
+        if (lws_send_pipe_choked(wsi) || client_queued(pss->c))
+            return 0; /* at its next message; or killed by the timeout */
+        return flood_close(wsi);
+    }
+    /* Answered with its id when it has one; the flood close bounds what
+     * this parsing costs. A client that sends a burst without reading its
+     * answers (its socket is full) gets no more of them; one that reads
+     * each answer is always answered. */
+    if (pss->refused > WS_FLOOD_ANSWERED && lws_send_pipe_choked(wsi))
+        return 0;
+    m = cJSON_ParseWithLength(data, len);
+    send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
+    cJSON_Delete(m);
+    return 0;
 }
 
 static void handle_message(app *a, ws_session *pss, const char *data, size_t len)

@@ -25,6 +25,7 @@ typedef struct ws_session {
     char addr[64];  /* the client's address (http_client_addr) */
     int identities; /* buyer identities this connection has taken */
     int refused;    /* messages refused by the rate limit since the last one let through */
+    int flooding;   /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
 } ws_session;
 
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -168,10 +168,23 @@ it('a flood of invalid messages is rate limited, then closed with 1008', async (
     const c = await stack.client({ localAddress: '127.0.0.6' });
     let replies = 0;
     c.ws.on('message', () => replies++);
-    for (let i = 0; i < 3000 && c.isOpen(); i++) c.send('not json at all');
+    /* a flooder keeps sending (in bursts of 100) until it is closed */
+    let sent = 0;
+    while (c.isOpen() && sent < 20000) {
+        for (let i = 0; i < 100; i++) c.send('not json at all');
+        sent += 100;
+        await new Promise((r) => setImmediate(r));
+    }
     const closed = await c.closed;
-    assert.equal(closed.code, 1008);
-    assert.ok(replies < 500, `${replies} replies to 3000 messages`);
+    /* The server sends close 1008. When the flooder's bytes are still
+     * arriving as the server closes the socket, the kernel answers them
+     * with a reset, which can overtake the close frame: the client then
+     * sees 1006. Either way the server ended it, quickly. */
+    assert.ok([1008, 1006].includes(closed.code), `closed with ${closed.code}`);
+    assert.ok(sent < 20000, `closed after ${sent} messages`);
+    assert.ok(replies < 1000, `${replies} replies to ${sent} messages`);
+    const h = await httpRequest(stack.baseUrl, 'GET', '/healthz', { localAddress: '127.0.0.9' });
+    assert.ok(h.json.refused.floods >= 1, JSON.stringify(h.json));
     await goodBuyerWorks('127.0.0.7', (await stack.seatIds()).at(-3));
 });
 

@@ -79,6 +79,7 @@ it('fresh identities cannot hold a whole show: 100 seats per address, 3 identiti
             }
         }
     }
+    console.log(`identities: one address held ${held} seats; refusals ${JSON.stringify([...codes])}`);
     assert.ok(held <= 100, `one address held ${held} seats`);
     assert.equal(held, 100, 'the address got its 100 seats');
     assert.ok(codes.get('hold_limit') > 0, `hold_limit among ${JSON.stringify([...codes])}`);
@@ -99,6 +100,7 @@ it('2,000 connections from one address: 256 accepted, the rest refused, others u
     const open = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
     const refused = results.filter((r) => r.status === 'rejected');
     const statuses = new Set(refused.map((r) => r.reason.status || r.reason.code || r.reason.message));
+    console.log(`2,000 connections: ${open.length} accepted, ${refused.length} refused (${[...statuses].join(', ')}); RSS ${Math.round(before)} -> ${Math.round(rssMb(stack.server.pid))} MB`);
     assert.ok(open.length <= 256, `${open.length} accepted`);
     assert.ok(open.length >= 200, `${open.length} accepted (the cap is 256)`);
     assert.ok(refused.some((r) => r.reason.status === 503), `some 503: ${[...statuses].join(',')}`);
@@ -129,6 +131,7 @@ it('200 wrong logins: 429 with a growing Retry-After; the cashier elsewhere stil
     assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
     assert.ok(statuses.slice(5).every((s) => s === 429), `after 5 failures: ${[...new Set(statuses.slice(5))]}`);
     assert.ok(retry.every((s) => s >= 1), 'Retry-After on every 429');
+    console.log(`200 wrong logins: ${statuses.filter((x) => x === 401).length} x 401, ${statuses.filter((x) => x === 429).length} x 429 in ${Date.now() - t0} ms; Retry-After ${Math.min(...retry)}..${Math.max(...retry)} s`);
     assert.ok(Date.now() - t0 < 20000, '429s cost no password check');
     /* the right password from the attacked address is throttled too ... */
     const same = await httpRequest(stack.baseUrl, 'POST', '/api/login', { json: { username: user, password } });
@@ -235,6 +238,7 @@ it('300 clients fetch the stadium layout without reading: memory bounded, a buye
         });
     })));
     const peak = rssMb(stack.server.pid);
+    console.log(`300 stalled stadium readers: RSS ${Math.round(before)} -> ${Math.round(peak)} MB`);
     const ms = await goodBuyerWorks('127.0.0.8', (await stack.seatIds()).at(-4));
     const health = Date.now();
     const h = await httpRequest(stack.baseUrl, 'GET', '/healthz', { localAddress: '127.0.0.8' });

@@ -53,6 +53,7 @@ it('200 slowloris connections are cut by the header timeout; others are served m
     assert.equal(page.status, 200);
     await waitUntil(() => closedAt.length === 200, 30000, 'every slowloris connection closed by the server');
     for (const s of socks) clearInterval(s.drip);
+    console.log(`slowloris: 200 cut after ${Math.min(...closedAt)}-${Math.max(...closedAt)} ms, RSS ${Math.round(before)} -> ${Math.round(rssMb(stack.server.pid))} MB`);
     assert.ok(Math.max(...closedAt) < 25000, `last one cut after ${Math.max(...closedAt)} ms`);
     assert.ok(rssMb(stack.server.pid) - before < 50, 'memory bounded');
     await c.close();
@@ -79,6 +80,7 @@ it('a watcher that never reads while changes flow: memory bounded, other watcher
             peak = Math.max(peak, rssMb(stack.server.pid));
         }
     }));
+    console.log(`never-reader: ${Math.round(changes / 6)} changes/s, RSS ${Math.round(before)} -> peak ${Math.round(peak)} MB`);
     assert.ok(changes / 6 > 1000, `${Math.round(changes / 6)} changes/s`);
     assert.ok(peak - before < 60, `RSS grew ${Math.round(peak - before)} MB with a stuck watcher`);
     /* the good watcher's map matches the server's */

@@ -18,14 +18,11 @@
 
 #define WS_REF_TRIES 3
 #define WS_MAX_SEATS 100 /* seats named in one request */
-/* Buyer identities one connection may take over its life: a page that
- * switches identity now and then needs two or three; a script that mints
- * one per hold needs hundreds. */
-#define WS_MAX_IDENTITIES 3
 /* A connection that goes on sending after this many messages in a row were
- * refused by the rate limit is closed with 1008: it is not listening. */
+ * refused by the rate limit, for over a second, is closed with 1008: it is
+ * not listening. */
 #define WS_FLOOD_REFUSED 200
-#define WS_FLOOD_ANSWERED 20
+#define WS_FLOOD_MS 1000 /* ... and for this long: a single burst is answered */
 #define WS_FLOOD_KILL_S 5
 
 /* ---- replies ---- */
@@ -249,44 +246,68 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
 
 /* ---- hello and watch ---- */
 
+/* 1 when this connection has used the buyer id before. */
+static int used_identity(const ws_session *pss, const char *buyer_id)
+{
+    int i;
+    for (i = 0; i < pss->identities; i++)
+        if (strcmp(pss->identity[i], buyer_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* 0 when the connection may take this identity (counting it when it is a
+ * new one); otherwise answers rate_limited and returns -1. known_id: the
+ * id of a valid token it brought, or NULL when one is to be minted. */
+static int identity_ok(app *a, ws_session *pss, int64_t id, const char *known_id)
+{
+    char msg[256];
+    int64_t wait_ms;
+
+    if (known_id && used_identity(pss, known_id))
+        return 0; /* switching back is free */
+    if (pss->identities >= WS_MAX_IDENTITIES) {
+        limits_stats(a->limits)->buyers_refused++;
+        snprintf(msg, sizeof(msg),
+                 "this connection has already used %d buyer identities; open a new one",
+                 WS_MAX_IDENTITIES);
+        send_error(pss->c, id, OUT_RATE_LIMITED, msg, NULL);
+        return -1;
+    }
+    if (!known_id && !limits_new_buyer(a->limits, pss->addr, &wait_ms)) {
+        snprintf(msg, sizeof(msg),
+                 "too many new buyers from your network address (at most %d a minute; "
+                 "--new-buyers-per-ip): try again in %lld s",
+                 a->cfg.new_buyers_per_ip, (long long)(wait_ms + 999) / 1000);
+        send_error(pss->c, id, OUT_RATE_LIMITED, msg, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void do_hello(app *a, ws_session *pss, int64_t id, const cJSON *m)
 {
     const cJSON *jb = cJSON_GetObjectItemCaseSensitive(m, "buyer");
     char fields[512], buyer_id[AUTH_BUYER_ID_LEN + 1];
+    int known;
 
     if (jb && !cJSON_IsString(jb) && !cJSON_IsNull(jb)) {
         send_error(pss->c, id, OUT_BAD_REQUEST, "\"buyer\" must be the token this server gave you",
                    NULL);
         return;
     }
-    int known = cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0;
-    int64_t wait_ms;
-
-    if (!(known && pss->hello && strcmp(jb->valuestring, pss->buyer) == 0)) {
-        /* a new identity for this connection */
-        if (pss->identities >= WS_MAX_IDENTITIES) {
-            limits_stats(a->limits)->buyers_refused++;
-            snprintf(fields, sizeof(fields),
-                     "this connection has already used %d buyer identities; open a new one",
-                     WS_MAX_IDENTITIES);
-            send_error(pss->c, id, OUT_RATE_LIMITED, fields, NULL);
-            return;
-        }
-        if (!known && !limits_new_buyer(a->limits, pss->addr, &wait_ms)) {
-            snprintf(fields, sizeof(fields),
-                     "too many new buyers from your network address (at most %d a minute; "
-                     "--new-buyers-per-ip): try again in %lld s",
-                     a->cfg.new_buyers_per_ip, (long long)(wait_ms + 999) / 1000);
-            send_error(pss->c, id, OUT_RATE_LIMITED, fields, NULL);
-            return;
-        }
-        pss->identities++;
-    }
+    known = cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0;
+    if (known)
+        auth_buyer_id(jb->valuestring, buyer_id);
+    if (identity_ok(a, pss, id, known ? buyer_id : NULL))
+        return;
     if (known)
         snprintf(pss->buyer, sizeof(pss->buyer), "%s", jb->valuestring);
     else
         auth_buyer_mint(a->secret, pss->buyer);
     auth_buyer_id(pss->buyer, buyer_id);
+    if (!used_identity(pss, buyer_id))
+        snprintf(pss->identity[pss->identities++], sizeof(pss->identity[0]), "%s", buyer_id);
     if (client_hub_set_buyer(a->hub, pss->c, buyer_id)) {
         send_error(pss->c, id, OUT_INTERNAL, "out of memory", NULL);
         return;
@@ -378,11 +399,20 @@ static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data,
 {
     cJSON *m;
 
-    if (rate_ok(a, pss) && !pss->flooding) {
-        pss->refused = 0;
+    int64_t now = sm_mono_ms();
+
+    if (rate_ok(a, pss) && !pss->flooding)
         return 1;
+    /* A run of refusals ends after a quiet second; the few requests the
+     * bucket lets through meanwhile do not end it. */
+    if (!pss->flooding && now - pss->refused_at > WS_FLOOD_MS) {
+        pss->refused = 0;
+        pss->refused_since = now;
     }
-    if (!pss->flooding && ++pss->refused > WS_FLOOD_REFUSED) {
+    pss->refused++;
+    pss->refused_at = now;
+    if (!pss->flooding && pss->refused > WS_FLOOD_REFUSED &&
+        now - pss->refused_since >= WS_FLOOD_MS) {
         pss->flooding = 1;
         limits_stats(a->limits)->ws_flooders++;
         /* closed below once its answers are out; killed if they never go */
@@ -398,11 +428,7 @@ static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data,
         return flood_close(wsi);
     }
     /* Answered with its id when it has one; the flood close bounds what
-     * this parsing costs. A client that sends a burst without reading its
-     * answers (its socket is full) gets no more of them; one that reads
-     * each answer is always answered. */
-    if (pss->refused > WS_FLOOD_ANSWERED && lws_send_pipe_choked(wsi))
-        return 0;
+     * this parsing costs. */
     m = cJSON_ParseWithLength(data, len);
     send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
     cJSON_Delete(m);

@@ -13,6 +13,11 @@
 #include <libwebsockets.h>
 #include <stdint.h>
 
+/* Buyer identities one connection may take over its life: a page that
+ * switches identity now and then needs two or three; a script that mints
+ * one per hold needs hundreds. Going back to one already used is free. */
+#define WS_MAX_IDENTITIES 3
+
 /* Per connection (lws allocates it, zeroed, and frees it after CLOSED). */
 typedef struct ws_session {
     struct client *c;  /* the connection's queue, owned */
@@ -23,9 +28,12 @@ typedef struct ws_session {
     int64_t tokens_at;
     sm_buf rx;      /* a message arriving in fragments */
     char addr[64];  /* the client's address (http_client_addr) */
-    int identities; /* buyer identities this connection has taken */
-    int refused;    /* messages refused by the rate limit since the last one let through */
-    int flooding;   /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
+    int identities; /* buyer identities this connection has taken: */
+    char identity[WS_MAX_IDENTITIES][AUTH_BUYER_ID_LEN + 1]; /* their ids */
+    int refused;           /* messages refused by the rate limit since the last one let through */
+    int64_t refused_since; /* when that run of refusals began */
+    int64_t refused_at;    /* the latest refusal */
+    int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
 } ws_session;
 
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -22,6 +22,7 @@ struct limits {
     const config *cfg;
     iplimit *conns;  /* per address: connections, new-identity bucket */
     iplimit *logins; /* per address and per (user, address): failures */
+    iplimit *pw;     /* per address: password checks running or waiting */
     int total;       /* counted connections */
     int64_t swept_at;
     int pw_active;
@@ -38,7 +39,8 @@ limits *limits_new(const config *cfg)
     l->cfg = cfg;
     l->conns = iplimit_new(LIMITS_ENTRIES, LIMITS_IDLE_MS);
     l->logins = iplimit_new(LIMITS_ENTRIES, LIMITS_LOGIN_WINDOW_MS);
-    if (!l->conns || !l->logins) {
+    l->pw = iplimit_new(LIMITS_PW_QUEUE + LIMITS_PW_PARALLEL + 1, 0);
+    if (!l->conns || !l->logins || !l->pw) {
         limits_free(l);
         return NULL;
     }
@@ -51,6 +53,7 @@ void limits_free(limits *l)
         return;
     iplimit_free(l->conns);
     iplimit_free(l->logins);
+    iplimit_free(l->pw);
     free(l);
 }
 
@@ -71,6 +74,7 @@ void limits_sweep(limits *l, int64_t now_ms)
     l->swept_at = now_ms;
     iplimit_sweep(l->conns, now_ms);
     iplimit_sweep(l->logins, now_ms);
+    iplimit_sweep(l->pw, now_ms);
 }
 
 /* ---- connections ---- */
@@ -187,24 +191,38 @@ void limits_login_ok(limits *l, const char *user, const char *addr)
 
 /* ---- the password gate ---- */
 
-int limits_pw_run(limits *l, void (*start)(void *arg), void *arg)
+int limits_pw_run(limits *l, const char *addr, void (*start)(void *arg), void *arg)
 {
+    char key[IPLIMIT_KEY_MAX];
+    iplimit_key(addr, key);
+    if (iplimit_conns(l->pw, key) >= LIMITS_PW_PER_ADDR) {
+        l->stats.pw_busy++;
+        return -2;
+    }
+    if (l->pw_active >= LIMITS_PW_PARALLEL && l->pw_count == LIMITS_PW_QUEUE) {
+        l->stats.pw_busy++;
+        return -1;
+    }
+    if (iplimit_conn_open(l->pw, key) < 0) { /* cannot happen: sized for every slot */
+        l->stats.pw_busy++;
+        return -1;
+    }
     if (l->pw_active < LIMITS_PW_PARALLEL) {
         l->pw_active++;
         start(arg);
         return 0;
     }
-    if (l->pw_count == LIMITS_PW_QUEUE) {
-        l->stats.pw_busy++;
-        return -1;
-    }
     l->pw_queue[(l->pw_head + l->pw_count++) % LIMITS_PW_QUEUE] = (pw_wait){start, arg};
     return 0;
 }
 
-void limits_pw_done(limits *l)
+void limits_pw_done(limits *l, const char *addr)
 {
+    char key[IPLIMIT_KEY_MAX];
     pw_wait w;
+
+    iplimit_key(addr, key);
+    iplimit_conn_close(l->pw, key);
     if (!l->pw_count) {
         if (l->pw_active > 0)
             l->pw_active--;

@@ -31,6 +31,8 @@
 #define LIMITS_LOGIN_LOCK_MAX_MS (15 * 60 * 1000)
 #define LIMITS_PW_PARALLEL 2 /* password checks at once (Argon2id, 64 MiB each) */
 #define LIMITS_PW_QUEUE 64   /* waiting for a turn; more are refused */
+#define LIMITS_PW_PER_ADDR 2 /* running or waiting per address: one address cannot fill the queue  \
+                              */
 
 typedef struct limits_counts {
     uint64_t conns_refused;    /* over a connection cap: 503 or closed */
@@ -77,10 +79,12 @@ int64_t limits_login_failed(limits *l, const char *user, const char *addr);
 void limits_login_ok(limits *l, const char *user, const char *addr);
 
 /* The password gate: runs start(arg) now when fewer than
- * LIMITS_PW_PARALLEL checks run, or later in arrival order; -1 when the
- * queue is full (start is not called). Every started check must call
- * limits_pw_done once it ends; that starts the next one waiting. */
-int limits_pw_run(limits *l, void (*start)(void *arg), void *arg);
-void limits_pw_done(limits *l);
+ * LIMITS_PW_PARALLEL checks run, or later in arrival order. 0 when started
+ * or queued; -1 when the queue is full, -2 when addr already has
+ * LIMITS_PW_PER_ADDR checks running or waiting (start is not called then).
+ * Every started check must call limits_pw_done with the same addr once it
+ * ends; that starts the next one waiting. */
+int limits_pw_run(limits *l, const char *addr, void (*start)(void *arg), void *arg);
+void limits_pw_done(limits *l, const char *addr);
 
 #endif

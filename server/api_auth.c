@@ -170,7 +170,7 @@ static void login_done(uv_work_t *w, int status)
     login *l = w->data;
     app *a = l->a;
 
-    limits_pw_done(a->limits); /* may start the next check at once */
+    limits_pw_done(a->limits, l->addr); /* may start the next check at once */
     if (status || !l->ok || l->user.id <= 0)
         limits_login_failed(a->limits, l->name, l->addr);
     else
@@ -189,12 +189,12 @@ static void login_start(void *arg)
 {
     login *l = arg;
     if (!http_req_alive(l->r)) { /* gave up while waiting */
-        limits_pw_done(l->a->limits);
+        limits_pw_done(l->a->limits, l->addr);
         login_free(l);
         return;
     }
     if (uv_queue_work(l->a->loop, &l->work, login_work, login_done)) {
-        limits_pw_done(l->a->limits);
+        limits_pw_done(l->a->limits, l->addr);
         http_respond_error(l->r, OUT_INTERNAL, "cannot check the password now", NULL);
         login_free(l);
     }
@@ -250,7 +250,17 @@ void api_login(http_req *r, const http_params *p)
     l->r = r;
     http_req_ref(r);
     l->work.data = l;
-    if (limits_pw_run(a->limits, login_start, l)) {
+    switch (limits_pw_run(a->limits, addr, login_start, l)) {
+    case 0:
+        break;
+    case -2:
+        login_free(l);
+        http_req_set_retry_after(r, 1);
+        http_respond_error(r, OUT_RATE_LIMITED,
+                           "sign-ins from your address are already being checked; wait for them",
+                           NULL);
+        break;
+    default:
         login_free(l);
         http_req_set_retry_after(r, 1);
         http_respond_error_status(r, 503, OUT_UNAVAILABLE,

@@ -141,6 +141,39 @@ it('200 wrong logins: 429 with Retry-After (growth: test_iplimit); the cashier e
     assert.equal(ok.status, 200, ok.text);
 });
 
+it('64 sign-ins at once from one address: a bounded few are checked; memory flat; the cashier elsewhere is quick', async () => {
+    const before = rssMb(stack.server.pid);
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, rssMb(stack.server.pid)); }, 20);
+    const attempts = Promise.all(Array.from({ length: 64 }, (_, i) => httpRequest(stack.baseUrl, 'POST', '/api/login', {
+        json: { username: `nobody${i}`, password: 'guess' }, localAddress: '127.0.0.12', timeoutMs: 30000 })));
+    const t0 = Date.now();
+    const cashier = await httpRequest(stack.baseUrl, 'POST', '/api/login', {
+        json: { username: stack.staff.user, password: stack.staff.password }, localAddress: '127.0.0.13' });
+    const cashierMs = Date.now() - t0;
+    const statuses = (await attempts).map((r) => r.status);
+    clearInterval(sampler);
+    const checked = statuses.filter((x) => x === 401).length;
+    console.log(`64 parallel sign-ins: ${checked} checked, ${statuses.filter((x) => x === 429).length} x 429; cashier ${cashierMs} ms; RSS ${Math.round(before)} -> peak ${Math.round(peak)} MB`);
+    assert.equal(cashier.status, 200, cashier.text);
+    assert.ok(cashierMs < 5000, `the cashier waited ${cashierMs} ms`);
+    assert.ok(checked <= 4, `${checked} passwords checked for one address`);
+    assert.ok(statuses.every((x) => x === 401 || x === 429), [...new Set(statuses)].join(','));
+    assert.ok(peak - before < 200, `RSS grew ${Math.round(peak - before)} MB`);
+});
+
+it('signing in again gives a new session id and ends the old one', async () => {
+    const opts = { json: { username: stack.staff.user, password: stack.staff.password }, localAddress: '127.0.0.14' };
+    const first = await httpRequest(stack.baseUrl, 'POST', '/api/login', opts);
+    const old = first.headers['set-cookie'][0].split(';')[0];
+    const second = await httpRequest(stack.baseUrl, 'POST', '/api/login', { ...opts, cookie: old, origin: stack.origin });
+    const fresh = second.headers['set-cookie'][0].split(';')[0];
+    assert.notEqual(fresh, old);
+    const me = (cookie) => httpRequest(stack.baseUrl, 'GET', '/api/me', { cookie, origin: stack.origin, localAddress: '127.0.0.14' });
+    assert.equal((await me(fresh)).status, 200);
+    assert.equal((await me(old)).status, 401);
+});
+
 it('a NUL or control character in any string field is bad_request', async () => {
     const c = await stack.client({ localAddress: '127.0.0.5' });
     const bad = [

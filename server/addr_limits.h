@@ -31,8 +31,9 @@
 #define LIMITS_LOGIN_LOCK_MAX_MS (15 * 60 * 1000)
 #define LIMITS_PW_PARALLEL 2 /* password checks at once (Argon2id, 64 MiB each) */
 #define LIMITS_PW_QUEUE 64   /* waiting for a turn; more are refused */
-#define LIMITS_PW_PER_ADDR 2 /* running or waiting per address: one address cannot fill the queue  \
-                              */
+#define LIMITS_PW_PER_ADDR                                                                         \
+    2 /* running or waiting per address: one address cannot fill the queue                         \
+       */
 
 typedef struct limits_counts {
     uint64_t conns_refused;    /* over a connection cap: 503 or closed */

@@ -18,11 +18,11 @@
 
 #define WS_REF_TRIES 3
 #define WS_MAX_SEATS 100 /* seats named in one request */
-/* A connection that goes on sending after this many messages in a row were
- * refused by the rate limit, for over a second, is closed with 1008: it is
- * not listening. */
+/* A connection that has more than this many messages refused by the rate
+ * limit in each of two seconds running is closed with 1008: it is not
+ * listening. */
 #define WS_FLOOD_REFUSED 200
-#define WS_FLOOD_MS 1000 /* ... and for this long: a single burst is answered */
+#define WS_FLOOD_MS 1000
 #define WS_FLOOD_KILL_S 5
 
 /* ---- replies ---- */
@@ -403,16 +403,17 @@ static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data,
 
     if (rate_ok(a, pss) && !pss->flooding)
         return 1;
-    /* A run of refusals ends after a quiet second; the few requests the
-     * bucket lets through meanwhile do not end it. */
-    if (!pss->flooding && now - pss->refused_at > WS_FLOOD_MS) {
+    /* Refusals are counted per second: a flood is more than
+     * WS_FLOOD_REFUSED of them in two seconds running. A single burst, or a
+     * client that backs off when refused, never is. */
+    if (!pss->flooding && now - pss->refused_since >= WS_FLOOD_MS) {
+        int hot = pss->refused > WS_FLOOD_REFUSED && now - pss->refused_since < 2 * WS_FLOOD_MS;
+        pss->flood_seconds = hot ? pss->flood_seconds + 1 : 0;
         pss->refused = 0;
         pss->refused_since = now;
     }
     pss->refused++;
-    pss->refused_at = now;
-    if (!pss->flooding && pss->refused > WS_FLOOD_REFUSED &&
-        now - pss->refused_since >= WS_FLOOD_MS) {
+    if (!pss->flooding && pss->flood_seconds > 0 && pss->refused > WS_FLOOD_REFUSED) {
         pss->flooding = 1;
         limits_stats(a->limits)->ws_flooders++;
         /* closed below once its answers are out; killed if they never go */

@@ -30,9 +30,9 @@ typedef struct ws_session {
     char addr[64];  /* the client's address (http_client_addr) */
     int identities; /* buyer identities this connection has taken: */
     char identity[WS_MAX_IDENTITIES][AUTH_BUYER_ID_LEN + 1]; /* their ids */
-    int refused;           /* messages refused by the rate limit since the last one let through */
-    int64_t refused_since; /* when that run of refusals began */
-    int64_t refused_at;    /* the latest refusal */
+    int refused;           /* messages refused by the rate limit in this second */
+    int64_t refused_since; /* when this second of counting began */
+    int flood_seconds;     /* seconds running, before this one, over the flood bound */
     int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
 } ws_session;
 

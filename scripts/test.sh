@@ -108,6 +108,10 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     run_suite "layers (self-test)" node --test --test-reporter=spec scripts/check-layers.test.mjs
     run_suite "ctest" ctest --test-dir "$BUILD" --output-on-failure
     integration_suites "integration" SEATMAPD="$ROOT/$BUILD/seatmapd"
+    for f in tests/abuse/*.test.mjs; do
+        [ -e "$f" ] || continue
+        run_suite "abuse $(basename "$f" .test.mjs)" node_test "$f" SEATMAPD="$ROOT/$BUILD/seatmapd"
+    done
     e2e_files=(tests/e2e/*.test.mjs)
     if [ -e "${e2e_files[0]}" ]; then
         for f in "${e2e_files[@]}"; do

@@ -3,12 +3,16 @@
  * /api/me, and api_staff_check, which every staff route passes through
  * (a session cookie, or a bearer API token for other systems).
  *
- * Password checks (Argon2id, tens of milliseconds) run on the libuv thread
- * pool, never on the event loop.
+ * Password checks (Argon2id, tens of milliseconds and 64 MiB each) run on
+ * the libuv thread pool, never on the event loop, and only a few at once
+ * (addr_limits.h's password gate). Sign-ins are throttled per (user, address)
+ * and per address (429 with Retry-After, growing); an unknown user costs
+ * the same single check as a wrong password.
  */
 #include "api.h"
 #include "ledger_accounts.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,21 +97,37 @@ void api_me(http_req *r, const http_params *p)
 
 typedef struct login {
     uv_work_t work;
+    app *a;
     http_req *r;      /* referenced */
     ledger_user user; /* id 0: no such user */
-    char *password;   /* wiped and freed */
+    char name[LEDGER_NAME_MAX + 1];
+    char addr[64];
+    char *password; /* wiped and freed */
     int ok;
 } login;
 
-/* On the thread pool. An unknown user gets the same work, so both answers
- * take as long. */
+/* A hash of a password nobody has, made once: an unknown user is checked
+ * against it, the same single Argon2id verification a wrong password
+ * costs, so the time of the answer does not tell which one it was. */
+static char dummy_hash[AUTH_PWHASH_MAX];
+static int dummy_ok;
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    char pw[AUTH_TOKEN_HEX + 1];
+    auth_random_token(pw);
+    dummy_ok = auth_password_hash(pw, dummy_hash) == 0;
+}
+
+/* On the thread pool. */
 static void login_work(uv_work_t *w)
 {
     login *l = w->data;
+    pthread_once(&dummy_once, make_dummy);
     if (l->user.id <= 0) {
-        char dummy[AUTH_PWHASH_MAX];
-        if (auth_password_hash("not a real password", dummy) == 0)
-            auth_password_verify(dummy, l->password);
+        if (dummy_ok)
+            auth_password_verify(dummy_hash, l->password);
         l->ok = 0;
         return;
     }
@@ -128,6 +148,12 @@ static void start_session(http_req *r, const ledger_user *u)
     app *a = http_req_ctx(r);
     char token[AUTH_TOKEN_HEX + 1], hash[AUTH_HASH_HEX + 1], cookie[256];
 
+    /* A new session id at every sign-in; the one the browser had (if any)
+     * ends, so an id planted before the sign-in is worth nothing. */
+    if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
+        auth_token_hash(token, hash);
+        ledger_session_delete(a->ledger, hash);
+    }
     auth_random_token(token);
     auth_token_hash(token, hash);
     if (ledger_session_create(a->ledger, u->id, hash, sm_now_ms() + API_SESSION_MS)) {
@@ -147,9 +173,27 @@ static void start_session(http_req *r, const ledger_user *u)
     respond_user(r, u);
 }
 
+/* Answers 429 with Retry-After for a lockout of wait_ms. */
+static void respond_throttled(http_req *r, int64_t wait_ms)
+{
+    char msg[160];
+    long secs = (long)((wait_ms + 999) / 1000);
+    snprintf(msg, sizeof(msg), "too many failed sign-ins from your address; try again in %ld s",
+             secs);
+    http_req_set_retry_after(r, secs);
+    http_respond_error(r, OUT_RATE_LIMITED, msg, NULL);
+}
+
 static void login_done(uv_work_t *w, int status)
 {
     login *l = w->data;
+    app *a = l->a;
+
+    limits_pw_done(a->limits, l->addr); /* may start the next check at once */
+    if (status || !l->ok || l->user.id <= 0)
+        limits_login_failed(a->limits, l->name, l->addr);
+    else
+        limits_login_ok(a->limits, l->name, l->addr);
     if (!http_req_alive(l->r))
         ; /* gone */
     else if (status || !l->ok || l->user.id <= 0)
@@ -159,10 +203,28 @@ static void login_done(uv_work_t *w, int status)
     login_free(l);
 }
 
+/* Its turn at the password gate. */
+static void login_start(void *arg)
+{
+    login *l = arg;
+    if (!http_req_alive(l->r)) { /* gave up while waiting */
+        limits_pw_done(l->a->limits, l->addr);
+        login_free(l);
+        return;
+    }
+    if (uv_queue_work(l->a->loop, &l->work, login_work, login_done)) {
+        limits_pw_done(l->a->limits, l->addr);
+        http_respond_error(l->r, OUT_INTERNAL, "cannot check the password now", NULL);
+        login_free(l);
+    }
+}
+
 void api_login(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
     const cJSON *ju, *jp;
+    char addr[64];
+    int64_t wait;
     login *l;
     cJSON *j;
 
@@ -181,23 +243,47 @@ void api_login(http_req *r, const http_params *p)
         cJSON_Delete(j);
         return;
     }
+    http_req_client_addr(r, addr, sizeof(addr));
+    if ((wait = limits_login_wait(a->limits, ju->valuestring, addr)) > 0) {
+        cJSON_Delete(j);
+        respond_throttled(r, wait);
+        return;
+    }
     l = calloc(1, sizeof(*l));
     if (l && ledger_user_get(a->ledger, ju->valuestring, &l->user) != 0)
         memset(&l->user, 0, sizeof(l->user)); /* login_work does the same work for nothing */
-    if (l)
+    if (l) {
         l->password = strdup(jp->valuestring);
+        snprintf(l->name, sizeof(l->name), "%s", ju->valuestring);
+        snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    }
     cJSON_Delete(j);
     if (!l || !l->password) {
+        if (l)
+            free(l->password);
         free(l);
         http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
         return;
     }
+    l->a = a;
     l->r = r;
     http_req_ref(r);
     l->work.data = l;
-    if (uv_queue_work(a->loop, &l->work, login_work, login_done)) {
+    switch (limits_pw_run(a->limits, addr, login_start, l)) {
+    case 0:
+        break;
+    case -2:
         login_free(l);
-        http_respond_error(r, OUT_INTERNAL, "cannot check the password now", NULL);
+        http_req_set_retry_after(r, 1);
+        http_respond_error(r, OUT_RATE_LIMITED,
+                           "sign-ins from your address are already being checked; wait for them",
+                           NULL);
+        break;
+    default:
+        login_free(l);
+        http_req_set_retry_after(r, 1);
+        http_respond_error_status(r, 503, OUT_UNAVAILABLE,
+                                  "too many sign-ins at once; try again in a moment", NULL);
     }
 }
 

@@ -19,14 +19,23 @@ void api_healthz(http_req *r, const http_params *p)
         db = ledger_secret(a->ledger, secret) == 0 &&
              ledger_session_lookup(a->ledger, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
     sm_buf b;
+    limits_counts *lc = limits_stats(a->limits);
 
-    sm_buf_init(&b, 128);
+    sm_buf_init(&b, 512);
     if (a->draining) { /* SIGTERM: load balancers should stop sending us work */
         sm_buf_adds(&b, "{\"status\":\"draining\"}");
         http_respond_json(r, 503, &b);
         return;
     }
-    sm_buf_printf(&b, "{\"status\":\"%s\",\"redis\":\"%s\",\"database\":\"%s\"}",
+    sm_buf_printf(&b, "{\"status\":\"%s\",\"redis\":\"%s\",\"database\":\"%s\"",
                   redis && db ? "ok" : "unavailable", redis ? "up" : "down", db ? "up" : "down");
+    /* what the limits of docs/security.md refused since the start */
+    sm_buf_printf(&b,
+                  ",\"connections\":%d,\"refused\":{\"connections\":%llu,\"buyers\":%llu,"
+                  "\"held_seats\":%llu,\"logins\":%llu,\"login_queue\":%llu,\"floods\":%llu}}",
+                  limits_conns(a->limits), (unsigned long long)lc->conns_refused,
+                  (unsigned long long)lc->buyers_refused, (unsigned long long)lc->held_refused,
+                  (unsigned long long)lc->logins_throttled, (unsigned long long)lc->pw_busy,
+                  (unsigned long long)lc->ws_flooders);
     http_respond_json(r, redis && db ? 200 : 503, &b);
 }

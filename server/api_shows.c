@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #define API_LAYOUT_MAX (256u * 1024 * 1024)
+#define API_LAYOUT_CACHE "public, max-age=86400"
 
 static void add_show_fields(sm_buf *b, const show *s)
 {
@@ -103,7 +104,17 @@ static int build_layout(show *s)
     return 0;
 }
 
-/* The layout never changes for a show: every request shares one body. */
+/* 1 when If-None-Match names etag (or is "*"). */
+static int not_modified(http_req *r, const char *etag)
+{
+    char inm[512];
+    if (!etag[0] || !http_req_header(r, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm)))
+        return 0;
+    return strstr(inm, etag) != NULL || strcmp(inm, "*") == 0;
+}
+
+/* The layout never changes for a show: every request shares one body,
+ * which browsers and proxies may keep (a day, revalidated by ETag). */
 void api_show_get(http_req *r, const http_params *p)
 {
     show *s = p->show;
@@ -116,6 +127,11 @@ void api_show_get(http_req *r, const http_params *p)
         return;
     }
     frame_unref(body);
+    http_req_set_cache(r, show_layout_etag(s), API_LAYOUT_CACHE);
+    if (not_modified(r, show_layout_etag(s))) {
+        http_respond_not_modified(r);
+        return;
+    }
     body = gz ? show_layout_cache(s, 1) : NULL;
     if (!body) {
         gz = 0;

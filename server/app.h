@@ -16,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "ledger.h"
+#include "addr_limits.h"
 #include "show.h"
 #include "store.h"
 #include "webhooks.h"
@@ -35,6 +36,7 @@ typedef struct app {
     booking_env books;  /* what the booking workflow runs on */
     best_service *best; /* best-available picks: indexes and claims in flight */
     webhooks *webhooks; /* event dispatch and delivery */
+    limits *limits;     /* per-address limits (docs/security.md) */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are

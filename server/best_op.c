@@ -441,8 +441,8 @@ static void hold_done(void *arg, const store_result *res)
 static void hold_run(best_op *op)
 {
     const venue *v = show_venue(op->s);
-    const char *args[7 + BEST_MAX_SEATS];
-    char ttl[24], max[24], refs[3][AUTH_REF_LEN + 1];
+    const char *args[9 + BEST_MAX_SEATS];
+    char ttl[24], max[24], cap[24], refs[3][AUTH_REF_LEN + 1];
     int n = 0, i;
     size_t k;
 
@@ -455,6 +455,9 @@ static void hold_run(best_op *op)
         auth_random_ref(refs[i]);
         args[n++] = refs[i];
     }
+    snprintf(cap, sizeof(cap), "%d", op->ip_cap);
+    args[n++] = op->ip_key; /* hold.lua's per-address cap */
+    args[n++] = cap;
     for (k = 0; k < op->pick.n; k++)
         args[n++] = venue_seat_id(v, op->pick.seats[k]);
     if (store_run(op->st, "hold", show_id(op->s), n, args, hold_done, op)) {
@@ -526,10 +529,13 @@ static void op_init(best_op *op, best_service *bs, show *s, const best_request *
 }
 
 void best_op_hold(best_op *op, best_service *bs, store *st, show *s, const best_request *req,
-                  const char *buyer_id, long hold_ttl_ms, int max_seats, best_cb *cb)
+                  const char *buyer_id, long hold_ttl_ms, int max_seats, const char *ip_key,
+                  int ip_cap, best_cb *cb)
 {
     op_init(op, bs, s, req, cb);
     op->st = st;
+    snprintf(op->ip_key, sizeof(op->ip_key), "%s", ip_key ? ip_key : "");
+    op->ip_cap = op->ip_key[0] ? ip_cap : 0;
     snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", buyer_id);
     op->ttl_ms = hold_ttl_ms;
     op->max_seats = max_seats;

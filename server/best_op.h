@@ -24,6 +24,7 @@
 
 #include "best.h"
 #include "booking.h"
+#include "iplimit.h"
 #include "show.h"
 
 #include <uv.h>
@@ -75,6 +76,8 @@ struct best_op {
      * is still there (0: stop). */
     int (*wanted)(best_op *op);
     /* private */
+    char ip_key[IPLIMIT_KEY_MAX]; /* the client's address key, "" for none */
+    int ip_cap;                   /* seats it may hold per show (0: no cap) */
     best_service *bs;
     show *s;
     store *st;
@@ -98,9 +101,11 @@ struct best_op {
 };
 
 /* Holds the best seats for buyer_id (added to the buyer's hold, as hold
- * does): hold_ttl_ms and max_seats as for hold. */
+ * does): hold_ttl_ms and max_seats as for hold; ip_key and ip_cap the
+ * per-address cap of hold.lua (addr_limits.h; "" and 0 for none). */
 void best_op_hold(best_op *op, best_service *bs, store *st, show *s, const best_request *req,
-                  const char *buyer_id, long hold_ttl_ms, int max_seats, best_cb *cb);
+                  const char *buyer_id, long hold_ttl_ms, int max_seats, const char *ip_key,
+                  int ip_cap, best_cb *cb);
 /* Sells the best seats (walk-up sale). who: "staff:..." as the ledger records it. */
 void best_op_sell(best_op *op, best_service *bs, const booking_env *env, show *s,
                   const best_request *req, const char *payment_ref, const char *who, best_cb *cb);

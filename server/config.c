@@ -21,7 +21,8 @@ typedef enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
     OPT_CIDRS,
-    OPT_ADDR
+    OPT_ADDR,
+    OPT_ONOFF
 } opt_kind;
 
 typedef struct option_def {
@@ -63,6 +64,11 @@ static const option_def options[] = {
      600000},
     {"--webhook-max-attempts", "SEATMAP_WEBHOOK_MAX_ATTEMPTS", OPT_INT, O(webhook_max_attempts), 1,
      100},
+    {"--ip-limits", "SEATMAP_IP_LIMITS", OPT_ONOFF, O(ip_limits), 0, 1},
+    {"--max-conns", "SEATMAP_MAX_CONNS", OPT_INT, O(max_conns), 1, 1000000},
+    {"--max-conns-per-ip", "SEATMAP_MAX_CONNS_PER_IP", OPT_INT, O(max_conns_per_ip), 1, 1000000},
+    {"--new-buyers-per-ip", "SEATMAP_NEW_BUYERS_PER_IP", OPT_INT, O(new_buyers_per_ip), 1, 1000000},
+    {"--max-held-per-ip", "SEATMAP_MAX_HELD_PER_IP", OPT_INT, O(max_held_per_ip), 1, 1000000},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #undef O
@@ -168,6 +174,13 @@ static int set_option(config *cfg, const option_def *o, const char *v, char *err
         return -1;
     case OPT_CIDRS:
         return peer_config_parse((peer_config *)(void *)p, v, err, errlen);
+    case OPT_ONOFF:
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            snprintf(err, errlen, "%s wants on or off, got '%s'", o->flag, v);
+            return -1;
+        }
+        *(int *)(void *)p = strcmp(v, "on") == 0;
+        return 0;
     }
     return -1;
 }
@@ -252,6 +265,11 @@ static void set_defaults(config *cfg)
     cfg->log_level = SM_LOG_INFO;
     cfg->log_format = SM_LOG_TEXT;
     cfg->shutdown_ms = 10000;
+    cfg->ip_limits = 1;
+    cfg->max_conns = 20000;
+    cfg->max_conns_per_ip = 256;
+    cfg->new_buyers_per_ip = 60;
+    cfg->max_held_per_ip = 100;
 }
 
 /* The option a config file's name means: "listen", "--listen" or

@@ -43,6 +43,12 @@ typedef struct config {
     int webhook_timeout_ms;   /* a delivery attempt not answered 2xx by then failed */
     int webhook_backoff_ms;   /* the first retry's wait; doubles, capped at 10 min */
     int webhook_max_attempts; /* attempts before a delivery is dead */
+    /* Per-address limits (docs/security.md); ip_limits 0 turns them all off. */
+    int ip_limits;
+    int max_conns;         /* open connections in all */
+    int max_conns_per_ip;  /* open connections per address */
+    int new_buyers_per_ip; /* new buyer identities per address per minute */
+    int max_held_per_ip;   /* seats held per show per address */
 } config;
 
 #define CONFIG_LINE_MAX 4096 /* longest line of a config file */

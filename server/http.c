@@ -8,6 +8,7 @@
 #include "api.h"
 #include "http_static.h"
 #include "metrics.h"
+#include "iplimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,66 @@
 /* Answers are bounded by their own buffers; this only stops a client that
  * never reads from holding more than a few of them. */
 #define HTTP_MAX_QUEUE (512u * 1024 * 1024)
+
+/* What a counted connection carries (lws's opaque user data of its wsi,
+ * which stays with the socket across the upgrade to WebSocket). */
+typedef struct conn_mark {
+    char key[IPLIMIT_KEY_MAX]; /* "" when not counted */
+    int refused;               /* over a cap: every request gets 503 */
+} conn_mark;
+
+static app *app_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* A socket was accepted: count it for its address. */
+static void conn_opened(struct lws *wsi)
+{
+    app *a = app_of(wsi);
+    conn_mark *m = calloc(1, sizeof(*m));
+    char addr[64];
+    if (!m)
+        return;
+    http_client_addr(wsi, addr, sizeof(addr));
+    m->refused = limits_conn_open(a->limits, addr, m->key);
+    lws_set_opaque_user_data(wsi, m);
+}
+
+static void conn_destroyed(struct lws *wsi)
+{
+    conn_mark *m = lws_get_opaque_user_data(wsi);
+    if (!m)
+        return;
+    lws_set_opaque_user_data(wsi, NULL);
+    limits_conn_close(app_of(wsi)->limits, m->key);
+    free(m);
+}
+
+static int conn_refused(struct lws *wsi)
+{
+    conn_mark *m = lws_get_opaque_user_data(wsi);
+    return m && m->refused;
+}
+
+#define HTTP_BUSY_MESSAGE                                                                          \
+    "too many connections from your address, or to this server; close some and try again"
+
+/* An upgrade to WebSocket: refused with a status (lws would only drop the
+ * connection) when over a cap or from another site's page. */
+static int confirm_upgrade(struct lws *wsi)
+{
+    if (conn_refused(wsi)) {
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, HTTP_BUSY_MESSAGE);
+        return 1;
+    }
+    if (!http_origin_ok(wsi)) {
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
+                               "WebSocket connections from other sites are not accepted");
+        return 1;
+    }
+    return 0;
+}
 
 static int is_api(const char *path)
 {
@@ -74,13 +135,21 @@ static void start_post(http_session *pss, struct lws *wsi)
 {
     char clen[32];
     long long n;
+    size_t digits;
 
     if (!http_req_header(pss->r, WSI_TOKEN_HTTP_CONTENT_LENGTH, clen, sizeof(clen))) {
         http_respond_error(pss->r, OUT_LENGTH_REQUIRED, NULL, NULL);
         return;
     }
-    n = atoll(clen);
-    if (n < 0 || n > HTTP_MAX_BODY) {
+    /* Digits only: "10abc" or "-1" is no length (RFC 9110 8.6) */
+    digits = strspn(clen, "0123456789");
+    if (digits == 0 || clen[digits] != '\0') {
+        http_respond_error(pss->r, OUT_BAD_REQUEST, "Content-Length must be a number of bytes",
+                           NULL);
+        return;
+    }
+    n = digits > 9 ? HTTP_MAX_BODY + 1 : atoll(clen);
+    if (n > HTTP_MAX_BODY) {
         http_respond_error(pss->r, OUT_TOO_LARGE, NULL, NULL);
         return;
     }
@@ -109,6 +178,10 @@ static int on_request(http_session *pss, struct lws *wsi, const char *path)
     }
     if (metrics_refused(a, wsi, path)) {
         http_respond_error(pss->r, OUT_NOT_FOUND, NULL, NULL);
+        return 0;
+    }
+    if (conn_refused(wsi)) {
+        http_respond_error_status(pss->r, 503, OUT_RATE_LIMITED, HTTP_BUSY_MESSAGE, NULL);
         return 0;
     }
     if (!is_api(path)) {
@@ -151,6 +224,20 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     http_session *pss = user;
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+        const struct lws_filter_network_conn_args *f = user;
+        char addr[64] = "";
+        lws_get_peer_simple_fd(f->accept_fd, addr, sizeof(addr));
+        return limits_conn_accept(app_of(wsi)->limits, addr) ? 1 : 0;
+    }
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        conn_opened(wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        conn_destroyed(wsi);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi);
     case LWS_CALLBACK_HTTP:
         return pss ? on_request(pss, wsi, in) : -1;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {

@@ -3,7 +3,10 @@
  */
 #include "http_request.h"
 
+#include "peer.h"
+
 #include "metrics.h"
+#include "json_input.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,10 @@ struct http_req {
     sm_buf body;
     ledger_user user;
     char cookie[256];
+    char allow[64];
+    char etag[80];
+    char cache[64];
+    long retry_after; /* seconds, 0: none */
     int answered;
     int status;                 /* of the answer, once answered */
     char id[SM_LOG_ID_LEN + 1]; /* X-Request-Id, and in log lines */
@@ -244,6 +251,23 @@ int http_req_query(const http_req *r, const char *name, char *out, size_t outlen
     return 1;
 }
 
+void http_client_addr(struct lws *wsi, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (!wsi)
+        return;
+    /* behind a trusted proxy (--trust-proxy), its X-Forwarded-For says who */
+    if (G.trust && peer_address(wsi, G.trust, out, outlen) == 0 && strcmp(out, "unknown") != 0)
+        return;
+    if (!lws_get_peer_simple(wsi, out, outlen))
+        out[0] = '\0';
+}
+
+void http_req_client_addr(const http_req *r, char *out, size_t outlen)
+{
+    http_client_addr(r->wsi, out, outlen);
+}
+
 int http_req_accepts_gzip(const http_req *r)
 {
     char ae[256];
@@ -266,6 +290,11 @@ cJSON *http_req_json(http_req *r)
         http_respond_error(r, OUT_BAD_REQUEST, "the body must be a JSON object", NULL);
         return NULL;
     }
+    if (json_input_check(r->body.data, r->body.len, j)) {
+        cJSON_Delete(j);
+        http_respond_error(r, OUT_BAD_REQUEST, JSON_INPUT_MESSAGE, NULL);
+        return NULL;
+    }
     return j;
 }
 
@@ -286,6 +315,22 @@ void http_req_set_cookie(http_req *r, const char *cookie)
     snprintf(r->cookie, sizeof(r->cookie), "%s", cookie);
 }
 
+void http_req_set_allow(http_req *r, const char *methods)
+{
+    snprintf(r->allow, sizeof(r->allow), "%s", methods);
+}
+
+void http_req_set_retry_after(http_req *r, long seconds)
+{
+    r->retry_after = seconds < 1 ? 1 : seconds;
+}
+
+void http_req_set_cache(http_req *r, const char *etag, const char *cache_control)
+{
+    snprintf(r->etag, sizeof(r->etag), "%s", etag);
+    snprintf(r->cache, sizeof(r->cache), "%s", cache_control);
+}
+
 /* ---- answers ---- */
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -302,10 +347,19 @@ static frame *head_frame(http_req *r, int status, const char *ctype, size_t len,
     struct lws *wsi = r->wsi;
     char code[8];
 
+    char num[24];
+
     snprintf(code, sizeof(code), "%d", status);
     metrics_inc(M_HTTP_REQUESTS, code);
     if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, len, &p, end) ||
-        add_header(wsi, "cache-control:", "no-store", &p, end))
+        add_header(wsi, "cache-control:", r->cache[0] ? r->cache : "no-store", &p, end))
+        return NULL;
+    if (r->etag[0] && add_header(wsi, "etag:", r->etag, &p, end))
+        return NULL;
+    if (r->allow[0] && add_header(wsi, "allow:", r->allow, &p, end))
+        return NULL;
+    snprintf(num, sizeof(num), "%ld", r->retry_after);
+    if (r->retry_after > 0 && add_header(wsi, "retry-after:", num, &p, end))
         return NULL;
     if (gzipped && (add_header(wsi, "content-encoding:", "gzip", &p, end) ||
                     add_header(wsi, "vary:", "accept-encoding", &p, end)))
@@ -335,7 +389,17 @@ static void respond_frame_typed(http_req *r, int status, const char *ctype, fram
         return;
     }
     client_send(r->conn, head);
-    client_send(r->conn, body);
+    if (r->m != HTTP_HEAD) {
+        client_send(r->conn, body);
+    } else {
+        /* The same headers, and an empty body that ends the transaction */
+        frame *empty = frame_new_mode(FRAME_HTTP_BODY, "", 0);
+        if (empty)
+            client_send(r->conn, empty);
+        else
+            lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        frame_unref(empty);
+    }
     frame_unref(head);
 }
 
@@ -361,6 +425,28 @@ void http_respond_body(http_req *r, int status, const char *content_type, sm_buf
     }
     respond_frame_typed(r, status, content_type, body, 0);
     frame_unref(body);
+}
+
+void http_respond_not_modified(http_req *r)
+{
+    frame *head, *empty;
+    if (r->answered || !r->wsi)
+        return;
+    r->answered = 1;
+    head = head_frame(r, 304, "application/json", 0, 0);
+    empty = frame_new_mode(FRAME_HTTP_BODY, "", 0);
+    if (!head || !empty) {
+        frame_unref(head);
+        frame_unref(empty);
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    client_send(r->conn, head);
+    /* The empty body frame ends the transaction in client.c as any other
+     * answer does. */
+    client_send(r->conn, empty);
+    frame_unref(head);
+    frame_unref(empty);
 }
 
 static void respond_text(http_req *r, int status, const char *text, size_t len)

@@ -89,6 +89,12 @@ int http_req_cookie(const http_req *r, const char *name, char *out, size_t outle
  * (http://HOST or https://HOST for the request's Host header). */
 int http_origin_ok(struct lws *wsi);
 int http_req_origin_ok(const http_req *r);
+/* The client's address as text ("127.0.0.1", "2001:db8::1") into out;
+ * "" when unknown. The one place that says who a client is: the TCP peer,
+ * or, when the peer is a trusted proxy (--trust-proxy, peer.h), the last
+ * hop of its X-Forwarded-For (once headers have arrived). */
+void http_client_addr(struct lws *wsi, char *out, size_t outlen);
+void http_req_client_addr(const http_req *r, char *out, size_t outlen);
 /* 1 when the client takes gzip. */
 int http_req_accepts_gzip(const http_req *r);
 /* The value of query argument name (?name=value, not decoded) into out;
@@ -106,6 +112,14 @@ void http_req_set_user(http_req *r, const ledger_user *u);
 const ledger_user *http_req_user(const http_req *r);
 /* A Set-Cookie header for the answer (copied). */
 void http_req_set_cookie(http_req *r, const char *cookie);
+/* Extra headers for the answer: Allow (a 405's methods), Retry-After
+ * (seconds), and for a cacheable answer its ETag (quoted) with a
+ * Cache-Control other than no-store. Strings are copied. */
+void http_req_set_allow(http_req *r, const char *methods);
+void http_req_set_retry_after(http_req *r, long seconds);
+void http_req_set_cache(http_req *r, const char *etag, const char *cache_control);
+/* 304 Not Modified with the ETag set by http_req_set_cache. */
+void http_respond_not_modified(http_req *r);
 
 /* Answers with the JSON in b (b is emptied). A buffer whose append failed
  * answers 500 instead: a truncated document is never sent. */
@@ -113,7 +127,8 @@ void http_respond_json(http_req *r, int status, sm_buf *b);
 /* Answers with the text in b, of this content type (b is emptied); a
  * buffer whose append failed answers 500. */
 void http_respond_body(http_req *r, int status, const char *content_type, sm_buf *b);
-/* Answers with a shared body frame (FRAME_HTTP_BODY; takes a reference). */
+/* Answers with a shared body frame (FRAME_HTTP_BODY; takes a reference).
+ * A HEAD request gets the same headers and no body. */
 void http_respond_frame(http_req *r, int status, frame *body, int gzipped);
 /* Answers an error: message NULL takes outcome.h's default; extra is more
  * JSON members for the error object (e.g. "\"seats\":[...]") or NULL. */

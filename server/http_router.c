@@ -4,6 +4,7 @@
  */
 #include "http_router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Splits a path (or pattern) into at most HTTP_MAX_SEGMENTS segments, in
@@ -68,27 +69,56 @@ int http_router_knows(const http_routes *t, const char *path)
     return 0;
 }
 
+/* The methods a path takes, for an Allow header: "GET, HEAD, POST". */
+static void allow_of(unsigned methods, char *out, size_t outlen)
+{
+    static const struct {
+        unsigned m;
+        const char *name;
+    } names[] = {
+        {HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"}, {HTTP_DELETE, "DELETE"}};
+    size_t i, n = 0;
+    if (methods & HTTP_GET)
+        methods |= HTTP_HEAD;
+    out[0] = '\0';
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (methods & names[i].m)
+            n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? ", " : "",
+                                  names[i].name);
+}
+
 void http_router_dispatch(const http_routes *t, http_req *r)
 {
     const char *path = http_req_path(r);
     http_method m = http_req_method(r);
+    /* HEAD is GET without the body (http_respond_frame leaves it out) */
+    http_method want = m == HTTP_HEAD ? HTTP_GET : m;
     const http_route *row = NULL;
     http_params params;
-    int shape = 0;
+    unsigned methods = 0;
     size_t i;
 
     for (i = 0; i < t->n && !row; i++) {
         if (!match(t->rows[i].pattern, path, &params))
             continue;
-        shape = 1;
-        if (t->rows[i].method == m)
+        methods |= (unsigned)t->rows[i].method;
+        if (t->rows[i].method == want)
             row = &t->rows[i];
     }
     if (!row) {
-        if (shape || m == HTTP_OTHER || m == HTTP_HEAD)
+        char allow[64];
+        for (; i < t->n; i++) /* the rest of the rows, for Allow */
+            if (match(t->rows[i].pattern, path, NULL))
+                methods |= (unsigned)t->rows[i].method;
+        if (methods) {
+            allow_of(methods, allow, sizeof(allow));
+            http_req_set_allow(r, allow);
             http_respond_error(r, OUT_METHOD_NOT_ALLOWED, NULL, NULL);
-        else
+        } else if (m == HTTP_OTHER) {
+            http_respond_error(r, OUT_METHOD_NOT_ALLOWED, NULL, NULL);
+        } else {
             http_respond_error(r, OUT_NOT_FOUND, NULL, NULL);
+        }
         return;
     }
     if (t->admit && t->admit(r, row->role, &params))

@@ -41,13 +41,19 @@ http_static_rc http_static_serve(http_req *r, struct lws *wsi, const char *web_d
     else if (strcmp(rel, "/boxoffice") == 0 || strcmp(rel, "/boxoffice/") == 0)
         rel = "/boxoffice.html";
     mime = mime_of(rel);
-    if (http_req_method(r) != HTTP_GET || strstr(rel, "..") || strstr(rel, "//") || !mime) {
+    if (strstr(rel, "..") || strstr(rel, "//") || !mime) {
         http_respond_error(r, OUT_NOT_FOUND, "no such page", NULL);
         return HTTP_STATIC_ANSWERED;
     }
     snprintf(file, sizeof(file), "%s%s", web_dir, rel);
     if (stat(file, &st) || !S_ISREG(st.st_mode)) {
         http_respond_error(r, OUT_NOT_FOUND, "no such page", NULL);
+        return HTTP_STATIC_ANSWERED;
+    }
+    /* A page takes GET and HEAD (lws sends a HEAD the headers only) */
+    if (http_req_method(r) != HTTP_GET && http_req_method(r) != HTTP_HEAD) {
+        http_req_set_allow(r, "GET, HEAD");
+        http_respond_error(r, OUT_METHOD_NOT_ALLOWED, NULL, NULL);
         return HTTP_STATIC_ANSWERED;
     }
     n = http_req_extra_headers(r, extra, sizeof(extra));

@@ -22,6 +22,8 @@ static const char usage[] =
     "                 [--log-file FILE] [--shutdown-timeout SECONDS] [--reuse-port]\n"
     "                 [--tls-cert FILE --tls-key FILE] [--http-redirect-port PORT]\n"
     "                 [--trust-proxy CIDR[,CIDR...]]   (docs/operations.md)\n"
+    "                 [--ip-limits on|off] [--max-conns N] [--max-conns-per-ip N]\n"
+    "                 [--new-buyers-per-ip N] [--max-held-per-ip N]   (docs/security.md)\n"
     "  seatmapd check [--config FILE] [--venue FILE]...   (says what is wrong; exit 0 or 1)\n"
     "  seatmapd user add NAME [--role boxoffice|admin] [--db FILE]   (password on stdin)\n"
     "  seatmapd token add NAME [--role boxoffice|admin] [--db FILE]  (prints an API token)\n"

@@ -11,6 +11,7 @@
 #include "outcome.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ struct show {
     const char *sweep_source;      /* what started the sweep in flight (metrics) */
     const char *sweep_next_source; /* and the one asked for meanwhile */
     frame *layout, *layout_gz;     /* GET /api/shows/{id}, cached by the API */
+    char layout_etag[24];
 };
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);
@@ -395,6 +397,11 @@ const char *show_states(const show *s)
     return s->state;
 }
 
+const char *show_layout_etag(const show *s)
+{
+    return s->layout_etag;
+}
+
 frame *show_layout_cache(const show *s, int gz)
 {
     frame *f = gz ? s->layout_gz : s->layout;
@@ -407,6 +414,10 @@ void show_set_layout_cache(show *s, frame *plain, frame *gz)
     frame_unref(s->layout_gz);
     s->layout = plain ? frame_ref(plain) : NULL;
     s->layout_gz = gz ? frame_ref(gz) : NULL;
+    s->layout_etag[0] = '\0';
+    if (plain) /* frames are NUL-terminated; a JSON document holds no NUL */
+        snprintf(s->layout_etag, sizeof(s->layout_etag), "\"%016llx\"",
+                 (unsigned long long)sm_hash((const char *)plain->buf + LWS_PRE));
 }
 
 /* ---- applying transitions ---- */

@@ -115,6 +115,9 @@ int show_hold_json(const show *s, const hold *h, sm_buf *b);
  * NULL; show_set_layout_cache takes references to both (gz may be NULL). */
 frame *show_layout_cache(const show *s, int gz);
 void show_set_layout_cache(show *s, frame *plain, frame *gz);
+/* The cached layout's ETag (quoted, a hash of its bytes, made when it is
+ * cached), or "" when nothing is cached. */
+const char *show_layout_etag(const show *s);
 
 /* Adds c as a watcher (leaving w_old, when not NULL); it gets a snapshot as
  * soon as the show is synced. Returns the watch, which the caller ends with

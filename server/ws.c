@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "http_request.h"
+#include "json_input.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@
 
 #define WS_REF_TRIES 3
 #define WS_MAX_SEATS 100 /* seats named in one request */
+/* A connection that has more than this many messages refused by the rate
+ * limit in each of two seconds running is closed with 1008: it is not
+ * listening. */
+#define WS_FLOOD_REFUSED 200
+#define WS_FLOOD_MS 1000
+#define WS_FLOOD_KILL_S 5
 
 static size_t ws_open; /* connections established and not yet closed */
 
@@ -73,6 +80,8 @@ typedef struct seat_op {
     ws_session *pss; /* valid while c is connected */
     show *s;
     char buyer_id[AUTH_BUYER_ID_LEN + 1];
+    char ip_key[IPLIMIT_KEY_MAX]; /* "" : no per-address cap */
+    int ip_cap;
     int64_t id;
     int release;
     int tries;
@@ -110,7 +119,16 @@ static int op_reply(seat_op *op, const store_result *res)
         send_error(c, op->id, OUT_NOT_HELD, NULL, extra);
         break;
     case OUT_HOLD_LIMIT:
-        snprintf(extra, sizeof(extra), "a hold can have at most %d seats", op->a->cfg.max_seats);
+        if (strcmp(res->detail, "ip") == 0) {
+            limits_stats(op->a->limits)->held_refused++;
+            snprintf(extra, sizeof(extra),
+                     "your network address already holds the most seats allowed for this show "
+                     "(%d per address; --max-held-per-ip): release some or let them expire",
+                     op->ip_cap);
+        } else {
+            snprintf(extra, sizeof(extra), "a hold can have at most %d seats",
+                     op->a->cfg.max_seats);
+        }
         send_error(c, op->id, OUT_HOLD_LIMIT, extra, NULL);
         break;
     case OUT_HOLD_LOCKED:
@@ -147,8 +165,8 @@ static void op_done(void *arg, const store_result *res)
 static void op_run(seat_op *op)
 {
     const config *cfg = &op->a->cfg;
-    const char *args[8 + WS_MAX_SEATS];
-    char ttl[24], max[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
+    const char *args[10 + WS_MAX_SEATS];
+    char ttl[24], max[24], cap[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
     int n = 0, i;
     size_t k;
 
@@ -162,6 +180,9 @@ static void op_run(seat_op *op)
             auth_random_ref(refs[i]);
             args[n++] = refs[i];
         }
+        snprintf(cap, sizeof(cap), "%d", op->ip_cap);
+        args[n++] = op->ip_key;
+        args[n++] = cap;
     }
     for (k = 0; k < op->nseats; k++)
         args[n++] = op->seats[k];
@@ -246,6 +267,7 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
     op->id = id;
     op->release = release;
     snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", client_buyer_id(c));
+    op->ip_cap = limits_held_cap(a->limits, pss->addr, op->ip_key);
     op_run(op);
 }
 
@@ -307,7 +329,7 @@ static void best_done_cb(best_op *op, const best_done *d)
     free(bc);
 }
 
-static void do_best(app *a, client *c, int64_t id, const cJSON *m)
+static void do_best(app *a, client *c, const char *addr, int64_t id, const cJSON *m)
 {
     const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
     best_request req;
@@ -339,27 +361,78 @@ static void do_best(app *a, client *c, int64_t id, const cJSON *m)
     bc->id = id;
     bc->op.data = bc;
     bc->op.wanted = best_wanted;
-    best_op_hold(&bc->op, a->best, a->store, s, &req, client_buyer_id(c), a->cfg.hold_ttl_ms,
-                 a->cfg.max_seats, best_done_cb);
+    {
+        char ip_key[IPLIMIT_KEY_MAX];
+        int cap = limits_held_cap(a->limits, addr, ip_key);
+        best_op_hold(&bc->op, a->best, a->store, s, &req, client_buyer_id(c), a->cfg.hold_ttl_ms,
+                     a->cfg.max_seats, ip_key, cap, best_done_cb);
+    }
 }
 
 /* ---- hello and watch ---- */
+
+/* 1 when this connection has used the buyer id before. */
+static int used_identity(const ws_session *pss, const char *buyer_id)
+{
+    int i;
+    for (i = 0; i < pss->identities; i++)
+        if (strcmp(pss->identity[i], buyer_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* 0 when the connection may take this identity (counting it when it is a
+ * new one); otherwise answers rate_limited and returns -1. known_id: the
+ * id of a valid token it brought, or NULL when one is to be minted. */
+static int identity_ok(app *a, ws_session *pss, int64_t id, const char *known_id)
+{
+    char msg[256];
+    int64_t wait_ms;
+
+    if (known_id && used_identity(pss, known_id))
+        return 0; /* switching back is free */
+    if (pss->identities >= WS_MAX_IDENTITIES) {
+        limits_stats(a->limits)->buyers_refused++;
+        snprintf(msg, sizeof(msg),
+                 "this connection has already used %d buyer identities; open a new one",
+                 WS_MAX_IDENTITIES);
+        send_error(pss->c, id, OUT_RATE_LIMITED, msg, NULL);
+        return -1;
+    }
+    if (!known_id && !limits_new_buyer(a->limits, pss->addr, &wait_ms)) {
+        snprintf(msg, sizeof(msg),
+                 "too many new buyers from your network address (at most %d a minute; "
+                 "--new-buyers-per-ip): try again in %lld s",
+                 a->cfg.new_buyers_per_ip, (long long)(wait_ms + 999) / 1000);
+        send_error(pss->c, id, OUT_RATE_LIMITED, msg, NULL);
+        return -1;
+    }
+    return 0;
+}
 
 static void do_hello(app *a, ws_session *pss, int64_t id, const cJSON *m)
 {
     const cJSON *jb = cJSON_GetObjectItemCaseSensitive(m, "buyer");
     char fields[512], buyer_id[AUTH_BUYER_ID_LEN + 1];
+    int known;
 
     if (jb && !cJSON_IsString(jb) && !cJSON_IsNull(jb)) {
         send_error(pss->c, id, OUT_BAD_REQUEST, "\"buyer\" must be the token this server gave you",
                    NULL);
         return;
     }
-    if (cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0)
+    known = cJSON_IsString(jb) && auth_buyer_verify(a->secret, jb->valuestring) == 0;
+    if (known)
+        auth_buyer_id(jb->valuestring, buyer_id);
+    if (identity_ok(a, pss, id, known ? buyer_id : NULL))
+        return;
+    if (known)
         snprintf(pss->buyer, sizeof(pss->buyer), "%s", jb->valuestring);
     else
         auth_buyer_mint(a->secret, pss->buyer);
     auth_buyer_id(pss->buyer, buyer_id);
+    if (!used_identity(pss, buyer_id))
+        snprintf(pss->identity[pss->identities++], sizeof(pss->identity[0]), "%s", buyer_id);
     if (client_hub_set_buyer(a->hub, pss->c, buyer_id)) {
         send_error(pss->c, id, OUT_INTERNAL, "out of memory", NULL);
         return;
@@ -437,9 +510,60 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     else if (watch)
         do_watch(a, pss, id, m);
     else if (best)
-        do_best(a, pss->c, id, m);
+        do_best(a, pss->c, pss->addr, id, m);
     else
         do_seats(a, pss, id, m, release);
+}
+
+/* Every message counts against the rate limit, valid or not, before any
+ * parsing. 1: go on; 0: refused and answered; -1: closed with 1008 (a
+ * flood). */
+static int flood_close(struct lws *wsi)
+{
+    static char why[] = "too many messages";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why, sizeof(why) - 1);
+    return -1;
+}
+
+static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data, size_t len)
+{
+    cJSON *m;
+
+    int64_t now = sm_mono_ms();
+
+    if (rate_ok(a, pss) && !pss->flooding)
+        return 1;
+    /* Refusals are counted per second: a flood is more than
+     * WS_FLOOD_REFUSED of them in two seconds running. A single burst, or a
+     * client that backs off when refused, never is. */
+    if (!pss->flooding && now - pss->refused_since >= WS_FLOOD_MS) {
+        int hot = pss->refused > WS_FLOOD_REFUSED && now - pss->refused_since < 2 * WS_FLOOD_MS;
+        pss->flood_seconds = hot ? pss->flood_seconds + 1 : 0;
+        pss->refused = 0;
+        pss->refused_since = now;
+    }
+    pss->refused++;
+    if (!pss->flooding && pss->flood_seconds > 0 && pss->refused > WS_FLOOD_REFUSED) {
+        pss->flooding = 1;
+        limits_stats(a->limits)->ws_flooders++;
+        /* closed below once its answers are out; killed if they never go */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_FLOOD_KILL_S);
+    }
+    if (pss->flooding) {
+        /* lws 4.1.6 sends no close frame while output is buffered (the
+         * peer would see 1006): close once nothing is, and meanwhile read
+         * and drop what comes, so that no unread input turns the close
+         * into a reset. */
+        if (lws_send_pipe_choked(wsi) || client_queued(pss->c))
+            return 0; /* at its next message; or killed by the timeout */
+        return flood_close(wsi);
+    }
+    /* Answered with its id when it has one; the flood close bounds what
+     * this parsing costs. */
+    m = cJSON_ParseWithLength(data, len);
+    send_error(pss->c, cJSON_IsObject(m) ? id_of(m) : 0, OUT_RATE_LIMITED, NULL, NULL);
+    cJSON_Delete(m);
+    return 0;
 }
 
 static void handle_message(app *a, ws_session *pss, const char *data, size_t len)
@@ -453,15 +577,11 @@ static void handle_message(app *a, ws_session *pss, const char *data, size_t len
         goto out;
     }
     id = id_of(m);
-    if (!rate_ok(a, pss)) {
-        /* Answered cheaply, and bounded: a client that floods faster than it
-         * reads its answers overflows its queue and is cut off. */
-        send_error(pss->c, id, OUT_RATE_LIMITED, NULL, NULL);
-        goto out;
-    }
     jtype = cJSON_GetObjectItemCaseSensitive(m, "type");
     if (!id)
         send_error(pss->c, 0, OUT_BAD_REQUEST, "\"id\" must be a positive whole number", NULL);
+    else if (json_input_check(data, len, m))
+        send_error(pss->c, id, OUT_BAD_REQUEST, JSON_INPUT_MESSAGE, NULL);
     else if (!cJSON_IsString(jtype))
         send_error(pss->c, id, OUT_BAD_REQUEST, "\"type\" must be a string", NULL);
     else
@@ -477,6 +597,7 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
         return -1;
     pss->tokens = a->cfg.rate * 2;
     pss->tokens_at = sm_mono_ms();
+    http_client_addr(wsi, pss->addr, sizeof(pss->addr));
     sm_buf_init(&pss->rx, a->cfg.max_frame);
     metrics_inc(M_CONNECTIONS_TOTAL, "websocket");
     metrics_gauge_add(M_CONNECTIONS, "websocket", 1);
@@ -505,6 +626,8 @@ static int on_writeable_draining(ws_session *pss)
 
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
 {
+    int gate;
+
     if (!pss->c)
         return -1;
     if (client_closing(pss->c))
@@ -523,9 +646,12 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
-    if (lws_frame_is_binary(wsi))
+    gate = rate_gate(a, pss, wsi, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+    if (gate < 0)
+        return -1;
+    if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
-    else
+    else if (gate)
         handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
     sm_buf_reset(&pss->rx);
     return 0;

@@ -13,6 +13,11 @@
 #include <libwebsockets.h>
 #include <stdint.h>
 
+/* Buyer identities one connection may take over its life: a page that
+ * switches identity now and then needs two or three; a script that mints
+ * one per hold needs hundreds. Going back to one already used is free. */
+#define WS_MAX_IDENTITIES 3
+
 /* Per connection (lws allocates it, zeroed, and frees it after CLOSED). */
 typedef struct ws_session {
     struct client *c;  /* the connection's queue, owned */
@@ -21,8 +26,15 @@ typedef struct ws_session {
     char buyer[AUTH_BUYER_LEN + 1]; /* the buyer's token: a secret */
     double tokens;                  /* rate limit bucket */
     int64_t tokens_at;
-    sm_buf rx; /* a message arriving in fragments */
-    int ops;   /* holds and releases waiting for Redis */
+    sm_buf rx;      /* a message arriving in fragments */
+    int ops;        /* holds and releases waiting for Redis */
+    char addr[64];  /* the client's address (http_client_addr) */
+    int identities; /* buyer identities this connection has taken: */
+    char identity[WS_MAX_IDENTITIES][AUTH_BUYER_ID_LEN + 1]; /* their ids */
+    int refused;           /* messages refused by the rate limit in this second */
+    int64_t refused_since; /* when this second of counting began */
+    int flood_seconds;     /* seconds running, before this one, over the flood bound */
+    int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
 } ws_session;
 
 /* Open WebSocket connections of this process. */

@@ -1,6 +1,14 @@
 -- hold: adds seats to a buyer's hold in one show, all or nothing.
--- ARGV: prefix, buyer id, ttl ms, max seats, 3 candidate refs, seat ids...
+-- ARGV: prefix, buyer id, ttl ms, max seats, 3 candidate refs, client
+-- address key ('' for none), seats per address (0: no cap), seat ids...
+--
+-- Seats held per address: ip:<address> is a zset of the refs of the holds
+-- made from that address, scored by their deadline. A hold counts with the
+-- seats it has now (its hash), so releases, bookings and expiries need no
+-- bookkeeping here: refs whose hold is gone or past its deadline are
+-- dropped as they are met. The key expires with its last hold.
 local buyer, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local ipkey, ipcap = ARGV[8], tonumber(ARGV[9])
 local bk = P .. 'buyer:' .. buyer
 local ref = redis.call('GET', bk)
 local seats, exp = {}, 0
@@ -21,7 +29,7 @@ end
 local mine = {}
 for _, s in ipairs(seats) do mine[s] = true end
 local new, bad = {}, {}
-for i = 8, #ARGV do
+for i = 10, #ARGV do
   local s = ARGV[i]
   if not mine[s] then
     if redis.call('EXISTS', P .. 'seat:' .. s) == 1 then bad[#bad + 1] = s else new[#new + 1] = s end
@@ -30,6 +38,18 @@ end
 if #bad > 0 then return result('seat_unavailable', cjson.encode(bad)) end
 if #seats + #new > max then return result('hold_limit') end
 if #new == 0 then return result('ok', cjson.encode(hold_obj(ref, seats, exp))) end
+local zk = P .. 'ip:' .. ipkey
+if ipkey ~= '' and ipcap > 0 then
+  redis.call('ZREMRANGEBYSCORE', zk, '-inf', NOW)
+  local count = #seats + #new
+  for _, r in ipairs(redis.call('ZRANGE', zk, 0, -1)) do
+    if r ~= ref then
+      local hs = redis.call('HGET', P .. 'hold:' .. r, 'seats')
+      if hs then count = count + #split(hs) else redis.call('ZREM', zk, r) end
+    end
+  end
+  if count > ipcap then return result('hold_limit', 'ip') end
+end
 local fresh = not ref
 if fresh then
   for i = 5, 7 do
@@ -48,6 +68,10 @@ for _, s in ipairs(new) do
 end
 redis.call('HSET', P .. 'hold:' .. ref, 'buyer', buyer, 'seats', table.concat(seats, ' '),
            'exp', exp, 'frozen', '0')
+if ipkey ~= '' and ipcap > 0 then
+  redis.call('ZADD', zk, exp, ref)
+  if redis.call('PTTL', zk) < exp - NOW then redis.call('PEXPIREAT', zk, exp) end
+end
 local hold = hold_obj(ref, seats, exp)
 local ev
 if fresh then

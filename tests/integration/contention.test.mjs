@@ -14,7 +14,7 @@ let clients = [];
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 60 });
+    stack = await startStack({ holdTtl: 60, extraArgs: ['--ip-limits', 'off'] /* many clients from one address */ });
     pool = seatPool(await stack.seatIds());
     /* 200 buyers, each watching the demo show. Opened in batches of 50. */
     for (let i = 0; i < N; i += 50) {

@@ -22,7 +22,7 @@ let wb;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: HOLD_TTL_S });
+    stack = await startStack({ holdTtl: HOLD_TTL_S, extraArgs: ['--ip-limits', 'off'] /* many clients from one address */ });
     A = stack.server;
     B = await stack.addServer();
     ids = await stack.seatIds();

@@ -45,7 +45,8 @@
  *                (+ watch), logTail(n) -> text, stop() (kills everything; throws
  *                when a server's stderr holds a sanitizer report (ASan, UBSan
  *                "runtime error:", LSan) or a server exited unexpectedly)}
- *   wsClient(url, {origin, protocol='seatmap.v1', layout, headers}) -> client
+ *   wsClient(url, {origin, protocol='seatmap.v1', layout, headers, localAddress}) -> client
+ *       (localAddress '127.0.0.2' and up: another client address, for tests/abuse)
  *       client.request(obj, {timeoutMs}) -> reply (ok OR error reply; id auto-assigned)
  *       client.call(obj) -> ok reply, throws Error(code) with .reply on an error reply
  *       client.hello(buyer?) / watch(show) (resolves with the snapshot event)
@@ -60,7 +61,7 @@
  *       client.state(seatId) -> 'e'|'p'|'b'; client.modelString()
  *       client.closed (promise of {code, reason}); client.close(); client.isOpen()
  *   httpRequest(baseUrl, method, path, {body, json, cookie, token, origin, headers,
- *                timeoutMs}) -> {status, headers, text, json}
+ *                timeoutMs, localAddress}) -> {status, headers, text, json}
  *   rawHttp(port, text, timeoutMs) -> {status, headers, text}  (raw socket)
  *   login(baseUrl, user, password) -> 'seatmap_session=...'
  *   waitUntil(fn, timeoutMs, what)   polls fn (async ok) until truthy, no fixed sleeps
@@ -497,7 +498,7 @@ export async function startServer({
 /* ---------- HTTP ---------- */
 
 export function httpRequest(baseUrl, method, pathname, opts = {}) {
-    const { body, json, cookie, token, origin, headers = {}, timeoutMs = 10000 } = opts;
+    const { body, json, cookie, token, origin, headers = {}, timeoutMs = 10000, localAddress } = opts;
     const url = new URL(pathname, baseUrl);
     let payload = body;
     const h = { ...headers };
@@ -519,6 +520,7 @@ export function httpRequest(baseUrl, method, pathname, opts = {}) {
                 path: url.pathname + url.search,
                 headers: h,
                 agent: false,
+                localAddress,
             },
             (res) => {
                 const chunks = [];
@@ -839,11 +841,12 @@ class Client {
     }
 }
 
-export function wsClient(url, { origin, protocol = 'seatmap.v1', layout, headers, timeoutMs = 5000 } = {}) {
+export function wsClient(url, { origin, protocol = 'seatmap.v1', layout, headers, timeoutMs = 5000, localAddress } = {}) {
     return new Promise((resolve, reject) => {
         const ws = new WebSocket(url, protocol ? [protocol] : [], {
             origin,
             headers,
+            localAddress,
             perMessageDeflate: false,
             maxPayload: 64 << 20,
             handshakeTimeout: timeoutMs,
@@ -988,8 +991,8 @@ export async function startStack({
             c.closed.then(() => clients.delete(c));
             return c;
         },
-        async buyer({ watch = 'demo', buyer, url, origin } = {}) {
-            const c = await stack.client({ url, origin });
+        async buyer({ watch = 'demo', buyer, url, origin, localAddress } = {}) {
+            const c = await stack.client({ url, origin, localAddress });
             await c.hello(buyer);
             if (watch) await c.watch(watch);
             return c;

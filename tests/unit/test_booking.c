@@ -155,14 +155,14 @@ static void on_held(void *arg, const store_result *res)
 static void hold_two(fixture *f, const char *buyer, const char *a, const char *b, char *ref)
 {
     char refs[3][AUTH_REF_LEN + 1];
-    const char *args[] = {buyer, "60000", "10", refs[0], refs[1], refs[2], a, b};
+    const char *args[] = {buyer, "60000", "10", refs[0], refs[1], refs[2], "", "0", a, b};
     int i;
     for (i = 0; i < 3; i++)
         auth_random_ref(refs[i]);
     held h;
     memset(&h, 0, sizeof(h));
     h.s = f->s;
-    assert_int_equal(store_run(f->st, "hold", f->show_id, 8, args, on_held, &h), 0);
+    assert_int_equal(store_run(f->st, "hold", f->show_id, 10, args, on_held, &h), 0);
     run_until(&f->loop, &h.done, DEADLINE_MS);
     assert_true(h.ref[0] != '\0');
     memcpy(ref, h.ref, AUTH_REF_LEN + 1);

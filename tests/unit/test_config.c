@@ -37,6 +37,32 @@ static void defaults(void **state)
     assert_int_equal(c.demo, 0);
 }
 
+static void ip_limits(void **state)
+{
+    config c;
+    char err[256];
+    (void)state;
+    unsetenv("SEATMAP_IP_LIMITS");
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_int_equal(c.ip_limits, 1);
+    assert_int_equal(c.max_conns, 20000);
+    assert_int_equal(c.max_conns_per_ip, 256);
+    assert_int_equal(c.new_buyers_per_ip, 60);
+    assert_int_equal(c.max_held_per_ip, 100);
+    assert_int_equal(parse(&c, err, 4, "--ip-limits", "off", "--max-held-per-ip", "7"), 0);
+    assert_int_equal(c.ip_limits, 0);
+    assert_int_equal(c.max_held_per_ip, 7);
+    setenv("SEATMAP_IP_LIMITS", "off", 1);
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_int_equal(c.ip_limits, 0);
+    assert_int_equal(parse(&c, err, 2, "--ip-limits", "on"), 0); /* the flag wins */
+    assert_int_equal(c.ip_limits, 1);
+    unsetenv("SEATMAP_IP_LIMITS");
+    assert_int_equal(parse(&c, err, 2, "--ip-limits", "maybe"), -1);
+    assert_non_null(strstr(err, "on or off"));
+    assert_int_equal(parse(&c, err, 2, "--max-conns-per-ip", "0"), -1);
+}
+
 static void flags_and_env(void **state)
 {
     config c;
@@ -79,6 +105,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(ip_limits),
         cmocka_unit_test(flags_and_env),
         cmocka_unit_test(bad_flags_say_what),
     };

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev
       libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev redis-server sqlite3)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format)
+  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format clang libclang-rt-14-dev valgrind)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

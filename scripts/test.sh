@@ -13,6 +13,7 @@
 # on any failure.
 #
 # Environment: SEATMAP_SKIP_ASAN=1 skips the sanitizer pass (quick local runs).
+#              SEATMAP_SKIP_FUZZ=1 skips the fuzz targets (scripts/fuzz.sh).
 #              SEATMAP_JOBS=N build parallelism (default: nproc).
 #              SEATMAP_BUILD_DIR / SEATMAP_ASAN_DIR: build directories (default
 #              build and build-asan), so a run does not touch someone's build/.
@@ -123,6 +124,11 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     fi
 else
     echo "build failed: skipping ctest, integration, e2e and bench"
+fi
+
+# ---- fuzzing (tests/fuzz): corpus regression, then 20 s a target ----
+if [ "${SEATMAP_SKIP_FUZZ:-0}" != "1" ]; then
+    run_suite "fuzz (libFuzzer)" env SEATMAP_FUZZ_DIR="${SEATMAP_FUZZ_DIR:-build-fuzz}" scripts/fuzz.sh
 fi
 
 # ---- sanitizers ----

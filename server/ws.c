@@ -315,7 +315,7 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
         do_seats(a, pss->c, id, m, release);
 }
 
-static void handle_message(app *a, ws_session *pss, const char *data, size_t len)
+void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
 {
     cJSON *m = cJSON_ParseWithLength(data, len);
     const cJSON *jtype;
@@ -377,7 +377,7 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     if (lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
     else
-        handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+        ws_handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
     sm_buf_reset(&pss->rx);
     return 0;
 }

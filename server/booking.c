@@ -3,6 +3,8 @@
  */
 #include "booking.h"
 
+#include "failpoint.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -132,9 +134,12 @@ static void commit(booking_op *op)
     op->state = BOOKING_COMMITTING;
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
-    rc = ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
-                               (const char *const *)op->seats, op->nseats, op->payment_ref, op->who,
-                               sm_now_ms(), &op->booking);
+    /* before_commit error: as if the database refused the write */
+    rc = SM_FAILPOINT("confirm.before_commit")
+             ? LEDGER_EIO
+             : ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
+                                     (const char *const *)op->seats, op->nseats, op->payment_ref,
+                                     op->who, sm_now_ms(), &op->booking);
     if (rc) {
         thaw(op);
         if (rc == LEDGER_EEXISTS)
@@ -147,7 +152,10 @@ static void commit(booking_op *op)
     }
     op->state = BOOKING_BOOKING;
     snprintf(id, sizeof(id), "%lld", (long long)op->booking.id);
-    if (store_run(op->env->store, "book", show_id(op->s), 2, args, on_booked, op)) {
+    /* Committed. after_commit and before_book error: as if Redis were down
+     * for the book step (the ledger is reconciled into Redis later). */
+    if (SM_FAILPOINT("confirm.after_commit") || SM_FAILPOINT("confirm.before_book") ||
+        store_run(op->env->store, "book", show_id(op->s), 2, args, on_booked, op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         on_booked(op, &res);
     }
@@ -248,7 +256,10 @@ static void on_frozen(void *arg, const store_result *res)
     show_apply_result(op->s, res, NULL);
     switch (res->outcome) {
     case OUT_OK:
-        if (take_detail(op, res->detail, 1) || !op->nseats) {
+        if (SM_FAILPOINT("confirm.after_freeze")) { /* as if the reply were garbled */
+            thaw(op);
+            finish(op, OUT_INTERNAL, "unexpected answer from Redis");
+        } else if (take_detail(op, res->detail, 1) || !op->nseats) {
             thaw(op);
             finish(op, OUT_INTERNAL, "unexpected answer from Redis");
         } else {
@@ -276,6 +287,10 @@ static void confirm_start(booking_op *op)
     if (finish_if_paid(op))
         return;
     op->state = BOOKING_FREEZING;
+    if (SM_FAILPOINT("confirm.before_freeze")) { /* as if Redis were down */
+        finish(op, OUT_UNAVAILABLE, NULL);
+        return;
+    }
     if (store_run(op->env->store, "freeze", show_id(op->s), 2, args, on_frozen, op))
         finish(op, OUT_UNAVAILABLE, NULL);
 }

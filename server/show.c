@@ -4,6 +4,7 @@
  */
 #include "show.h"
 
+#include "failpoint.h"
 #include "map.h"
 #include "outcome.h"
 
@@ -977,6 +978,10 @@ static void on_swept(void *arg, const store_result *res)
 
     s->sweeping = 0;
     s->sweep_again = 0;
+    /* show.expire error: the sweep ran in Redis but its reply is lost; its
+     * expiries still arrive over pub/sub. */
+    if (SM_FAILPOINT("show.expire"))
+        return;
     show_apply_result(s, res, "expiry");
     if (res->outcome == OUT_OK || res->outcome == OUT_MORE) {
         char refs[4096], *tok, *save = NULL;
@@ -998,6 +1003,8 @@ static void sweep_show(show *s)
         return;
     }
     snprintf(bound, sizeof(bound), "%ld", s->all->cfg.frozen_bound_ms);
+    if (SM_FAILPOINT("show.sweep")) /* error: this round is skipped, as if Redis failed */
+        return;
     if (store_run(s->all->cfg.store, "sweep", s->id, 4, args, on_swept, s) == 0)
         s->sweeping = 1;
 }

@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include "embedded.h"
+#include "failpoint.h"
 #include "redis_uv.h"
 #include "util.h"
 
@@ -314,7 +315,8 @@ static void deliver(request *req, redisReply *reply)
 {
     store_result res;
 
-    store_read_reply(reply, &res);
+    /* store.reply error: the script ran (or not) but its reply is lost */
+    store_read_reply(SM_FAILPOINT("store.reply") ? NULL : reply, &res);
     req->cb(req->arg, &res);
     free((void *)res.msgs);
 }

@@ -9,6 +9,7 @@
 #include "ws.h"
 
 #include "app.h"
+#include "failpoint.h"
 #include "http_request.h"
 
 #include <cjson/cJSON.h>
@@ -144,7 +145,9 @@ static void op_run(seat_op *op)
     }
     for (k = 0; k < op->nseats; k++)
         args[n++] = op->seats[k];
-    if (store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
+    /* error: as if Redis were down */
+    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold") ||
+        store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
                   op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         op_done(op, &res);

@@ -150,7 +150,10 @@ else
     export ASAN_OPTIONS="detect_leaks=${leaks}:abort_on_error=0:halt_on_error=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
-    run_suite "build-asan (ASan+UBSan)" build "$ASAN" -DSEATMAP_SANITIZE=ON
+    # Failpoints (server/failpoint.h) are compiled into this build only:
+    # tests/integration/failpoints.test.mjs runs against it (and skips
+    # against the release-like build above).
+    run_suite "build-asan (ASan+UBSan)" build "$ASAN" -DSEATMAP_SANITIZE=ON -DSEATMAP_FAILPOINTS=ON
     if [ -x "$ASAN/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
         run_suite "ctest (asan)" ctest --test-dir "$ASAN" --output-on-failure
         integration_suites "integration (asan)" SEATMAPD="$ROOT/$ASAN/seatmapd" \

@@ -256,10 +256,9 @@ static void on_frozen(void *arg, const store_result *res)
     show_apply_result(op->s, res, NULL);
     switch (res->outcome) {
     case OUT_OK:
-        if (SM_FAILPOINT("confirm.after_freeze")) { /* as if the reply were garbled */
-            thaw(op);
-            finish(op, OUT_INTERNAL, "unexpected answer from Redis");
-        } else if (take_detail(op, res->detail, 1) || !op->nseats) {
+        /* after_freeze error: as if the reply were garbled */
+        if (take_detail(op, res->detail, 1) || !op->nseats ||
+            SM_FAILPOINT("confirm.after_freeze")) {
             thaw(op);
             finish(op, OUT_INTERNAL, "unexpected answer from Redis");
         } else {

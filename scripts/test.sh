@@ -14,6 +14,7 @@
 #
 # Environment: SEATMAP_SKIP_ASAN=1 skips the sanitizer pass (quick local runs).
 #              SEATMAP_SKIP_FUZZ=1 skips the fuzz targets (scripts/fuzz.sh).
+#              SEATMAP_SKIP_SOAK=1 skips the 3-minute soak and the valgrind run.
 #              SEATMAP_JOBS=N build parallelism (default: nproc).
 #              SEATMAP_BUILD_DIR / SEATMAP_ASAN_DIR: build directories (default
 #              build and build-asan), so a run does not touch someone's build/.
@@ -124,6 +125,14 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     fi
 else
     echo "build failed: skipping ctest, integration, e2e and bench"
+fi
+
+# ---- soak (bench/soak.mjs, 3 min: RSS and fds flat) and valgrind ----
+if [ -x "$BUILD/seatmapd" ] && [ "${SEATMAP_SKIP_SOAK:-0}" != "1" ]; then
+    run_suite "soak (3 min, RSS and fds flat)" env SEATMAPD="$ROOT/$BUILD/seatmapd" \
+        SOAK_SECONDS="${SOAK_SECONDS:-180}" BENCH_OUT="$(mktemp -d)" bash bench/run.sh soak
+    run_suite "valgrind (basic, holds)" env SEATMAPD_REAL="$ROOT/$BUILD/seatmapd" \
+        scripts/valgrind.sh ${SEATMAP_VALGRIND_TESTS:-basic holds}
 fi
 
 # ---- fuzzing (tests/fuzz): corpus regression, then 20 s a target ----

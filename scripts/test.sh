@@ -131,8 +131,8 @@ fi
 if [ -x "$BUILD/seatmapd" ] && [ "${SEATMAP_SKIP_SOAK:-0}" != "1" ]; then
     run_suite "soak (3 min, RSS and fds flat)" env SEATMAPD="$ROOT/$BUILD/seatmapd" \
         SOAK_SECONDS="${SOAK_SECONDS:-180}" BENCH_OUT="$(mktemp -d)" bash bench/run.sh soak
-    run_suite "valgrind (basic, holds)" env SEATMAPD_REAL="$ROOT/$BUILD/seatmapd" \
-        scripts/valgrind.sh ${SEATMAP_VALGRIND_TESTS:-basic holds}
+    run_suite "valgrind (basic, bad-input)" env SEATMAPD_REAL="$ROOT/$BUILD/seatmapd" \
+        scripts/valgrind.sh ${SEATMAP_VALGRIND_TESTS:-basic bad-input}
 fi
 
 # ---- fuzzing (tests/fuzz): corpus regression, then 20 s a target ----

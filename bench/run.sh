@@ -3,6 +3,8 @@
 #
 #   bench/run.sh fanout|holds|expiry|snapshot|idle|best|all [--smoke]
 #   bench/run.sh report       # rebuilds results.md and the plot from the result lines
+#   bench/run.sh soak         # SOAK_SECONDS (default 180) of mixed traffic on the demo
+#                             # show; RSS and fds must stay flat (bench/soak.mjs)
 #
 # Starts its own redis-server and the real seatmapd (env SEATMAPD, default
 # build/seatmapd) on free loopback ports with a temporary database, creates
@@ -24,14 +26,14 @@
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
 set -euo pipefail
 
-usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report [--smoke]" >&2; exit 1; }
+usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report|soak [--smoke]" >&2; exit 1; }
 [ $# -ge 1 ] || usage
 scenario=$1; shift
 smoke=0
 for a in "$@"; do
   case $a in --smoke) smoke=1 ;; *) usage ;; esac
 done
-case $scenario in fanout|holds|expiry|snapshot|idle|best|all|report) ;; *) usage ;; esac
+case $scenario in fanout|holds|expiry|snapshot|idle|best|all|report|soak) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 SEATMAPD=${SEATMAPD:-$root/build/seatmapd}
@@ -202,7 +204,7 @@ start_server2() {
   # shellcheck disable=SC2086
   (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port2" \
       --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
-      "$@" ${SEATMAPD_ARGS:-}) >"$log2" 2>&1 &
+      --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log2" 2>&1 &
   server2_pid=$!
   for _ in $(seq 1 200); do
     grep -q "listening on" "$log2" 2>/dev/null && return 0
@@ -240,6 +242,28 @@ run_best() {
     --count 2 --duration "$dur" --warmup 1 --port2 "$port2"
   kill "$server2_pid" 2>/dev/null || true; wait "$server2_pid" 2>/dev/null || true; server2_pid=""
   stop_server
+}
+
+# Soak: mixed holds, releases, expiries, confirms and cancels, reconnects and
+# slow readers for SOAK_SECONDS (180; --smoke 20) with 2 s holds, while
+# bench/soak.mjs samples seatmapd's RSS and fds; fails when either grows by
+# 5 % or more over the second half. Its result line goes to results-soak.txt
+# (not part of results.md), the samples (ms rss_kb fds) to raw/soak-samples.txt.
+run_soak() {
+  local secs=${SOAK_SECONDS:-180} rc=0
+  [ $smoke = 1 ] && secs=20
+  printf 'soak-password-1234\n' | "$SEATMAPD" user add soak --role admin --db "$tmp/bench.db" \
+    >"$raw/soak-user.log" 2>&1 || { echo "run.sh: user add failed:" >&2; cat "$raw/soak-user.log" >&2; exit 1; }
+  start_server soak 2 --demo --web "$root/web"
+  echo "== soak ($secs s)" >&2
+  node "$root/bench/soak.mjs" --port "$port" --pid "$server_pid" --user soak \
+    --password soak-password-1234 --seconds "$secs" --samples "$raw/soak-samples.txt" \
+    >"$raw/soak.out" || rc=$?
+  cat "$raw/soak.out"
+  grep '^result ' "$raw/soak.out" >>"$out/results-soak.txt" || true
+  stop_server
+  if [ $rc != 0 ]; then echo "run.sh: soak failed (exit $rc); seatmapd's log ends:" >&2; tail -20 "$log" >&2; fi
+  exit $rc
 }
 
 # The Markdown report from the result lines.
@@ -305,6 +329,7 @@ start_redis
   >"$raw/show-add.log" 2>&1 || { echo "run.sh: show add failed:" >&2; cat "$raw/show-add.log" >&2; exit 1; }
 
 case $scenario in
+  soak) run_soak ;;
   all) run_fanout; run_holds; run_expiry; run_snapshot; run_idle; run_best ;;
   *) "run_$scenario" ;;
 esac

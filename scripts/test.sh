@@ -14,6 +14,8 @@
 # on any failure.
 #
 # Environment: SEATMAP_SKIP_ASAN=1 skips the sanitizer pass (quick local runs).
+#              SEATMAP_SKIP_FUZZ=1 skips the fuzz targets (scripts/fuzz.sh).
+#              SEATMAP_SKIP_SOAK=1 skips the 3-minute soak and the valgrind run.
 #              SEATMAP_JOBS=N build parallelism (default: nproc).
 #              SEATMAP_BUILD_DIR / SEATMAP_ASAN_DIR / SEATMAP_PKG_DIR: build
 #              directories (default build, build-asan, build-pkg), so a run
@@ -140,6 +142,19 @@ else
     run_suite "package" scripts/package-check.sh "${SEATMAP_PKG_DIR:-build-pkg}"
 fi
 
+# ---- soak (bench/soak.mjs, 3 min: RSS and fds flat) and valgrind ----
+if [ -x "$BUILD/seatmapd" ] && [ "${SEATMAP_SKIP_SOAK:-0}" != "1" ]; then
+    run_suite "soak (3 min, RSS and fds flat)" env SEATMAPD="$ROOT/$BUILD/seatmapd" \
+        SOAK_SECONDS="${SOAK_SECONDS:-180}" BENCH_OUT="$(mktemp -d)" bash bench/run.sh soak
+    run_suite "valgrind (basic, bad-input)" env SEATMAPD_REAL="$ROOT/$BUILD/seatmapd" \
+        scripts/valgrind.sh ${SEATMAP_VALGRIND_TESTS:-basic bad-input}
+fi
+
+# ---- fuzzing (tests/fuzz): corpus regression, then 20 s a target ----
+if [ "${SEATMAP_SKIP_FUZZ:-0}" != "1" ]; then
+    run_suite "fuzz (libFuzzer)" env SEATMAP_FUZZ_DIR="${SEATMAP_FUZZ_DIR:-build-fuzz}" scripts/fuzz.sh
+fi
+
 # ---- sanitizers ----
 if [ "${SEATMAP_SKIP_ASAN:-0}" = "1" ]; then
     echo
@@ -159,7 +174,10 @@ else
     export ASAN_OPTIONS="detect_leaks=${leaks}:abort_on_error=0:halt_on_error=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
-    run_suite "build-asan (ASan+UBSan)" build "$ASAN" -DSEATMAP_SANITIZE=ON
+    # Failpoints (server/failpoint.h) are compiled into this build only:
+    # tests/integration/failpoints.test.mjs runs against it (and skips
+    # against the release-like build above).
+    run_suite "build-asan (ASan+UBSan)" build "$ASAN" -DSEATMAP_SANITIZE=ON -DSEATMAP_FAILPOINTS=ON
     if [ -x "$ASAN/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
         run_suite "ctest (asan)" ctest --test-dir "$ASAN" --output-on-failure
         integration_suites "integration (asan)" SEATMAPD="$ROOT/$ASAN/seatmapd" \

@@ -5,6 +5,7 @@
 
 #include "metrics.h"
 #include "ledger_json.h"
+#include "failpoint.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -147,9 +148,12 @@ static void commit(booking_op *op)
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
     t0 = metrics_now();
-    rc = ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
-                               (const char *const *)op->seats, op->nseats, op->payment_ref, op->who,
-                               sm_now_ms(), &op->booking);
+    /* before_commit error: as if the database refused the write */
+    rc = SM_FAILPOINT("confirm.before_commit")
+             ? LEDGER_EIO
+             : ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
+                                     (const char *const *)op->seats, op->nseats, op->payment_ref,
+                                     op->who, sm_now_ms(), &op->booking);
     metrics_observe(M_BOOKING_COMMIT, NULL, metrics_now() - t0);
     if (rc) {
         thaw(op);
@@ -167,7 +171,11 @@ static void commit(booking_op *op)
      * memory for that, book.lua writes a smaller one. */
     json = ledger_booking_json_str(&op->booking);
     args[2] = json ? json : "";
-    rc = store_run(op->env->store, "book", show_id(op->s), 3, args, on_booked, op);
+    /* Committed. after_commit and before_book error: as if Redis were down
+     * for the book step (the ledger is reconciled into Redis later). */
+    rc = SM_FAILPOINT("confirm.after_commit") || SM_FAILPOINT("confirm.before_book")
+             ? -1
+             : store_run(op->env->store, "book", show_id(op->s), 3, args, on_booked, op);
     free(json);
     if (rc) {
         store_result res = STORE_RESULT_UNAVAILABLE;
@@ -270,7 +278,9 @@ static void on_frozen(void *arg, const store_result *res)
     show_apply_result(op->s, res, NULL);
     switch (res->outcome) {
     case OUT_OK:
-        if (take_detail(op, res->detail, 1) || !op->nseats) {
+        /* after_freeze error: as if the reply were garbled */
+        if (take_detail(op, res->detail, 1) || !op->nseats ||
+            SM_FAILPOINT("confirm.after_freeze")) {
             thaw(op);
             finish(op, OUT_INTERNAL, "unexpected answer from Redis");
         } else {
@@ -298,6 +308,10 @@ static void confirm_start(booking_op *op)
     if (finish_if_paid(op))
         return;
     op->state = BOOKING_FREEZING;
+    if (SM_FAILPOINT("confirm.before_freeze")) { /* as if Redis were down */
+        finish(op, OUT_UNAVAILABLE, NULL);
+        return;
+    }
     if (store_run(op->env->store, "freeze", show_id(op->s), 2, args, on_frozen, op))
         finish(op, OUT_UNAVAILABLE, NULL);
 }

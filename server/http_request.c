@@ -196,13 +196,12 @@ int http_req_header(const http_req *r, enum lws_token_indexes t, char *out, size
     return header_of(r->wsi, t, out, outlen);
 }
 
-int http_req_cookie(const http_req *r, const char *name, char *out, size_t outlen)
+int http_cookie_get(const char *header, const char *name, char *out, size_t outlen)
 {
     char cookies[2048], *p, *save = NULL;
     size_t n = strlen(name);
     out[0] = '\0';
-    if (!http_req_header(r, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
-        return 0;
+    snprintf(cookies, sizeof(cookies), "%s", header);
     for (p = strtok_r(cookies, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
         while (*p == ' ')
             p++;
@@ -212,6 +211,15 @@ int http_req_cookie(const http_req *r, const char *name, char *out, size_t outle
         }
     }
     return 0;
+}
+
+int http_req_cookie(const http_req *r, const char *name, char *out, size_t outlen)
+{
+    char cookies[2048];
+    out[0] = '\0';
+    if (!http_req_header(r, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
+        return 0;
+    return http_cookie_get(cookies, name, out, outlen);
 }
 
 int http_origin_ok(struct lws *wsi)

@@ -85,6 +85,8 @@ int http_req_extra_headers(const http_req *r, char *out, size_t len);
 int http_req_header(const http_req *r, enum lws_token_indexes t, char *out, size_t outlen);
 /* The value of a cookie; 1 when present and not empty. */
 int http_req_cookie(const http_req *r, const char *name, char *out, size_t outlen);
+/* The same from a Cookie header's value (the parsing alone; fuzzed). */
+int http_cookie_get(const char *header, const char *name, char *out, size_t outlen);
 /* 1 when the request has no Origin header or it names this server
  * (http://HOST or https://HOST for the request's Host header). */
 int http_origin_ok(struct lws *wsi);

@@ -15,6 +15,7 @@
  */
 #include "ledger.h"
 
+#include "failpoint.h"
 #include "ledger_engine.h"
 #include "util.h"
 
@@ -306,6 +307,15 @@ static int booking_describe(ledger *l, const ledger_booking_new *nb, int64_t id,
     return 0;
 }
 
+/* The failpoint of every write of bookings and the audit trail: error is
+ * the database refusing it as SQLite does when the disk is full. */
+static int write_fault(ledger *l)
+{
+    if (SM_FAILPOINT("ledger.write"))
+        return ledger__set_err(l, LEDGER_EIO, "database or disk is full (failpoint ledger.write)");
+    return 0;
+}
+
 /* Buffered audit rows (the hold that led to a booking, say) go first, in
  * their own cheap transaction, so the trail stays in order. */
 static void audit_flush_before(ledger *l)
@@ -336,7 +346,9 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
     rc = booking_check(l, &nb, &joined);
     if (!rc) {
         audit_flush_before(l);
-        rc = ledger__engine(l)->booking_create(l, &nb, &id, out);
+        rc = write_fault(l);
+        if (!rc)
+            rc = ledger__engine(l)->booking_create(l, &nb, &id, out);
     }
     if (!rc)
         rc = booking_describe(l, &nb, id, out);
@@ -394,7 +406,7 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     audit_flush_before(l);
     if (!sm_valid_show_id(show) || id <= 0)
         rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    else
+    else if (!(rc = write_fault(l)))
         rc = ledger__engine(l)->booking_cancel(l, show, id, by, now_ms, out);
     if (out == &local)
         ledger_booking_clear(&local);
@@ -498,7 +510,9 @@ int ledger_audit_flush(ledger *l)
 
     if (!f->naudit)
         return 0;
-    rc = ledger__engine(l)->audit_write(l, f->audit, f->naudit);
+    rc = write_fault(l);
+    if (!rc)
+        rc = ledger__engine(l)->audit_write(l, f->audit, f->naudit);
     if (rc)
         return rc;
     for (i = 0; i < f->naudit; i++)

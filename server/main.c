@@ -7,6 +7,7 @@
 #include "check_cli.h"
 #include "webhook_cli.h"
 #include "config.h"
+#include "failpoint.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -38,6 +39,9 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
+
+    if (failpoint_init()) /* test builds only (failpoint.h) */
+        return 2;
 
     if (strcmp(cmd, "serve") == 0) {
         config cfg;

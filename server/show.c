@@ -6,6 +6,7 @@
 
 #include "metrics.h"
 #include "ledger_json.h"
+#include "failpoint.h"
 
 #include "map.h"
 #include "outcome.h"
@@ -566,11 +567,19 @@ static int64_t seq_of(const cJSON *m)
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
 }
 
-/* The seq of a message without parsing it all ("seq" is no seat id). */
-static int64_t peek_seq(const char *json)
+/* The seq of a message without parsing it all ("seq" is no seat id). Reads
+ * only the len bytes given: a payload need not end in a NUL. */
+static int64_t peek_seq(const char *json, size_t len)
 {
-    const char *p = strstr(json, "\"seq\":");
-    return p ? atoll(p + 6) : -1;
+    const char *p = memmem(json, len, "\"seq\":", 6), *end = json + len;
+    int64_t v = 0;
+    if (!p)
+        return -1;
+    for (p += 6; p < end && *p == ' '; p++)
+        ;
+    for (; p < end && *p >= '0' && *p <= '9' && v < INT64_MAX / 10 - 9; p++)
+        v = v * 10 + (*p - '0');
+    return v;
 }
 
 static void apply_json(show *s, const char *json, size_t len, const char *audit_who, int audit)
@@ -580,7 +589,7 @@ static void apply_json(show *s, const char *json, size_t len, const char *audit_
 
     /* Most pub/sub messages of our own operations were applied from the
      * script's reply already: skip them before the parse. */
-    if (!audit && s->synced && peek_seq(json) <= s->seq)
+    if (!audit && s->synced && peek_seq(json, len) <= s->seq)
         return;
     m = cJSON_ParseWithLength(json, len);
     if (!m)
@@ -822,7 +831,8 @@ void shows_tick(shows *a)
 
 static int cmp_backlog(const void *x, const void *y)
 {
-    int64_t a = peek_seq(*(const char *const *)x), b = peek_seq(*(const char *const *)y);
+    const char *jx = *(const char *const *)x, *jy = *(const char *const *)y;
+    int64_t a = peek_seq(jx, strlen(jx)), b = peek_seq(jy, strlen(jy));
     return a < b ? -1 : a > b;
 }
 
@@ -1089,6 +1099,10 @@ static void on_swept(void *arg, const store_result *res)
     s->sweeping = 0;
     s->sweep_again = 0;
     s->sweep_next_source = NULL;
+    /* show.expire error: the sweep ran in Redis but its reply is lost; its
+     * expiries still arrive over pub/sub. */
+    if (SM_FAILPOINT("show.expire"))
+        return;
     show_apply_result(s, res, "expiry");
     if (res->outcome == OUT_OK || res->outcome == OUT_MORE) {
         char refs[4096], *tok, *save = NULL;
@@ -1114,6 +1128,8 @@ static void sweep_show(show *s, const char *source)
     }
     s->sweep_source = source;
     snprintf(bound, sizeof(bound), "%ld", s->all->cfg.frozen_bound_ms);
+    if (SM_FAILPOINT("show.sweep")) /* error: this round is skipped, as if Redis failed */
+        return;
     if (store_run(s->all->cfg.store, "sweep", s->id, 4, args, on_swept, s) == 0)
         s->sweeping = 1;
 }

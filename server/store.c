@@ -12,6 +12,7 @@
 #include "metrics.h"
 
 #include "embedded.h"
+#include "failpoint.h"
 #include "redis_uv.h"
 #include "util.h"
 
@@ -300,24 +301,30 @@ static void read_script_answer(const redisReply *reply, store_result *res)
             res->msgs[res->nmsgs++] = reply->element[i]->str;
 }
 
+void store_read_reply(const struct redisReply *reply, store_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->detail = "";
+    if (!reply) {
+        res->status = "unavailable";
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        sm_warn("Redis script error: %s", reply->str);
+        res->status = store_error_status(reply->str);
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+               reply->element[0]->type != REDIS_REPLY_STRING) {
+        res->status = "internal";
+    } else {
+        read_script_answer(reply, res);
+    }
+    res->outcome = outcome_parse(res->status);
+}
+
 static void deliver(request *req, redisReply *reply)
 {
     store_result res;
 
-    memset(&res, 0, sizeof(res));
-    res.detail = "";
-    if (!reply) {
-        res.status = "unavailable";
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        sm_warn("Redis script error: %s", reply->str);
-        res.status = store_error_status(reply->str);
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-               reply->element[0]->type != REDIS_REPLY_STRING) {
-        res.status = "internal";
-    } else {
-        read_script_answer(reply, &res);
-    }
-    res.outcome = outcome_parse(res.status);
+    /* store.reply error: the script ran (or not) but its reply is lost */
+    store_read_reply(SM_FAILPOINT("store.reply") ? NULL : reply, &res);
     req->cb(req->arg, &res);
     free((void *)res.msgs);
 }

@@ -77,6 +77,13 @@ typedef struct store_result {
     size_t nmore; /* messages that could not be passed on (out of memory): resync */
 } store_result;
 
+/* Reads a script's reply (NULL: Redis did not answer) into res, whose
+ * strings point into the reply; the caller frees res->msgs with free()
+ * once done. What every store_run callback gets; the seam the fuzzer
+ * (tests/fuzz/fuzz_show.c) feeds with replies parsed by hiredis. */
+struct redisReply;
+void store_read_reply(const struct redisReply *reply, store_result *res);
+
 /* What a caller hands its own callback when store_run said -1. */
 #define STORE_RESULT_UNAVAILABLE                                                                   \
     {                                                                                              \

@@ -12,6 +12,7 @@
 #include "metrics.h"
 
 #include "app.h"
+#include "failpoint.h"
 #include "http_request.h"
 #include "json_input.h"
 
@@ -186,7 +187,9 @@ static void op_run(seat_op *op)
     }
     for (k = 0; k < op->nseats; k++)
         args[n++] = op->seats[k];
-    if (store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
+    /* error: as if Redis were down */
+    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold") ||
+        store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
                   op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         op_done(op, &res);
@@ -566,7 +569,7 @@ static int rate_gate(app *a, ws_session *pss, struct lws *wsi, const char *data,
     return 0;
 }
 
-static void handle_message(app *a, ws_session *pss, const char *data, size_t len)
+void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
 {
     cJSON *m = cJSON_ParseWithLength(data, len);
     const cJSON *jtype;
@@ -652,7 +655,7 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
     else if (gate)
-        handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+        ws_handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
     sm_buf_reset(&pss->rx);
     return 0;
 }

@@ -40,6 +40,14 @@ typedef struct ws_session {
 /* Open WebSocket connections of this process. */
 size_t ws_connections(void);
 
+struct app;
+
+/* One complete text message of the session, answered on pss->c: the seam
+ * the fuzzer (tests/fuzz/fuzz_ws.c) drives with a socketless client
+ * (client_new(NULL, ...)), pss set up as on_established does. data need not
+ * be NUL-terminated. */
+void ws_handle_message(struct app *a, ws_session *pss, const char *data, size_t len);
+
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);
 

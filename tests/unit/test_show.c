@@ -811,6 +811,32 @@ static void hold_events_reach_the_buyer(void **state)
     client_unref(other);
 }
 
+/* A pub/sub payload is (bytes, length), not a C string: a message cut off
+ * right after "seq": or one without a NUL after it is read within its
+ * length (found by tests/fuzz/fuzz_show.c: peek_seq ran strstr past it). */
+static void a_payload_is_read_within_its_length(void **state)
+{
+    fixture *f = *state;
+    show *s = shows_get(f->all, "t1");
+    char msg[] = "{'seq':6,'op':'release','buyer':'b1','ref':'ABCDEF','ch':[['S-A-1','e']],"
+                 "'hold':false,'booking':0}";
+    size_t n = strlen(dq(msg));
+    char *exact = malloc(n), *cut = malloc(7);
+
+    assert_non_null(exact);
+    assert_non_null(cut);
+    sync_from(s, SNAP5);
+    memcpy(cut, msg, 7); /* {"seq": and nothing after it, no NUL */
+    show_apply(s, cut, 7);
+    assert_int_equal(show_seq(s), 5);
+    memcpy(exact, msg, n); /* the whole message, no NUL */
+    show_apply(s, exact, n);
+    assert_int_equal(show_seq(s), 6);
+    assert_string_equal(show_states(s), "ebeeee");
+    free(exact);
+    free(cut);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +845,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(transitions_apply_in_seq_order, setup, teardown),
         cmocka_unit_test_setup_teardown(a_gap_is_not_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_payload_is_read_within_its_length, setup, teardown),
         cmocka_unit_test_setup_teardown(a_kept_message_older_than_the_resync_is_dropped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_script_reply_with_a_gap_waits_for_pubsub, setup,

@@ -38,14 +38,18 @@ end
 if #bad > 0 then return result('seat_unavailable', cjson.encode(bad)) end
 if #seats + #new > max then return result('hold_limit') end
 if #new == 0 then return result('ok', cjson.encode(hold_obj(ref, seats, exp))) end
+-- Counted by reads only: the first write of this script must be one Redis
+-- refuses at maxmemory (SET below), or a full Redis would take the hold
+-- anyway (a script that has written may go on writing). Stale refs are
+-- dropped after the hold is written.
 local zk = P .. 'ip:' .. ipkey
+local stale = {}
 if ipkey ~= '' and ipcap > 0 then
-  redis.call('ZREMRANGEBYSCORE', zk, '-inf', NOW)
   local count = #seats + #new
-  for _, r in ipairs(redis.call('ZRANGE', zk, 0, -1)) do
+  for _, r in ipairs(redis.call('ZRANGEBYSCORE', zk, '(' .. NOW, '+inf')) do
     if r ~= ref then
       local hs = redis.call('HGET', P .. 'hold:' .. r, 'seats')
-      if hs then count = count + #split(hs) else redis.call('ZREM', zk, r) end
+      if hs then count = count + #split(hs) else stale[#stale + 1] = r end
     end
   end
   if count > ipcap then return result('hold_limit', 'ip') end
@@ -69,6 +73,8 @@ end
 redis.call('HSET', P .. 'hold:' .. ref, 'buyer', buyer, 'seats', table.concat(seats, ' '),
            'exp', exp, 'frozen', '0')
 if ipkey ~= '' and ipcap > 0 then
+  redis.call('ZREMRANGEBYSCORE', zk, '-inf', NOW)
+  for _, r in ipairs(stale) do redis.call('ZREM', zk, r) end
   redis.call('ZADD', zk, exp, ref)
   if redis.call('PTTL', zk) < exp - NOW then redis.call('PEXPIREAT', zk, exp) end
 end

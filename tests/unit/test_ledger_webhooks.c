@@ -150,11 +150,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_webhooks_and_deliveries, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("urls and events", checks, NULL, NULL);
-    size_t i;
 
-    for (i = 0; i < LEDGER_TEST_ENGINES; i++) {
-        t_engine = &ledger_test_engines[i];
-        failed += cmocka_run_group_tests_name(t_engine->name, each_engine, NULL, NULL);
-    }
+    LEDGER_RUN_EACH_ENGINE(each_engine, failed);
     return failed;
 }

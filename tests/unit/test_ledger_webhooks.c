@@ -3,7 +3,9 @@
  * event-list check (shared by the CLI and the API), webhooks and their
  * deliveries (idempotent recording per event, status updates, lists by
  * status, counts, removal with the webhook), run once per engine of
- * ledger_engines.h.
+ * ledger_engines.h (the PostgreSQL row skipped only where PostgreSQL is not
+ * installed); then, on PostgreSQL only, a ledger from before webhooks
+ * upgraded at open, and two handles sharing one delivery.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -236,6 +238,54 @@ static void test_delivery_lists_and_refusals(void **state)
     ledger_delivery_clear(&d);
 }
 
+/* ---- PostgreSQL only ---- */
+
+static void pg_exec(const char *target, const char *sql)
+{
+    PGconn *c = PQconnectdb(target);
+    PGresult *r;
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* A ledger made before webhooks existed (schema version 1) gets them at
+ * its next open; two handles (two processes) recording the same event
+ * share one delivery. */
+static void test_pg_upgrade_and_two_handles(void **state)
+{
+    fixture *f = *state;
+    ledger *other = NULL;
+    int64_t wh = 0, d1 = 0, d2 = 0, count = -1;
+    int created1 = -1, created2 = -1;
+
+    pg_exec(f->target, "DROP TABLE deliveries; DROP TABLE webhooks;"
+                       " DELETE FROM seatmap_schema WHERE version >= 2");
+    assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"), 1);
+    reopen(f);
+    assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"), 2);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM pg_constraint WHERE conname ="
+                                          " 'deliveries_webhook_id_event_id_key'"),
+                     1);
+
+    assert_int_equal(ledger_webhook_add(f->l, "http://a/1", "*", "whsec_AAAA", 1, &wh), 0);
+    t_open(f->target, &other);
+    assert_int_equal(
+        ledger_delivery_add(f->l, wh, "evt_1", "hold.created", "{}", 10, &d1, &created1), 0);
+    assert_int_equal(
+        ledger_delivery_add(other, wh, "evt_1", "hold.created", "{}", 11, &d2, &created2), 0);
+    assert_int_equal(created1, 1);
+    assert_int_equal(created2, 0);
+    assert_int_equal(d2, d1);
+    assert_int_equal(ledger_delivery_count(other, wh, "pending", &count), 0);
+    assert_int_equal(count, 1);
+    ledger_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest checks[] = {
@@ -248,6 +298,13 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("urls and events", checks, NULL, NULL);
 
+    const struct CMUnitTest pg_only[] = {
+        cmocka_unit_test_setup_teardown(test_pg_upgrade_and_two_handles, setup, teardown),
+    };
     LEDGER_RUN_EACH_ENGINE(each_engine, failed);
+    if (pg_available() == 0) {
+        t_use_engine("postgresql");
+        failed += cmocka_run_group_tests_name("postgresql only", pg_only, NULL, NULL);
+    }
     return failed;
 }

@@ -108,7 +108,7 @@ int ledger_open(const char *path, ledger **out, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory opening the database");
         return LEDGER_EIO;
     }
-    rc = engine->open(l, path);
+    rc = engine->open ? engine->open(l, path) : ledger__unsupported(l, "open");
     if (rc) {
         /* A URL may hold a password: name the file only for SQLite. */
         snprintf(err, errlen, "cannot open database %s: %s",
@@ -139,7 +139,8 @@ void ledger_close(ledger *l)
         sm_warn("ledger: %zu audit rows lost at close: %s", f->naudit, ledger__errmsg(l));
     for (i = 0; i < f->naudit; i++)
         audit_row_free(f, i);
-    ledger__engine(l)->close(l);
+    if (ledger__engine(l)->close)
+        ledger__engine(l)->close(l);
     sodium_memzero(f->secret, sizeof(f->secret));
     free(f);
     ledger__free(l);
@@ -155,7 +156,7 @@ int ledger_secret(ledger *l, uint8_t out[32])
 
     if (!f->have_secret) {
         randombytes_buf(fresh, sizeof(fresh));
-        rc = ledger__engine(l)->secret(l, fresh, f->secret);
+        rc = LEDGER__CALL(l, secret, fresh, f->secret);
         sodium_memzero(fresh, sizeof(fresh));
         if (rc)
             return rc;
@@ -190,7 +191,7 @@ int ledger_show_add(ledger *l, const char *id, const char *name, const char *ven
         return ledger__set_err(l, LEDGER_EINVAL, "start time is too long");
     if (!venue_json || !venue_json[0])
         return ledger__set_err(l, LEDGER_EINVAL, "venue document is empty");
-    return ledger__engine(l)->show_add(l, id, name, venue_name, starts_at, venue_json);
+    return LEDGER__CALL(l, show_add, id, name, venue_name, starts_at, venue_json);
 }
 
 int ledger_show_get(ledger *l, const char *id, ledger_show *out)
@@ -198,14 +199,14 @@ int ledger_show_get(ledger *l, const char *id, ledger_show *out)
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(id))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such show");
-    return ledger__engine(l)->show_get(l, id, out);
+    return LEDGER__CALL(l, show_get, id, out);
 }
 
 int ledger_show_list(ledger *l, ledger_show **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    return ledger__engine(l)->show_list(l, out, n);
+    return LEDGER__CALL(l, show_list, out, n);
 }
 
 /* ---- seat lists ---- */
@@ -348,7 +349,7 @@ int ledger_booking_create(ledger *l, const char *show, const char *hold_ref,
         audit_flush_before(l);
         rc = write_fault(l);
         if (!rc)
-            rc = ledger__engine(l)->booking_create(l, &nb, &id, out);
+            rc = LEDGER__CALL(l, booking_create, &nb, &id, out);
     }
     if (!rc)
         rc = booking_describe(l, &nb, id, out);
@@ -364,7 +365,7 @@ int ledger_booking_by_payment(ledger *l, const char *show, const char *payment_r
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || !ledger__text_ok(payment_ref, LEDGER_PAYMENT_REF_MAX))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return ledger__engine(l)->booking_by_payment(l, show, payment_ref, out);
+    return LEDGER__CALL(l, booking_by_payment, show, payment_ref, out);
 }
 
 int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, ledger_booking *out)
@@ -372,7 +373,7 @@ int ledger_booking_by_hold(ledger *l, const char *show, const char *hold_ref, le
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || !ledger__text_ok(hold_ref, LEDGER_HOLD_REF_MAX))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return ledger__engine(l)->booking_by_hold(l, show, hold_ref, out);
+    return LEDGER__CALL(l, booking_by_hold, show, hold_ref, out);
 }
 
 int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *out)
@@ -380,7 +381,7 @@ int ledger_booking_get(ledger *l, const char *show, int64_t id, ledger_booking *
     memset(out, 0, sizeof(*out));
     if (!sm_valid_show_id(show) || id <= 0)
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
-    return ledger__engine(l)->booking_get(l, show, id, out);
+    return LEDGER__CALL(l, booking_get, show, id, out);
 }
 
 int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_t *n)
@@ -389,7 +390,7 @@ int ledger_booking_list(ledger *l, const char *show, ledger_booking **out, size_
     *n = 0;
     if (!sm_valid_show_id(show))
         return 0;
-    return ledger__engine(l)->booking_list(l, show, out, n);
+    return LEDGER__CALL(l, booking_list, show, out, n);
 }
 
 int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *by, int64_t now_ms,
@@ -407,7 +408,7 @@ int ledger_booking_cancel(ledger *l, const char *show, int64_t id, const char *b
     if (!sm_valid_show_id(show) || id <= 0)
         rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such booking");
     else if (!(rc = write_fault(l)))
-        rc = ledger__engine(l)->booking_cancel(l, show, id, by, now_ms, out);
+        rc = LEDGER__CALL(l, booking_cancel, show, id, by, now_ms, out);
     if (out == &local)
         ledger_booking_clear(&local);
     return rc;
@@ -418,19 +419,19 @@ int ledger_booked_seats(ledger *l, const char *show,
 {
     if (!sm_valid_show_id(show))
         return 0;
-    return ledger__engine(l)->booked_seats(l, show, cb, arg);
+    return LEDGER__CALL(l, booked_seats, show, cb, arg);
 }
 
 int ledger_booking_max_id(ledger *l, int64_t *out)
 {
     *out = 0;
-    return ledger__engine(l)->booking_max_id(l, out);
+    return LEDGER__CALL(l, booking_max_id, out);
 }
 
 int ledger_booked_count(ledger *l, const char *show, int64_t *out)
 {
     *out = 0;
-    return ledger__engine(l)->booked_count(l, show, out);
+    return LEDGER__CALL(l, booked_count, show, out);
 }
 
 /* ---- audit ---- */
@@ -512,7 +513,7 @@ int ledger_audit_flush(ledger *l)
         return 0;
     rc = write_fault(l);
     if (!rc)
-        rc = ledger__engine(l)->audit_write(l, f->audit, f->naudit);
+        rc = LEDGER__CALL(l, audit_write, f->audit, f->naudit);
     if (rc)
         return rc;
     for (i = 0; i < f->naudit; i++)

@@ -59,7 +59,7 @@ int ledger_user_add(ledger *l, const char *name, const char *role, const char *p
         return rc;
     if (!ledger__text_ok(pwhash, sizeof(((ledger_user *)0)->pwhash) - 1))
         return ledger__set_err(l, LEDGER_EINVAL, "bad password hash");
-    return ledger__engine(l)->user_add(l, name, role, pwhash);
+    return LEDGER__CALL(l, user_add, name, role, pwhash);
 }
 
 int ledger_user_get(ledger *l, const char *name, ledger_user *out)
@@ -67,14 +67,14 @@ int ledger_user_get(ledger *l, const char *name, ledger_user *out)
     memset(out, 0, sizeof(*out));
     if (!ledger_valid_name(name, LEDGER_NAME_MAX))
         return ledger__set_err(l, LEDGER_ENOTFOUND, "no such user");
-    return ledger__engine(l)->user_get(l, name, out);
+    return LEDGER__CALL(l, user_get, name, out);
 }
 
 int ledger_session_create(ledger *l, int64_t user_id, const char *token_hash, int64_t expires_at_ms)
 {
     if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return ledger__set_err(l, LEDGER_EINVAL, "bad token hash");
-    return ledger__engine(l)->session_create(l, user_id, token_hash, expires_at_ms);
+    return LEDGER__CALL(l, session_create, user_id, token_hash, expires_at_ms);
 }
 
 int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, ledger_user *out)
@@ -84,7 +84,7 @@ int ledger_session_lookup(ledger *l, const char *token_hash, int64_t now_ms, led
     rc = hash_check(l, token_hash, "session");
     if (rc)
         return rc;
-    return ledger__engine(l)->session_lookup(l, token_hash, now_ms, out);
+    return LEDGER__CALL(l, session_lookup, token_hash, now_ms, out);
 }
 
 int ledger_session_delete(ledger *l, const char *token_hash)
@@ -92,7 +92,7 @@ int ledger_session_delete(ledger *l, const char *token_hash)
     int rc = hash_check(l, token_hash, "session");
     if (rc)
         return rc;
-    return ledger__engine(l)->session_delete(l, token_hash);
+    return LEDGER__CALL(l, session_delete, token_hash);
 }
 
 int ledger_token_add(ledger *l, const char *name, const char *role, const char *token_hash)
@@ -102,7 +102,7 @@ int ledger_token_add(ledger *l, const char *name, const char *role, const char *
         return rc;
     if (!ledger__text_ok(token_hash, LEDGER_TOKEN_HASH_MAX))
         return ledger__set_err(l, LEDGER_EINVAL, "bad token hash");
-    return ledger__engine(l)->token_add(l, name, role, token_hash);
+    return LEDGER__CALL(l, token_add, name, role, token_hash);
 }
 
 int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
@@ -112,5 +112,5 @@ int ledger_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
     rc = hash_check(l, token_hash, "token");
     if (rc)
         return rc;
-    return ledger__engine(l)->token_lookup(l, token_hash, out);
+    return LEDGER__CALL(l, token_lookup, token_hash, out);
 }

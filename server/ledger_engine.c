@@ -52,6 +52,29 @@ struct ledger__front *ledger__front(ledger *l)
     return l->front;
 }
 
+/* The slot list must name every member but name: each slot is one
+ * function pointer, so the sizes agree exactly when none is left out. */
+#define SLOT_SIZE(op) +sizeof(((ledger_engine *)0)->op)
+_Static_assert(sizeof(ledger_engine) == sizeof(const char *) LEDGER__ENGINE_SLOTS(SLOT_SIZE),
+               "LEDGER__ENGINE_SLOTS must list every operation of ledger_engine");
+#undef SLOT_SIZE
+
+const char *ledger__engine_missing(const ledger_engine *engine)
+{
+#define SLOT_CHECK(op)                                                                             \
+    if (!engine->op)                                                                               \
+        return #op;
+    LEDGER__ENGINE_SLOTS(SLOT_CHECK)
+#undef SLOT_CHECK
+    return NULL;
+}
+
+int ledger__unsupported(ledger *l, const char *op)
+{
+    return ledger__set_err(l, LEDGER_EIO, "the %s database engine cannot do %s (not implemented)",
+                           l->engine->name, op);
+}
+
 const ledger_engine *ledger__engine(ledger *l)
 {
     return l->engine;

@@ -122,6 +122,56 @@ typedef struct ledger_engine {
 extern const ledger_engine ledger_sqlite_engine;
 extern const ledger_engine ledger_pg_engine;
 
+/* Every operation slot of ledger_engine, in order (open and close too). An
+ * engine must fill them all; the unit test test_ledger_engine.c checks it,
+ * and ledger_engine.c checks at build time that this list covers the whole
+ * struct. */
+#define LEDGER__ENGINE_SLOTS(X)                                                                    \
+    X(open)                                                                                        \
+    X(close)                                                                                       \
+    X(secret)                                                                                      \
+    X(show_add)                                                                                    \
+    X(show_get)                                                                                    \
+    X(show_list)                                                                                   \
+    X(user_add)                                                                                    \
+    X(user_get)                                                                                    \
+    X(session_create)                                                                              \
+    X(session_lookup)                                                                              \
+    X(session_delete)                                                                              \
+    X(token_add)                                                                                   \
+    X(token_lookup)                                                                                \
+    X(booking_create)                                                                              \
+    X(booking_by_payment)                                                                          \
+    X(booking_by_hold)                                                                             \
+    X(booking_get)                                                                                 \
+    X(booking_list)                                                                                \
+    X(booking_cancel)                                                                              \
+    X(booked_seats)                                                                                \
+    X(booking_max_id)                                                                              \
+    X(booked_count)                                                                                \
+    X(audit_write)                                                                                 \
+    X(webhook_add)                                                                                 \
+    X(webhook_get)                                                                                 \
+    X(webhook_list)                                                                                \
+    X(webhook_delete)                                                                              \
+    X(delivery_add)                                                                                \
+    X(delivery_get)                                                                                \
+    X(delivery_list)                                                                               \
+    X(delivery_update)                                                                             \
+    X(delivery_count)
+
+/* The name of the first slot engine leaves NULL, or NULL when it fills
+ * every one. */
+const char *ledger__engine_missing(const ledger_engine *engine);
+
+/* Calls operation op of l's engine with l and the rest of the arguments;
+ * an engine that leaves op NULL gets LEDGER_EIO and a message saying so
+ * (ledger__unsupported) instead of a crash. The front modules call the
+ * engine only through this. */
+#define LEDGER__CALL(l, op, ...)                                                                   \
+    (ledger__engine(l)->op ? ledger__engine(l)->op((l), __VA_ARGS__)                               \
+                           : ledger__unsupported((l), #op))
+
 /* ---- the handle (ledger_engine.c) ---- */
 
 /* What ledger.c keeps in the handle (the secret cache, the audit buffer);
@@ -140,6 +190,8 @@ struct ledger__front *ledger__front(ledger *l);
 const ledger_engine *ledger__engine(ledger *l);
 void *ledger__state(ledger *l);
 void ledger__set_state(ledger *l, void *state);
+/* LEDGER_EIO with a message: l's engine does not implement op. */
+int ledger__unsupported(ledger *l, const char *op);
 /* Records a message for ledger_errmsg and returns code. */
 int ledger__set_err(ledger *l, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -976,6 +976,260 @@ static int pg_audit_write(ledger *l, const ledger_audit_row *rows, size_t n)
     return tx_run(l, audit_body, &b);
 }
 
+/* ---- webhooks and deliveries ---- */
+
+/* The same statements and answers as the SQLite engine's. A webhook's or a
+ * delivery's writes are single statements (one implicit transaction each).
+ * Reads are retried once on a fresh connection; so is delivery_add, which
+ * its (webhook_id, event_id) key makes idempotent. */
+
+static int pg_webhook_add(ledger *l, const char *url, const char *events, const char *secret,
+                          int64_t now_ms, int64_t *id)
+{
+    char now[24];
+    const char *args[] = {url, events, secret, i64s(now, sizeof(now), now_ms)};
+    PGresult *r;
+    int rc = pg_run(l,
+                    "INSERT INTO webhooks (url, events, secret, created_at)"
+                    " VALUES ($1, $2, $3, $4::bigint) RETURNING id",
+                    4, args, &r, "add webhook", PG_ONCE, -1, 0);
+    if (rc)
+        return rc;
+    *id = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+#define WEBHOOK_COLUMNS "SELECT id, url, events, secret, created_at FROM webhooks "
+
+static void webhook_from_row(PGresult *r, int row, ledger_webhook *out)
+{
+    out->id = col_i64(r, row, 0);
+    col_copy(r, row, 1, out->url, sizeof(out->url));
+    col_copy(r, row, 2, out->events, sizeof(out->events));
+    col_copy(r, row, 3, out->secret, sizeof(out->secret));
+    out->created_at = col_i64(r, row, 4);
+}
+
+static int pg_webhook_get(ledger *l, int64_t id, ledger_webhook *out)
+{
+    char idbuf[24];
+    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
+    PGresult *r;
+    int rc = pg_run(l, WEBHOOK_COLUMNS "WHERE id = $1::bigint", 1, args, &r, "read webhook",
+                    PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
+    else
+        webhook_from_row(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_webhook_list(ledger *l, ledger_webhook **out, size_t *n)
+{
+    ledger_webhook *list = NULL;
+    PGresult *r;
+    int rows, i;
+    int rc =
+        pg_run(l, WEBHOOK_COLUMNS "ORDER BY id", 0, NULL, &r, "list webhooks", PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    rows = PQntuples(r);
+    if (rows > 0 && !(list = calloc((size_t)rows, sizeof(*list)))) {
+        PQclear(r);
+        return ledger__set_err(l, LEDGER_EIO, "list webhooks: out of memory");
+    }
+    for (i = 0; i < rows; i++)
+        webhook_from_row(r, i, &list[i]);
+    PQclear(r);
+    *out = list;
+    *n = (size_t)rows;
+    return 0;
+}
+
+/* Runs a one-row write by id; LEDGER_ENOTFOUND (notfound as the message)
+ * when no row changed. */
+static int write_by_id(ledger *l, const char *sql, int n, const char *const *args, const char *what,
+                       const char *notfound)
+{
+    PGresult *r;
+    int rc = pg_run(l, sql, n, args, &r, what, PG_ONCE, -1, 0);
+    if (rc)
+        return rc;
+    if (affected(r) == 0)
+        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "%s", notfound);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_webhook_delete(ledger *l, int64_t id)
+{
+    char idbuf[24];
+    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
+    /* Its deliveries go with it: ON DELETE CASCADE, in the same statement. */
+    return write_by_id(l, "DELETE FROM webhooks WHERE id = $1::bigint", 1, args, "delete webhook",
+                       "no such webhook");
+}
+
+static int pg_delivery_add(ledger *l, int64_t webhook_id, const char *event_id,
+                           const char *event_type, const char *payload, int64_t now_ms, int64_t *id,
+                           int *created)
+{
+    char wh[24], now[24];
+    const char *args[] = {i64s(wh, sizeof(wh), webhook_id), event_id, event_type, payload,
+                          i64s(now, sizeof(now), now_ms)};
+    PGresult *r;
+    int rc;
+
+    /* Made, or found: the first branch returns the new row's id, and when
+     * the key already exists the second finds the old one (a concurrent
+     * inserter's row is visible once it has committed, which the unique
+     * index waited for). A webhook that is gone fails the foreign key. */
+    rc = pg_run(l,
+                "WITH i AS (INSERT INTO deliveries (webhook_id, event_id, event_type, payload,"
+                " next_attempt_at, created_at, updated_at)"
+                " VALUES ($1::bigint, $2, $3, $4, $5::bigint, $5::bigint, $5::bigint)"
+                " ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id)"
+                " SELECT id, 1 FROM i UNION ALL"
+                " SELECT id, 0 FROM deliveries WHERE webhook_id = $1::bigint AND event_id = $2"
+                " AND NOT EXISTS (SELECT 1 FROM i)",
+                5, args, &r, "add delivery", PG_RETRY, -1, 0);
+    if (rc == LEDGER_ENOTFOUND)
+        return ledger__set_err(l, rc, "no such webhook");
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0) {
+        /* Another process inserted the same delivery after this
+         * statement's snapshot was taken: a new statement sees it. */
+        PQclear(r);
+        rc = pg_run(l,
+                    "SELECT id, 0 FROM deliveries WHERE webhook_id = $1::bigint AND event_id = $2",
+                    2, args, &r, "read delivery", PG_RETRY, -1, 0);
+        if (rc)
+            return rc;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
+        }
+    }
+    *id = col_i64(r, 0, 0);
+    *created = col_i64(r, 0, 1) == 1;
+    PQclear(r);
+    return 0;
+}
+
+#define DELIVERY_COLUMNS                                                                           \
+    "SELECT id, webhook_id, event_id, event_type, status, attempts, base_attempts, last_error,"    \
+    " next_attempt_at, created_at, payload FROM deliveries "
+#define DELIVERY_COLUMNS_NO_PAYLOAD                                                                \
+    "SELECT id, webhook_id, event_id, event_type, status, attempts, base_attempts, last_error,"    \
+    " next_attempt_at, created_at FROM deliveries "
+
+/* Fills out from row; with_payload copies the payload (0, or -1 when out
+ * of memory). */
+static int delivery_from_row(PGresult *r, int row, ledger_delivery *out, int with_payload)
+{
+    out->id = col_i64(r, row, 0);
+    out->webhook_id = col_i64(r, row, 1);
+    col_copy(r, row, 2, out->event_id, sizeof(out->event_id));
+    col_copy(r, row, 3, out->event_type, sizeof(out->event_type));
+    col_copy(r, row, 4, out->status, sizeof(out->status));
+    out->attempts = (int)col_i64(r, row, 5);
+    out->base_attempts = (int)col_i64(r, row, 6);
+    col_copy(r, row, 7, out->last_error, sizeof(out->last_error));
+    out->next_attempt_at = col_i64(r, row, 8);
+    out->created_at = col_i64(r, row, 9);
+    if (with_payload) {
+        out->payload = strdup(PQgetvalue(r, row, 10));
+        if (!out->payload)
+            return -1;
+    }
+    return 0;
+}
+
+static int pg_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
+{
+    char idbuf[24];
+    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
+    PGresult *r;
+    int rc = pg_run(l, DELIVERY_COLUMNS "WHERE id = $1::bigint", 1, args, &r, "read delivery",
+                    PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such delivery");
+    else if (delivery_from_row(r, 0, out, 1))
+        rc = ledger__set_err(l, LEDGER_EIO, "read delivery: out of memory");
+    PQclear(r);
+    return rc;
+}
+
+static int pg_delivery_list(ledger *l, int64_t webhook_id, const char *status, size_t limit,
+                            ledger_delivery **out, size_t *n)
+{
+    char wh[24], lim[24];
+    const char *args[] = {i64s(wh, sizeof(wh), webhook_id), status,
+                          i64s(lim, sizeof(lim), limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
+    ledger_delivery *list = NULL;
+    PGresult *r;
+    int rows, i;
+    int rc = pg_run(l,
+                    DELIVERY_COLUMNS_NO_PAYLOAD
+                    "WHERE webhook_id = $1::bigint AND ($2::text IS NULL OR status = $2)"
+                    " ORDER BY id DESC LIMIT $3::bigint",
+                    3, args, &r, "list deliveries", PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    rows = PQntuples(r);
+    if (rows > 0 && !(list = calloc((size_t)rows, sizeof(*list)))) {
+        PQclear(r);
+        return ledger__set_err(l, LEDGER_EIO, "list deliveries: out of memory");
+    }
+    for (i = 0; i < rows; i++)
+        delivery_from_row(r, i, &list[i], 0);
+    PQclear(r);
+    *out = list;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int pg_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms)
+{
+    char id[24], att[24], base[24], next[24], now[24];
+    const char *args[] = {i64s(id, sizeof(id), d->id),
+                          d->status,
+                          i64s(att, sizeof(att), d->attempts),
+                          i64s(base, sizeof(base), d->base_attempts),
+                          d->last_error,
+                          i64s(next, sizeof(next), d->next_attempt_at),
+                          i64s(now, sizeof(now), now_ms)};
+    return write_by_id(l,
+                       "UPDATE deliveries SET status = $2, attempts = $3::integer,"
+                       " base_attempts = $4::integer, last_error = $5,"
+                       " next_attempt_at = $6::bigint, updated_at = $7::bigint"
+                       " WHERE id = $1::bigint",
+                       7, args, "update delivery", "no such delivery");
+}
+
+static int pg_delivery_count(ledger *l, int64_t webhook_id, const char *status, int64_t *out)
+{
+    char wh[24];
+    const char *args[] = {i64s(wh, sizeof(wh), webhook_id), status};
+    PGresult *r;
+    int rc = pg_run(l,
+                    "SELECT count(*) FROM deliveries WHERE webhook_id = $1::bigint"
+                    " AND ($2::text IS NULL OR status = $2)",
+                    2, args, &r, "count deliveries", PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    *out = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
 const ledger_engine ledger_pg_engine = {
     .name = "postgresql",
     .open = pg_open,
@@ -1001,4 +1255,13 @@ const ledger_engine ledger_pg_engine = {
     .booking_max_id = pg_booking_max_id,
     .booked_count = pg_booked_count,
     .audit_write = pg_audit_write,
+    .webhook_add = pg_webhook_add,
+    .webhook_get = pg_webhook_get,
+    .webhook_list = pg_webhook_list,
+    .webhook_delete = pg_webhook_delete,
+    .delivery_add = pg_delivery_add,
+    .delivery_get = pg_delivery_get,
+    .delivery_list = pg_delivery_list,
+    .delivery_update = pg_delivery_update,
+    .delivery_count = pg_delivery_count,
 };

@@ -1209,6 +1209,8 @@ static int sq_delivery_add(ledger *l, int64_t webhook_id, const char *event_id,
     bind_text(s, 4, payload);
     sqlite3_bind_int64(s, 5, now_ms);
     rc = wh_run(l, s, 0, "add delivery");
+    if (rc == LEDGER_ENOTFOUND) /* the foreign key: the webhook is gone */
+        return ledger__set_err(l, rc, "no such webhook");
     if (rc)
         return rc;
     *created = sqlite3_changes(sq_of(l)->db) > 0;

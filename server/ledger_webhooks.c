@@ -126,25 +126,25 @@ int ledger_webhook_add(ledger *l, const char *url, const char *events, const cha
     if (!secret || strncmp(secret, "whsec_", 6) != 0 ||
         !ledger__text_ok(secret, LEDGER_WH_SECRET_MAX))
         return ledger__set_err(l, LEDGER_EINVAL, "the secret must start with whsec_");
-    return ledger__engine(l)->webhook_add(l, url, events, secret, now_ms, id);
+    return LEDGER__CALL(l, webhook_add, url, events, secret, now_ms, id);
 }
 
 int ledger_webhook_get(ledger *l, int64_t id, ledger_webhook *out)
 {
     memset(out, 0, sizeof(*out));
-    return ledger__engine(l)->webhook_get(l, id, out);
+    return LEDGER__CALL(l, webhook_get, id, out);
 }
 
 int ledger_webhook_list(ledger *l, ledger_webhook **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    return ledger__engine(l)->webhook_list(l, out, n);
+    return LEDGER__CALL(l, webhook_list, out, n);
 }
 
 int ledger_webhook_delete(ledger *l, int64_t id)
 {
-    return ledger__engine(l)->webhook_delete(l, id);
+    return LEDGER__CALL(l, webhook_delete, id);
 }
 
 void ledger_delivery_clear(ledger_delivery *d)
@@ -168,14 +168,14 @@ int ledger_delivery_add(ledger *l, int64_t webhook_id, const char *event_id, con
         !ledger__text_ok(event_type, LEDGER_EVENT_TYPE_MAX) || !payload || !*payload)
         return ledger__set_err(l, LEDGER_EINVAL, "an event needs an id, a type and a body");
     *created = 0;
-    return ledger__engine(l)->delivery_add(l, webhook_id, event_id, event_type, payload, now_ms, id,
-                                           created);
+    return LEDGER__CALL(l, delivery_add, webhook_id, event_id, event_type, payload, now_ms, id,
+                        created);
 }
 
 int ledger_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
 {
     memset(out, 0, sizeof(*out));
-    return ledger__engine(l)->delivery_get(l, id, out);
+    return LEDGER__CALL(l, delivery_get, id, out);
 }
 
 int ledger_delivery_list(ledger *l, int64_t webhook_id, const char *status, size_t limit,
@@ -185,14 +185,14 @@ int ledger_delivery_list(ledger *l, int64_t webhook_id, const char *status, size
     *n = 0;
     if (status && !status_ok(status))
         return ledger__set_err(l, LEDGER_EINVAL, "status must be pending, failed, dead or ok");
-    return ledger__engine(l)->delivery_list(l, webhook_id, status, limit, out, n);
+    return LEDGER__CALL(l, delivery_list, webhook_id, status, limit, out, n);
 }
 
 int ledger_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms)
 {
     if (!status_ok(d->status))
         return ledger__set_err(l, LEDGER_EINVAL, "status must be pending, failed, dead or ok");
-    return ledger__engine(l)->delivery_update(l, d, now_ms);
+    return LEDGER__CALL(l, delivery_update, d, now_ms);
 }
 
 int ledger_delivery_count(ledger *l, int64_t webhook_id, const char *status, int64_t *out)
@@ -200,5 +200,5 @@ int ledger_delivery_count(ledger *l, int64_t webhook_id, const char *status, int
     *out = 0;
     if (status && !status_ok(status))
         return ledger__set_err(l, LEDGER_EINVAL, "status must be pending, failed, dead or ok");
-    return ledger__engine(l)->delivery_count(l, webhook_id, status, out);
+    return LEDGER__CALL(l, delivery_count, webhook_id, status, out);
 }

@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
     REPO, startStack, testWithLogs, seatPool, bookingsOf, waitUntil, pgBinDir,
@@ -60,7 +61,13 @@ it('the stack really uses PostgreSQL: staff, sessions and the demo show are ther
     assert.equal(await stack.pg.query("SELECT role FROM users WHERE name = 'staff'"), 'admin');
     assert.ok(Number(await stack.pg.query('SELECT count(*) FROM sessions')) >= 1);
     assert.equal(await stack.pg.query("SELECT id FROM shows WHERE id = 'demo'"), 'demo');
-    assert.equal(await stack.pg.query('SELECT max(version) FROM seatmap_schema'), '1');
+    // every migration of schema/pg/ is applied (001_init, 002_webhooks, ...)
+    const newest = Math.max(...fs.readdirSync(path.join(REPO, 'schema', 'pg'))
+        .filter((f) => /^\d+_.*\.sql$/.test(f)).map((f) => parseInt(f, 10)));
+    assert.ok(newest >= 2);
+    assert.equal(await stack.pg.query('SELECT max(version) FROM seatmap_schema'), String(newest));
+    assert.equal(await stack.pg.query("SELECT count(*) FROM information_schema.tables"
+        + " WHERE table_name IN ('webhooks', 'deliveries')"), '2');
 });
 
 it('kill -9 of seatmapd during confirms: every booking answered 201/200 is in the database exactly once', { skip }, async () => {

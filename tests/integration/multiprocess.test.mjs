@@ -212,6 +212,9 @@ it('process A killed while bookings are in flight on it: B sorts it out', async 
         stack, target: A, judge: B, pool, ids, label: 'inflight-A',
         kill: () => A.kill('SIGKILL'),
         recover: async () => {}, /* A stays dead: B alone must expire or keep what A left */
+        /* a hold A froze and never committed is released by B once frozen
+         * longer than the 10 s bound (architecture.md, crash windows) */
+        abandonMs: 11000,
     });
     t.diagnostic(`${r.acked}/${r.total} answered 201 before the crash`);
     await A.restart();

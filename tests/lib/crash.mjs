@@ -16,10 +16,13 @@ import { httpRequest, login, bookingsOf, passDeadline, checkRedisInvariants } fr
  * n (requests, half confirms and half sales), label, kill() (async: pull the
  * plug), recover() (async: bring things back), killAfterMs (when set, pull the
  * plug that long after the requests are issued instead of at the first answer,
- * to land inside the server's work; then no answer may have come back at all).
+ * to land inside the server's work; then no answer may have come back at all),
+ * abandonMs (when the server that froze a hold stays dead, another releases
+ * that unfinished confirmation only once it has been frozen this long: the
+ * frozen bound, 10 s; the checks wait for it).
  */
 export async function crashDuringBookings({
-    stack, target, judge = target, pool, ids, n = 20, label, kill, recover, killAfterMs,
+    stack, target, judge = target, pool, ids, n = 20, label, kill, recover, killAfterMs, abandonMs = 0,
 }) {
     const cookie = await login(target.baseUrl, stack.staff.user, stack.staff.password);
     const jobs = [];
@@ -60,7 +63,7 @@ export async function crashDuringBookings({
     const acked = results.filter((r) => r.status === 201).length;
     if (killAfterMs === undefined) assert.ok(acked >= 1, `${label}: at least one booking was answered before the crash`);
     /* a walk-up sale may hold its seats internally: give it a full TTL from the burst too */
-    const last = Math.max(Date.now(), burstAt + ttlMs, ...holds.map((h) => h.expires_at));
+    const last = Math.max(Date.now(), burstAt + ttlMs, burstAt + abandonMs, ...holds.map((h) => h.expires_at));
     const w = await stack.buyer({ url: judge.wsUrl });
     await passDeadline(stack, w, last + 1000, pool.take(1)[0], { url: judge.wsUrl });
     const jcookie = await login(judge.baseUrl, stack.staff.user, stack.staff.password);

@@ -3,6 +3,8 @@
  */
 #include "fuzz_app.h"
 
+#include "addr_limits.h"
+
 #include "ledger_accounts.h"
 
 #include <sodium.h>
@@ -105,6 +107,12 @@ app *fuzz_app_get(void)
     sc.frozen_bound_ms = a->cfg.frozen_bound_ms;
     if (!(a->shows = shows_new(&sc)))
         die("shows_new");
+    /* the per-address limits and the best-available service, as server.c
+     * makes them (webhooks stay off: every caller checks a->webhooks) */
+    if (!(a->limits = limits_new(&a->cfg)))
+        die("limits_new");
+    if (!(a->best = best_service_new(a->loop)))
+        die("best_service_new");
     a->books.loop = a->loop;
     a->books.store = a->store;
     a->books.ledger = a->ledger;

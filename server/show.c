@@ -532,7 +532,7 @@ static void apply_msg(show *s, const cJSON *m, int64_t seq)
     }
     if (cJSON_IsObject(h)) {
         const cJSON *exp = cJSON_GetObjectItemCaseSensitive(h, "expires_at");
-        hold_put(s, ref, buyer, cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
+        hold_put(s, ref, buyer, cJSON_IsNumber(exp) ? sm_json_int(exp->valuedouble, 0) : 0,
                  cJSON_GetObjectItemCaseSensitive(h, "seats"));
     } else if (*ref) {
         hold_remove(s, ref);
@@ -564,7 +564,7 @@ static void backlog_add(show *s, const char *json, size_t len)
 static int64_t seq_of(const cJSON *m)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "seq");
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+    return cJSON_IsNumber(v) ? sm_json_int(v->valuedouble, -1) : -1;
 }
 
 /* The seq of a message without parsing it all ("seq" is no seat id). Reads
@@ -892,7 +892,7 @@ static char *rebuild_from(show *s, const cJSON *d)
     {
         const cJSON *exp = cJSON_GetObjectItemCaseSensitive(it, "expires_at");
         hold *h = hold_put(s, str_of(it, "ref"), str_of(it, "buyer"),
-                           cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0,
+                           cJSON_IsNumber(exp) ? sm_json_int(exp->valuedouble, 0) : 0,
                            cJSON_GetObjectItemCaseSensitive(it, "seats"));
         for (i = 0; h && i < h->nseats; i++)
             if (fresh[h->seats[i]] == 'e')

@@ -47,6 +47,12 @@ int sm_valid_seat_id(const char *s)
     return valid_id(s, SM_SEAT_ID_MAX, 1);
 }
 
+int64_t sm_json_int(double v, int64_t dflt)
+{
+    const double max = 9007199254740991.0;
+    return v >= -max && v <= max ? (int64_t)v : dflt; /* NaN fails both */
+}
+
 uint64_t sm_hash(const char *s)
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */

@@ -27,6 +27,11 @@ int64_t sm_mono_ms(void);
 int sm_valid_show_id(const char *s);
 int sm_valid_seat_id(const char *s);
 
+/* A JSON number as a whole number: v when it is finite and within
+ * +-(2^53 - 1) (what a double holds exactly), else dflt. Casting anything
+ * else to int64_t is undefined behaviour, and the numbers come from outside. */
+int64_t sm_json_int(double v, int64_t dflt);
+
 /* FNV-1a 64 of a NUL-terminated string: the hash of every string index. */
 uint64_t sm_hash(const char *s);
 

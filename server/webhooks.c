@@ -178,7 +178,8 @@ static int dispatch_event(webhooks *w, const char *type, const char *json)
         ledger_delivery d;
         int64_t id = 0;
         int created = 0;
-        if (!ledger_webhook_wants(h->events, type) || h->created_at > (int64_t)jat->valuedouble)
+        if (!ledger_webhook_wants(h->events, type) ||
+            h->created_at > sm_json_int(jat->valuedouble, 0))
             continue;
         if (ledger_delivery_add(w->l, h->id, jid->valuestring, type, json, sm_now_ms(), &id,
                                 &created)) {

@@ -129,16 +129,26 @@ static void ids(void **state)
     assert_false(sm_valid_seat_id(NULL));
 }
 
+/* Numbers from outside become whole numbers only when a double holds them
+ * exactly; anything else (huge, NaN) takes the default instead of UB. */
+static void json_int_is_bounded(void **state)
+{
+    (void)state;
+    assert_int_equal(sm_json_int(42.0, -1), 42);
+    assert_int_equal(sm_json_int(-7.9, 0), -7);
+    assert_int_equal(sm_json_int(9007199254740991.0, -1), 9007199254740991LL);
+    assert_int_equal(sm_json_int(2.33333e19, -1), -1);
+    assert_int_equal(sm_json_int(-1e300, 5), 5);
+    assert_int_equal(sm_json_int(0.0 / 0.0, 3), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_respects_its_limit),
-        cmocka_unit_test(buf_escapes_json),
-        cmocka_unit_test(buf_steal_hands_over),
-        cmocka_unit_test(buf_failure_sticks),
-        cmocka_unit_test(buf_steal_of_empty_is_null),
-        cmocka_unit_test(hash_is_fnv1a_64),
-        cmocka_unit_test(ids),
+        cmocka_unit_test(json_int_is_bounded), cmocka_unit_test(buf_respects_its_limit),
+        cmocka_unit_test(buf_escapes_json),    cmocka_unit_test(buf_steal_hands_over),
+        cmocka_unit_test(buf_failure_sticks),  cmocka_unit_test(buf_steal_of_empty_is_null),
+        cmocka_unit_test(hash_is_fnv1a_64),    cmocka_unit_test(ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #define AUTH_TOKEN_BYTES 32
@@ -29,8 +30,16 @@ _Static_assert(AUTH_SECRET_BYTES >= crypto_generichash_KEYBYTES_MIN &&
                    AUTH_SECRET_BYTES <= crypto_generichash_KEYBYTES_MAX,
                "secret fits a BLAKE2b key");
 
+static void ref_pool_forget(void);
+
 int auth_init(void)
 {
+    static int registered;
+    /* A forked child (--workers) must not hand out the refs its parent's
+     * pool would: it starts with an empty pool and draws its own. */
+    if (!registered && pthread_atfork(NULL, NULL, ref_pool_forget) != 0)
+        return -1;
+    registered = 1;
     /* 0 on first success, 1 when already initialised, -1 on failure. */
     return sodium_init() < 0 ? -1 : 0;
 }
@@ -141,10 +150,17 @@ int auth_str_equal(const char *a, const char *b)
 }
 
 /* Hold refs are made at thousands a second: draw their randomness from a
- * pool refilled 4 KiB at a time rather than a syscall per letter. The pool is
- * used only from the event loop thread. */
+ * pool refilled 4 KiB at a time rather than a syscall per letter (one
+ * getrandom per ~680 holds instead of six per hold). The pool is used only
+ * from the event loop thread, and emptied in a forked child (auth_init). */
 static unsigned char ref_pool[4096];
 static size_t ref_pool_left;
+
+static void ref_pool_forget(void)
+{
+    sodium_memzero(ref_pool, sizeof(ref_pool));
+    ref_pool_left = 0;
+}
 
 static unsigned char pool_byte(void)
 {

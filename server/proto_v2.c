@@ -131,8 +131,10 @@ int proto_v2_delta(sm_buf *b, const char *show_id, int64_t from, int64_t seq, co
     for (i = 0, nidx = count, count = 0; i < nidx; i++)
         if (!count || sorted[i] != sorted[count - 1])
             sorted[count++] = sorted[i];
+    if (seq < from)
+        goto out;
     if (add_head(b, PROTO_V2_DELTA, show_id) || add_varint(b, (uint64_t)from) ||
-        add_varint(b, (uint64_t)seq) || add_varint(b, count))
+        add_varint(b, (uint64_t)(seq - from)) || add_varint(b, count))
         goto out;
     for (i = 0; i < count; i++) {
         uint64_t gap = (uint64_t)((int64_t)sorted[i] - prev - 1);
@@ -175,23 +177,19 @@ static int get_seq(reader *r, int64_t *out)
     return 0;
 }
 
-static int decode_states(reader *r, proto_v2_msg *m, char *states, size_t n)
+static int decode_states(reader *r, proto_v2_msg *m, proto_v2_seat_fn fn, void *ud)
 {
     size_t i = 0;
     uint64_t v;
 
-    if (states && m->nseats != n)
-        return -1;
     if (m->encoding == PROTO_V2_PACKED) {
         size_t bytes = (m->nseats + 3) / 4;
         if ((size_t)(r->end - r->p) < bytes)
             return -1;
         for (i = 0; i < m->nseats; i++) {
             unsigned code = (r->p[i >> 2] >> ((i & 3) * 2)) & 3;
-            if (code > 2)
+            if (code > 2 || (fn && fn(ud, i, state_letter[code])))
                 return -1;
-            if (states)
-                states[i] = state_letter[code];
         }
         r->p += bytes;
         return 0;
@@ -199,20 +197,21 @@ static int decode_states(reader *r, proto_v2_msg *m, char *states, size_t n)
     if (m->encoding != PROTO_V2_RUNS)
         return -1;
     while (i < m->nseats) {
-        uint64_t len;
+        uint64_t len, k;
         if (get_varint(r, &v) || (v & 3) > 2)
             return -1;
         len = (v >> 2) + 1;
         if (len > m->nseats - i)
             return -1;
-        if (states)
-            memset(states + i, state_letter[v & 3], (size_t)len);
+        for (k = 0; fn && k < len; k++)
+            if (fn(ud, i + (size_t)k, state_letter[v & 3]))
+                return -1;
         i += (size_t)len;
     }
     return 0;
 }
 
-static int decode_changes(reader *r, proto_v2_msg *m, char *states, size_t n)
+static int decode_changes(reader *r, proto_v2_msg *m, proto_v2_seat_fn fn, void *ud)
 {
     uint64_t v, idx;
     int64_t prev = -1;
@@ -222,16 +221,15 @@ static int decode_changes(reader *r, proto_v2_msg *m, char *states, size_t n)
         if (get_varint(r, &v) || (v & 3) > 2 || (v >> 2) > UINT32_MAX)
             return -1;
         idx = (uint64_t)(prev + 1) + (v >> 2);
-        if (states && idx >= n)
+        if (idx > UINT32_MAX || (fn && fn(ud, (size_t)idx, state_letter[v & 3])))
             return -1;
-        if (states)
-            states[idx] = state_letter[v & 3];
         prev = (int64_t)idx;
     }
     return 0;
 }
 
-int proto_v2_decode(const unsigned char *buf, size_t len, proto_v2_msg *out, char *states, size_t n)
+int proto_v2_decode_each(const unsigned char *buf, size_t len, proto_v2_msg *out,
+                         proto_v2_seat_fn fn, void *ud)
 {
     reader r = {buf, buf + len};
     uint64_t v;
@@ -247,11 +245,12 @@ int proto_v2_decode(const unsigned char *buf, size_t len, proto_v2_msg *out, cha
         return -1;
     r.p += out->show_len;
     if (out->kind == PROTO_V2_DELTA) {
-        if (get_seq(&r, &out->from) || get_seq(&r, &out->seq) || get_varint(&r, &v) ||
-            v > (uint64_t)(r.end - r.p))
+        if (get_seq(&r, &out->from) || get_seq(&r, &out->seq) || out->seq > INT64_MAX - out->from ||
+            get_varint(&r, &v) || v > (uint64_t)(r.end - r.p))
             return -1; /* every change takes at least a byte */
+        out->seq += out->from;
         out->nseats = (size_t)v;
-        if (decode_changes(&r, out, states, n))
+        if (decode_changes(&r, out, fn, ud))
             return -1;
         return r.p == r.end ? 0 : -1;
     }
@@ -259,9 +258,35 @@ int proto_v2_decode(const unsigned char *buf, size_t len, proto_v2_msg *out, cha
         return -1;
     out->nseats = (size_t)v;
     out->encoding = *r.p++;
-    if (decode_states(&r, out, states, n) || get_varint(&r, &v) || v != (uint64_t)(r.end - r.p))
+    if (decode_states(&r, out, fn, ud) || get_varint(&r, &v) || v != (uint64_t)(r.end - r.p))
         return -1;
     out->hold_len = (size_t)v;
     out->hold_json = v ? (const char *)r.p : NULL;
     return 0;
+}
+
+typedef struct into_states {
+    char *states;
+    size_t n;
+} into_states;
+
+static int put_state(void *ud, size_t idx, char state)
+{
+    into_states *t = ud;
+    if (idx >= t->n)
+        return -1;
+    t->states[idx] = state;
+    return 0;
+}
+
+int proto_v2_decode(const unsigned char *buf, size_t len, proto_v2_msg *out, char *states, size_t n)
+{
+    into_states t = {states, n};
+    /* a snapshot's size is known before its first seat */
+    if (states && len > 1 && buf[0] == PROTO_V2_SNAPSHOT) {
+        proto_v2_msg head;
+        if (proto_v2_decode_each(buf, len, &head, NULL, NULL) || head.nseats != n)
+            return -1;
+    }
+    return proto_v2_decode_each(buf, len, out, states ? put_state : NULL, &t);
 }

@@ -12,7 +12,7 @@
  * Wire format (all integers unsigned LEB128 varints unless said otherwise):
  *   snapshot: 'S', u8 show id length, show id, seq, nseats, u8 encoding
  *             (0: packed, 1: runs), states, hold length, hold JSON (0: null)
- *   delta:    'D', u8 show id length, show id, from, seq, count,
+ *   delta:    'D', u8 show id length, show id, from, seq - from, count,
  *             count x ((index - previous index - 1) << 2 | state),
  *             the previous index of the first being -1, indices ascending
  *   state:    0 empty, 1 pending, 2 booked (3 is never sent)
@@ -51,7 +51,7 @@ int proto_v2_snapshot(sm_buf *b, const char *show_id, int64_t seq, const char *s
  * Appends the delta from -> seq of the seats at the nidx indices idx (in any
  * order; repeats are sent once), each with its state in states (n letters).
  * Indices >= n are left out. idx is not modified. Returns 0 or -1 (b failed,
- * out of memory, show id too long).
+ * out of memory, show id too long, seq < from).
  */
 int proto_v2_delta(sm_buf *b, const char *show_id, int64_t from, int64_t seq, const char *states,
                    size_t n, const uint32_t *idx, size_t nidx);
@@ -68,6 +68,16 @@ typedef struct proto_v2_msg {
     size_t hold_len;
     int encoding; /* snapshots: PROTO_V2_PACKED or PROTO_V2_RUNS */
 } proto_v2_msg;
+
+/* Called by proto_v2_decode_each for every seat a message carries, in
+ * ascending index order (a snapshot: every seat; a delta: the changed ones);
+ * state is 'e', 'p' or 'b'. Nonzero stops the decoding as malformed. */
+typedef int (*proto_v2_seat_fn)(void *ud, size_t idx, char state);
+
+/* Decodes one message, handing each seat to fn (NULL: only check and
+ * describe it). Returns 0, or -1 for a malformed message. */
+int proto_v2_decode_each(const unsigned char *buf, size_t len, proto_v2_msg *out,
+                         proto_v2_seat_fn fn, void *ud);
 
 /*
  * Decodes one message and applies its seats to states (n letters, the

@@ -90,7 +90,7 @@ export function decodeSeatEvent(data) {
   }
   if (kind === DELTA) {
     const from = r.varint();
-    const seq = r.varint();
+    const seq = from + r.varint();
     const count = r.varint();
     const seats = new Array(count);
     let prev = -1;

@@ -153,7 +153,7 @@ static int queue_grow(client *c)
     return 0;
 }
 
-static int client_frame_is_ws(const frame *f)
+static int is_ws_frame(const frame *f)
 {
     return f->mode == FRAME_TEXT || f->mode == FRAME_BINARY;
 }
@@ -167,7 +167,7 @@ static enum lws_write_protocol ws_write_mode(const frame *f)
  * one frame, when its last chunk goes out. */
 static void count_sent(const frame *f, size_t bytes, int whole)
 {
-    const char *proto = client_frame_is_ws(f) ? "websocket" : "http";
+    const char *proto = is_ws_frame(f) ? "websocket" : "http";
     if (whole)
         metrics_inc(M_FRAMES_SENT, proto);
     metrics_add(M_SENT_BYTES, proto, (double)bytes);
@@ -219,7 +219,7 @@ void client_send(client *c, frame *f)
 {
     if (!client_connected(c) || c->close_code)
         return;
-    if (c->wsi && client_frame_is_ws(f) && !c->qcount && !lws_partial_buffered(c->wsi)) {
+    if (c->wsi && is_ws_frame(f) && !c->qcount && !lws_partial_buffered(c->wsi)) {
         if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, ws_write_mode(f)) < (int)f->len) {
             c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION; /* socket failed */
             want_write(c);
@@ -316,7 +316,7 @@ int client_writeable(client *c)
     } else {
         f = queue_pop(c);
         rc = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
-                       client_frame_is_ws(f) ? ws_write_mode(f) : LWS_WRITE_HTTP_HEADERS);
+                       is_ws_frame(f) ? ws_write_mode(f) : LWS_WRITE_HTTP_HEADERS);
         if (rc >= 0)
             count_sent(f, f->len, 1);
         frame_unref(f);

@@ -26,6 +26,7 @@
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
 # BENCH_WIRES="v1 v2" (the default) runs fanout, expiry and snapshot once per
 # subprotocol the watchers speak, side by side (runs of v2 are named NAME-v2).
+# BENCH_EXPIRY_HOLDS=N changes the size of the expiry wave (default 10,000).
 set -euo pipefail
 
 usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report|soak [--smoke]" >&2; exit 1; }
@@ -183,6 +184,7 @@ run_holds() {
 run_expiry() {
   local w=1000 holds=10000 junk=100000 ttl=8 wire
   [ $smoke = 1 ] && { w=10; holds=50; junk=1000; ttl=2; }
+  holds=${BENCH_EXPIRY_HOLDS:-$holds}
   for wire in "${wires[@]}"; do
     start_server "$(wname expiry "$wire")" "$ttl" --rate 100000
     bench "$(wname expiry "$wire")" expiry --watchers "$w" --holds "$holds" --junk "$junk" --wire "$wire"

@@ -75,7 +75,9 @@ typedef struct proto_v2_msg {
 typedef int (*proto_v2_seat_fn)(void *ud, size_t idx, char state);
 
 /* Decodes one message, handing each seat to fn (NULL: only check and
- * describe it). Returns 0, or -1 for a malformed message. */
+ * describe it). A snapshot calls fn once per seat it claims to have: decode
+ * it with fn NULL first and check out->nseats when the bytes come from
+ * outside (proto_v2_decode does). Returns 0, or -1 for a malformed message. */
 int proto_v2_decode_each(const unsigned char *buf, size_t len, proto_v2_msg *out,
                          proto_v2_seat_fn fn, void *ud);
 

@@ -102,20 +102,28 @@ start_redis() {
 # Every client of the bench comes from 127.0.0.1: the per-address limits
 # (docs/security.md) are off, and the total connection cap is above what
 # the scenarios open.
+# A port that free_port found free can be taken meanwhile (the loopback
+# ports of earlier runs' clients, other programs): try another one.
 start_server() {
-  local name=$1 ttl=$2; shift 2
+  local name=$1 ttl=$2 attempt; shift 2
   redis-cli -p "$rport" flushall >/dev/null
-  port=$(free_port)
   log=$raw/seatmapd-$name.log
-  # shellcheck disable=SC2086
-  (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
-      --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
-      --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "listening on" "$log" 2>/dev/null && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
+        --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+        --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 200); do
+      grep -q "listening on" "$log" 2>/dev/null && return 0
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$server_pid" 2>/dev/null && break # alive but not listening: give up
+    wait "$server_pid" 2>/dev/null || true
+    grep -q "cannot listen" "$log" 2>/dev/null || break
+    echo "run.sh: port $port was taken (attempt $attempt); another one" >&2
   done
   echo "run.sh: seatmapd did not start; its log:" >&2; tail -20 "$log" >&2; exit 1
 }

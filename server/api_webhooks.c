@@ -2,13 +2,17 @@
  * api_webhooks.c - the webhooks and their deliveries, for administrators:
  * POST/GET /api/webhooks, DELETE /api/webhooks/{id},
  * GET /api/webhooks/{id}/deliveries[?status=pending|failed|dead|ok][&limit=N],
- * POST /api/deliveries/{id}/retry (docs/webhooks.md). This file parses,
+ * GET /api/deliveries/{id} (one delivery with its payload),
+ * POST /api/deliveries/{id}/retry, POST /api/deliveries/{id}/discard
+ * (docs/webhooks.md). This file parses,
  * calls the ledger or the delivery module and translates the result.
  */
 #include "api.h"
 #include "ledger_webhooks.h"
 #include "webhook_sign.h"
 #include "webhooks.h"
+
+#include <cjson/cJSON.h>
 
 #include <sodium.h>
 
@@ -286,5 +290,76 @@ void api_delivery_retry(http_req *r, const http_params *p)
     }
     sm_buf_init(&b, 64 * 1024);
     delivery_json(&b, &d);
+    http_respond_json(r, 200, &b);
+}
+
+/* The delivery of the path's {id} with its payload, or 0 after answering
+ * 404 (or 503). The caller clears *d. */
+static int delivery_of_path(http_req *r, const http_params *p, ledger_delivery *d)
+{
+    app *a = http_req_ctx(r);
+    int64_t id = path_id(p, "id");
+    int rc = id ? ledger_delivery_get(a->ledger, id, d) : LEDGER_ENOTFOUND;
+    if (rc == LEDGER_ENOTFOUND)
+        http_respond_error(r, OUT_NOT_FOUND,
+                           "there is no such delivery (ids are positive whole numbers)", NULL);
+    else if (rc)
+        db_error(r, a->ledger);
+    return rc == 0;
+}
+
+void api_delivery_get(http_req *r, const http_params *p)
+{
+    ledger_delivery d;
+    cJSON *payload;
+    sm_buf b;
+
+    if (!delivery_of_path(r, p, &d))
+        return;
+    sm_buf_init(&b, 1024 * 1024);
+    delivery_json(&b, &d);
+    b.len--; /* the closing brace: the event goes in */
+    sm_buf_adds(&b, ",\"payload\":");
+    /* The event as it is POSTed: JSON the Lua scripts wrote; shown as a
+     * string should a row ever hold anything else. */
+    payload = cJSON_Parse(d.payload ? d.payload : "");
+    if (cJSON_IsObject(payload))
+        sm_buf_adds(&b, d.payload);
+    else
+        sm_buf_add_json_str(&b, d.payload ? d.payload : "");
+    cJSON_Delete(payload);
+    sm_buf_addc(&b, '}');
+    ledger_delivery_clear(&d);
+    http_respond_json(r, 200, &b);
+}
+
+void api_delivery_discard(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    ledger_delivery d;
+    int rc;
+    sm_buf b;
+
+    if (!delivery_of_path(r, p, &d))
+        return;
+    ledger_delivery_clear(&d);
+    rc = a->webhooks ? webhooks_discard(a->webhooks, d.id) : ledger_delivery_delete(a->ledger, d.id);
+    if (rc == LEDGER_ENOTFOUND) {
+        http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
+        return;
+    }
+    if (rc == LEDGER_EINVAL) {
+        http_respond_error_status(r, 409, OUT_BAD_REQUEST,
+                                  "this delivery has already been delivered (ok): nothing to discard",
+                                  NULL);
+        return;
+    }
+    if (rc) {
+        db_error(r, a->ledger);
+        return;
+    }
+    sm_buf_init(&b, 256);
+    sm_buf_printf(&b, "{\"id\":%lld,\"webhook_id\":%lld,\"discarded\":true}", (long long)d.id,
+                  (long long)d.webhook_id);
     http_respond_json(r, 200, &b);
 }

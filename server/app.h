@@ -36,6 +36,7 @@ typedef struct app {
     booking_env books;  /* what the booking workflow runs on */
     best_service *best; /* best-available picks: indexes and claims in flight */
     webhooks *webhooks; /* event dispatch and delivery */
+    struct admin_feed *admin; /* the live /admin dashboard's feed and heartbeat */
     limits *limits;     /* per-address limits (docs/security.md) */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a

@@ -781,11 +781,22 @@ uint64_t webhooks_dead_total(const webhooks *w)
     return w->dead;
 }
 
-unsigned webhooks_in_flight_of(const webhooks *w, int64_t webhook_id)
+size_t webhooks_in_flight_each(const webhooks *w, int64_t *ids, unsigned *counts, size_t max)
 {
     const transfer *t;
-    unsigned n = 0;
-    for (t = w->transfers; t; t = t->next)
-        n += t->d.webhook_id == webhook_id && t->easy;
+    size_t n = 0, i;
+    for (t = w->transfers; t; t = t->next) {
+        if (!t->easy)
+            continue;
+        for (i = 0; i < n && ids[i] != t->d.webhook_id; i++)
+            ;
+        if (i == n) {
+            if (n == max)
+                continue;
+            ids[n] = t->d.webhook_id;
+            counts[n++] = 0;
+        }
+        counts[i]++;
+    }
     return n;
 }

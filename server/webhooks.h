@@ -69,7 +69,9 @@ int webhooks_discard(webhooks *w, int64_t delivery_id);
 uint64_t
 webhooks_queue_depth(const webhooks *w); /* jobs queued or waiting to retry (all processes) */
 unsigned webhooks_in_flight(const webhooks *w);       /* POSTs running in this process */
-unsigned webhooks_in_flight_of(const webhooks *w, int64_t webhook_id); /* of one webhook */
+/* POSTs running in this process per webhook: at most max (webhook id,
+ * count) pairs into ids and counts; returns how many. */
+size_t webhooks_in_flight_each(const webhooks *w, int64_t *ids, unsigned *counts, size_t max);
 uint64_t webhooks_delivered_total(const webhooks *w); /* 2xx answers, this process */
 uint64_t webhooks_failed_total(const webhooks *w);    /* failed attempts, this process */
 uint64_t webhooks_dead_total(const webhooks *w);      /* deliveries that went dead here */

@@ -46,13 +46,13 @@ struct admin_feed {
     char redis_url[512];
     rconn *conn;
     uv_timer_t beat_timer, push_timer;
-    int pushing;    /* push_timer running */
-    int reading;    /* a read of the heartbeats is in flight */
+    int pushing; /* push_timer running */
+    int reading; /* a read of the heartbeats is in flight */
     int closing;
     int handles_open;
     subscriber subs[ADMIN_FEED_MAX_SUBSCRIBERS];
     size_t nsubs;
-    cJSON *procs; /* the processes' heartbeats as last read (an array), or NULL */
+    cJSON *procs;    /* the processes' heartbeats as last read (an array), or NULL */
     int procs_fresh; /* procs came from Redis on this push */
 };
 
@@ -65,9 +65,9 @@ static void beat_json(admin_feed *f, sm_buf *b)
     int64_t now = sm_now_ms();
     int64_t ids[WEBHOOKS_MAX_IN_FLIGHT];
     unsigned counts[WEBHOOKS_MAX_IN_FLIGHT];
-    size_t n = f->env.webhooks ? webhooks_in_flight_each(f->env.webhooks, ids, counts,
-                                                         WEBHOOKS_MAX_IN_FLIGHT)
-                               : 0,
+    size_t n = f->env.webhooks
+                   ? webhooks_in_flight_each(f->env.webhooks, ids, counts, WEBHOOKS_MAX_IN_FLIGHT)
+                   : 0,
            i;
 
     sm_buf_adds(b, "{\"name\":");
@@ -246,9 +246,8 @@ static frame *build_frame(admin_feed *f)
                   store_up(f->env.store) ? "up" : "down", database_up(f) ? "up" : "down",
                   rconn_up(f->conn) ? "up" : "down");
     sm_buf_printf(&b, "\"queue_depth\":%llu,",
-                  f->env.webhooks
-                      ? (unsigned long long)webhooks_queue_depth(f->env.webhooks)
-                      : 0ULL);
+                  f->env.webhooks ? (unsigned long long)webhooks_queue_depth(f->env.webhooks)
+                                  : 0ULL);
     shows_part(f, &b);
     sm_buf_addc(&b, ',');
     processes_part(f, &b);

@@ -38,7 +38,7 @@
 #define ADMIN_FEED_BEAT_MS 1000
 #define ADMIN_FEED_BEAT_TTL_MS 5000
 #define ADMIN_FEED_MAX_SUBSCRIBERS 64
-#define ADMIN_FEED_DELIVERIES 25 /* newest deliveries listed per webhook */
+#define ADMIN_FEED_DELIVERIES 25    /* newest deliveries listed per webhook */
 #define ADMIN_FEED_RECHECK_MS 10000 /* a subscriber's session is checked again */
 
 typedef struct admin_feed admin_feed;

@@ -305,15 +305,16 @@ void api_delivery_discard(http_req *r, const http_params *p)
     if (!delivery_of_path(r, p, &d))
         return;
     ledger_delivery_clear(&d);
-    rc = a->webhooks ? webhooks_discard(a->webhooks, d.id) : ledger_delivery_delete(a->ledger, d.id);
+    rc =
+        a->webhooks ? webhooks_discard(a->webhooks, d.id) : ledger_delivery_delete(a->ledger, d.id);
     if (rc == LEDGER_ENOTFOUND) {
         http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
         return;
     }
     if (rc == LEDGER_EINVAL) {
-        http_respond_error_status(r, 409, OUT_BAD_REQUEST,
-                                  "this delivery has already been delivered (ok): nothing to discard",
-                                  NULL);
+        http_respond_error_status(
+            r, 409, OUT_BAD_REQUEST,
+            "this delivery has already been delivered (ok): nothing to discard", NULL);
         return;
     }
     if (rc) {

@@ -68,7 +68,7 @@ int webhooks_discard(webhooks *w, int64_t delivery_id);
 /* ---- figures for metrics (cheap; any time) ---- */
 uint64_t
 webhooks_queue_depth(const webhooks *w); /* jobs queued or waiting to retry (all processes) */
-unsigned webhooks_in_flight(const webhooks *w);       /* POSTs running in this process */
+unsigned webhooks_in_flight(const webhooks *w); /* POSTs running in this process */
 /* POSTs running in this process per webhook: at most max (webhook id,
  * count) pairs into ids and counts; returns how many. */
 size_t webhooks_in_flight_each(const webhooks *w, int64_t *ids, unsigned *counts, size_t max);

@@ -305,8 +305,11 @@ void api_delivery_discard(http_req *r, const http_params *p)
     if (!delivery_of_path(r, p, &d))
         return;
     ledger_delivery_clear(&d);
-    rc =
-        a->webhooks ? webhooks_discard(a->webhooks, d.id) : ledger_delivery_delete(a->ledger, d.id);
+    if (strcmp(d.status, "ok") == 0)
+        rc = LEDGER_EINVAL;
+    else
+        rc = a->webhooks ? webhooks_discard(a->webhooks, d.id)
+                         : ledger_delivery_delete(a->ledger, d.id);
     if (rc == LEDGER_ENOTFOUND) {
         http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
         return;

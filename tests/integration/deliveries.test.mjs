@@ -35,6 +35,16 @@ async function addWebhook(url, events) {
     return r.json;
 }
 
+/* The first delivery of a webhook that pred accepts, once there is one. */
+async function firstDelivery(hookId, pred, timeoutMs, what) {
+    let found;
+    await waitUntil(async () => {
+        found = (await deliveries(hookId)).find(pred);
+        return found;
+    }, timeoutMs, what);
+    return found;
+}
+
 async function deliveries(hookId, status = '') {
     const r = await stack.api('GET', `/api/webhooks/${hookId}/deliveries?limit=1000${status ? `&status=${status}` : ''}`, { cookie });
     assert.equal(r.status, 200, r.text);
@@ -49,11 +59,7 @@ it('GET /api/deliveries/{id}: the event JSON as POSTed, attempts and last error'
     const [seat] = pool.take(1);
     const hold = (await buyer.call({ type: 'hold', show: 'demo', seats: [seat] })).hold;
 
-    let dead;
-    await waitUntil(async () => {
-        dead = (await deliveries(hook.id, 'dead'))[0];
-        return dead;
-    }, 30000, 'the delivery goes dead after 3 attempts of HTTP 500');
+    const dead = await firstDelivery(hook.id, (x) => x.status === 'dead', 30000, 'the delivery goes dead after 3 attempts of HTTP 500');
     const r = await stack.api('GET', `/api/deliveries/${dead.id}`, { cookie });
     assert.equal(r.status, 200, r.text);
     const d = r.json;
@@ -86,11 +92,7 @@ it('POST /api/deliveries/{id}/discard: a dead or failing delivery is removed and
     const hook = await addWebhook(`${rec.url}/discard`, ['hold.created']);
     const buyer = await stack.buyer();
     await buyer.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
-    let dead;
-    await waitUntil(async () => {
-        dead = (await deliveries(hook.id, 'dead'))[0];
-        return dead;
-    }, 30000, 'a dead delivery');
+    const dead = await firstDelivery(hook.id, (x) => x.status === 'dead', 30000, 'a dead delivery');
 
     const r = await stack.api('POST', `/api/deliveries/${dead.id}/discard`, { cookie });
     assert.equal(r.status, 200, r.text);
@@ -117,11 +119,7 @@ it('POST /api/deliveries/{id}/discard: a dead or failing delivery is removed and
     };
     const dbuyer = await stack.buyer();
     await dbuyer.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
-    let failing;
-    await waitUntil(async () => {
-        failing = (await deliveries(hook.id)).find((x) => x.status === 'failed' && x.attempts >= 1);
-        return failing;
-    }, 10000, 'a failing delivery');
+    const failing = await firstDelivery(hook.id, (x) => x.status === 'failed' && x.attempts >= 1, 10000, 'a failing delivery');
     ev = failing.event_id;
     const disc = await stack.api('POST', `/api/deliveries/${failing.id}/discard`, { cookie });
     assert.equal(disc.status, 200, disc.text);
@@ -145,11 +143,7 @@ it('an ok delivery cannot be discarded; bad ids and non-admins get clear errors'
     const hook = await addWebhook(`${rec.url}/ok`, ['hold.created']);
     const buyer = await stack.buyer();
     await buyer.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
-    let ok;
-    await waitUntil(async () => {
-        ok = (await deliveries(hook.id, 'ok'))[0];
-        return ok;
-    }, 10000, 'an ok delivery');
+    const ok = await firstDelivery(hook.id, (x) => x.status === 'ok', 10000, 'an ok delivery');
     const r = await stack.api('POST', `/api/deliveries/${ok.id}/discard`, { cookie });
     assert.equal(r.status, 409, r.text);
     assert.match(r.json.error.message, /already been delivered/);

@@ -6,6 +6,7 @@
 // so a focused button keeps its focus while the numbers change.
 
 import { api } from './api.js';
+import { signOut, wireSignIn } from './signin.js';
 import { $, el, formatDuration, renderConnection, toast } from './util.js';
 
 const PROTOCOL = 'seatmap.v1';
@@ -87,11 +88,7 @@ function showLogin(reason) {
   ui.user.hidden = true;
   ui.logout.hidden = true;
   ui.conn.hidden = true;
-  ui.loginWhy.textContent = reason || 'Sign in with an administrator account to see the live dashboard.';
-  ui.loginWhy.className = reason ? 'notice warn' : 'hint';
-  ui.loginError.hidden = true;
-  ui.password.value = '';
-  (ui.username.value ? ui.password : ui.username).focus();
+  signIn.show(reason);
 }
 
 function showForbidden(me, message) {
@@ -121,46 +118,12 @@ function onSignedIn(me) {
   startLive();
 }
 
-ui.loginForm.addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const username = ui.username.value.trim();
-  const password = ui.password.value;
-  if (!username || !password) {
-    showLoginError('Enter your user name and password.');
-    return;
-  }
-  ui.loginSubmit.disabled = true;
-  ui.loginSubmit.textContent = 'Signing in…';
-  try {
-    await api('POST', '/api/login', { username, password });
-    const { data } = await api('GET', '/api/me');
-    onSignedIn(data);
-  } catch (e) {
-    if (e.code === 'bad_credentials' || e.status === 401) showLoginError('Wrong user name or password.');
-    else if (e.code === 'rate_limited') showLoginError('Too many attempts. Please wait a minute and try again.');
-    else if (e.status === 0 || e.status >= 500) showLoginError('The server is not answering. Please try again in a moment.');
-    else showLoginError(e.message || 'Sign-in failed.');
-  } finally {
-    ui.loginSubmit.disabled = false;
-    ui.loginSubmit.textContent = 'Sign in';
-  }
-});
-
-function showLoginError(text) {
-  ui.loginError.textContent = text;
-  ui.loginError.hidden = false;
-}
-
-async function logout() {
-  try {
-    await api('POST', '/api/logout', {});
-  } catch {
-    /* signed out anyway from the page's point of view */
-  }
-  location.href = '/admin';
-}
-ui.logout.addEventListener('click', logout);
-ui.switchUser.addEventListener('click', logout);
+const signIn = wireSignIn({
+  form: ui.loginForm, why: ui.loginWhy, username: ui.username, password: ui.password, submit: ui.loginSubmit,
+  error: ui.loginError, usual: 'Sign in with an administrator account to see the live dashboard.',
+}, onSignedIn);
+ui.logout.addEventListener('click', () => signOut('/admin'));
+ui.switchUser.addEventListener('click', () => signOut('/admin'));
 
 // ---------- the WebSocket ----------
 
@@ -400,27 +363,31 @@ function keepFocus(id) {
   if (row && row.contains(document.activeElement)) ui.filter.focus();
 }
 
-async function retry(id) {
+/** Runs one action on a delivery: its buttons are disabled meanwhile, errors are said. */
+async function act(id, what, fn) {
   if (state.busy.has(id)) return;
   state.busy.add(id);
   renderDeliveries();
   try {
-    await api('POST', `/api/deliveries/${id}/retry`, {});
-    announce(`Delivery ${id} is back in the queue.`);
-    toast(`Delivery ${id} is back in the queue.`, 'ok', 3000);
+    await fn();
   } catch (e) {
-    actionError(e, 'Retry');
+    actionError(e, what);
   } finally {
     state.busy.delete(id);
     renderDeliveries();
   }
 }
 
-async function discard(id) {
-  if (state.busy.has(id)) return;
-  state.busy.add(id);
-  renderDeliveries();
-  try {
+function retry(id) {
+  return act(id, 'Retry', async () => {
+    await api('POST', `/api/deliveries/${id}/retry`, {});
+    announce(`Delivery ${id} is back in the queue.`);
+    toast(`Delivery ${id} is back in the queue.`, 'ok', 3000);
+  });
+}
+
+function discard(id) {
+  return act(id, 'Discard', async () => {
     await api('POST', `/api/deliveries/${id}/discard`, {});
     keepFocus(id);
     // Gone at once here; the next update agrees.
@@ -428,12 +395,7 @@ async function discard(id) {
     if (Number(ui.detail.dataset.delivery) === id) ui.detail.hidden = true;
     announce(`Delivery ${id} was discarded.`);
     toast(`Delivery ${id} was discarded; it will not be sent again.`, 'ok', 3000);
-  } catch (e) {
-    actionError(e, 'Discard');
-  } finally {
-    state.busy.delete(id);
-    renderDeliveries();
-  }
+  });
 }
 
 async function showDetail(id) {

@@ -52,6 +52,7 @@ try {
     const idle = await window(pid, []);
     const open = async () => {
         const c = await stack.client({ url: stack.wsUrl, origin: stack.origin, headers: { Cookie: cookie } });
+        await c.hello();
         await c.call({ type: 'admin', id: 1 });
         return c;
     };

@@ -475,7 +475,8 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
 /* ---- admin: the live dashboard's feed (docs/protocol.md, admin_feed.h) ---- */
 
 /* Needs the session cookie of an administrator, sent with the upgrade (the
- * Origin check at the upgrade keeps other sites out). No hello needed. */
+ * Origin check at the upgrade keeps other sites out), and a hello first,
+ * like every request (PROTOCOL.md). */
 static void do_admin(app *a, ws_session *pss, int64_t id)
 {
     ledger_user u;
@@ -548,12 +549,12 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
                 held || release || watch || hello || best || admin ? type : "unknown");
     if (hello)
         do_hello(a, pss, id, m);
-    else if (admin)
-        do_admin(a, pss, id);
-    else if (!watch && !held && !release && !best)
+    else if (!watch && !held && !release && !best && !admin)
         send_error(pss->c, id, OUT_BAD_REQUEST, "unknown request type", NULL);
     else if (!pss->hello)
         send_error(pss->c, id, OUT_HELLO_REQUIRED, NULL, NULL);
+    else if (admin)
+        do_admin(a, pss, id);
     else if (watch)
         do_watch(a, pss, id, m);
     else if (best)

@@ -198,9 +198,14 @@ it('a box-office user is refused, by the page and by the WebSocket', async () =>
         /* The page's own check aside, the server refuses the subscription. */
         const reply = await page.evaluate(() => new Promise((resolve) => {
             const ws = new WebSocket(`ws://${location.host}/ws`, 'seatmap.v1');
-            ws.onopen = () => ws.send(JSON.stringify({ type: 'admin', id: 1 }));
+            ws.onopen = () => {
+                ws.send(JSON.stringify({ type: 'hello', id: 1 }));
+                ws.send(JSON.stringify({ type: 'admin', id: 2 }));
+            };
             ws.onmessage = (ev) => {
-                resolve(JSON.parse(ev.data));
+                const m = JSON.parse(ev.data);
+                if (m.id !== 2) return;
+                resolve(m);
                 ws.close();
             };
         }));

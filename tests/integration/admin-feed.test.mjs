@@ -27,27 +27,36 @@ function admin(cookieHeader, server = stack.server) {
     return stack.client({ url: server.wsUrl, origin: server.origin, headers: cookieHeader ? { Cookie: cookieHeader } : {} });
 }
 
+/* A connection that said hello and subscribed: the reply. */
+async function subscribe(c) {
+    await c.hello();
+    return c.call({ type: 'admin', id: 1 });
+}
+
 const updates = (c) => c.events.filter((e) => e.type === 'admin');
 
 it('refused without a session and for the box-office role; nothing is pushed', async () => {
     const anon = await admin(null);
+    assert.equal((await anon.request({ type: 'admin', id: 1 })).code, 'hello_required');
+    await anon.hello();
     const r1 = await anon.request({ type: 'admin', id: 1 });
     assert.equal(r1.type, 'error');
     assert.equal(r1.code, 'unauthorized');
     assert.match(r1.message, /log in/);
 
     const bogus = await admin('seatmap_session=00112233');
+    await bogus.hello();
     assert.equal((await bogus.request({ type: 'admin', id: 1 })).code, 'unauthorized');
 
     await stack.addUser('clerk', 'boxoffice', 'clerk password 123');
     const clerkCookie = await stack.login('clerk', 'clerk password 123');
     const clerk = await admin(clerkCookie);
+    await clerk.hello();
     const r2 = await clerk.request({ type: 'admin', id: 7 });
     assert.equal(r2.type, 'error');
     assert.equal(r2.id, 7);
     assert.equal(r2.code, 'forbidden');
     /* The connection still works for the seat map. */
-    await clerk.hello();
     await clerk.watch('demo');
     await new Promise((res) => { setTimeout(res, 1500); });
     for (const c of [anon, bogus, clerk]) assert.equal(updates(c).length, 0, 'no admin update to a refused client');
@@ -55,7 +64,7 @@ it('refused without a session and for the box-office role; nothing is pushed', a
 
 it('an administrator gets about one update a second, with counts, processes, health', async () => {
     const c = await admin(cookie);
-    const ok = await c.call({ type: 'admin', id: 1 });
+    const ok = await subscribe(c);
     assert.equal(ok.user, stack.staff.user);
     assert.equal(ok.push_ms, 1000);
     await c.waitFor(() => updates(c).length >= 1, 3000, 'the first update at once');
@@ -88,13 +97,13 @@ it('an administrator gets about one update a second, with counts, processes, hea
 it('every process appears by its heartbeat; one that stops drops off', async () => {
     const second = await stack.addServer();
     const c = await admin(cookie);
-    await c.call({ type: 'admin', id: 1 });
+    await subscribe(c);
     const names = () => updates(c).at(-1)?.processes.map((p) => p.name) || [];
     await c.waitFor(() => names().length === 2, 8000, 'two processes');
     assert.ok(names().some((n) => n.endsWith(`:${second.port}`)), names().join(', '));
     /* The second process's own dashboard sees both too. */
     const c2 = await admin(cookie, second);
-    await c2.call({ type: 'admin', id: 1 });
+    await subscribe(c2);
     await c2.waitFor(() => updates(c2).at(-1)?.processes.length === 2, 8000, 'two processes from the second');
     await c2.close();
     await second.stop();
@@ -105,7 +114,7 @@ it('every process appears by its heartbeat; one that stops drops off', async () 
 it('logging out ends the feed with admin_end', { timeout: 60000 }, async () => {
     const mine = await stack.login();
     const c = await admin(mine);
-    await c.call({ type: 'admin', id: 1 });
+    await subscribe(c);
     await c.waitFor(() => updates(c).length >= 1, 3000, 'an update');
     const out = await stack.api('POST', '/api/logout', { cookie: mine, json: {} });
     assert.equal(out.status, 200, out.text);

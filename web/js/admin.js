@@ -12,6 +12,7 @@ import { $, el, formatDuration, renderConnection, toast } from './util.js';
 const PROTOCOL = 'seatmap.v1';
 const BACKOFF_MIN_MS = 400;
 const BACKOFF_MAX_MS = 15000;
+const TOKEN_KEY = 'seatmap.admin.buyer';
 
 const ui = {
   banner: $('#banner'),
@@ -151,7 +152,18 @@ function openLive() {
     return;
   }
   state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: 'admin', id: state.nextId++ }));
+  ws.onopen = () => {
+    // Every request needs a hello first (PROTOCOL.md); the page keeps its buyer token for
+    // the tab, so that reconnecting does not mint new identities.
+    let buyer = null;
+    try {
+      buyer = sessionStorage.getItem(TOKEN_KEY);
+    } catch {
+      /* private mode: a new one each time */
+    }
+    ws.send(JSON.stringify({ type: 'hello', id: state.nextId++, buyer }));
+    ws.send(JSON.stringify({ type: 'admin', id: state.nextId++ }));
+  };
   ws.onmessage = (ev) => {
     let msg;
     try {
@@ -179,7 +191,13 @@ function scheduleReconnect() {
 }
 
 function onMessage(msg) {
-  if (msg.type === 'ok') {
+  if (msg.type === 'ok' && msg.buyer) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, msg.buyer);
+    } catch {
+      /* private mode */
+    }
+  } else if (msg.type === 'ok') {
     state.attempt = 0;
     renderConnection(ui.conn, 'live');
   } else if (msg.type === 'error') {

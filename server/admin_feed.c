@@ -31,6 +31,7 @@
 #define FEED_KEY_ALL "sm:{procs}:all"
 #define FEED_KEY_PROC "sm:{procs}:p:"
 #define FEED_MAX_PROCS 256
+#define FEED_MAX_PROCS_TEXT "255" /* the last index of a ZREVRANGE of FEED_MAX_PROCS */
 #define FEED_FRAME_MAX (8u * 1024 * 1024)
 #define FEED_BEAT_MAX 64 * 1024
 
@@ -368,13 +369,13 @@ static void on_names(void *arg, redisReply *r)
 static void on_push(uv_timer_t *t)
 {
     admin_feed *f = t->data;
-    char since[24];
-    const char *argv[4] = {"ZRANGEBYSCORE", FEED_KEY_ALL, since, "+inf"};
+    /* The newest names; whether each is alive is its key's TTL, so clocks of
+     * other machines that disagree with ours change nothing. */
+    const char *argv[4] = {"ZREVRANGE", FEED_KEY_ALL, "0", FEED_MAX_PROCS_TEXT};
 
     recheck(f, sm_mono_ms());
     if (!f->nsubs || f->reading)
         return;
-    snprintf(since, sizeof(since), "%lld", (long long)sm_now_ms() - ADMIN_FEED_BEAT_TTL_MS);
     f->reading = 1;
     if (!rconn_up(f->conn) || rconn_command(f->conn, on_names, f, 4, argv, NULL))
         on_beats(f, NULL);

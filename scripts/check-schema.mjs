@@ -51,6 +51,11 @@ export function readSchema(dir) {
           .filter((c) => c && !CONSTRAINT.test(c))
           .map((c) => c.split(' ')[0].toLowerCase());
         tables.set(m[1].toLowerCase(), cols);
+      } else if ((m = /^ALTER TABLE (\w+) RENAME TO (\w+)/i.exec(s))) {
+        // SQLite changes a table's rules by building a new one and renaming it
+        const cols = tables.get(m[1].toLowerCase());
+        tables.delete(m[1].toLowerCase());
+        if (cols) tables.set(m[2].toLowerCase(), cols);
       } else if ((m = /^ALTER TABLE (\w+) ADD (?:COLUMN )?(\w+)/i.exec(s))) {
         tables.get(m[1].toLowerCase())?.push(m[2].toLowerCase());
       } else if ((m = /^ALTER TABLE (\w+) DROP (?:COLUMN )?(\w+)/i.exec(s))) {

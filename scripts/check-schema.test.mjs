@@ -35,3 +35,13 @@ test('a table, an index or a migration in one engine only is caught', () => {
   assert.ok(diffs.includes('table u only in SQLite'));
   assert.ok(diffs.includes('index u_by_id only in SQLite'));
 });
+
+test('a table rebuilt under a new name and renamed back is the same table', () => {
+  const rebuild = 'CREATE TABLE t_new (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);\n' +
+    'INSERT INTO t_new SELECT id, v FROM t;\nDROP TABLE t;\nALTER TABLE t_new RENAME TO t;\n' +
+    'CREATE INDEX t_by_v ON t (v);\n';
+  assert.deepEqual(pair({ '001_a.sql': base, '002_b.sql': rebuild }, { '001_a.sql': basePg, '002_b.sql': 'SELECT 1;\n' }), []);
+  const wrong = rebuild.replace('v TEXT', 'v TEXT, w TEXT');
+  assert.match(pair({ '001_a.sql': base, '002_b.sql': wrong }, { '001_a.sql': basePg, '002_b.sql': 'SELECT 1;\n' }).join('\n'),
+    /table t: SQLite \(id, v, w\), PostgreSQL \(id, v\)/);
+});

@@ -36,6 +36,6 @@ http_handler api_best;
 
 http_handler api_metrics; /* api_metrics.c: GET /metrics, Prometheus text format */
 http_handler api_webhooks_create, api_webhooks_list, api_webhooks_delete;
-http_handler api_webhooks_deliveries, api_delivery_retry;
+http_handler api_webhooks_deliveries, api_delivery_get, api_delivery_retry, api_delivery_discard;
 
 #endif

@@ -42,6 +42,8 @@ typedef struct ws_session {
     int64_t refused_since; /* when this second of counting began */
     int flood_seconds;     /* seconds running, before this one, over the flood bound */
     int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
+    char session_hash[AUTH_HASH_HEX + 1]; /* of the staff session cookie at the upgrade, or "" */
+    int admin;                            /* subscribed to the admin dashboard's feed */
 } ws_session;
 
 /* Open WebSocket connections of this process. */

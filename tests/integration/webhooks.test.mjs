@@ -11,11 +11,11 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import {
-    startStack, testWithLogs, seatPool, passDeadline, waitUntil, freePort, seatmapdCli, httpRequest,
+    startStack, testWithLogs, seatPool, passDeadline, waitUntil, seatmapdCli, httpRequest,
 } from '../lib/stack.mjs';
+import { startReceiver } from '../lib/receiver.mjs';
 
 const FLAGS = ['--webhook-backoff-ms', '100', '--webhook-timeout-ms', '1000',
     '--webhook-max-attempts', '8'];
@@ -23,55 +23,6 @@ let stack;
 let pool;
 let cookie;
 const it = testWithLogs(() => stack);
-
-/* A receiver on a fixed port: mode(req) says 'ok' (200), 'fail' (500) or
- * 'hang' (never answers); stop() makes the port refuse connections. */
-async function startReceiver() {
-    const port = await freePort();
-    const rec = {
-        port,
-        url: `http://127.0.0.1:${port}`,
-        got: [], // 2xx answered: {path, headers, body}
-        tries: 0,
-        hanging: new Set(),
-        mode: () => 'ok',
-        server: null,
-        start() {
-            return new Promise((resolve) => {
-                rec.server = http.createServer((req, res) => {
-                    let body = '';
-                    req.setEncoding('utf8');
-                    req.on('data', (c) => { body += c; });
-                    req.on('end', () => {
-                        rec.tries++;
-                        const m = rec.mode(req, body);
-                        if (m === 'hang') {
-                            rec.hanging.add(res);
-                            return;
-                        }
-                        if (m === 'ok') rec.got.push({ path: req.url, headers: req.headers, body });
-                        res.writeHead(m === 'ok' ? 204 : 500);
-                        res.end();
-                    });
-                });
-                rec.server.listen(port, '127.0.0.1', resolve);
-            });
-        },
-        stop() {
-            for (const r of rec.hanging) r.destroy();
-            rec.hanging.clear();
-            return new Promise((resolve) => {
-                rec.server.close(() => resolve());
-                rec.server.closeAllConnections();
-            });
-        },
-        ids(path) {
-            return new Set(rec.got.filter((g) => !path || g.path === path).map((g) => g.headers['webhook-id']));
-        },
-    };
-    await rec.start();
-    return rec;
-}
 
 async function addWebhook(url, events) {
     const r = await stack.api('POST', '/api/webhooks', { cookie, json: { url, events } });

@@ -26,14 +26,14 @@
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
 set -euo pipefail
 
-usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report|soak [--smoke]" >&2; exit 1; }
+usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak [--smoke]" >&2; exit 1; }
 [ $# -ge 1 ] || usage
 scenario=$1; shift
 smoke=0
 for a in "$@"; do
   case $a in --smoke) smoke=1 ;; *) usage ;; esac
 done
-case $scenario in fanout|holds|expiry|snapshot|idle|best|all|report|soak) ;; *) usage ;; esac
+case $scenario in fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 SEATMAPD=${SEATMAPD:-$root/build/seatmapd}
@@ -154,6 +154,11 @@ run_fanout() {
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
   if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
   dur=${BENCH_DURATION:-$dur}
+  # BENCH_FANOUT_RATE=3000 offers more changes than the server can fan out
+  # (overload); each buyer holds at most max_seats - 1 seats for hold_ms, so
+  # the buyers scale with the rate.
+  rate=${BENCH_FANOUT_RATE:-$rate}
+  buyers=${BENCH_FANOUT_BUYERS:-$(( buyers * (rate > 1000 ? rate : 1000) / 1000 ))}
   for w in "${sizes[@]}"; do
     start_server "fanout-$w" 120
     bench "fanout-$w" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
@@ -178,6 +183,18 @@ run_expiry() {
   start_server expiry "$ttl" --rate 100000
   bench expiry expiry --watchers "$w" --holds "$holds" --junk "$junk"
   stop_server
+}
+
+# The reconnect storm: watchers of the stadium, the server restarts, all come
+# back with `since` (resume) and without (a snapshot each). bench/storm.mjs
+# starts its own seatmapd processes on this Redis and database.
+run_storm() {
+  local watchers=${BENCH_STORM_WATCHERS:-10000}
+  [ $smoke = 1 ] && watchers=50
+  echo "== storm" >&2
+  redis-cli -p "$rport" flushall >/dev/null
+  node "$root/bench/storm.mjs" --seatmapd "$SEATMAPD" --redis-port "$rport" --db "$tmp/bench.db" \
+    --watchers "$watchers" | tee -a "$out/results-storm.txt" || failed=1
 }
 
 run_snapshot() {
@@ -320,7 +337,7 @@ EOF
 if [ "$scenario" = report ]; then load_before=$(cut -d' ' -f1-3 /proc/loadavg); report; exit 0; fi
 
 # A scenario's results replace its previous ones; the report shows them all.
-for s in fanout holds expiry snapshot idle best; do
+for s in fanout holds expiry snapshot idle best storm; do
   if [ "$scenario" = all ] || [ "$scenario" = $s ]; then : >"$out/results-$s.txt"; fi
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

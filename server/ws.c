@@ -455,7 +455,8 @@ static int64_t since_of(const cJSON *m)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "since");
     if (!v || cJSON_IsNull(v))
         return -1;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+        v->valuedouble != (double)sm_json_int(v->valuedouble, -2))
         return -2;
     return sm_json_int(v->valuedouble, -2);
 }

@@ -115,6 +115,7 @@ const live = new LiveConnection({
     afterSeatChange();
     refreshSoon();
   },
+  onResume: () => refreshHolds(),
 });
 
 // ---------- banner ----------

@@ -194,7 +194,7 @@ run_storm() {
   echo "== storm" >&2
   redis-cli -p "$rport" flushall >/dev/null
   node "$root/bench/storm.mjs" --seatmapd "$SEATMAPD" --redis-port "$rport" --db "$tmp/bench.db" \
-    --watchers "$watchers" | tee -a "$out/results-storm.txt" || failed=1
+    --watchers "$watchers" --modes "${BENCH_STORM_MODES:-snapshot,since}" | tee -a "$out/results-storm.txt" || failed=1
 }
 
 run_snapshot() {

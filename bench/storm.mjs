@@ -72,9 +72,19 @@ class Watcher {
             const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ['seatmap.v1'], { perMessageDeflate: false });
             this.ws = ws;
             this.synced = false;
-            ws.on('error', reject);
-            ws.on('close', () => resolve());
+            let opened = false;
+            /* refused or reset before it opened (a full accept queue): try
+             * again a little later, as a page does */
+            const retry = () => {
+                if (opened) return;
+                opened = true;
+                setTimeout(() => this.connect(port, useSince, onSync, want).then(resolve, reject),
+                    100 + Math.random() * 200);
+            };
+            ws.on('error', retry);
+            ws.on('close', retry);
             ws.on('open', () => {
+                opened = true;
                 const hello = { type: 'hello', id: 1 };
                 if (this.buyer) hello.buyer = this.buyer;
                 ws.send(JSON.stringify(hello));
@@ -121,6 +131,7 @@ async function storm(mode) {
     const onSync = () => { if (++synced === N) allSynced(performance.now()); };
     await inBatches(ws, 500, (w) => w.connect(port, false, onSync, () => seq0));
     await done;
+    console.error(`storm ${mode}: ${N} watchers in sync; restarting the server`);
     const restart = srv.p.pid;
     /* The restart: SIGTERM (1001 to every watcher), a new process on the port. */
     const exited = new Promise((r) => srv.p.once('exit', r));
@@ -128,7 +139,9 @@ async function storm(mode) {
     await exited;
     srv = await startServer(port);
     const t0 = srv.listenedAt;
+    const cpuListen = cpuMs(srv.p.pid);
     const seq1 = await showSeq(port);
+    for (const w of ws) w.bytes = 0;
     synced = 0;
     done = new Promise((r) => { allSynced = r; });
     const genCpu0 = process.cpuUsage();
@@ -140,7 +153,8 @@ async function storm(mode) {
     const snaps = ws.reduce((a, w) => a + w.snapshots, 0) - N;
     const bytes = ws.reduce((a, w) => a + w.bytes, 0);
     console.log(`result storm label=storm-${mode} watchers=${N} mode=${mode} restarted_pid=${restart} ` +
-        `all_in_sync_ms=${(tEnd - t0).toFixed(0)} server_cpu_ms=${cpu.toFixed(0)} resumed=${resumed} ` +
+        `all_in_sync_ms=${(tEnd - t0).toFixed(0)} server_cpu_ms=${cpu.toFixed(0)} ` +
+        `server_cpu_start_ms=${cpuListen.toFixed(0)} storm_cpu_ms=${(cpu - cpuListen).toFixed(0)} resumed=${resumed} ` +
         `snapshots=${snaps} bytes_in=${bytes} gen_cpu_ms=${((gen.user + gen.system) / 1000).toFixed(0)}`);
     for (const w of ws) w.ws.terminate();
     const gone = new Promise((r) => srv.p.once('exit', r));

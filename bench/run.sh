@@ -286,7 +286,7 @@ run_soak() {
 # The Markdown report from the result lines.
 report() {
   local md=$out/results.md dat=$out/fanout.dat files=() s
-  for s in fanout holds expiry snapshot idle best; do
+  for s in fanout holds expiry snapshot idle best storm; do
     if [ -s "$out/results-$s.txt" ]; then files+=("$out/results-$s.txt"); fi
   done
   [ ${#files[@]} -gt 0 ] || { echo "run.sh: no scenario produced a result" >&2; exit 1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - the seatmap benchmarks, one command each.
 #
-#   bench/run.sh fanout|holds|expiry|snapshot|idle|best|all [--smoke]
+#   bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all [--smoke]
 #   bench/run.sh report       # rebuilds results.md and the plot from the result lines
 #   bench/run.sh soak         # SOAK_SECONDS (default 180) of mixed traffic on the demo
 #                             # show; RSS and fds must stay flat (bench/soak.mjs)

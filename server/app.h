@@ -57,6 +57,9 @@ typedef struct app {
     uv_timer_t ready_timer;                /* --reuse-port: listen once every show is loaded */
     int ready_pending;
     int64_t ready_deadline_ms;
+    /* the last database probe (api_health.c), reused for a second */
+    int db_up;
+    int64_t db_probed_ms;
 } app;
 
 #endif

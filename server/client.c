@@ -46,6 +46,7 @@ struct client {
     client_hub *hub;
     char buyer_id[CLIENT_BUYER_ID_MAX + 1];
     client *buyer_next, *buyer_prev; /* connections of the same buyer */
+    client_wire wire;                /* how its seat events are encoded */
 };
 
 static void want_write(client *c);
@@ -146,6 +147,16 @@ const char *client_buyer_id(const client *c)
     return c->buyer_id;
 }
 
+void client_set_wire(client *c, client_wire wire)
+{
+    c->wire = wire;
+}
+
+client_wire client_get_wire(const client *c)
+{
+    return c->wire;
+}
+
 /* ---- the queue ---- */
 
 /* Doubles the ring (keeping order); 0 or -1 when it is as large as allowed. */
@@ -167,11 +178,21 @@ static int lane_grow(lane *l)
     return 0;
 }
 
+static int is_ws_frame(const frame *f)
+{
+    return f->mode == FRAME_TEXT || f->mode == FRAME_BINARY;
+}
+
+static enum lws_write_protocol ws_write_mode(const frame *f)
+{
+    return f->mode == FRAME_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+}
+
 /* Frames and bytes written, by protocol (metrics.h); an HTTP body counts as
  * one frame, when its last chunk goes out. */
 static void count_sent(const frame *f, size_t bytes, int whole)
 {
-    const char *proto = f->mode == FRAME_TEXT ? "websocket" : "http";
+    const char *proto = is_ws_frame(f) ? "websocket" : "http";
     if (whole)
         metrics_inc(M_FRAMES_SENT, proto);
     metrics_add(M_SENT_BYTES, proto, (double)bytes);
@@ -222,7 +243,7 @@ static lane_item queue_pop(client *c, lane *l)
  * then closed at the next writeable). */
 static int write_now(client *c, frame *f)
 {
-    if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) {
+    if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, ws_write_mode(f)) < (int)f->len) {
         c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
         want_write(c);
         return -1;
@@ -255,7 +276,7 @@ static void settle_inflight(client *c)
 /* Can a frame go out now, ahead of nothing? */
 static int can_write_now(client *c, const frame *f)
 {
-    return c->wsi && f->mode == FRAME_TEXT && !c->in_writeable && !c->prio.count &&
+    return c->wsi && is_ws_frame(f) && !c->in_writeable && !c->prio.count &&
            !lws_partial_buffered(c->wsi);
 }
 
@@ -404,7 +425,7 @@ static int write_one(client *c)
     {
         lane_item it = queue_pop(c, l);
         rc = lws_write(c->wsi, it.f->buf + LWS_PRE, it.f->len,
-                       it.f->mode == FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_HTTP_HEADERS);
+                       is_ws_frame(it.f) ? ws_write_mode(it.f) : LWS_WRITE_HTTP_HEADERS);
         if (rc >= 0)
             count_sent(it.f, it.f->len, 1);
         frame_unref(it.f);

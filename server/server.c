@@ -30,7 +30,8 @@
 
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
-    {"seatmap.v1", ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {WS_PROTOCOL_V1, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {WS_PROTOCOL_V2, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -12,6 +12,7 @@
 
 #include "map.h"
 #include "outcome.h"
+#include "proto_v2.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -43,10 +44,11 @@ struct watcher {
     int64_t sent_seq;     /* the seq the client has once its frames are written */
 };
 
-/* A merged delta from `from` to the flushed seq, shared by every watcher
- * that is at `from`. */
+/* A merged delta from `from` to the flushed seq in one encoding, shared by
+ * every watcher of that encoding that is at `from`. */
 typedef struct catchup {
     int64_t from;
+    client_wire wire;
     frame *f;
 } catchup;
 
@@ -61,7 +63,7 @@ struct show {
     char *flushed; /* as of flushed_seq: what watchers have */
     int64_t seq, flushed_seq;
     int64_t last_flush_mono;
-    frame *snapshot;                      /* shared snapshot (hold null) of flushed_seq, or NULL */
+    frame *snapshot[CLIENT_WIRE_COUNT];   /* shared (hold null) of flushed_seq, or NULL */
     show_backlog *changes;                /* recent changes, for merged deltas (owned) */
     catchup catchups[SHOW_CATCHUP_CACHE]; /* of flushed_seq */
     size_t ncatchups;
@@ -88,6 +90,7 @@ struct show {
 };
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);
+static void drop_shared_snapshot(show *s);
 
 /* ---- holds ---- */
 
@@ -217,9 +220,7 @@ static void show_free(show *s)
     venue_free(s->venue);
     frame_unref(s->layout);
     frame_unref(s->layout_gz);
-    frame_unref(s->snapshot);
-    for (i = 0; i < s->ncatchups; i++)
-        frame_unref(s->catchups[i].f);
+    drop_shared_snapshot(s);
     show_backlog_free(s->changes);
     free(s->merge_idx);
     free(s->merge_st);
@@ -658,51 +659,63 @@ void show_apply_result(show *s, const store_result *res, const char *who)
 
 /* ---- fan-out ---- */
 
-/* A snapshot frame of the flushed state with this hold (or null); NULL
- * when out of memory. */
-static frame *build_snapshot(show *s, const hold *h)
+/* A snapshot frame of the flushed state with this hold (or null), in the
+ * connection's encoding; NULL when out of memory. */
+static frame *build_snapshot(show *s, const hold *h, client_wire wire)
 {
     frame *f = NULL;
-    sm_buf b;
+    sm_buf b, hj;
     sm_buf_init(&b, s->nseats + 4096 + 64 * 1024);
-    if (sm_buf_printf(&b, "{\"type\":\"snapshot\",\"show\":\"%s\",\"seq\":%lld,\"seats\":\"", s->id,
-                      (long long)s->flushed_seq) == 0 &&
-        sm_buf_add(&b, s->flushed, s->nseats) == 0 && sm_buf_adds(&b, "\",\"hold\":") == 0 &&
-        show_hold_json(s, h, &b) == 0 && sm_buf_addc(&b, '}') == 0)
+    if (wire == CLIENT_WIRE_V2) {
+        sm_buf_init(&hj, 64 * 1024);
+        if ((!h || show_hold_json(s, h, &hj) == 0) &&
+            proto_v2_snapshot(&b, s->id, s->flushed_seq, s->flushed, s->nseats,
+                              h ? hj.data : NULL) == 0)
+            f = frame_new_mode(FRAME_BINARY, b.data, b.len);
+        sm_buf_free(&hj);
+    } else if (sm_buf_printf(&b, "{\"type\":\"snapshot\",\"show\":\"%s\",\"seq\":%lld,\"seats\":\"",
+                             s->id, (long long)s->flushed_seq) == 0 &&
+               sm_buf_add(&b, s->flushed, s->nseats) == 0 && sm_buf_adds(&b, "\",\"hold\":") == 0 &&
+               show_hold_json(s, h, &b) == 0 && sm_buf_addc(&b, '}') == 0) {
         f = frame_new(b.data, b.len);
+    }
     sm_buf_free(&b);
     return f;
 }
 
-/* The flushed state changed: the shared snapshot and merged deltas are
+/* The flushed state changed: the shared snapshots and merged deltas are
  * stale. */
 static void drop_shared_snapshot(show *s)
 {
     size_t i;
-    frame_unref(s->snapshot);
-    s->snapshot = NULL;
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++) {
+        frame_unref(s->snapshot[i]);
+        s->snapshot[i] = NULL;
+    }
     for (i = 0; i < s->ncatchups; i++)
         frame_unref(s->catchups[i].f);
     s->ncatchups = 0;
 }
 
 /* Watchers without a hold (nearly all of them) share one snapshot frame per
- * flushed seq: a thousand joiners of a 60k-seat show cost one build. A
+ * flushed seq and encoding: a thousand joiners of a 60k-seat show cost one
+ * build. A
  * watcher whose previous frame is still unsent gets it when that one is
  * written (on_drain). */
 static void send_snapshot(show *s, watcher *w)
 {
     const hold *h = show_hold_of(s, client_buyer_id(w->c));
+    client_wire wire = client_get_wire(w->c);
     frame *f;
 
     if (client_bulk_pending(w->c, w))
         return;
     if (!h) {
-        if (!s->snapshot)
-            s->snapshot = build_snapshot(s, NULL);
-        f = s->snapshot ? frame_ref(s->snapshot) : NULL;
+        if (!s->snapshot[wire])
+            s->snapshot[wire] = build_snapshot(s, NULL, wire);
+        f = s->snapshot[wire] ? frame_ref(s->snapshot[wire]) : NULL;
     } else {
-        f = build_snapshot(s, h);
+        f = build_snapshot(s, h, wire);
     }
     if (!f)
         return;
@@ -715,17 +728,25 @@ static void send_snapshot(show *s, watcher *w)
 
 /*
  * The one place a delta is encoded: the changes from `from` to `to` (the
- * flushed seq), the seats idx[0..n) with their flushed state. Used for the
- * tick's shared delta and for merged ones (a watcher that fell behind, a
- * resumed watch). NULL when it cannot be built.
+ * flushed seq), the seats idx[0..n) (each once, in any order) with their
+ * flushed state, for one wire protocol. Used for the tick's shared delta and
+ * for merged ones (a watcher that fell behind, a resumed watch). NULL when
+ * it cannot be built.
  */
-static frame *encode_delta(show *s, int64_t from, int64_t to, const uint32_t *idx, size_t n)
+static frame *encode_delta(show *s, client_wire wire, int64_t from, int64_t to, const uint32_t *idx,
+                           size_t n)
 {
     sm_buf b;
-    frame *f;
+    frame *f = NULL;
     size_t i;
 
     sm_buf_init(&b, 64u * 1024 * 1024);
+    if (wire == CLIENT_WIRE_V2) {
+        if (proto_v2_delta(&b, s->id, from, to, s->flushed, s->nseats, idx, n) == 0)
+            f = frame_new_mode(FRAME_BINARY, b.data, b.len);
+        sm_buf_free(&b);
+        return f;
+    }
     sm_buf_printf(&b, "{\"type\":\"delta\",\"show\":\"%s\",\"from\":%lld,\"seq\":%lld,\"seats\":[",
                   s->id, (long long)from, (long long)to);
     for (i = 0; i < n; i++)
@@ -737,17 +758,17 @@ static frame *encode_delta(show *s, int64_t from, int64_t to, const uint32_t *id
     return f;
 }
 
-/* The merged delta from `from` to the flushed seq (shared by every watcher
- * at that seq), a new reference; NULL when the backlog no longer reaches
- * back that far (or out of memory). */
-static frame *merged_delta(show *s, int64_t from)
+/* The merged delta from `from` to the flushed seq in one encoding (shared
+ * by every watcher of it at that seq), a new reference; NULL when the
+ * backlog no longer reaches back that far (or out of memory). */
+static frame *merged_delta(show *s, int64_t from, client_wire wire)
 {
     frame *f;
     long n;
     size_t i;
 
     for (i = 0; i < s->ncatchups; i++)
-        if (s->catchups[i].from == from)
+        if (s->catchups[i].from == from && s->catchups[i].wire == wire)
             return frame_ref(s->catchups[i].f);
     if (!s->merge_idx) {
         s->merge_idx = malloc(sizeof(*s->merge_idx) * (s->nseats + 1));
@@ -764,9 +785,9 @@ static frame *merged_delta(show *s, int64_t from)
                            s->nseats + 1);
     if (n < 0)
         return NULL;
-    f = encode_delta(s, from, s->flushed_seq, s->merge_idx, (size_t)n);
+    f = encode_delta(s, wire, from, s->flushed_seq, s->merge_idx, (size_t)n);
     if (f && s->ncatchups < SHOW_CATCHUP_CACHE)
-        s->catchups[s->ncatchups++] = (catchup){from, frame_ref(f)};
+        s->catchups[s->ncatchups++] = (catchup){from, wire, frame_ref(f)};
     return f;
 }
 
@@ -782,7 +803,7 @@ static void catch_up(show *s, watcher *w, const char *reason)
     }
     if (w->sent_seq == s->flushed_seq || client_bulk_pending(w->c, w))
         return;
-    f = merged_delta(s, w->sent_seq);
+    f = merged_delta(s, w->sent_seq, client_get_wire(w->c));
     if (!f) {
         w->need_snapshot = 1;
         send_snapshot(s, w);
@@ -806,10 +827,11 @@ static void on_drain(client *c, void *tag)
 
 static void flush(show *s)
 {
-    frame *f;
+    frame *f[CLIENT_WIRE_COUNT] = {NULL};
     watcher *w;
-    size_t i, n = 0, shed = 0;
+    size_t i, n = 0, shed = 0, sent = 0;
     int64_t from = s->flushed_seq;
+    int lost = 0;
 
     /* The seats that really changed (not changed and back within the tick),
      * compacted into the front of dirty[]. */
@@ -825,31 +847,36 @@ static void flush(show *s)
     s->flushed_seq = s->seq;
     s->last_flush_mono = sm_mono_ms();
     drop_shared_snapshot(s);
-    f = encode_delta(s, from, s->seq, s->dirty, n);
-    if (!f) {
-        show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
-        return;
-    }
-    metrics_inc(M_DELTAS, NULL);
-    metrics_add(M_DELTA_SEATS, NULL, (double)n);
-    n = 0;
+    /* each encoding is built once, when its first watcher needs it */
     for (w = s->watchers; w; w = w->next) {
+        client_wire wire = client_get_wire(w->c);
         if (w->need_snapshot)
             continue;
         if (client_bulk_pending(w->c, w)) {
             shed++; /* it gets one merged delta once that frame is out */
         } else if (w->sent_seq == from) {
+            if (!f[wire] && !(f[wire] = encode_delta(s, wire, from, s->seq, s->dirty, n))) {
+                lost = 1;
+                break;
+            }
             w->sent_seq = s->flushed_seq;
-            client_send_bulk(w->c, f, w);
-            n++;
+            client_send_bulk(w->c, f[wire], w);
+            sent++;
         } else {
             catch_up(s, w, "drain");
         }
     }
-    metrics_add(M_DELTA_FRAMES, NULL, (double)n);
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++)
+        frame_unref(f[i]);
+    if (lost) {
+        show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
+        return;
+    }
+    metrics_inc(M_DELTAS, NULL);
+    metrics_add(M_DELTA_SEATS, NULL, (double)n);
+    metrics_add(M_DELTA_FRAMES, NULL, (double)sent);
     if (shed)
         metrics_add(M_DELTAS_SHED, NULL, (double)shed);
-    frame_unref(f);
 }
 
 /* Makes what watchers have equal to the cache without a delta (everyone is

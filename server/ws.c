@@ -1,5 +1,7 @@
 /*
- * ws.c - the WebSocket protocol callback and the requests of seatmap.v1.
+ * ws.c - the WebSocket protocol callback and the requests of seatmap.v1 and
+ * seatmap.v2 (the same requests; v2 differs only in how show.c encodes seat
+ * events, which the connection's client records).
  *
  * The callback is a thin dispatcher over the per-connection session: it
  * parses each complete message with cJSON, answers hello and watch itself
@@ -633,6 +635,9 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
     pss->c = client_new(wsi, a->cfg.max_queue);
     if (!pss->c)
         return -1;
+    /* the subprotocol chosen at the handshake: v1 unless it asked for v2 */
+    if (strcmp(lws_get_protocol(wsi)->name, WS_PROTOCOL_V2) == 0)
+        client_set_wire(pss->c, CLIENT_WIRE_V2);
     pss->tokens = a->cfg.rate * 2;
     pss->tokens_at = sm_mono_ms();
     http_client_addr(wsi, pss->addr, sizeof(pss->addr));

@@ -1,5 +1,6 @@
 /*
- * ws.h - the buyer's WebSocket protocol, `seatmap.v1` on /ws (PROTOCOL.md):
+ * ws.h - the buyer's WebSocket protocol, `seatmap.v1` and `seatmap.v2` on /ws
+ * (PROTOCOL.md, docs/protocol.md):
  * hello, watch, hold, release; replies and errors; the frame size limit and
  * the per-connection rate limit. Seat changes and snapshots are sent by
  * show.c to the connection's client (client.h).
@@ -17,6 +18,12 @@
  * switches identity now and then needs two or three; a script that mints
  * one per hold needs hundreds. Going back to one already used is free. */
 #define WS_MAX_IDENTITIES 3
+
+/* The subprotocols of /ws: the same requests and replies; v2 sends
+ * snapshots and deltas as binary messages (proto_v2.h). A client that names
+ * none gets v1. */
+#define WS_PROTOCOL_V1 "seatmap.v1"
+#define WS_PROTOCOL_V2 "seatmap.v2"
 
 /* Per connection (lws allocates it, zeroed, and frees it after CLOSED). */
 typedef struct ws_session {

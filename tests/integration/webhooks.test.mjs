@@ -79,6 +79,14 @@ async function addWebhook(url, events) {
     return r.json;
 }
 
+/* One sample of this process's /metrics, e.g. metric('seatmap_webhook_failures_total{reason="dead"}'). */
+async function metric(series) {
+    const r = await stack.api('GET', '/metrics');
+    assert.equal(r.status, 200, r.text);
+    const line = r.text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 async function removeWebhook(id) {
     const r = await stack.api('DELETE', `/api/webhooks/${id}`, { cookie });
     assert.equal(r.status, 200, r.text);
@@ -182,6 +190,9 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
     let healthy = false;
     rec.mode = () => (healthy ? 'ok' : 'fail');
     const hook = await addWebhook(`${rec.url}/x`, ['hold.created']);
+    const failed0 = await metric('seatmap_webhook_failures_total{reason="failed"}');
+    const dead0 = await metric('seatmap_webhook_failures_total{reason="dead"}');
+    const delivered0 = await metric('seatmap_webhook_deliveries_total');
     const buyer = await stack.buyer();
     await buyer.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
     let dead;
@@ -195,6 +206,9 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
     assert.equal(dead.last_error, 'HTTP 500');
     assert.equal(dead.next_attempt_at, null);
     assert.equal(rec.tries, 8, 'exactly the configured attempts');
+    /* what an operator's dashboard shows: 8 failed attempts, the last of them made it dead */
+    assert.equal(await metric('seatmap_webhook_failures_total{reason="failed"}') - failed0, 8);
+    assert.equal(await metric('seatmap_webhook_failures_total{reason="dead"}') - dead0, 1);
     const none = await stack.api('GET', `/api/webhooks/${hook.id}/deliveries?status=ok`, { cookie });
     assert.deepEqual(none.json, []);
 
@@ -211,6 +225,10 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
         const ok = await stack.api('GET', `/api/webhooks/${hook.id}/deliveries?status=ok`, { cookie });
         return ok.json?.some((d) => d.id === dead.id && d.attempts === 9);
     }, 5000, 'listed as ok');
+    assert.equal(await metric('seatmap_webhook_deliveries_total') - delivered0, 1, 'counted as delivered');
+    /* the depth is measured in Redis on the queue's poll, so it lags a little */
+    await waitUntil(async () => (await metric('seatmap_webhook_queue_depth')) === 0, 10000,
+        'a queue depth of 0 once nothing is left waiting');
     const again = await stack.api('POST', `/api/deliveries/${dead.id}/retry`, { cookie });
     assert.equal(again.status, 409, again.text);
     await removeWebhook(hook.id);

@@ -788,6 +788,9 @@ static void fanout_reply(bench *b, long i, const pend *p, int ok, const char *co
     (void)code;
     (void)cl;
     if (p->kind == K_HOLD) {
+        /* a buyer's answer under fan-out load (docs/benchmarks.md) */
+        if (p->t >= b->win_start && p->t < b->win_end)
+            hist_add(&b->rtt_hold, now_us() - p->t);
         if (ok) {
             s->state = 2;
             if (p->t >= b->win_start && p->t < b->win_end)
@@ -928,6 +931,7 @@ int bench_fanout(bench *b)
            b->o.label, b->o.watchers, b->o.buyers, b->o.rate, achieved, b->o.duration,
            (unsigned long long)b->changes_win, (unsigned long long)b->gen_skipped);
     print_hist("lat_ms", &b->lat, 1000.0);
+    print_hist("hold_rtt_ms", &b->rtt_hold, 1000.0);
     print_watcher_totals(b, b->changes_win);
     print_cpu(b, &a, &z);
     printf(" hold_ok=%llu hold_err=%llu rel_ok=%llu rel_err=%llu unmatched=%llu errors=%llu "

@@ -53,9 +53,20 @@ function row(s) {
       get("retries_per_pick"), get("seat_unavailable"), get("client_doubles"),
       get("redis_doubles"), cpu(get("server_cpu_pct")), get("server_us_per_pick_and_release"),
       cpu(get("redis_cpu_pct"))) oth()
+  if (s == "storm")
+    return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |", get("watchers"), get("mode"),
+      get("all_in_sync_ms"), get("server_cpu_ms"), get("storm_cpu_ms"), get("resumed"),
+      get("snapshots"), get("bytes_in"), get("gen_cpu_ms"))
   return ""
 }
 END {
+  if ("storm" in rows) {
+    print "## Reconnect storm: the server restarts under its watchers\n"
+    print "Target: 10k watchers of the stadium all in sync <= 2 s after the new process listens, < 1 core-second.\n"
+    print "| watchers | reconnect | all in sync ms | server CPU ms (from start) | of it the storm ms | resumed | snapshots | bytes to watchers | generator CPU ms |"
+    print "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf "%s\n", rows["storm"]
+  }
   if ("fanout" in rows) {
     print "## 1. Fan-out: change -> arrival at every watcher\n"
     print "Target: 10k watchers at 1,000 changes/s, p99 <= 150 ms, nothing lost, server <= 100 % of one core.\n"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - the seatmap benchmarks, one command each.
 #
-#   bench/run.sh fanout|holds|expiry|snapshot|idle|best|all [--smoke]
+#   bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all [--smoke]
 #   bench/run.sh report       # rebuilds results.md and the plot from the result lines
 #   bench/run.sh soak         # SOAK_SECONDS (default 180) of mixed traffic on the demo
 #                             # show; RSS and fds must stay flat (bench/soak.mjs)
@@ -29,14 +29,14 @@
 # BENCH_EXPIRY_HOLDS=N changes the size of the expiry wave (default 10,000).
 set -euo pipefail
 
-usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|all|report|soak [--smoke]" >&2; exit 1; }
+usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak [--smoke]" >&2; exit 1; }
 [ $# -ge 1 ] || usage
 scenario=$1; shift
 smoke=0
 for a in "$@"; do
   case $a in --smoke) smoke=1 ;; *) usage ;; esac
 done
-case $scenario in fanout|holds|expiry|snapshot|idle|best|all|report|soak) ;; *) usage ;; esac
+case $scenario in fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 SEATMAPD=${SEATMAPD:-$root/build/seatmapd}
@@ -169,6 +169,11 @@ run_fanout() {
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
   if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
   dur=${BENCH_DURATION:-$dur}
+  # BENCH_FANOUT_RATE=3000 offers more changes than the server can fan out
+  # (overload); each buyer holds at most max_seats - 1 seats for hold_ms, so
+  # the buyers scale with the rate.
+  rate=${BENCH_FANOUT_RATE:-$rate}
+  buyers=${BENCH_FANOUT_BUYERS:-$(( buyers * (rate > 1000 ? rate : 1000) / 1000 ))}
   for w in "${sizes[@]}"; do
     for wire in "${wires[@]}"; do
       start_server "$(wname "fanout-$w" "$wire")" 120
@@ -198,6 +203,18 @@ run_expiry() {
     bench "$(wname expiry "$wire")" expiry --watchers "$w" --holds "$holds" --junk "$junk" --wire "$wire"
     stop_server
   done
+}
+
+# The reconnect storm: watchers of the stadium, the server restarts, all come
+# back with `since` (resume) and without (a snapshot each). bench/storm.mjs
+# starts its own seatmapd processes on this Redis and database.
+run_storm() {
+  local watchers=${BENCH_STORM_WATCHERS:-10000}
+  [ $smoke = 1 ] && watchers=50
+  echo "== storm" >&2
+  redis-cli -p "$rport" flushall >/dev/null
+  node "$root/bench/storm.mjs" --seatmapd "$SEATMAPD" --redis-port "$rport" --db "$tmp/bench.db" \
+    --watchers "$watchers" --modes "${BENCH_STORM_MODES:-snapshot,since}" | tee -a "$out/results-storm.txt" || failed=1
 }
 
 run_snapshot() {
@@ -291,7 +308,7 @@ run_soak() {
 # The Markdown report from the result lines.
 report() {
   local md=$out/results.md dat=$out/fanout.dat files=() s
-  for s in fanout holds expiry snapshot idle best; do
+  for s in fanout holds expiry snapshot idle best storm; do
     if [ -s "$out/results-$s.txt" ]; then files+=("$out/results-$s.txt"); fi
   done
   [ ${#files[@]} -gt 0 ] || { echo "run.sh: no scenario produced a result" >&2; exit 1; }
@@ -342,7 +359,7 @@ EOF
 if [ "$scenario" = report ]; then load_before=$(cut -d' ' -f1-3 /proc/loadavg); report; exit 0; fi
 
 # A scenario's results replace its previous ones; the report shows them all.
-for s in fanout holds expiry snapshot idle best; do
+for s in fanout holds expiry snapshot idle best storm; do
   if [ "$scenario" = all ] || [ "$scenario" = $s ]; then : >"$out/results-$s.txt"; fi
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

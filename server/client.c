@@ -12,18 +12,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A ring of frames; a fan-out frame carries the tag of the stream it
+ * belongs to (a watcher), the priority lane's carry NULL. */
+typedef struct lane_item {
+    frame *f;
+    void *tag;
+} lane_item;
+
+typedef struct lane {
+    lane_item *q; /* ring of cap items, grown up to CLIENT_QUEUE_MAX */
+    unsigned cap, head, count;
+} lane;
+
 struct client {
     struct lws *wsi; /* NULL once detached, and for clients without a socket */
     int socketless;
     int refs;
     size_t max_queue;
-    frame **queue; /* ring of qcap frames, grown up to CLIENT_QUEUE_MAX */
-    unsigned qcap, qhead, qcount;
-    size_t qbytes;
-    size_t head_off; /* bytes of the head frame written (HTTP bodies) */
-    int close_code;  /* set: close with this code at the next writeable */
-    int close_soft;  /* ... once the queue is written (going away) */
-    int close_sent;  /* our close frame went out: waiting for the peer's */
+    lane prio;          /* replies, events, HTTP: written first, in order */
+    lane bulk;          /* fan-out frames (client_send_bulk) */
+    size_t qbytes;      /* of both lanes */
+    size_t head_off;    /* bytes of the head frame written (HTTP bodies) */
+    void *inflight_tag; /* a fan-out frame lws still holds part of */
+    int inflight;
+    int in_writeable;   /* inside client_writeable: sends are queued */
+    int64_t bulk_moved; /* mono ms: fan-out last made progress (or began waiting) */
+    client_drain_fn on_drain;
+    int close_code; /* set: close with this code at the next writeable */
+    int close_soft; /* ... once the queue is written (going away) */
+    int close_sent; /* our close frame went out: waiting for the peer's */
     const char *close_why;
     char id[SM_LOG_ID_LEN + 1]; /* for log lines */
     client_hub *hub;
@@ -76,18 +93,26 @@ void client_ref(client *c)
     c->refs++;
 }
 
+static void lane_drop(lane *l)
+{
+    while (l->count) {
+        frame_unref(l->q[l->head].f);
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+    free(l->q);
+    l->q = NULL;
+    l->cap = l->head = 0;
+}
+
 static void queue_drop(client *c)
 {
-    while (c->qcount) {
-        frame_unref(c->queue[c->qhead]);
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qcount--;
-    }
+    lane_drop(&c->prio);
+    lane_drop(&c->bulk);
     c->qbytes = 0;
     c->head_off = 0;
-    free(c->queue);
-    c->queue = NULL;
-    c->qcap = c->qhead = 0;
+    c->inflight = 0;
+    c->inflight_tag = NULL;
 }
 
 void client_unref(client *c)
@@ -135,21 +160,21 @@ client_wire client_get_wire(const client *c)
 /* ---- the queue ---- */
 
 /* Doubles the ring (keeping order); 0 or -1 when it is as large as allowed. */
-static int queue_grow(client *c)
+static int lane_grow(lane *l)
 {
-    unsigned cap = c->qcap ? c->qcap * 2 : CLIENT_QUEUE_MIN, i;
-    frame **q;
+    unsigned cap = l->cap ? l->cap * 2 : CLIENT_QUEUE_MIN, i;
+    lane_item *q;
     if (cap > CLIENT_QUEUE_MAX)
         return -1;
     q = malloc(sizeof(*q) * cap);
     if (!q)
         return -1;
-    for (i = 0; i < c->qcount; i++)
-        q[i] = c->queue[(c->qhead + i) % c->qcap];
-    free(c->queue);
-    c->queue = q;
-    c->qcap = cap;
-    c->qhead = 0;
+    for (i = 0; i < l->count; i++)
+        q[i] = l->q[(l->head + i) % l->cap];
+    free(l->q);
+    l->q = q;
+    l->cap = cap;
+    l->head = 0;
     return 0;
 }
 
@@ -179,29 +204,80 @@ static void want_write(client *c)
         lws_callback_on_writable(c->wsi);
 }
 
-static void queue_push(client *c, frame *f)
+/* Too far behind, or stuck: cut it off rather than buffer without bound.
+ * lws closes a socket that never becomes writeable again after a while. */
+static void cut_off(client *c, const char *why)
 {
-    if ((c->qcount == c->qcap && queue_grow(c)) || c->qbytes + f->len > c->max_queue) {
-        /* Too far behind: cut it off rather than buffer without bound. */
-        if (!c->close_code)
-            metrics_inc(M_CLIENTS_CUT_OFF, NULL);
-        c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-        want_write(c);
+    if (c->close_code)
+        return;
+    metrics_inc(M_CLIENTS_CUT_OFF, NULL);
+    c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    c->close_why = why;
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, CLIENT_CLOSE_WAIT_S);
+    want_write(c);
+}
+
+static void queue_push(client *c, lane *l, frame *f, void *tag)
+{
+    if ((l->count == l->cap && lane_grow(l)) || c->qbytes + f->len > c->max_queue) {
+        cut_off(c, "too slow: too much queued");
         return;
     }
-    c->queue[(c->qhead + c->qcount++) % c->qcap] = frame_ref(f);
+    l->q[(l->head + l->count++) % l->cap] = (lane_item){frame_ref(f), tag};
     c->qbytes += f->len;
     want_write(c);
 }
 
-static frame *queue_pop(client *c)
+static lane_item queue_pop(client *c, lane *l)
 {
-    frame *f = c->queue[c->qhead];
-    c->qhead = (c->qhead + 1) % c->qcap;
-    c->qcount--;
-    c->qbytes -= f->len;
+    lane_item it = l->q[l->head];
+    l->head = (l->head + 1) % l->cap;
+    l->count--;
+    c->qbytes -= it.f->len;
     c->head_off = 0;
-    return f;
+    return it;
+}
+
+/* Writes a text frame now; 0, or -1 when the socket failed (the client is
+ * then closed at the next writeable). */
+static int write_now(client *c, frame *f)
+{
+    if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, ws_write_mode(f)) < (int)f->len) {
+        c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+        want_write(c);
+        return -1;
+    }
+    count_sent(f, f->len, 1);
+    return 0;
+}
+
+/* A fan-out frame of `tag` has left our hands (written, taken, or the rest
+ * of it flushed by lws): its stream may send the next one. */
+static void bulk_done(client *c, void *tag)
+{
+    c->bulk_moved = sm_mono_ms();
+    if (tag && c->on_drain && client_connected(c) && !c->close_code)
+        c->on_drain(c, tag);
+}
+
+/* lws finished the fan-out frame it held part of. */
+static void settle_inflight(client *c)
+{
+    void *tag;
+    if (!c->inflight || (c->wsi && lws_partial_buffered(c->wsi)))
+        return;
+    tag = c->inflight_tag;
+    c->inflight = 0;
+    c->inflight_tag = NULL;
+    bulk_done(c, tag);
+}
+
+/* Can a frame go out now, ahead of nothing? */
+static int can_write_now(client *c, const frame *f)
+{
+    return c->wsi && is_ws_frame(f) && !c->in_writeable && !c->prio.count &&
+           !lws_partial_buffered(c->wsi);
 }
 
 /*
@@ -214,21 +290,62 @@ static frame *queue_pop(client *c)
  * lws for a writeable callback costs two epoll_ctl calls and a wakeup per
  * frame, 11.4 -> 7.3 us per frame at 10k watchers. When the socket takes
  * only part of it, lws keeps the rest and sends it before anything we queue.
+ *
+ * These frames (replies, events, HTTP) go ahead of any fan-out frame that
+ * is not yet started: a buyer's answer never waits behind deltas.
  */
 void client_send(client *c, frame *f)
 {
     if (!client_connected(c) || c->close_code)
         return;
-    if (c->wsi && is_ws_frame(f) && !c->qcount && !lws_partial_buffered(c->wsi)) {
-        if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, ws_write_mode(f)) < (int)f->len) {
-            c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION; /* socket failed */
+    if (can_write_now(c, f)) {
+        write_now(c, f);
+        return;
+    }
+    queue_push(c, &c->prio, f, NULL);
+}
+
+void client_send_bulk(client *c, frame *f, void *tag)
+{
+    if (!client_connected(c) || c->close_code)
+        return;
+    if (!c->inflight && !c->bulk.count)
+        c->bulk_moved = sm_mono_ms(); /* the wait for this frame starts now */
+    if (can_write_now(c, f) && !c->bulk.count && !c->inflight) {
+        if (write_now(c, f) == 0 && lws_partial_buffered(c->wsi)) {
+            c->inflight = 1;
+            c->inflight_tag = tag;
             want_write(c);
-        } else {
-            count_sent(f, f->len, 1);
         }
         return;
     }
-    queue_push(c, f);
+    queue_push(c, &c->bulk, f, tag);
+}
+
+int client_bulk_pending(client *c, const void *tag)
+{
+    unsigned i;
+    int pending = c->inflight && c->inflight_tag == tag;
+    for (i = 0; i < c->bulk.count && !pending; i++)
+        pending = c->bulk.q[(c->bulk.head + i) % c->bulk.cap].tag == tag;
+    if (pending && c->wsi && sm_mono_ms() - c->bulk_moved > CLIENT_STUCK_MS)
+        cut_off(c, "too slow: not reading");
+    return pending;
+}
+
+void client_set_drain(client *c, client_drain_fn fn)
+{
+    c->on_drain = fn;
+}
+
+void client_forget(client *c, const void *tag)
+{
+    unsigned i;
+    if (c->inflight_tag == tag)
+        c->inflight_tag = NULL;
+    for (i = 0; i < c->bulk.count; i++)
+        if (c->bulk.q[(c->bulk.head + i) % c->bulk.cap].tag == tag)
+            c->bulk.q[(c->bulk.head + i) % c->bulk.cap].tag = NULL;
 }
 
 void client_send_text(client *c, const char *text, size_t len)
@@ -287,16 +404,54 @@ static int send_close_frame(client *c)
     return 0;
 }
 
+/* One frame from the priority lane, else from the fan-out lane. */
+static int write_one(client *c)
+{
+    lane *l = c->prio.count ? &c->prio : &c->bulk;
+    frame *f;
+    int rc;
+
+    if (!l->count)
+        return 0;
+    f = l->q[l->head].f;
+    if (f->mode == FRAME_HTTP_BODY) {
+        rc = write_body_chunk(c, f);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            frame_unref(queue_pop(c, l).f);
+        return rc;
+    }
+    {
+        lane_item it = queue_pop(c, l);
+        rc = lws_write(c->wsi, it.f->buf + LWS_PRE, it.f->len,
+                       is_ws_frame(it.f) ? ws_write_mode(it.f) : LWS_WRITE_HTTP_HEADERS);
+        if (rc >= 0)
+            count_sent(it.f, it.f->len, 1);
+        frame_unref(it.f);
+        if (rc < 0)
+            return -1;
+        if (l == &c->bulk) {
+            c->inflight = 1;
+            c->inflight_tag = it.tag;
+            settle_inflight(c);
+        }
+    }
+    return 0;
+}
+
 int client_writeable(client *c)
 {
-    frame *f;
-    int rc = 0;
+    int rc;
 
     if (!c->wsi)
         return -1;
     if (c->close_sent)
         return 0;
-    if (c->close_soft && !c->qcount)
+    c->in_writeable = 1;
+    settle_inflight(c);
+    c->in_writeable = 0;
+    if (c->close_soft && !c->prio.count && !c->bulk.count)
         return send_close_frame(c);
     if (c->close_code && !c->close_soft) {
         const char *why = c->close_why ? c->close_why : "too slow: too much queued";
@@ -304,39 +459,35 @@ int client_writeable(client *c)
                          (unsigned char *)(uintptr_t)why, strlen(why));
         return -1;
     }
-    if (!c->qcount)
+    if (lws_partial_buffered(c->wsi)) { /* lws first sends what it holds */
+        want_write(c);
         return 0;
-    f = c->queue[c->qhead];
-    if (f->mode == FRAME_HTTP_BODY) {
-        rc = write_body_chunk(c, f);
-        if (rc < 0)
-            return -1;
-        if (rc == 1)
-            frame_unref(queue_pop(c));
-    } else {
-        f = queue_pop(c);
-        rc = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
-                       is_ws_frame(f) ? ws_write_mode(f) : LWS_WRITE_HTTP_HEADERS);
-        if (rc >= 0)
-            count_sent(f, f->len, 1);
-        frame_unref(f);
-        if (rc < 0)
-            return -1;
-        rc = 0;
     }
-    if (c->qcount || c->close_code)
+    c->in_writeable = 1;
+    rc = write_one(c);
+    c->in_writeable = 0;
+    if (rc < 0)
+        return -1;
+    if (c->prio.count || c->bulk.count || c->inflight || c->close_code)
         want_write(c);
     return rc;
 }
 
 frame *client_take(client *c)
 {
-    return c->qcount ? queue_pop(c) : NULL;
+    lane_item it;
+    if (c->prio.count)
+        return queue_pop(c, &c->prio).f;
+    if (!c->bulk.count)
+        return NULL;
+    it = queue_pop(c, &c->bulk);
+    bulk_done(c, it.tag);
+    return it.f;
 }
 
 size_t client_queued(const client *c)
 {
-    return c->qcount;
+    return c->prio.count + c->bulk.count;
 }
 
 /* ---- buyers ---- */

@@ -16,6 +16,15 @@
  * queue passes its byte limit is closed (1008) rather than buffered without
  * bound: its page reconnects and gets a fresh snapshot.
  *
+ * Two lanes: client_send (replies, events, HTTP) is the priority lane;
+ * client_send_bulk is the fan-out lane, whose frames go out only when no
+ * priority frame waits, so a buyer's answer never queues behind deltas.
+ * Each fan-out frame carries the tag of its stream (a watcher): the sender
+ * asks client_bulk_pending before sending the next one, and is called back
+ * (client_set_drain) when a frame of its stream has left, so it sends one
+ * merged frame instead of a queue of them. A stream with a frame that made
+ * no progress for CLIENT_STUCK_MS gets its client closed (1008).
+ *
  * Not here: what the frames say (ws.c, show.c, http_request.c).
  */
 #ifndef SEATMAP_CLIENT_H
@@ -29,6 +38,8 @@
 #define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
 #define CLIENT_HTTP_CHUNK 32768
 #define CLIENT_BUYER_ID_MAX 32
+#define CLIENT_STUCK_MS 60000 /* a fan-out frame unsent this long: the reader is stuck */
+#define CLIENT_CLOSE_WAIT_S 5 /* a client being cut off is closed after this at the latest */
 
 typedef struct client client;
 
@@ -68,6 +79,23 @@ int client_close_sent(const client *c);
 
 /* Queues a frame (takes a new reference; the caller keeps its own). */
 void client_send(client *c, frame *f);
+/* Fan-out: queues f behind every priority frame, tagged with its stream
+ * (not NULL; takes a new reference to f). Written at once when nothing is
+ * waiting. */
+void client_send_bulk(client *c, frame *f, void *tag);
+/* 1 while a fan-out frame of tag is queued or partly written. Also where a
+ * stuck reader is found: one that made no fan-out progress for
+ * CLIENT_STUCK_MS is cut off. */
+int client_bulk_pending(client *c, const void *tag);
+/* Called when a fan-out frame of a stream has left (written, taken, or
+ * flushed by lws); it may send the stream's next frame from there (which is
+ * then queued for the next writeable). tag stays the caller's. */
+typedef void (*client_drain_fn)(client *c, void *tag);
+void client_set_drain(client *c, client_drain_fn fn);
+/* The stream tag ends (its owner is freed): its frames still queued go out
+ * untagged, and no drain call names it. */
+void client_forget(client *c, const void *tag);
+
 /* Copies text into a new text frame and sends it. */
 void client_send_text(client *c, const char *text, size_t len);
 
@@ -76,8 +104,9 @@ void client_send_text(client *c, const char *text, size_t len);
  * (after a close reason was set, if it was ours to give). */
 int client_writeable(client *c);
 
-/* For clients without a socket: the oldest queued frame, or NULL. The caller
- * owns the returned reference. */
+/* For clients without a socket: the oldest queued frame (priority lane
+ * first), or NULL. The caller owns the returned reference. Taking a fan-out
+ * frame counts as its being written (the drain callback runs). */
 frame *client_take(client *c);
 size_t client_queued(const client *c);
 

@@ -69,6 +69,12 @@ static const family families[M__COUNT] = {
         C("seatmap_delta_frames_total", NULL, "Delta frames queued to watchers (fan-out)."),
     [M_DELTA_SEATS] = C("seatmap_delta_seats_total", NULL, "Seat changes carried by deltas."),
     [M_SNAPSHOTS] = C("seatmap_snapshots_total", NULL, "Snapshots sent to watchers."),
+    [M_DELTAS_SHED] = C("seatmap_deltas_shed_total", NULL,
+                        "Deltas not sent to a watcher whose previous frame was still unsent "
+                        "(it gets one merged delta when it drains)."),
+    [M_CATCHUPS] = C("seatmap_catchup_deltas_total", "reason",
+                     "Merged deltas sent from a watcher's own seq: after it drained, or on a "
+                     "resumed watch."),
     [M_FANOUT_SECONDS] = H("seatmap_fanout_duration_seconds", NULL, b_fast,
                            "Time one tick takes to build and queue every delta."),
     [M_RESYNCS] = C("seatmap_resyncs_total", NULL,

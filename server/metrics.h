@@ -47,6 +47,8 @@ typedef enum metric_id {
     M_DELTA_FRAMES,   /* counter: delta frames queued to watchers */
     M_DELTA_SEATS,    /* counter: seat changes carried by deltas */
     M_SNAPSHOTS,      /* counter: snapshots sent to watchers */
+    M_DELTAS_SHED,    /* counter: deltas a watcher skipped, its previous frame still unsent */
+    M_CATCHUPS,       /* counter {reason}: merged deltas from a watcher's own seq (drain, resume) */
     M_FANOUT_SECONDS, /* histogram: one tick's flush of every show */
     M_RESYNCS,        /* counter: cache rebuilds from Redis */
     /* holds (ws.c: requests; show.c: transitions) */

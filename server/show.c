@@ -4,6 +4,8 @@
  */
 #include "show.h"
 
+#include "show_backlog.h"
+
 #include "metrics.h"
 #include "ledger_json.h"
 #include "failpoint.h"
@@ -22,6 +24,7 @@
 #define SHOW_SWEEP_ALL_EVERY 20
 #define SHOW_FRAMES_PER_SEC 120000
 #define SHOW_CHECK_BOOKED_MS 30000
+#define SHOW_CATCHUP_CACHE 16 /* merged deltas kept per flushed seq, by from */
 
 struct shows {
     shows_config cfg;
@@ -38,7 +41,16 @@ struct watcher {
     client *c;            /* holds a reference */
     watcher *next, *prev; /* the show's watchers */
     int need_snapshot;    /* snapshot owed once the show is synced */
+    int64_t sent_seq;     /* the seq the client has once its frames are written */
 };
+
+/* A merged delta from `from` to the flushed seq in one encoding, shared by
+ * every watcher of that encoding that is at `from`. */
+typedef struct catchup {
+    int64_t from;
+    client_wire wire;
+    frame *f;
+} catchup;
 
 struct show {
     shows *all;
@@ -51,8 +63,13 @@ struct show {
     char *flushed; /* as of flushed_seq: what watchers have */
     int64_t seq, flushed_seq;
     int64_t last_flush_mono;
-    frame *snapshot[CLIENT_WIRE_COUNT]; /* shared (hold null) of flushed_seq, or NULL */
-    uint32_t *dirty;                    /* seats changed since the last tick */
+    frame *snapshot[CLIENT_WIRE_COUNT];   /* shared (hold null) of flushed_seq, or NULL */
+    show_backlog *changes;                /* recent changes, for merged deltas (owned) */
+    catchup catchups[SHOW_CATCHUP_CACHE]; /* of flushed_seq */
+    size_t ncatchups;
+    uint32_t *merge_idx; /* scratch of nseats for merged deltas, or NULL */
+    char *merge_st;
+    uint32_t *dirty; /* seats changed since the last tick */
     uint8_t *dirty_mark;
     size_t ndirty;
     sm_map holds_by_ref;   /* ref -> hold* (owned) */
@@ -204,6 +221,9 @@ static void show_free(show *s)
     frame_unref(s->layout);
     frame_unref(s->layout_gz);
     drop_shared_snapshot(s);
+    show_backlog_free(s->changes);
+    free(s->merge_idx);
+    free(s->merge_st);
     free(s);
 }
 
@@ -247,7 +267,9 @@ show *shows_get(shows *a, const char *id)
     s->flushed = malloc(s->nseats + 1);
     s->dirty = malloc(sizeof(*s->dirty) * (s->nseats + 1));
     s->dirty_mark = calloc(s->nseats + 1, 1);
-    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || sm_map_set(&a->by_id, id, s)) {
+    s->changes = show_backlog_new(s->nseats, 0, 0);
+    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || !s->changes ||
+        sm_map_set(&a->by_id, id, s)) {
         show_free(s);
         return NULL;
     }
@@ -425,11 +447,14 @@ void show_set_layout_cache(show *s, frame *plain, frame *gz)
 
 /* ---- applying transitions ---- */
 
-static void set_state(show *s, size_t idx, char st)
+/* Seat idx becomes st in the operation seq (a resync: the seq it reached). */
+static void set_state(show *s, size_t idx, char st, int64_t seq)
 {
     if (s->state[idx] == st)
         return;
     s->state[idx] = st;
+    if (s->loaded)
+        show_backlog_add(s->changes, seq, (uint32_t)idx, st);
     if (!s->dirty_mark[idx]) {
         s->dirty_mark[idx] = 1;
         s->dirty[s->ndirty++] = (uint32_t)idx;
@@ -530,7 +555,7 @@ static void apply_msg(show *s, const cJSON *m, int64_t seq)
             continue;
         idx = venue_seat_index(s->venue, seat->valuestring);
         if (idx >= 0 && strchr("epb", st->valuestring[0]) && st->valuestring[0])
-            set_state(s, (size_t)idx, st->valuestring[0]);
+            set_state(s, (size_t)idx, st->valuestring[0], seq);
     }
     if (cJSON_IsObject(h)) {
         const cJSON *exp = cJSON_GetObjectItemCaseSensitive(h, "expires_at");
@@ -658,25 +683,33 @@ static frame *build_snapshot(show *s, const hold *h, client_wire wire)
     return f;
 }
 
-/* The flushed state changed: the shared snapshot frames are stale. */
+/* The flushed state changed: the shared snapshots and merged deltas are
+ * stale. */
 static void drop_shared_snapshot(show *s)
 {
-    int i;
+    size_t i;
     for (i = 0; i < CLIENT_WIRE_COUNT; i++) {
         frame_unref(s->snapshot[i]);
         s->snapshot[i] = NULL;
     }
+    for (i = 0; i < s->ncatchups; i++)
+        frame_unref(s->catchups[i].f);
+    s->ncatchups = 0;
 }
 
 /* Watchers without a hold (nearly all of them) share one snapshot frame per
  * flushed seq and encoding: a thousand joiners of a 60k-seat show cost one
- * build. */
+ * build. A
+ * watcher whose previous frame is still unsent gets it when that one is
+ * written (on_drain). */
 static void send_snapshot(show *s, watcher *w)
 {
     const hold *h = show_hold_of(s, client_buyer_id(w->c));
     client_wire wire = client_get_wire(w->c);
     frame *f;
 
+    if (client_bulk_pending(w->c, w))
+        return;
     if (!h) {
         if (!s->snapshot[wire])
             s->snapshot[wire] = build_snapshot(s, NULL, wire);
@@ -687,28 +720,29 @@ static void send_snapshot(show *s, watcher *w)
     if (!f)
         return;
     w->need_snapshot = 0;
-    client_send(w->c, f);
+    w->sent_seq = s->flushed_seq;
+    client_send_bulk(w->c, f, w);
     frame_unref(f);
     metrics_inc(M_SNAPSHOTS, NULL);
 }
 
 /*
- * The delta from -> to of the n seats at the indices changed (each once, in
- * any order), with their states as flushed (the state as of `to`), encoded
- * for one wire protocol. A new frame, or NULL when out of memory. This is
- * the one place a delta is encoded: every delta, whoever asks, goes through
- * it.
+ * The one place a delta is encoded: the changes from `from` to `to` (the
+ * flushed seq), the seats idx[0..n) (each once, in any order) with their
+ * flushed state, for one wire protocol. Used for the tick's shared delta and
+ * for merged ones (a watcher that fell behind, a resumed watch). NULL when
+ * it cannot be built.
  */
-static frame *delta_frame(const show *s, client_wire wire, int64_t from, int64_t to,
-                          const uint32_t *changed, size_t n)
+static frame *encode_delta(show *s, client_wire wire, int64_t from, int64_t to, const uint32_t *idx,
+                           size_t n)
 {
-    frame *f = NULL;
     sm_buf b;
+    frame *f = NULL;
     size_t i;
 
     sm_buf_init(&b, 64u * 1024 * 1024);
     if (wire == CLIENT_WIRE_V2) {
-        if (proto_v2_delta(&b, s->id, from, to, s->flushed, s->nseats, changed, n) == 0)
+        if (proto_v2_delta(&b, s->id, from, to, s->flushed, s->nseats, idx, n) == 0)
             f = frame_new_mode(FRAME_BINARY, b.data, b.len);
         sm_buf_free(&b);
         return f;
@@ -716,28 +750,96 @@ static frame *delta_frame(const show *s, client_wire wire, int64_t from, int64_t
     sm_buf_printf(&b, "{\"type\":\"delta\",\"show\":\"%s\",\"from\":%lld,\"seq\":%lld,\"seats\":[",
                   s->id, (long long)from, (long long)to);
     for (i = 0; i < n; i++)
-        sm_buf_printf(&b, "%s[\"%s\",\"%c\"]", i ? "," : "", venue_seat_id(s->venue, changed[i]),
-                      s->flushed[changed[i]]);
+        sm_buf_printf(&b, "%s[\"%s\",\"%c\"]", i ? "," : "", venue_seat_id(s->venue, idx[i]),
+                      s->flushed[idx[i]]);
     sm_buf_adds(&b, "]}");
     f = sm_buf_failed(&b) ? NULL : frame_new(b.data, b.len);
     sm_buf_free(&b);
     return f;
 }
 
+/* The merged delta from `from` to the flushed seq in one encoding (shared
+ * by every watcher of it at that seq), a new reference; NULL when the
+ * backlog no longer reaches back that far (or out of memory). */
+static frame *merged_delta(show *s, int64_t from, client_wire wire)
+{
+    frame *f;
+    long n;
+    size_t i;
+
+    for (i = 0; i < s->ncatchups; i++)
+        if (s->catchups[i].from == from && s->catchups[i].wire == wire)
+            return frame_ref(s->catchups[i].f);
+    if (!s->merge_idx) {
+        s->merge_idx = malloc(sizeof(*s->merge_idx) * (s->nseats + 1));
+        s->merge_st = malloc(s->nseats + 1);
+        if (!s->merge_idx || !s->merge_st) {
+            free(s->merge_idx);
+            free(s->merge_st);
+            s->merge_idx = NULL;
+            s->merge_st = NULL;
+            return NULL;
+        }
+    }
+    n = show_backlog_since(s->changes, from, s->flushed_seq, s->merge_idx, s->merge_st,
+                           s->nseats + 1);
+    if (n < 0)
+        return NULL;
+    f = encode_delta(s, wire, from, s->flushed_seq, s->merge_idx, (size_t)n);
+    if (f && s->ncatchups < SHOW_CATCHUP_CACHE)
+        s->catchups[s->ncatchups++] = (catchup){from, wire, frame_ref(f)};
+    return f;
+}
+
+/* Brings a watcher that is behind (its last frame came from an older
+ * flushed seq) up to the flushed seq: one merged delta, or a snapshot when
+ * the backlog no longer covers its seq. */
+static void catch_up(show *s, watcher *w, const char *reason)
+{
+    frame *f;
+    if (w->need_snapshot) {
+        send_snapshot(s, w);
+        return;
+    }
+    if (w->sent_seq == s->flushed_seq || client_bulk_pending(w->c, w))
+        return;
+    f = merged_delta(s, w->sent_seq, client_get_wire(w->c));
+    if (!f) {
+        w->need_snapshot = 1;
+        send_snapshot(s, w);
+        return;
+    }
+    w->sent_seq = s->flushed_seq;
+    client_send_bulk(w->c, f, w);
+    frame_unref(f);
+    metrics_inc(M_CATCHUPS, reason);
+}
+
+/* A frame of this watcher left its client: if more changed meanwhile, one
+ * merged delta brings it up to date. */
+static void on_drain(client *c, void *tag)
+{
+    watcher *w = tag;
+    (void)c;
+    if (w->s->loaded)
+        catch_up(w->s, w, "drain");
+}
+
 static void flush(show *s)
 {
     frame *f[CLIENT_WIRE_COUNT] = {NULL};
     watcher *w;
-    size_t i, n = 0, sent = 0;
+    size_t i, n = 0, shed = 0, sent = 0;
     int64_t from = s->flushed_seq;
     int lost = 0;
 
-    /* the seats that really changed, kept at the front of dirty[] */
+    /* The seats that really changed (not changed and back within the tick),
+     * compacted into the front of dirty[]. */
     for (i = 0; i < s->ndirty; i++) {
         uint32_t idx = s->dirty[i];
         s->dirty_mark[idx] = 0;
         if (s->flushed[idx] == s->state[idx])
-            continue; /* changed and changed back within the tick */
+            continue;
         s->flushed[idx] = s->state[idx];
         s->dirty[n++] = idx;
     }
@@ -746,18 +848,23 @@ static void flush(show *s)
     s->last_flush_mono = sm_mono_ms();
     drop_shared_snapshot(s);
     /* each encoding is built once, when its first watcher needs it */
-    for (w = s->watchers; w && !lost; w = w->next) {
+    for (w = s->watchers; w; w = w->next) {
         client_wire wire = client_get_wire(w->c);
         if (w->need_snapshot)
             continue;
-        if (!f[wire])
-            f[wire] = delta_frame(s, wire, from, s->flushed_seq, s->dirty, n);
-        if (!f[wire]) {
-            lost = 1;
-            break;
+        if (client_bulk_pending(w->c, w)) {
+            shed++; /* it gets one merged delta once that frame is out */
+        } else if (w->sent_seq == from) {
+            if (!f[wire] && !(f[wire] = encode_delta(s, wire, from, s->seq, s->dirty, n))) {
+                lost = 1;
+                break;
+            }
+            w->sent_seq = s->flushed_seq;
+            client_send_bulk(w->c, f[wire], w);
+            sent++;
+        } else {
+            catch_up(s, w, "drain");
         }
-        client_send(w->c, f[wire]);
-        sent++;
     }
     for (i = 0; i < CLIENT_WIRE_COUNT; i++)
         frame_unref(f[i]);
@@ -768,6 +875,8 @@ static void flush(show *s)
     metrics_inc(M_DELTAS, NULL);
     metrics_add(M_DELTA_SEATS, NULL, (double)n);
     metrics_add(M_DELTA_FRAMES, NULL, (double)sent);
+    if (shed)
+        metrics_add(M_DELTAS_SHED, NULL, (double)shed);
 }
 
 /* Makes what watchers have equal to the cache without a delta (everyone is
@@ -783,7 +892,13 @@ static void flush_silently(show *s)
     drop_shared_snapshot(s);
 }
 
-watcher *show_watch(show *s, client *c)
+int show_resumable(const show *s, int64_t since)
+{
+    return s->loaded && s->synced && since >= show_backlog_base(s->changes) &&
+           since <= s->flushed_seq;
+}
+
+watcher *show_watch_since(show *s, client *c, int64_t since)
 {
     watcher *w = calloc(1, sizeof(*w));
     if (!w)
@@ -791,15 +906,26 @@ watcher *show_watch(show *s, client *c)
     w->s = s;
     w->c = c;
     client_ref(c);
+    client_set_drain(c, on_drain);
     w->next = s->watchers;
     if (s->watchers)
         s->watchers->prev = w;
     s->watchers = w;
     s->nwatchers++;
+    if (since >= 0 && show_resumable(s, since)) {
+        w->sent_seq = since;
+        catch_up(s, w, "resume");
+        return w;
+    }
     w->need_snapshot = 1;
     if (s->loaded)
         send_snapshot(s, w);
     return w;
+}
+
+watcher *show_watch(show *s, client *c)
+{
+    return show_watch_since(s, c, -1);
 }
 
 void show_unwatch(watcher *w)
@@ -815,6 +941,7 @@ void show_unwatch(watcher *w)
     if (w->next)
         w->next->prev = w->prev;
     s->nwatchers--;
+    client_forget(w->c, w);
     client_unref(w->c);
     free(w);
 }
@@ -1005,13 +1132,15 @@ void show_sync_from(show *s, const store_result *res)
         return; /* shows_maintain retries */
     }
     for (i = 0; i < s->nseats; i++)
-        set_state(s, i, fresh[i]);
+        set_state(s, i, fresh[i], seq);
     free(fresh);
     s->seq = seq;
     s->synced = 1;
     if (!s->loaded) {
         s->loaded = 1;
         s->snapshot_all = 1;
+        /* No history before this: a resumed watch from here on is covered. */
+        show_backlog_reset(s->changes, seq);
     }
     notify_changed_holds(s, &old_by_buyer);
     i = 0;

@@ -13,6 +13,14 @@
  * watcher's snapshot is taken from the state as of the last tick ("flushed"),
  * so it and the next delta always join up at the same seq.
  *
+ * Overload: a watcher whose previous frame is still unsent skips the tick's
+ * delta; when that frame is out (client.h's drain callback) it gets one
+ * delta merged from the seq it has to the flushed seq, built from the show's
+ * backlog of recent changes (show_backlog.h) and shared by every watcher at
+ * that seq. So a watcher has at most one pending frame, and a delta's
+ * `from` is always the seq its client has. The same merged deltas answer a
+ * watch that resumes from a seq (show_watch_since).
+ *
  * Also here: the sweep that expires overdue holds, and reconciliation of
  * booked seats and frozen holds with the ledger.
  *
@@ -124,6 +132,14 @@ const char *show_layout_etag(const show *s);
  * show_unwatch; NULL when out of memory. Takes a reference to c. */
 watcher *show_watch(show *s, client *c);
 void show_unwatch(watcher *w);
+/* 1 when a watcher that has applied every change up to `since` can be
+ * brought up to date with one delta (the show's backlog reaches back that
+ * far), rather than a snapshot. */
+int show_resumable(const show *s, int64_t since);
+/* show_watch for a client that has the show's state as of `since` (-1: it
+ * has nothing): when show_resumable, it gets one delta from since (none
+ * when nothing changed since), else a snapshot. */
+watcher *show_watch_since(show *s, client *c, int64_t since);
 
 /* Applies every message of a script result; `who` is the audit's actor
  * ("staff:NAME", "expiry", ...), NULL for the buyer the message names. */

@@ -453,14 +453,33 @@ static void do_hello(app *a, ws_session *pss, int64_t id, const cJSON *m)
     send_reply(pss->c, id, fields);
 }
 
+/* `since`, the seq the page applied last: -1 when absent, -2 when it is not
+ * a whole number >= 0. */
+static int64_t since_of(const cJSON *m)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "since");
+    if (!v || cJSON_IsNull(v))
+        return -1;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+        v->valuedouble != (double)sm_json_int(v->valuedouble, -2))
+        return -2;
+    return sm_json_int(v->valuedouble, -2);
+}
+
 static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
 {
     const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
-    char fields[128];
+    int64_t since = since_of(m);
     show *s;
+    sm_buf b;
 
     if (!cJSON_IsString(jshow)) {
         send_error(pss->c, id, OUT_BAD_REQUEST, "expected \"show\": a show id", NULL);
+        return;
+    }
+    if (since == -2) {
+        send_error(pss->c, id, OUT_BAD_REQUEST,
+                   "expected \"since\": the last seq applied, a whole number >= 0", NULL);
         return;
     }
     s = shows_get(a->shows, jshow->valuestring);
@@ -468,10 +487,26 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
         send_error(pss->c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
         return;
     }
-    snprintf(fields, sizeof(fields), "\"show\":\"%s\"", show_id(s));
-    send_reply(pss->c, id, fields);
+    /* Resumed: the reply says so and carries the buyer's hold (a snapshot
+     * would have); one delta from `since` follows, if anything changed.
+     * Else a snapshot follows, as without `since`. */
+    if (since >= 0 && !show_resumable(s, since))
+        since = -1;
+    sm_buf_init(&b, 64 * 1024);
+    sm_buf_printf(&b, "\"show\":\"%s\"", show_id(s));
+    if (since >= 0) {
+        sm_buf_adds(&b, ",\"resumed\":true,\"hold\":");
+        show_hold_json(s, show_hold_of(s, client_buyer_id(pss->c)), &b);
+    }
+    if (sm_buf_failed(&b)) {
+        sm_buf_free(&b);
+        send_error(pss->c, id, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    send_reply(pss->c, id, b.data);
+    sm_buf_free(&b);
     show_unwatch(pss->w);
-    pss->w = show_watch(s, pss->c);
+    pss->w = show_watch_since(s, pss->c, since);
 }
 
 /* ---- admin: the live dashboard's feed (docs/protocol.md, admin_feed.h) ---- */

@@ -155,6 +155,47 @@ static void more_than_the_frame_limit_closes(void **state)
     frame_unref(f);
 }
 
+/* Fan-out frames wait behind replies; each stream knows whether its frame
+ * is still unsent, and hears when it left. */
+static int drained_a, drained_b;
+static void count_drain(client *c, void *tag)
+{
+    (void)c;
+    if (tag == &drained_a)
+        drained_a++;
+    else if (tag == &drained_b)
+        drained_b++;
+}
+
+static void replies_go_ahead_of_fan_out(void **state)
+{
+    client *c = client_new(NULL, BIG_LIMIT);
+    frame *d1 = frame_new("delta-a", 7), *d2 = frame_new("delta-b", 7);
+    (void)state;
+    drained_a = drained_b = 0;
+    client_set_drain(c, count_drain);
+    client_send_bulk(c, d1, &drained_a);
+    client_send_bulk(c, d2, &drained_b);
+    client_send_text(c, "reply", 5);
+    assert_true(client_bulk_pending(c, &drained_a));
+    assert_true(client_bulk_pending(c, &drained_b));
+    assert_false(client_bulk_pending(c, c));
+    expect_next(c, "reply");
+    assert_int_equal(drained_a, 0);
+    expect_next(c, "delta-a");
+    assert_int_equal(drained_a, 1);
+    assert_false(client_bulk_pending(c, &drained_a));
+    /* a stream that ends is not called back */
+    client_forget(c, &drained_b);
+    assert_false(client_bulk_pending(c, &drained_b));
+    expect_next(c, "delta-b");
+    assert_int_equal(drained_b, 0);
+    assert_null(client_take(c));
+    frame_unref(d1);
+    frame_unref(d2);
+    client_unref(c);
+}
+
 static void detach_drops_the_queue(void **state)
 {
     client *c = client_new(NULL, BIG_LIMIT);
@@ -295,6 +336,7 @@ int main(void)
         cmocka_unit_test(the_queue_grows_and_keeps_order),
         cmocka_unit_test(more_than_the_frame_limit_closes),
         cmocka_unit_test(detach_drops_the_queue),
+        cmocka_unit_test(replies_go_ahead_of_fan_out),
         cmocka_unit_test(every_connection_of_a_buyer_gets_it),
         cmocka_unit_test(unlinking_from_the_middle),
         cmocka_unit_test(relinking_moves_the_client),

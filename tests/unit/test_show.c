@@ -633,6 +633,113 @@ static void snapshot_and_delta_join_up(void **state)
     client_unref(late);
 }
 
+/* A watcher whose frame is still unsent skips the deltas meanwhile, and
+ * when it is taken gets one delta merged from the seq it has: at most one
+ * frame of the show waits for it, and from always equals its seq. Watchers
+ * at the same seq share that frame. */
+static void a_slow_watcher_gets_one_merged_delta(void **state)
+{
+    fixture *f = *state;
+    show *s = loaded(f);
+    client *fast = client_new(NULL, LIMIT), *slow = client_new(NULL, LIMIT),
+           *slow2 = client_new(NULL, LIMIT);
+    watcher *wf = show_watch(s, fast), *ws = show_watch(s, slow), *ws2 = show_watch(s, slow2);
+    frame *m1, *m2;
+    cJSON *j;
+    char seats[8];
+
+    cJSON_Delete(expect_snapshot(fast, 5, "pbeeee", NULL));
+    /* the slow ones do not read their snapshot yet */
+    msg_hold(s, 6, "b2", "BCDEFG", "S-A-3", 200);
+    shows_tick(f->all);
+    cJSON_Delete(take_json(fast, NULL)); /* a reader keeps up: one delta a tick */
+    msg_hold(s, 7, "b3", "CDEFGH", "S-A-4", 300);
+    shows_tick(f->all);
+    cJSON_Delete(take_json(fast, NULL));
+    msg_end(s, 8, "release", "b2", "BCDEFG", "S-A-3", 'e');
+    shows_tick(f->all);
+    j = take_json(fast, NULL);
+    assert_int_equal(jnum(j, "from"), 7);
+    cJSON_Delete(j);
+    assert_int_equal(client_queued(slow), 1); /* the snapshot, nothing more */
+    assert_int_equal(client_queued(slow2), 1);
+
+    j = expect_snapshot(slow, 5, "pbeeee", NULL);
+    snprintf(seats, sizeof(seats), "%s", jstr(j, "seats"));
+    cJSON_Delete(j);
+    cJSON_Delete(expect_snapshot(slow2, 5, "pbeeee", NULL));
+    /* taking the snapshot drained it: one merged delta 5 -> 8 waits */
+    assert_int_equal(client_queued(slow), 1);
+    j = take_json(slow, &m1);
+    assert_string_equal(jstr(j, "type"), "delta");
+    assert_int_equal(jnum(j, "from"), 5);
+    assert_int_equal(jnum(j, "seq"), 8);
+    assert_int_equal(delta_state(j, "S-A-4"), 'p');
+    replay(seats, s, j);
+    assert_string_equal(seats, show_states(s));
+    cJSON_Delete(j);
+    m2 = client_take(slow2);
+    assert_ptr_equal(m1, m2); /* same seq, same frame */
+    frame_unref(m1);
+    frame_unref(m2);
+    assert_int_equal(client_queued(slow), 0);
+
+    /* Back in step: the next tick's shared delta starts at its seq. */
+    msg_end(s, 9, "book", "b3", "CDEFGH", "S-A-4", 'b');
+    shows_tick(f->all);
+    j = take_json(slow, NULL);
+    assert_int_equal(jnum(j, "from"), 8);
+    assert_int_equal(jnum(j, "seq"), 9);
+    cJSON_Delete(j);
+
+    show_unwatch(wf);
+    show_unwatch(ws);
+    show_unwatch(ws2);
+    client_unref(fast);
+    client_unref(slow);
+    client_unref(slow2);
+}
+
+/* A watch from a seq in the backlog's window gets one delta from there,
+ * none when nothing changed; from before the window (or ahead of the
+ * show) it gets a snapshot. */
+static void a_watch_resumes_from_since(void **state)
+{
+    fixture *f = *state;
+    show *s = loaded(f);
+    client *c = client_new(NULL, LIMIT);
+    watcher *w;
+    cJSON *j;
+
+    assert_true(show_resumable(s, 5));
+    assert_false(show_resumable(s, 4)); /* before the load: no history */
+    assert_false(show_resumable(s, 6)); /* ahead of the show */
+    w = show_watch_since(s, c, 5);
+    assert_int_equal(client_queued(c), 0); /* nothing changed */
+    show_unwatch(w);
+
+    msg_hold(s, 6, "b2", "BCDEFG", "S-A-3", 200);
+    msg_hold(s, 7, "b3", "CDEFGH", "S-A-4", 300);
+    shows_tick(f->all);
+    msg_end(s, 8, "release", "b2", "BCDEFG", "S-A-3", 'e');
+    shows_tick(f->all);
+    w = show_watch_since(s, c, 6);
+    j = take_json(c, NULL);
+    assert_string_equal(jstr(j, "type"), "delta");
+    assert_int_equal(jnum(j, "from"), 6);
+    assert_int_equal(jnum(j, "seq"), 8);
+    assert_int_equal(delta_state(j, "S-A-3"), 'e');
+    assert_int_equal(delta_state(j, "S-A-4"), 'p');
+    cJSON_Delete(j);
+    assert_int_equal(client_queued(c), 0);
+    show_unwatch(w);
+
+    w = show_watch_since(s, c, 3);
+    cJSON_Delete(expect_snapshot(c, 8, "pbepee", NULL));
+    show_unwatch(w);
+    client_unref(c);
+}
+
 static void unwatch_stops_frames(void **state)
 {
     fixture *f = *state;
@@ -855,6 +962,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(changes_coalesce_into_one_delta, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_and_delta_join_up, setup, teardown),
         cmocka_unit_test_setup_teardown(unwatch_stops_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_slow_watcher_gets_one_merged_delta, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_watch_resumes_from_since, setup, teardown),
         cmocka_unit_test_setup_teardown(hold_lookups, setup, teardown),
         cmocka_unit_test_setup_teardown(hold_events_reach_the_buyer, setup, teardown),
     };

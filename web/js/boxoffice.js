@@ -116,6 +116,7 @@ const live = new LiveConnection({
     afterSeatChange();
     refreshSoon();
   },
+  onResume: () => refreshHolds(),
 });
 
 // ---------- banner ----------

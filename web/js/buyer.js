@@ -76,6 +76,8 @@ const live = new LiveConnection({
     }
   },
   onSnapshot: (msg) => onSnapshot(msg),
+  // A resumed watch: the seats on screen are still right; the hold comes with the reply.
+  onResume: (reply) => applyHold(reply.hold, 'snapshot'),
   onDelta: (msg) => {
     map.applyChanges(msg.seats || []);
     refreshCounts();

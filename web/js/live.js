@@ -22,7 +22,9 @@ export class LiveError extends Error {
 export class LiveConnection {
   /**
    * opts: tokenKey (sessionStorage key of the buyer token, or null to not keep one),
-   * onStatus(state, detail), onHello(reply), onSnapshot(msg), onDelta(msg), onHold(msg).
+   * onStatus(state, detail), onHello(reply), onSnapshot(msg), onDelta(msg), onHold(msg),
+   * onResume(reply): a watch picked up from the last applied seq (no snapshot follows; the
+   * reply carries the buyer's `hold`), docs/protocol.md "Resuming a watch".
    */
   constructor(opts = {}) {
     this.opts = opts;
@@ -34,6 +36,7 @@ export class LiveConnection {
     this.retryTimer = null;
     this.show = null;
     this.seq = null; // null while waiting for a snapshot
+    this.applied = null; // the last seq applied to the page's seats; kept across reconnects
     this.watchInFlight = false;
     this.limits = { max_seats: 10, hold_ttl_ms: 600000 };
     this.buyer = null;
@@ -185,6 +188,7 @@ export class LiveConnection {
   watch(show) {
     this.show = show;
     this.seq = null;
+    this.applied = null;
     this.watchInFlight = false;
     if (this.ready) this.sendWatch();
   }
@@ -194,9 +198,17 @@ export class LiveConnection {
     this.watchInFlight = true;
     this.seq = null;
     const show = this.show;
-    this.request({ type: 'watch', show })
-      .then(() => {
+    // The page still shows the seats as of `applied`: ask for what changed since then
+    // instead of a whole snapshot (the server sends a snapshot when it cannot).
+    const since = this.applied;
+    const req = since === null ? { type: 'watch', show } : { type: 'watch', show, since };
+    this.request(req)
+      .then((reply) => {
         this.watchInFlight = false;
+        if (reply.resumed && this.show === show && this.seq === null) {
+          this.seq = since;
+          if (this.opts.onResume) this.opts.onResume(reply);
+        }
       })
       .catch((err) => {
         this.watchInFlight = false;
@@ -227,6 +239,7 @@ export class LiveConnection {
     if (msg.type === 'snapshot') {
       if (msg.show !== this.show) return;
       this.seq = msg.seq;
+      this.applied = msg.seq;
       if (this.opts.onSnapshot) this.opts.onSnapshot(msg);
     } else if (msg.type === 'delta') {
       if (msg.show !== this.show || this.seq === null) return; // a snapshot is on its way
@@ -236,6 +249,7 @@ export class LiveConnection {
         return;
       }
       this.seq = msg.seq;
+      this.applied = msg.seq;
       if (this.opts.onDelta) this.opts.onDelta(msg);
     } else if (msg.type === 'hold') {
       if (this.opts.onHold) this.opts.onHold(msg);

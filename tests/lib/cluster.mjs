@@ -13,10 +13,12 @@
  *     cluster = {url (redis+cluster://127.0.0.1:P1,...), port (the first node),
  *                ports [6], cli(...args) (redis-cli -c at a live node),
  *                cliAt(port, ...args), masters() -> [port] (live masters now),
+ *                ownerOf(key) -> port of the live master of key's slot,
  *                replicaOf(masterPort) -> port, cliMasters(...args) -> [stdout]
  *                (on every master), waitHealthy(timeoutMs) (cluster_state:ok on
  *                every live node, every slot served by a live master),
  *                kill(port, signal='SIGKILL'), start(port) (again, same data),
+ *                restart() (every node killed and started: same cluster, empty),
  *                stop(), log() (the nodes' warnings)}
  *
  * Not here: seatmapd (stack.mjs).
@@ -95,6 +97,7 @@ export async function startCluster({ dir, nodeTimeoutMs = 1000 } = {}) {
                             fail: /fail/.test(f[2]),
                             masterId: f[3],
                             slots: f.length > 8,
+                            ranges: f.slice(8).filter((r) => !r.startsWith('[')).map((r) => r.split('-').map(Number)),
                         };
                     });
             } catch (e) {
@@ -118,6 +121,15 @@ export async function startCluster({ dir, nodeTimeoutMs = 1000 } = {}) {
         async masters() {
             const alive = new Set(live());
             return (await nodes()).filter((n) => n.master && !n.fail && n.slots && alive.has(n.port)).map((n) => n.port);
+        },
+        async ownerOf(key) {
+            const slot = Number(await cluster.cli('CLUSTER', 'KEYSLOT', key));
+            const alive = new Set(live());
+            const m = (await nodes()).find(
+                (n) => n.master && !n.fail && alive.has(n.port) && n.ranges.some(([a, b = a]) => slot >= a && slot <= b),
+            );
+            if (!m) throw new Error(`no live master has ${key} (slot ${slot})`);
+            return m.port;
         },
         async replicaOf(masterPort) {
             const all = await nodes();
@@ -149,6 +161,13 @@ export async function startCluster({ dir, nodeTimeoutMs = 1000 } = {}) {
             return killChild(children.get(port), signal);
         },
         start,
+        /* Every node killed and started again: the same cluster (nodes.conf
+         * kept), its data gone (no persistence), as startRedis's restart(). */
+        async restart() {
+            await Promise.all(ports.map((p) => killChild(children.get(p), 'SIGKILL')));
+            await Promise.all(ports.map(start));
+            await cluster.waitHealthy(30000);
+        },
         async stop() {
             await Promise.all(ports.map((p) => killChild(children.get(p), 'SIGKILL')));
             if (ownDir) rmSync(dir, { recursive: true, force: true });

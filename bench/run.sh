@@ -93,18 +93,27 @@ free_port() {
 # then the master that owns the stadium show's slot (the audit, the junk keys
 # and the Redis CPU figure use it), redis_url names every node.
 start_cluster() {
-  local p i owner
+  local p i owner pid try
   for i in 1 2 3 4 5 6; do
-    p=$(free_port)
-    mkdir -p "$tmp/node-$p"
-    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
-      --cluster-node-timeout 1000 --save '' --appendonly no --dir "$tmp/node-$p" --maxclients 1000 \
-      >"$raw/redis-$p.log" 2>&1 &
-    cluster_pids+=($!); cluster_ports+=("$p")
-  done
-  for p in "${cluster_ports[@]}"; do
-    for _ in $(seq 1 100); do redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && continue 2; sleep 0.1; done
-    echo "run.sh: cluster node $p did not start:" >&2; tail -5 "$raw/redis-$p.log" >&2; exit 1
+    # a random port may be taken by the time the node binds it: try another
+    for try in 1 2 3 4 5; do
+      p=$(free_port)
+      mkdir -p "$tmp/node-$p"
+      redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+        --cluster-node-timeout 1000 --save '' --appendonly no --dir "$tmp/node-$p" --maxclients 1000 \
+        >"$raw/redis-$p.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 100); do
+        redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if kill -0 "$pid" 2>/dev/null && redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; then
+        cluster_pids+=("$pid"); cluster_ports+=("$p"); continue 2
+      fi
+      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    done
+    echo "run.sh: a cluster node did not start:" >&2; tail -5 "$raw/redis-$p.log" >&2; exit 1
   done
   redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 \
     --cluster-yes >"$raw/cluster-create.log" 2>&1 ||

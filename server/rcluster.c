@@ -68,7 +68,7 @@ struct rcluster {
     creq *waiting; /* commands to send again later (TRYAGAIN, no owner, ...) */
     uv_timer_t tick;
     int closing;
-    int last_ready, last_up;
+    int last_ready, last_up, last_routable;
 };
 
 /* ---- pure parts ---- */
@@ -356,15 +356,19 @@ static node *get_node(rcluster *rc, const rcluster_addr *a)
 
 static int compute_up(const rcluster *rc);
 static int compute_ready(const rcluster *rc);
+static node *any_master(rcluster *rc);
 
 /* up and ready are cached here (rcluster_up is asked per command); every
  * event that may change them ends here. */
 static void notify_state(rcluster *rc)
 {
     int up = compute_up(rc), ready = up && compute_ready(rc);
-    if (rc->closing || (up == rc->last_up && ready == rc->last_ready))
+    int routable = rc->have_topology && any_master(rc) != NULL;
+    if (rc->closing ||
+        (up == rc->last_up && ready == rc->last_ready && routable == rc->last_routable))
         return;
     rc->last_up = up;
+    rc->last_routable = routable;
     rc->last_ready = ready;
     if (rc->o.on_state)
         rc->o.on_state(rc->o.arg);
@@ -916,6 +920,11 @@ int rcluster_up(const rcluster *rc)
 int rcluster_ready(const rcluster *rc)
 {
     return rc->last_ready;
+}
+
+int rcluster_routable(const rcluster *rc)
+{
+    return rc->last_routable;
 }
 
 static int compute_up(const rcluster *rc)

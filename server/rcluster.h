@@ -130,6 +130,10 @@ int rcluster_create(uv_loop_t *loop, const char *url, const rcluster_opts *o, rc
 void rcluster_destroy(rcluster *rc);
 /* 1 when every slot has a master whose command connection is up. */
 int rcluster_up(const rcluster *rc);
+/* 1 when the topology is known and some master's command connection is up:
+ * commands for the slots of that master can be answered (others wait up to
+ * RCLUSTER_RETRY_MS for theirs, then get no reply). */
+int rcluster_routable(const rcluster *rc);
 /* rcluster_up, and every master's subscriber has confirmed all its
  * subscriptions (when subscribers were asked for). */
 int rcluster_ready(const rcluster *rc);

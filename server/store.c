@@ -214,8 +214,11 @@ const char *store_error_status(const char *err)
 
 int store_up(const store *st)
 {
+    /* A cluster with one master missing still answers for the shows of
+     * the others: commands for the missing one's shows wait for a failover
+     * (RCLUSTER_RETRY_MS), then answer unavailable. */
     if (st->cluster)
-        return rcluster_up(st->cluster) && st->cluster_loaded == st->nscripts;
+        return rcluster_routable(st->cluster) && st->cluster_loaded == st->nscripts;
     return st->cmd.up;
 }
 
@@ -783,7 +786,8 @@ static void on_cluster_state(void *arg)
 {
     store *st = arg;
     int i;
-    if (rcluster_up(st->cluster) && st->cluster_loaded < st->nscripts && !st->cluster_loading) {
+    if (rcluster_routable(st->cluster) && st->cluster_loaded < st->nscripts &&
+        !st->cluster_loading) {
         for (i = 0; i < st->nscripts; i++) {
             const char *argv[3] = {"SCRIPT", "LOAD", st->scripts[i].text};
             if (st->scripts[i].sha[0])

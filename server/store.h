@@ -117,7 +117,8 @@ typedef struct store_events {
 int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out);
 /* Disconnects; pending callbacks are called with "unavailable". */
 void store_destroy(store *st);
-/* 1 when commands can be sent (the command connection is up). */
+/* 1 when commands can be sent: the command connection is up (a cluster:
+ * the topology is known and some master answers). */
 int store_up(const store *st);
 /* 1 when both connections are up. */
 int store_ready(const store *st);

@@ -456,17 +456,23 @@ static void cmd_open(node *n, int64_t now)
 
 /* ---- subscribers ---- */
 
+const char *rcluster_pubsub_kind(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return NULL;
+    return r->element[0]->str;
+}
+
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     node *n = ac->data;
     rcluster *rc = n->rc;
-    redisReply *reply = r, *kind;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    redisReply *reply = r;
+    const char *kind = rcluster_pubsub_kind(reply);
+    if (!kind)
         return;
-    kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(kind->str, "psubscribe") == 0 || strcmp(kind->str, "subscribe") == 0) {
+    if (strcmp(kind, "psubscribe") == 0 || strcmp(kind, "subscribe") == 0) {
         if (++n->sub_confirmed == rc->o.nchannels + 1 && !n->sub_up) {
             n->sub_up = 1;
             n->last_ping_rx = sm_mono_ms();
@@ -474,7 +480,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
         }
         return;
     }
-    if (strcmp(kind->str, "message") == 0 && reply->element[1]->type == REDIS_REPLY_STRING &&
+    if (strcmp(kind, "message") == 0 && reply->element[1]->type == REDIS_REPLY_STRING &&
         strcmp(reply->element[1]->str, rc->ping_channel) == 0) {
         n->last_ping_rx = sm_mono_ms();
         return;

@@ -94,6 +94,11 @@ typedef struct rcluster_topo {
  * another shape (nothing usable in *out). */
 int rcluster_parse_shards(const struct redisReply *r, rcluster_topo *out);
 
+/* What a reply on a subscribed connection is: "subscribe", "psubscribe",
+ * "message", "pmessage", ... (the reply's own string), or NULL when it is
+ * not a pub/sub array of at least 3 elements. */
+const char *rcluster_pubsub_kind(const struct redisReply *r);
+
 /* ---- the client ---- */
 
 /* The reply (valid only during the call; hiredis frees it), or NULL: not

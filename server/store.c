@@ -529,8 +529,8 @@ static void on_pattern_message(store *st, const redisReply *chan, const redisRep
 /* A message on a subscriber (ours or, in cluster mode, a master's). */
 static void on_pubsub(store *st, const redisReply *reply)
 {
-    if (reply->elements >= 4 && reply->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(reply->element[0]->str, "pmessage") == 0)
+    const char *kind = rcluster_pubsub_kind(reply);
+    if (kind && reply->elements >= 4 && strcmp(kind, "pmessage") == 0)
         on_pattern_message(st, reply->element[2], reply->element[3]);
 }
 
@@ -538,14 +538,12 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
     store *st = c->st;
-    redisReply *reply = r, *kind;
+    redisReply *reply = r;
+    const char *kind = rcluster_pubsub_kind(reply);
 
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    if (!kind)
         return;
-    kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(kind->str, "psubscribe") == 0 || strcmp(kind->str, "subscribe") == 0) {
+    if (strcmp(kind, "psubscribe") == 0 || strcmp(kind, "subscribe") == 0) {
         /* The last of the three subscriptions is confirmed: nothing can be
          * missed from now on, so caches may be rebuilt. */
         if (reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer == 3 &&
@@ -555,7 +553,7 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         }
         return;
     }
-    if (strcmp(kind->str, "message") == 0) {
+    if (strcmp(kind, "message") == 0) {
         st->last_ping_rx = sm_mono_ms();
         return;
     }

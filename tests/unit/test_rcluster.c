@@ -229,12 +229,31 @@ static void test_shards(void **state)
     free(t);
 }
 
+static void test_pubsub_kind(void **state)
+{
+    static const char msg[] = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\n1\r\n";
+    static const char ok[] = "+OK\r\n";
+    static const char two[] = "*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n";
+    redisReply *r = parse_resp(msg, sizeof(msg) - 1);
+    (void)state;
+    assert_string_equal(rcluster_pubsub_kind(r), "message");
+    freeReplyObject(r);
+    r = parse_resp(ok, sizeof(ok) - 1);
+    assert_null(rcluster_pubsub_kind(r));
+    freeReplyObject(r);
+    r = parse_resp(two, sizeof(two) - 1);
+    assert_null(rcluster_pubsub_kind(r));
+    freeReplyObject(r);
+    assert_null(rcluster_pubsub_kind(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16_vectors), cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_redirects),     cmocka_unit_test(test_urls),
         cmocka_unit_test(test_key_index),     cmocka_unit_test(test_shards),
+        cmocka_unit_test(test_pubsub_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

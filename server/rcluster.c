@@ -11,7 +11,6 @@
 #include "rcluster.h"
 
 #include "redis_uv.h"
-#include "store.h"
 #include "util.h"
 
 #include <hiredis/hiredis.h>
@@ -193,7 +192,7 @@ int rcluster_parse_url(const char *url, rcluster_addr *seeds, int max, int *n)
                 return -1;
             memcpy(a.host, p, (size_t)(q - p));
             a.host[q - p] = '\0';
-            a.port = STORE_DEFAULT_PORT;
+            a.port = RCLUSTER_DEFAULT_PORT;
         } else if (*q != ':' || parse_hostport(p, stop, &a)) {
             return -1;
         }
@@ -349,7 +348,7 @@ static node *get_node(rcluster *rc, const rcluster_addr *a)
         return NULL;
     n->rc = rc;
     n->addr = *a;
-    n->backoff_ms = STORE_BACKOFF_MIN_MS;
+    n->backoff_ms = RCLUSTER_BACKOFF_MIN_MS;
     rc->nodes[rc->nnodes++] = n;
     return n;
 }
@@ -382,9 +381,11 @@ static void want_refresh(rcluster *rc)
 static void node_failed(node *n, const char *what, const char *why)
 {
     rcluster *rc = n->rc;
-    unsigned delay = store_backoff_delay(n->backoff_ms, (unsigned)rand());
+    /* jittered exponential backoff, as store.c's (which is above us) */
+    unsigned delay = n->backoff_ms + (unsigned)rand() % (n->backoff_ms / 4 + 1);
     n->next_try_mono = sm_mono_ms() + delay;
-    n->backoff_ms = store_backoff_next(n->backoff_ms);
+    n->backoff_ms =
+        n->backoff_ms * 2 > RCLUSTER_BACKOFF_MAX_MS ? RCLUSTER_BACKOFF_MAX_MS : n->backoff_ms * 2;
     if (!n->failing && !rc->closing && n->master)
         sm_warn("Redis Cluster (%s) %s connection to %s:%d lost: %s; retrying with backoff",
                 rc->name, what, n->addr.host, n->addr.port, why);
@@ -413,7 +414,7 @@ static void on_cmd_connect(const redisAsyncContext *ac, int status)
         return;
     }
     n->up = 1;
-    n->backoff_ms = STORE_BACKOFF_MIN_MS;
+    n->backoff_ms = RCLUSTER_BACKOFF_MIN_MS;
     if (n->failing)
         sm_info("Redis Cluster (%s) node %s:%d is back", rc->name, n->addr.host, n->addr.port);
     n->failing = 0;
@@ -494,7 +495,7 @@ static void on_sub_disconnect(const redisAsyncContext *ac, int status)
     node *n = ac->data;
     n->sub = NULL;
     n->sub_up = 0;
-    n->sub_next_try_mono = sm_mono_ms() + STORE_BACKOFF_MIN_MS;
+    n->sub_next_try_mono = sm_mono_ms() + RCLUSTER_BACKOFF_MIN_MS;
     want_refresh(n->rc);
     notify_state(n->rc);
 }
@@ -508,7 +509,7 @@ static void on_sub_connect(const redisAsyncContext *cac, int status)
     int i;
     if (status != REDIS_OK) {
         n->sub = NULL;
-        n->sub_next_try_mono = sm_mono_ms() + STORE_BACKOFF_MIN_MS;
+        n->sub_next_try_mono = sm_mono_ms() + RCLUSTER_BACKOFF_MIN_MS;
         return;
     }
     n->sub_confirmed = 0;
@@ -523,7 +524,7 @@ static void sub_open(node *n, int64_t now)
         return;
     n->sub = open_ctx(n, on_sub_connect, on_sub_disconnect);
     if (!n->sub) {
-        n->sub_next_try_mono = now + STORE_BACKOFF_MIN_MS;
+        n->sub_next_try_mono = now + RCLUSTER_BACKOFF_MIN_MS;
         return;
     }
     n->sub_up = 0;
@@ -543,7 +544,7 @@ static void kill_ctx(node *n, redisAsyncContext **slot)
         if (slot == &n->ac)
             node_failed(n, "command", "no answer");
         else
-            n->sub_next_try_mono = sm_mono_ms() + STORE_BACKOFF_MIN_MS;
+            n->sub_next_try_mono = sm_mono_ms() + RCLUSTER_BACKOFF_MIN_MS;
     }
 }
 

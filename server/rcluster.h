@@ -41,6 +41,9 @@
 #define RCLUSTER_KEEPALIVE_MS 2000
 #define RCLUSTER_MAX_SUBS 4 /* subscribe commands sent to every master */
 #define RCLUSTER_SCHEME "redis+cluster://"
+#define RCLUSTER_DEFAULT_PORT 6379
+#define RCLUSTER_BACKOFF_MIN_MS 100 /* reconnect backoff, as the store's */
+#define RCLUSTER_BACKOFF_MAX_MS 5000
 
 struct redisReply;
 typedef struct rcluster rcluster;

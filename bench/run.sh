@@ -111,7 +111,7 @@ start_cluster() {
       if kill -0 "$pid" 2>/dev/null && redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; then
         cluster_pids+=("$pid"); cluster_ports+=("$p"); continue 2
       fi
-      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+      kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
     done
     echo "run.sh: a cluster node did not start:" >&2; tail -5 "$raw/redis-$p.log" >&2; exit 1
   done

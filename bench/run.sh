@@ -24,6 +24,7 @@
 # and measured window of fanout and holds; BENCH_PERF=1 records a perf
 # profile of seatmapd during each scenario into bench/results/raw/, and
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
+# BENCH_EXPIRY_SIZES="WATCHERS HOLDS JUNK" changes the expiry scenario's sizes.
 # BENCH_REDIS=cluster puts holds in a local Redis Cluster of 3 masters and 3
 # replicas instead of one redis-server (the Redis figures are then those of
 # the master that has the show); its result lines are labelled "-cluster".
@@ -233,6 +234,7 @@ run_holds() {
 run_expiry() {
   local w=1000 holds=10000 junk=100000 ttl=8
   [ $smoke = 1 ] && { w=10; holds=50; junk=1000; ttl=2; }
+  if [ -n "${BENCH_EXPIRY_SIZES:-}" ]; then read -r w holds junk <<<"$BENCH_EXPIRY_SIZES"; fi
   start_server expiry "$ttl" --rate 100000
   bench expiry expiry --watchers "$w" --holds "$holds" --junk "$junk"
   stop_server

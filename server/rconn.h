@@ -11,6 +11,10 @@
  * order on a connection, so a blocked read would hold every later command on
  * it for the whole block time; the queue polls on a timer instead.
  *
+ * With a redis+cluster:// URL it is a Redis Cluster client (rcluster.h)
+ * instead: each command goes to the master of its key's slot, and "back"
+ * means every slot's master answers again.
+ *
  * Not here: what the commands mean.
  */
 #ifndef SEATMAP_RCONN_H

@@ -10,6 +10,11 @@
  * not come back on the subscriber). It knows nothing about seats or shows
  * beyond the key prefix: the scripts (server/lua) hold that logic.
  *
+ * With a redis+cluster:// URL the two connections are replaced by a Redis
+ * Cluster client (rcluster.h): each script goes to the master of its show's
+ * slot, and a subscriber on every master brings expired-key events (they
+ * are node-local) and the shows' messages.
+ *
  * Not here: the seat cache (show.h), bookings (ledger.h).
  */
 #ifndef SEATMAP_STORE_H

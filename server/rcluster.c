@@ -815,10 +815,12 @@ static void check_node(rcluster *rc, node *n, int masters_up, int64_t now)
         kill_ctx(n, &n->sub);
 }
 
+/* Sends again what is due. route() may defer a command anew, which puts it
+ * on rc->waiting: the ones not yet due are kept on a list of their own and
+ * put back after, so that neither overwrites the other. */
 static void run_waiting(rcluster *rc, int64_t now)
 {
-    creq *list = rc->waiting, *q;
-    creq **keep = &rc->waiting;
+    creq *list = rc->waiting, *q, *kept = NULL;
     rc->waiting = NULL;
     while (list) {
         q = list;
@@ -827,9 +829,15 @@ static void run_waiting(rcluster *rc, int64_t now)
         if (now >= q->retry_mono) {
             route(rc, q);
         } else {
-            *keep = q;
-            keep = &q->next;
+            q->next = kept;
+            kept = q;
         }
+    }
+    while (kept) {
+        q = kept;
+        kept = q->next;
+        q->next = rc->waiting;
+        rc->waiting = q;
     }
 }
 

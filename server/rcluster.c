@@ -531,16 +531,27 @@ static void sub_open(node *n, int64_t now)
     n->sub_started_mono = now;
 }
 
-/* A context that is not answering is freed: hiredis calls its pending
- * callbacks with NULL and then the disconnect callback; one that never
- * connected gets no disconnect callback in 0.14.1, so it is cleared here. */
-static void kill_ctx(node *n, redisAsyncContext **slot)
+/* Frees *slot: hiredis calls its pending callbacks with NULL and then the
+ * disconnect callback, which clears *slot; one that never connected gets
+ * no disconnect callback in 0.14.1, so it is cleared here (1), or freeing
+ * it again later would be a double free. */
+static int free_ctx(redisAsyncContext **slot)
 {
     redisAsyncContext *ac = *slot;
     int connected = (ac->c.flags & REDIS_CONNECTED) != 0;
     redisAsyncFree(ac);
     if (!connected && *slot == ac) {
         *slot = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* A context that does not connect or answer in time: freed, and another
+ * attempt scheduled. */
+static void kill_ctx(node *n, redisAsyncContext **slot)
+{
+    if (free_ctx(slot)) {
         if (slot == &n->ac)
             node_failed(n, "command", "no answer");
         else
@@ -730,7 +741,7 @@ static void apply_topology(rcluster *rc, const rcluster_topo *t)
             changed = 1;
         n->master = is_master;
         if (!is_master && n->sub) /* events of a node that is no longer a master */
-            redisAsyncFree(n->sub);
+            free_ctx(&n->sub);
     }
     for (i = 0; i < RCLUSTER_SLOTS; i++)
         rc->owner[i] = t->owner[i] ? m[t->owner[i] - 1] : NULL;
@@ -800,7 +811,7 @@ static void check_node(rcluster *rc, node *n, int masters_up, int64_t now)
 {
     if (!wanted(rc, n, masters_up)) {
         if (n->ac && !n->pending)
-            redisAsyncFree(n->ac); /* a replica we no longer need */
+            free_ctx(&n->ac); /* a replica we no longer need */
         return;
     }
     cmd_open(n, now);

@@ -9,6 +9,8 @@
  */
 #include "bench.h"
 
+#include "proto_v2.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,12 +193,47 @@ static void watcher_watch(bench *b, long i)
 
 /* ---------- deltas ---------- */
 
+/* One seat of a delta (seat: its index, -1 when unknown) into a cache
+ * entry; -1 when out of memory. */
+static int delta_seat(bench *b, dentry *e, long seat, char st)
+{
+    b->delta_seats++;
+    e->nseats++;
+    if (seat < 0) {
+        b->unmatched++;
+        return 0;
+    }
+    seat_rec *r = &b->rec[seat];
+    int k = r->st[0] == st ? 0 : (r->st[1] == st ? 1 : -1);
+    if (k < 0) {
+        b->unmatched++;
+        return 0;
+    }
+    if (!r->win[k])
+        return 0;
+    if (e->n == e->cap) {
+        uint32_t nc = e->cap ? e->cap * 2 : 64;
+        int64_t *nt = realloc(e->t, nc * sizeof(int64_t));
+        if (!nt)
+            return -1;
+        e->t = nt;
+        e->cap = nc;
+    }
+    e->t[e->n++] = r->t[k];
+    return 0;
+}
+
+typedef struct dentry_ctx {
+    bench *b;
+    dentry *e;
+} dentry_ctx;
+
 /* Parses the seats of a delta into a cache entry. */
 static void delta_parse(bench *b, dentry *e, const char *p, size_t n)
 {
     const char *v = jval(p, n, "seats"), *end = p + n;
 
-    e->n = e->nwin = 0;
+    e->n = e->nwin = e->nseats = 0;
     if (!v || *v != '[')
         return;
     v++;
@@ -224,30 +261,27 @@ static void delta_parse(bench *b, dentry *e, const char *p, size_t n)
         if (!v)
             break;
         v++;
-        b->delta_seats++;
         seat = seat_list_find(&b->seats, id, (size_t)(ide - id));
-        if (seat < 0) {
-            b->unmatched++;
-            continue;
-        }
-        seat_rec *r = &b->rec[seat];
-        int k = r->st[0] == st ? 0 : (r->st[1] == st ? 1 : -1);
-        if (k < 0) {
-            b->unmatched++;
-            continue;
-        }
-        if (!r->win[k])
-            continue;
-        if (e->n == e->cap) {
-            uint32_t nc = e->cap ? e->cap * 2 : 64;
-            int64_t *nt = realloc(e->t, nc * sizeof(int64_t));
-            if (!nt)
-                return;
-            e->t = nt;
-            e->cap = nc;
-        }
-        e->t[e->n++] = r->t[k];
+        if (delta_seat(b, e, seat, st))
+            return;
     }
+    e->nwin = e->n;
+}
+
+/* seatmap.v2: the same, from the binary delta (seats by index). */
+static int delta_seat_v2(void *ud, size_t idx, char st)
+{
+    dentry_ctx *x = ud;
+    return delta_seat(x->b, x->e, idx < x->b->seats.n ? (long)idx : -1, st);
+}
+
+static void delta_parse_v2(bench *b, dentry *e, const char *p, size_t n)
+{
+    dentry_ctx x = {b, e};
+    proto_v2_msg m;
+    e->n = e->nwin = 0;
+    if (proto_v2_decode_each((const unsigned char *)p, n, &m, delta_seat_v2, &x))
+        note_error(b, "bad seatmap.v2 delta", "", 0);
     e->nwin = e->n;
 }
 
@@ -273,7 +307,11 @@ static dentry *delta_lookup(bench *b, int64_t from, int64_t seq, const char *p, 
     e->from = from;
     e->seq = seq;
     e->len = (uint32_t)n;
-    delta_parse(b, e, p, n);
+    e->nseats = 0;
+    if (n && p[0] == PROTO_V2_DELTA)
+        delta_parse_v2(b, e, p, n);
+    else
+        delta_parse(b, e, p, n);
     return e;
 }
 
@@ -282,9 +320,17 @@ static void watcher_delta(bench *b, long i, const char *p, size_t n, int64_t now
     watcher *w = &b->w[i];
     int64_t from, seq;
     dentry *e;
+    proto_v2_msg m;
 
     b->deltas++;
-    if (jint(p, n, "from", &from) || jint(p, n, "seq", &seq)) {
+    if (n && p[0] == PROTO_V2_DELTA) {
+        if (proto_v2_decode_each((const unsigned char *)p, n, &m, NULL, NULL)) {
+            note_error(b, "bad seatmap.v2 delta", "", 0);
+            return;
+        }
+        from = m.from;
+        seq = m.seq;
+    } else if (jint(p, n, "from", &from) || jint(p, n, "seq", &seq)) {
         note_error(b, "delta without from/seq", p, n);
         return;
     }
@@ -303,6 +349,8 @@ static void watcher_delta(bench *b, long i, const char *p, size_t n, int64_t now
     e = delta_lookup(b, from, seq, p, n);
     if (!e)
         return;
+    b->wdelta_bytes += n;
+    b->wdelta_seats += e->nseats;
     if (w->measured) {
         for (uint32_t k = 0; k < e->n; k++)
             hist_add(&b->lat, now - e->t[k]);
@@ -317,7 +365,15 @@ static void watcher_snapshot(bench *b, long i, const char *p, size_t n, int64_t 
     size_t nl;
     int64_t seq;
 
-    if (jint(p, n, "seq", &seq) || jstr(p, n, "seats", &letters, &nl)) {
+    if (n && p[0] == PROTO_V2_SNAPSHOT) {
+        proto_v2_msg m;
+        if (proto_v2_decode_each((const unsigned char *)p, n, &m, NULL, NULL)) {
+            note_error(b, "bad seatmap.v2 snapshot", "", 0);
+            return;
+        }
+        seq = m.seq;
+        nl = m.nseats;
+    } else if (jint(p, n, "seq", &seq) || jstr(p, n, "seats", &letters, &nl)) {
         note_error(b, "bad snapshot", p, n);
         return;
     }
@@ -425,6 +481,14 @@ static void on_message(wsc_conn *c, char *p, size_t n, void *ud)
         buyer_message(b, c->idx, p, n);
         return;
     }
+    if (n && (p[0] == PROTO_V2_DELTA || p[0] == PROTO_V2_SNAPSHOT)) {
+        /* seatmap.v2: a binary seat event (JSON always starts with '{') */
+        if (p[0] == PROTO_V2_DELTA)
+            watcher_delta(b, c->idx, p, n, now);
+        else
+            watcher_snapshot(b, c->idx, p, n, now);
+        return;
+    }
     if (jstr(p, n, "type", &type, &tl)) {
         note_error(b, "message without type", p, n);
         return;
@@ -467,7 +531,7 @@ static const wsc_ops bench_ops = {on_open, on_message, on_close};
 
 int bench_init(bench *b)
 {
-    return wsc_loop_init(&b->loop, b->o.host, b->o.port, &bench_ops, b);
+    return wsc_loop_init(&b->loop, b->o.host, b->o.port, b->o.wire, &bench_ops, b);
 }
 
 /* ---------- loop ---------- */
@@ -709,6 +773,10 @@ static void print_watcher_totals(bench *b, uint64_t expected_each)
            (unsigned long long)measured, (unsigned long long)arrivals, (unsigned long long)expected,
            (long long)expected - (long long)arrivals, (unsigned long long)gaps,
            (unsigned long long)lost_ops, (unsigned long long)ooo, b->nw_closed);
+    printf(" wire=%s delta_bytes=%llu delta_seats_received=%llu delta_bytes_per_seat=%.2f",
+           strcmp(b->o.wire, "seatmap.v2") == 0 ? "v2" : "v1", (unsigned long long)b->wdelta_bytes,
+           (unsigned long long)b->wdelta_seats,
+           b->wdelta_seats ? (double)b->wdelta_bytes / (double)b->wdelta_seats : 0.0);
 }
 
 /* ---------- fanout ---------- */
@@ -1175,8 +1243,9 @@ int bench_snapshot(bench *b)
     long got = 0;
     for (long i = 1; i < b->nw_opened; i++)
         got += b->w[i].snaps > 0;
-    printf("result snapshot label=%s seats=%zu frame_bytes=%u bytes_per_seat=%.2f", b->o.label,
-           b->seats.n, frame, b->seats.n ? (double)frame / (double)b->seats.n : 0);
+    printf("result snapshot label=%s wire=%s seats=%zu frame_bytes=%u bytes_per_seat=%.2f",
+           b->o.label, strcmp(b->o.wire, "seatmap.v2") == 0 ? "v2" : "v1", b->seats.n, frame,
+           b->seats.n ? (double)frame / (double)b->seats.n : 0);
     print_hist("single_ms", &single, 1000.0);
     printf(" joiners=%ld joined=%ld all_joined_ms=%.1f", b->o.joiners, got,
            (double)(last - t0) / 1000.0);

@@ -59,6 +59,7 @@ typedef struct bench_opts {
     long count;          /* best: seats per best request */
     const char *section; /* best: ask in this section only (NULL: anywhere) */
     int port2;           /* best: a second seatmapd; odd buyers connect there */
+    const char *wire;    /* the subprotocol: "seatmap.v1" (default) or "seatmap.v2" */
 } bench_opts;
 
 typedef struct watcher {
@@ -99,6 +100,7 @@ typedef struct seat_rec {
 typedef struct dentry {
     int64_t from, seq;
     uint32_t len, n, cap, nwin;
+    uint32_t nseats; /* seats the delta names, measured or not */
     char *payload;
     int64_t *t; /* reference times of the measured entries */
 } dentry;
@@ -136,6 +138,7 @@ typedef struct bench {
     hist rtt_rel;
     hist snap_time; /* snapshot: watch -> snapshot */
     uint64_t unmatched, snap_bad, errors, deltas, delta_seats;
+    uint64_t wdelta_bytes, wdelta_seats; /* deltas received by ready watchers: bytes, seats */
     uint32_t snap_bytes;
     int64_t last_snap_us;
     char first_error[160];

@@ -26,7 +26,7 @@ static void usage(void)
           "         [--show S] [--watchers N] [--buyers N] [--rate N] [--duration S]\n"
           "         [--warmup S] [--hold-ms MS] [--hold-seats N] [--pool N] [--holds N]\n"
           "         [--junk N] [--joiners N] [--snaps N] [--conns N] [--server-pid PID]\n"
-          "         [--redis-port P] [--redis-pid PID] [--label TEXT]\n"
+          "         [--redis-port P] [--redis-pid PID] [--label TEXT] [--wire v1|v2]\n"
           "         [--preload N] [--count N] [--section S] [--port2 P]   (best)\n"
           "       seatmap-bench audit --redis-port P --show S\n",
           stderr);
@@ -53,6 +53,7 @@ static void defaults(bench_opts *o, const char *scenario)
     o->snaps = 20;
     o->conns = 10000;
     o->label = "-";
+    o->wire = "seatmap.v1";
     o->count = 2;
 }
 
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
             o->show = v;
         else if (strcmp(k, "--section") == 0)
             o->section = v;
+        else if (strcmp(k, "--wire") == 0)
+            o->wire = strcmp(v, "v2") == 0 ? "seatmap.v2" : "seatmap.v1";
         else if (strcmp(k, "--label") == 0)
             o->label = v;
         else if (strcmp(k, "--duration") == 0)

@@ -13,10 +13,10 @@ $1 == "result" {
 function oth() { return sprintf(" %s |", cpu(get("others_cpu_pct"))) }
 function row(s) {
   if (s == "fanout")
-    return sprintf("| %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |",
-      get("watchers"), get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
+    return sprintf("| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+      get("wire"), get("watchers"), get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
       get("lat_ms_p999"), get("lat_ms_max"), get("arrivals"), get("expected"), get("missing"),
-      get("seq_gaps"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
+      get("seq_gaps"), get("delta_bytes_per_seat"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
       cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "holds")
     return sprintf("| %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
@@ -27,14 +27,14 @@ function row(s) {
       get("server_us_per_request"), cpu(get("redis_cpu_pct")), get("redis_us_per_request"),
       cpu(get("gen_cpu_pct"))) oth()
   if (s == "expiry")
-    return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |",
-      get("holds"), get("watchers"), get("junk_keys"), get("deadline_spread_ms"),
+    return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s |",
+      get("wire"), get("holds"), get("watchers"), get("junk_keys"), get("deadline_spread_ms"),
       get("after_deadline_ms_p50"), get("after_deadline_ms_p99"),
       get("after_deadline_ms_p999"), get("after_deadline_ms_max"), get("arrivals"),
-      get("expected"), get("missing"), cpu(get("server_cpu_pct")), cpu(get("redis_cpu_pct"))) oth()
+      get("expected"), get("missing"), get("delta_bytes_per_seat"), cpu(get("server_cpu_pct")), cpu(get("redis_cpu_pct"))) oth()
   if (s == "snapshot")
-    return sprintf("| %s | %s | %.1f | %s | %s | %s / %s | %s | %s / %s | %s |",
-      get("seats"), get("frame_bytes"), get("frame_bytes") / 1024, get("single_ms_p50"),
+    return sprintf("| %s | %s | %s | %.1f | %s | %s | %s / %s | %s | %s / %s | %s |",
+      get("wire"), get("seats"), get("frame_bytes"), get("frame_bytes") / 1024, get("single_ms_p50"),
       get("single_ms_max"), get("joined"), get("joiners"), get("all_joined_ms"),
       get("join_ms_p50"), get("join_ms_p99"), cpu(get("server_cpu_pct"))) oth()
   if (s == "idle")
@@ -59,8 +59,8 @@ END {
   if ("fanout" in rows) {
     print "## 1. Fan-out: change -> arrival at every watcher\n"
     print "Target: 10k watchers at 1,000 changes/s, p99 <= 150 ms, nothing lost, server <= 100 % of one core.\n"
-    print "| watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | arrivals / expected | missing | seq gaps | server CPU % | server CPU µs / frame | server RSS MB | redis CPU % | generator CPU % | other programs CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| wire | watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | arrivals / expected | missing | seq gaps | delta bytes / seat | server CPU % | server CPU µs / frame | server RSS MB | redis CPU % | generator CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["fanout"]
   }
   if ("holds" in rows) {
@@ -73,15 +73,15 @@ END {
   if ("expiry" in rows) {
     print "## 3. Expiry: deadline -> every watcher sees the seat free\n"
     print "Target: p99 <= 250 ms, max <= 1 s after the deadline.\n"
-    print "| holds | watchers | unrelated TTL keys | deadline spread ms | p50 ms | p99 ms | p99.9 ms | max ms | seen / expected | missing | server CPU % | redis CPU % | other programs CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| wire | holds | watchers | unrelated TTL keys | deadline spread ms | p50 ms | p99 ms | p99.9 ms | max ms | seen / expected | missing | delta bytes / seat | server CPU % | redis CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["expiry"]
   }
   if ("snapshot" in rows) {
     print "## 4. Snapshot\n"
     print "Target: a 60k-seat snapshot <= 70 KB.\n"
-    print "| seats | frame bytes | KiB | one snapshot p50 ms | max ms | joined | all joined ms | join p50 / p99 ms | server CPU % | other programs CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| wire | seats | frame bytes | KiB | one snapshot p50 ms | max ms | joined | all joined ms | join p50 / p99 ms | server CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["snapshot"]
   }
   if ("idle" in rows) {

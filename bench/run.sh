@@ -24,6 +24,9 @@
 # and measured window of fanout and holds; BENCH_PERF=1 records a perf
 # profile of seatmapd during each scenario into bench/results/raw/, and
 # BENCH_OUT=DIR writes the report somewhere else than bench/results/.
+# BENCH_WIRES="v1 v2" (the default) runs fanout, expiry and snapshot once per
+# subprotocol the watchers speak, side by side (runs of v2 are named NAME-v2).
+# BENCH_EXPIRY_HOLDS=N changes the size of the expiry wave (default 10,000).
 # BENCH_EXPIRY_SIZES="WATCHERS HOLDS JUNK" changes the expiry scenario's sizes.
 # BENCH_REDIS=cluster puts holds in a local Redis Cluster of 3 masters and 3
 # replicas instead of one redis-server (the Redis figures are then those of
@@ -158,20 +161,28 @@ start_redis() {
 # Every client of the bench comes from 127.0.0.1: the per-address limits
 # (docs/security.md) are off, and the total connection cap is above what
 # the scenarios open.
+# A port that free_port found free can be taken meanwhile (the loopback
+# ports of earlier runs' clients, other programs): try another one.
 start_server() {
-  local name=$1 ttl=$2; shift 2
+  local name=$1 ttl=$2 attempt; shift 2
   flush_redis
-  port=$(free_port)
   log=$raw/seatmapd-$name.log
-  # shellcheck disable=SC2086
-  (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
-      --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
-      --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "listening on" "$log" 2>/dev/null && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
+        --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+        --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 200); do
+      grep -q "listening on" "$log" 2>/dev/null && return 0
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$server_pid" 2>/dev/null && break # alive but not listening: give up
+    wait "$server_pid" 2>/dev/null || true
+    grep -q "cannot listen" "$log" 2>/dev/null || break
+    echo "run.sh: port $port was taken (attempt $attempt); another one" >&2
   done
   echo "run.sh: seatmapd did not start; its log:" >&2; tail -20 "$log" >&2; exit 1
 }
@@ -208,16 +219,22 @@ bench() {
   fi
 }
 
+wires=(${BENCH_WIRES:-v1 v2})
+# The run's name for a wire: v1 keeps the plain name.
+wname() { if [ "$2" = v1 ]; then echo "$1"; else echo "$1-$2"; fi; }
+
 run_fanout() {
-  local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100
+  local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100 wire
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
   if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
   dur=${BENCH_DURATION:-$dur}
   for w in "${sizes[@]}"; do
-    start_server "fanout-$w" 120
-    bench "fanout-$w" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
-      --duration "$dur" --warmup "$warm" --hold-ms 500
-    stop_server
+    for wire in "${wires[@]}"; do
+      start_server "$(wname "fanout-$w" "$wire")" 120
+      bench "$(wname "fanout-$w" "$wire")" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
+        --duration "$dur" --warmup "$warm" --hold-ms 500 --wire "$wire"
+      stop_server
+    done
   done
 }
 
@@ -232,20 +249,25 @@ run_holds() {
 }
 
 run_expiry() {
-  local w=1000 holds=10000 junk=100000 ttl=8
+  local w=1000 holds=10000 junk=100000 ttl=8 wire
   [ $smoke = 1 ] && { w=10; holds=50; junk=1000; ttl=2; }
   if [ -n "${BENCH_EXPIRY_SIZES:-}" ]; then read -r w holds junk <<<"$BENCH_EXPIRY_SIZES"; fi
-  start_server expiry "$ttl" --rate 100000
-  bench expiry expiry --watchers "$w" --holds "$holds" --junk "$junk"
-  stop_server
+  holds=${BENCH_EXPIRY_HOLDS:-$holds}
+  for wire in "${wires[@]}"; do
+    start_server "$(wname expiry "$wire")" "$ttl" --rate 100000
+    bench "$(wname expiry "$wire")" expiry --watchers "$w" --holds "$holds" --junk "$junk" --wire "$wire"
+    stop_server
+  done
 }
 
 run_snapshot() {
-  local joiners=1000 snaps=20
+  local joiners=1000 snaps=20 wire
   [ $smoke = 1 ] && { joiners=20; snaps=3; }
-  start_server snapshot 120
-  bench snapshot snapshot --joiners "$joiners" --snaps "$snaps"
-  stop_server
+  for wire in "${wires[@]}"; do
+    start_server "$(wname snapshot "$wire")" 120
+    bench "$(wname snapshot "$wire")" snapshot --joiners "$joiners" --snaps "$snaps" --wire "$wire"
+    stop_server
+  done
 }
 
 run_idle() {

@@ -106,6 +106,13 @@ function connect() {
     });
 }
 
+/* What each unexpected answer was, printed at the end (counts.errors is their total). */
+const errorKinds = new Map();
+function unexpected(kind) {
+    counts.errors++;
+    errorKinds.set(kind, (errorKinds.get(kind) || 0) + 1);
+}
+
 let seatIds = [];
 let cookie = '';
 
@@ -114,13 +121,13 @@ async function buyer() {
         let c;
         try {
             c = await connect();
-        } catch {
-            counts.errors++;
+        } catch (e) {
+            unexpected(`connect: ${e.code || e.message}`);
             await sleep(500);
             continue;
         }
         const hello = await c.request({ type: 'hello' });
-        if (hello.type !== 'ok') { counts.errors++; c.ws.close(); await sleep(500); continue; }
+        if (hello.type !== 'ok') { unexpected(`hello: ${hello.code}`); c.ws.close(); await sleep(500); continue; }
         await c.request({ type: 'watch', show: SHOW });
         /* a number of cycles on this connection, then a reconnect */
         const cycles = 5 + rnd(30);
@@ -131,7 +138,7 @@ async function buyer() {
             await sleep(Number(opt['think-ms']));
             if (r.type !== 'ok') {
                 if (r.code === 'seat_unavailable') counts.refused++;
-                else if (r.code !== 'closed') counts.errors++;
+                else if (r.code !== 'closed') unexpected(`hold: ${r.code}`);
                 continue;
             }
             counts.held++;
@@ -151,9 +158,9 @@ async function buyer() {
                     counts.confirms++;
                     const d = await request('DELETE', `/api/shows/${SHOW}/bookings/${b.json.booking.id}`, { cookie });
                     if (d.status === 200) counts.cancels++;
-                    else counts.errors++;
+                    else unexpected(`cancel: HTTP ${d.status} ${d.json?.error?.code || ''}`);
                 } else if (b.status !== 410 && b.status !== 409) {
-                    counts.errors++;
+                    unexpected(`confirm: HTTP ${b.status} ${b.json?.error?.code || ''}`);
                 }
             }
         }
@@ -238,6 +245,7 @@ async function main() {
         `fds_min_mid=${fdsMid} fds_min_end=${fdsEnd} fds_max=${Math.max(...samples.map((s) => s.fds))} fd_growth_pct=${fdGrowth.toFixed(2)} ` +
         Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ');
     console.log(line);
+    for (const [kind, n] of errorKinds) console.error(`soak: unexpected answer ${n} times: ${kind}`);
     if (!alive) { console.error('soak: seatmapd is gone'); process.exit(2); }
     if (!ops || !counts.confirms || !counts.reconnects) { console.error('soak: not enough traffic got through'); process.exit(2); }
     if (rssGrowth >= 5 || fdGrowth >= 5) {

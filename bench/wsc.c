@@ -32,7 +32,8 @@
 
 static char wsc__rbuf[WSC_READ_BUF];
 
-int wsc_loop_init(wsc_loop *l, const char *host, int port, const wsc_ops *ops, void *ud)
+int wsc_loop_init(wsc_loop *l, const char *host, int port, const char *protocol, const wsc_ops *ops,
+                  void *ud)
 {
     memset(l, 0, sizeof(*l));
     l->server.sin_family = AF_INET;
@@ -49,8 +50,8 @@ int wsc_loop_init(wsc_loop *l, const char *host, int port, const wsc_ops *ops, v
                                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                                       "Sec-WebSocket-Key: " WSC_KEY "\r\n"
                                       "Sec-WebSocket-Version: 13\r\n"
-                                      "Sec-WebSocket-Protocol: seatmap.v1\r\n\r\n",
-                                      host, port);
+                                      "Sec-WebSocket-Protocol: %s\r\n\r\n",
+                                      host, port, protocol);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
  * wsc.h - a minimal WebSocket client on one epoll loop, for the load
  * generator. It speaks exactly what seatmapd needs: an HTTP/1.1 upgrade with
- * the seatmap.v1 subprotocol, masked text frames out, unmasked (possibly
- * fragmented) frames in, ping/pong and close.
+ * a subprotocol (seatmap.v1 or v2), masked text frames out, unmasked (possibly
+ * fragmented) text or binary frames in, ping/pong and close.
  *
  * Why not the libwebsockets client: one generator process holds 10k+
  * connections on a 2-core machine it shares with the server, so every
@@ -62,8 +62,10 @@ typedef struct wsc_loop {
     uint64_t bytes_in, frames_in, bytes_out, frames_out;
 } wsc_loop;
 
-/* Prepares a loop for host:port (IPv4 address). ops and ud must outlive it. */
-int wsc_loop_init(wsc_loop *l, const char *host, int port, const wsc_ops *ops, void *ud);
+/* Prepares a loop for host:port (IPv4 address), upgrading with the
+ * subprotocol named. ops and ud must outlive it. */
+int wsc_loop_init(wsc_loop *l, const char *host, int port, const char *protocol, const wsc_ops *ops,
+                  void *ud);
 void wsc_loop_free(wsc_loop *l);
 
 /*

@@ -7,7 +7,7 @@
 # fixed).
 #
 # Usage: scripts/fuzz.sh [--time SECONDS_PER_TARGET] [--only TARGET] [--no-build]
-#   default 20 s a target (six targets: two minutes, what CI runs);
+#   default 20 s a target (seven targets: two and a half minutes, what CI runs);
 #   a long run: scripts/fuzz.sh --time 3600
 # Exits non-zero when a target crashes, leaks or times out.
 set -uo pipefail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of seatmap, the way CI does (.ci/run calls this):
-#   dependencies, the format check (scripts/check-format.sh), a -Werror
+#   dependencies, the format check (scripts/check-format.sh), the
+#   schema parity of the two ledger engines (scripts/check-schema.mjs), a -Werror
 #   build, the layering check (scripts/check-layers.mjs: no cycle between
 #   server modules, by includes or by calls) and its self-test, the C unit
 #   tests (ctest), the integration
@@ -102,6 +103,8 @@ integration_suites() {
 
 # ---- static checks ----
 run_suite "format" scripts/check-format.sh
+run_suite "schema parity" node scripts/check-schema.mjs
+run_suite "schema parity (self-test)" node --test --test-reporter=spec scripts/check-schema.test.mjs
 
 # ---- normal build ----
 run_suite "build (-Werror)" build "$BUILD"

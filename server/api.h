@@ -28,10 +28,14 @@ http_handler api_login, api_logout, api_me;
 http_handler api_shows_list, api_show_get, api_show_seats, api_show_holds;
 http_handler api_bookings_list, api_bookings_create, api_bookings_cancel;
 http_handler api_healthz;
+
+/* 1 when the database answered a probe within the last API_DB_PROBE_MS,
+ * else 0 (api_health.c; /healthz and /metrics both report it). */
+int api_database_up(app *a);
 http_handler api_best;
 
 http_handler api_metrics; /* api_metrics.c: GET /metrics, Prometheus text format */
 http_handler api_webhooks_create, api_webhooks_list, api_webhooks_delete;
-http_handler api_webhooks_deliveries, api_delivery_retry;
+http_handler api_webhooks_deliveries, api_delivery_get, api_delivery_retry, api_delivery_discard;
 
 #endif

@@ -6,18 +6,33 @@
 
 #include "ledger_accounts.h"
 
-void api_healthz(http_req *r, const http_params *p)
+/* How long a probe's answer is reused. Load balancers and Prometheus poll
+ * /healthz and /metrics several times a second between them, and with
+ * PostgreSQL each probe is a round trip: one a second is plenty to notice an
+ * outage, and bounds what polling costs the event loop. */
+#define API_DB_PROBE_MS 1000
+
+int api_database_up(app *a)
 {
-    app *a = http_req_ctx(r);
     uint8_t secret[AUTH_SECRET_BYTES];
     ledger_user probe;
+    int64_t now = sm_mono_ms();
+    if (a->db_probed_ms && now - a->db_probed_ms < API_DB_PROBE_MS)
+        return a->db_up;
     /* The secret is cached after the first read, so it says nothing about
      * a database that went away later (PostgreSQL): also look up a session
      * that cannot exist, which answers "not found" only when the database
      * does. */
-    int redis = store_up(a->store),
-        db = ledger_secret(a->ledger, secret) == 0 &&
-             ledger_session_lookup(a->ledger, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
+    a->db_up = ledger_secret(a->ledger, secret) == 0 &&
+               ledger_session_lookup(a->ledger, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
+    a->db_probed_ms = now;
+    return a->db_up;
+}
+
+void api_healthz(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    int redis = store_up(a->store), db = api_database_up(a);
     sm_buf b;
     limits_counts *lc = limits_stats(a->limits);
 

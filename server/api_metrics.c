@@ -22,7 +22,6 @@ static void scrape_time(app *a, sm_buf *b)
 {
     const show *top[API_METRICS_TOP_SHOWS];
     size_t n = shows_busiest(a->shows, top, API_METRICS_TOP_SHOWS), i;
-    uint8_t secret[AUTH_SECRET_BYTES];
 
     metrics_header(b, "seatmap_build_info", "gauge", "The running seatmapd's version (always 1).");
     metrics_sample(b, "seatmap_build_info", "version", SM_VERSION, 1);
@@ -33,7 +32,7 @@ static void scrape_time(app *a, sm_buf *b)
                    "1 when both Redis connections (commands and subscriber) are up.");
     metrics_sample(b, "seatmap_redis_up", NULL, NULL, a->store && store_ready(a->store));
     metrics_header(b, "seatmap_database_up", "gauge", "1 when the database answers.");
-    metrics_sample(b, "seatmap_database_up", NULL, NULL, ledger_secret(a->ledger, secret) == 0);
+    metrics_sample(b, "seatmap_database_up", NULL, NULL, api_database_up(a));
     metrics_header(b, "seatmap_shows", "gauge", "Shows loaded by this process.");
     metrics_sample(b, "seatmap_shows", NULL, NULL, (double)shows_count(a->shows));
     metrics_header(b, "seatmap_watchers", "gauge", "Connections watching a show, all shows.");

@@ -37,7 +37,9 @@ static const http_route rows[] = {
     {HTTP_GET, "/api/webhooks", HTTP_ADMIN, api_webhooks_list},
     {HTTP_DELETE, "/api/webhooks/{id}", HTTP_ADMIN, api_webhooks_delete},
     {HTTP_GET, "/api/webhooks/{id}/deliveries", HTTP_ADMIN, api_webhooks_deliveries},
+    {HTTP_GET, "/api/deliveries/{id}", HTTP_ADMIN, api_delivery_get},
     {HTTP_POST, "/api/deliveries/{id}/retry", HTTP_ADMIN, api_delivery_retry},
+    {HTTP_POST, "/api/deliveries/{id}/discard", HTTP_ADMIN, api_delivery_discard},
 };
 
 const http_routes api_routes = {rows, sizeof(rows) / sizeof(rows[0]), admit};

@@ -2,13 +2,18 @@
  * api_webhooks.c - the webhooks and their deliveries, for administrators:
  * POST/GET /api/webhooks, DELETE /api/webhooks/{id},
  * GET /api/webhooks/{id}/deliveries[?status=pending|failed|dead|ok][&limit=N],
- * POST /api/deliveries/{id}/retry (docs/webhooks.md). This file parses,
+ * GET /api/deliveries/{id} (one delivery with its payload),
+ * POST /api/deliveries/{id}/retry, POST /api/deliveries/{id}/discard
+ * (docs/webhooks.md). This file parses,
  * calls the ledger or the delivery module and translates the result.
  */
 #include "api.h"
 #include "ledger_webhooks.h"
+#include "webhook_json.h"
 #include "webhook_sign.h"
 #include "webhooks.h"
+
+#include <cjson/cJSON.h>
 
 #include <sodium.h>
 
@@ -27,26 +32,6 @@ static int64_t path_id(const http_params *p, const char *name)
     return v > 0 && !*end ? v : 0;
 }
 
-static void events_json(sm_buf *b, const char *events)
-{
-    const char *p = events;
-    int first = 1;
-    sm_buf_addc(b, '[');
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        char word[LEDGER_EVENTS_MAX + 1];
-        snprintf(word, sizeof(word), "%.*s", (int)n, p);
-        sm_buf_adds(b, first ? "" : ",");
-        sm_buf_add_json_str(b, word);
-        first = 0;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    sm_buf_addc(b, ']');
-}
-
 /* A webhook without its secret, with its deliveries counted by status. */
 static void webhook_json(sm_buf *b, ledger *l, const ledger_webhook *h)
 {
@@ -55,7 +40,7 @@ static void webhook_json(sm_buf *b, ledger *l, const ledger_webhook *h)
     sm_buf_printf(b, "{\"id\":%lld,\"url\":", (long long)h->id);
     sm_buf_add_json_str(b, h->url);
     sm_buf_adds(b, ",\"events\":");
-    events_json(b, h->events);
+    webhook_json_events(b, h->events);
     sm_buf_printf(b, ",\"created_at\":%lld,\"deliveries\":{", (long long)h->created_at);
     for (i = 0; i < 4; i++) {
         int64_t n = 0;
@@ -63,25 +48,6 @@ static void webhook_json(sm_buf *b, ledger *l, const ledger_webhook *h)
         sm_buf_printf(b, "%s\"%s\":%lld", i ? "," : "", statuses[i], (long long)n);
     }
     sm_buf_adds(b, "}}");
-}
-
-static void delivery_json(sm_buf *b, const ledger_delivery *d)
-{
-    sm_buf_printf(b, "{\"id\":%lld,\"webhook_id\":%lld,\"event_id\":", (long long)d->id,
-                  (long long)d->webhook_id);
-    sm_buf_add_json_str(b, d->event_id);
-    sm_buf_adds(b, ",\"event_type\":");
-    sm_buf_add_json_str(b, d->event_type);
-    sm_buf_printf(b, ",\"status\":\"%s\",\"attempts\":%d,\"last_error\":", d->status, d->attempts);
-    if (d->last_error[0])
-        sm_buf_add_json_str(b, d->last_error);
-    else
-        sm_buf_adds(b, "null");
-    if (d->next_attempt_at)
-        sm_buf_printf(b, ",\"next_attempt_at\":%lld", (long long)d->next_attempt_at);
-    else
-        sm_buf_adds(b, ",\"next_attempt_at\":null");
-    sm_buf_printf(b, ",\"created_at\":%lld}", (long long)d->created_at);
 }
 
 static void db_error(http_req *r, ledger *l)
@@ -251,7 +217,7 @@ void api_webhooks_deliveries(http_req *r, const http_params *p)
     sm_buf_addc(&b, '[');
     for (i = 0; i < n; i++) {
         sm_buf_adds(&b, i ? "," : "");
-        delivery_json(&b, &list[i]);
+        webhook_json_delivery(&b, &list[i]);
     }
     sm_buf_addc(&b, ']');
     ledger_delivery_list_free(list, n);
@@ -285,6 +251,81 @@ void api_delivery_retry(http_req *r, const http_params *p)
         return;
     }
     sm_buf_init(&b, 64 * 1024);
-    delivery_json(&b, &d);
+    webhook_json_delivery(&b, &d);
+    http_respond_json(r, 200, &b);
+}
+
+/* The delivery of the path's {id} with its payload, or 0 after answering
+ * 404 (or 503). The caller clears *d. */
+static int delivery_of_path(http_req *r, const http_params *p, ledger_delivery *d)
+{
+    app *a = http_req_ctx(r);
+    int64_t id = path_id(p, "id");
+    int rc = id ? ledger_delivery_get(a->ledger, id, d) : LEDGER_ENOTFOUND;
+    if (rc == LEDGER_ENOTFOUND)
+        http_respond_error(r, OUT_NOT_FOUND,
+                           "there is no such delivery (ids are positive whole numbers)", NULL);
+    else if (rc)
+        db_error(r, a->ledger);
+    return rc == 0;
+}
+
+void api_delivery_get(http_req *r, const http_params *p)
+{
+    ledger_delivery d;
+    cJSON *payload;
+    sm_buf b;
+
+    if (!delivery_of_path(r, p, &d))
+        return;
+    sm_buf_init(&b, 1024 * 1024);
+    webhook_json_delivery(&b, &d);
+    b.len--; /* the closing brace: the event goes in */
+    sm_buf_adds(&b, ",\"payload\":");
+    /* The event as it is POSTed: JSON the Lua scripts wrote; shown as a
+     * string should a row ever hold anything else. */
+    payload = cJSON_Parse(d.payload ? d.payload : "");
+    if (cJSON_IsObject(payload))
+        sm_buf_adds(&b, d.payload);
+    else
+        sm_buf_add_json_str(&b, d.payload ? d.payload : "");
+    cJSON_Delete(payload);
+    sm_buf_addc(&b, '}');
+    ledger_delivery_clear(&d);
+    http_respond_json(r, 200, &b);
+}
+
+void api_delivery_discard(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    ledger_delivery d;
+    int rc;
+    sm_buf b;
+
+    if (!delivery_of_path(r, p, &d))
+        return;
+    ledger_delivery_clear(&d);
+    if (strcmp(d.status, "ok") == 0)
+        rc = LEDGER_EINVAL;
+    else
+        rc = a->webhooks ? webhooks_discard(a->webhooks, d.id)
+                         : ledger_delivery_delete(a->ledger, d.id);
+    if (rc == LEDGER_ENOTFOUND) {
+        http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
+        return;
+    }
+    if (rc == LEDGER_EINVAL) {
+        http_respond_error_status(
+            r, 409, OUT_BAD_REQUEST,
+            "this delivery has already been delivered (ok): nothing to discard", NULL);
+        return;
+    }
+    if (rc) {
+        db_error(r, a->ledger);
+        return;
+    }
+    sm_buf_init(&b, 256);
+    sm_buf_printf(&b, "{\"id\":%lld,\"webhook_id\":%lld,\"discarded\":true}", (long long)d.id,
+                  (long long)d.webhook_id);
     http_respond_json(r, 200, &b);
 }

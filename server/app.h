@@ -31,12 +31,13 @@ typedef struct app {
     struct lws_context *lws;
     store *store;
     ledger *ledger;
-    shows *shows;       /* every show's seat cache */
-    client_hub *hub;    /* buyers' connections on this process */
-    booking_env books;  /* what the booking workflow runs on */
-    best_service *best; /* best-available picks: indexes and claims in flight */
-    webhooks *webhooks; /* event dispatch and delivery */
-    limits *limits;     /* per-address limits (docs/security.md) */
+    shows *shows;             /* every show's seat cache */
+    client_hub *hub;          /* buyers' connections on this process */
+    booking_env books;        /* what the booking workflow runs on */
+    best_service *best;       /* best-available picks: indexes and claims in flight */
+    webhooks *webhooks;       /* event dispatch and delivery */
+    struct admin_feed *admin; /* the live /admin dashboard's feed and heartbeat */
+    limits *limits;           /* per-address limits (docs/security.md) */
     uint8_t secret[AUTH_SECRET_BYTES];
     /* Who freezes a hold: "hostname:port", stable across restarts, so that a
      * restarted server knows the confirmations it was in the middle of are
@@ -57,6 +58,9 @@ typedef struct app {
     uv_timer_t ready_timer;                /* --reuse-port: listen once every show is loaded */
     int ready_pending;
     int64_t ready_deadline_ms;
+    /* the last database probe (api_health.c), reused for a second */
+    int db_up;
+    int64_t db_probed_ms;
 } app;
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #define AUTH_TOKEN_BYTES 32
@@ -29,8 +30,16 @@ _Static_assert(AUTH_SECRET_BYTES >= crypto_generichash_KEYBYTES_MIN &&
                    AUTH_SECRET_BYTES <= crypto_generichash_KEYBYTES_MAX,
                "secret fits a BLAKE2b key");
 
+static void ref_pool_forget(void);
+
 int auth_init(void)
 {
+    static int registered;
+    /* A forked child (--workers) must not hand out the refs its parent's
+     * pool would: it starts with an empty pool and draws its own. */
+    if (!registered && pthread_atfork(NULL, NULL, ref_pool_forget) != 0)
+        return -1;
+    registered = 1;
     /* 0 on first success, 1 when already initialised, -1 on failure. */
     return sodium_init() < 0 ? -1 : 0;
 }
@@ -140,19 +149,60 @@ int auth_str_equal(const char *a, const char *b)
     return sodium_memcmp(a, b, la) == 0;
 }
 
-/* Hold refs are made at thousands a second: draw their randomness from a
- * pool refilled 4 KiB at a time rather than a syscall per letter. The pool is
- * used only from the event loop thread. */
+/*
+ * Hold refs are made at thousands a second, three candidates per hold. Their
+ * randomness comes from a pool: 4 KiB of ChaCha20 keystream
+ * (randombytes_buf_deterministic) under a 256-bit key that is replaced at
+ * every refill by the first 32 bytes of the keystream itself ("fast key
+ * erasure": a key, once used, is gone, so an old pool cannot be rebuilt from
+ * a later state). The key comes from the kernel (randombytes_buf: getrandom)
+ * once, and again every REF_RESEED_EVERY refills.
+ *
+ * Measured (bench/per_op.mjs): randombytes_buf asks getrandom for at most 256
+ * bytes a call, so refilling 4 KiB from it cost 16 syscalls per ~200 holds;
+ * now one getrandom serves ~50,000 holds.
+ *
+ * The pool is used only from the event loop thread. A forked child (--workers)
+ * forgets key and pool (pthread_atfork, registered in auth_init) and draws a
+ * key of its own, so no two processes hand out the same refs.
+ */
+#define REF_KEY_BYTES 32
+#define REF_RESEED_EVERY 256
+
 static unsigned char ref_pool[4096];
-static size_t ref_pool_left;
+static size_t ref_pool_left; /* unused bytes, at ref_pool[REF_KEY_BYTES..] */
+static unsigned char ref_key[randombytes_SEEDBYTES];
+static unsigned ref_refills; /* since the key came from the kernel; 0: none yet */
+
+_Static_assert(REF_KEY_BYTES == randombytes_SEEDBYTES, "the key is a ChaCha20 key");
+
+static void ref_pool_forget(void)
+{
+    sodium_memzero(ref_pool, sizeof(ref_pool));
+    sodium_memzero(ref_key, sizeof(ref_key));
+    ref_pool_left = 0;
+    ref_refills = 0;
+}
+
+static void ref_pool_refill(void)
+{
+    if (ref_refills % REF_RESEED_EVERY == 0)
+        randombytes_buf(ref_key, sizeof(ref_key));
+    ref_refills++;
+    randombytes_buf_deterministic(ref_pool, sizeof(ref_pool), ref_key);
+    memcpy(ref_key, ref_pool, REF_KEY_BYTES);
+    sodium_memzero(ref_pool, REF_KEY_BYTES);
+    ref_pool_left = sizeof(ref_pool) - REF_KEY_BYTES;
+}
 
 static unsigned char pool_byte(void)
 {
-    if (!ref_pool_left) {
-        randombytes_buf(ref_pool, sizeof(ref_pool));
-        ref_pool_left = sizeof(ref_pool);
-    }
-    return ref_pool[--ref_pool_left];
+    unsigned char b;
+    if (!ref_pool_left)
+        ref_pool_refill();
+    b = ref_pool[REF_KEY_BYTES + --ref_pool_left];
+    ref_pool[REF_KEY_BYTES + ref_pool_left] = 0; /* used once */
+    return b;
 }
 
 void auth_random_ref(char out[AUTH_REF_LEN + 1])

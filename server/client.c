@@ -29,6 +29,7 @@ struct client {
     client_hub *hub;
     char buyer_id[CLIENT_BUYER_ID_MAX + 1];
     client *buyer_next, *buyer_prev; /* connections of the same buyer */
+    client_wire wire;                /* how its seat events are encoded */
 };
 
 static void want_write(client *c);
@@ -121,6 +122,16 @@ const char *client_buyer_id(const client *c)
     return c->buyer_id;
 }
 
+void client_set_wire(client *c, client_wire wire)
+{
+    c->wire = wire;
+}
+
+client_wire client_get_wire(const client *c)
+{
+    return c->wire;
+}
+
 /* ---- the queue ---- */
 
 /* Doubles the ring (keeping order); 0 or -1 when it is as large as allowed. */
@@ -142,11 +153,21 @@ static int queue_grow(client *c)
     return 0;
 }
 
+static int is_ws_frame(const frame *f)
+{
+    return f->mode == FRAME_TEXT || f->mode == FRAME_BINARY;
+}
+
+static enum lws_write_protocol ws_write_mode(const frame *f)
+{
+    return f->mode == FRAME_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+}
+
 /* Frames and bytes written, by protocol (metrics.h); an HTTP body counts as
  * one frame, when its last chunk goes out. */
 static void count_sent(const frame *f, size_t bytes, int whole)
 {
-    const char *proto = f->mode == FRAME_TEXT ? "websocket" : "http";
+    const char *proto = is_ws_frame(f) ? "websocket" : "http";
     if (whole)
         metrics_inc(M_FRAMES_SENT, proto);
     metrics_add(M_SENT_BYTES, proto, (double)bytes);
@@ -198,8 +219,8 @@ void client_send(client *c, frame *f)
 {
     if (!client_connected(c) || c->close_code)
         return;
-    if (c->wsi && f->mode == FRAME_TEXT && !c->qcount && !lws_partial_buffered(c->wsi)) {
-        if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) {
+    if (c->wsi && is_ws_frame(f) && !c->qcount && !lws_partial_buffered(c->wsi)) {
+        if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, ws_write_mode(f)) < (int)f->len) {
             c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION; /* socket failed */
             want_write(c);
         } else {
@@ -295,7 +316,7 @@ int client_writeable(client *c)
     } else {
         f = queue_pop(c);
         rc = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
-                       f->mode == FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_HTTP_HEADERS);
+                       is_ws_frame(f) ? ws_write_mode(f) : LWS_WRITE_HTTP_HEADERS);
         if (rc >= 0)
             count_sent(f, f->len, 1);
         frame_unref(f);

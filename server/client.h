@@ -31,6 +31,14 @@
 #define CLIENT_BUYER_ID_MAX 32
 
 typedef struct client client;
+
+/* The encoding of seat events (snapshots, deltas) a WebSocket connection
+ * negotiated: its subprotocol. Everything else it is sent is the same. */
+typedef enum client_wire {
+    CLIENT_WIRE_V1 = 0, /* seatmap.v1: JSON text (the default) */
+    CLIENT_WIRE_V2,     /* seatmap.v2: binary (proto_v2.h) */
+    CLIENT_WIRE_COUNT
+} client_wire;
 typedef struct client_hub client_hub;
 
 /* A client of an open connection. max_queue: bytes queued before the client
@@ -72,6 +80,10 @@ int client_writeable(client *c);
  * owns the returned reference. */
 frame *client_take(client *c);
 size_t client_queued(const client *c);
+
+/* Set once the connection is established (ws.c), read by the fan-out. */
+void client_set_wire(client *c, client_wire wire);
+client_wire client_get_wire(const client *c);
 
 /* The buyer id this connection said hello as, "" before. */
 const char *client_buyer_id(const client *c);

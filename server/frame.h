@@ -13,6 +13,7 @@
 
 typedef enum frame_mode {
     FRAME_TEXT = 0,  /* one WebSocket text message */
+    FRAME_BINARY,    /* one WebSocket binary message (seatmap.v2 seat events) */
     FRAME_HTTP_HEAD, /* the header block of an HTTP response */
     FRAME_HTTP_BODY, /* the whole body of an HTTP response; written in chunks */
 } frame_mode;

@@ -40,6 +40,8 @@ http_static_rc http_static_serve(http_req *r, struct lws *wsi, const char *web_d
         rel = "/index.html";
     else if (strcmp(rel, "/boxoffice") == 0 || strcmp(rel, "/boxoffice/") == 0)
         rel = "/boxoffice.html";
+    else if (strcmp(rel, "/admin") == 0 || strcmp(rel, "/admin/") == 0)
+        rel = "/admin.html";
     mime = mime_of(rel);
     if (strstr(rel, "..") || strstr(rel, "//") || !mime) {
         http_respond_error(r, OUT_NOT_FOUND, "no such page", NULL);

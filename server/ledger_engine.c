@@ -187,3 +187,15 @@ void ledger__booking_list_free(ledger_booking *list, size_t n)
         ledger__booking_clear(&list[i]);
     free(list);
 }
+
+void ledger__stats_add(ledger_delivery_counts *out, const char *status, int64_t n)
+{
+    if (strcmp(status, "pending") == 0)
+        out->pending = n;
+    else if (strcmp(status, "failed") == 0)
+        out->failed = n;
+    else if (strcmp(status, "dead") == 0)
+        out->dead = n;
+    else if (strcmp(status, "ok") == 0)
+        out->ok = n;
+}

@@ -117,6 +117,9 @@ typedef struct ledger_engine {
                          ledger_delivery **out, size_t *n);
     int (*delivery_update)(ledger *l, const ledger_delivery *d, int64_t now_ms);
     int (*delivery_count)(ledger *l, int64_t webhook_id, const char *status, int64_t *out);
+    int (*delivery_delete)(ledger *l, int64_t id);
+    int (*delivery_stats)(ledger *l, int64_t webhook_id, int64_t since_ms,
+                          ledger_delivery_counts *out);
 } ledger_engine;
 
 extern const ledger_engine ledger_sqlite_engine;
@@ -158,7 +161,13 @@ extern const ledger_engine ledger_pg_engine;
     X(delivery_get)                                                                                \
     X(delivery_list)                                                                               \
     X(delivery_update)                                                                             \
-    X(delivery_count)
+    X(delivery_count)                                                                              \
+    X(delivery_delete)                                                                             \
+    X(delivery_stats)
+
+/* Sets the field of out for status (pending, failed, dead, ok) to n; other
+ * words are ignored. */
+void ledger__stats_add(ledger_delivery_counts *out, const char *status, int64_t n);
 
 /* The name of the first slot engine leaves NULL, or NULL when it fills
  * every one. */

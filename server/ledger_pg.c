@@ -1230,6 +1230,37 @@ static int pg_delivery_count(ledger *l, int64_t webhook_id, const char *status, 
     return 0;
 }
 
+static int pg_delivery_delete(ledger *l, int64_t id)
+{
+    char idbuf[24];
+    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
+    return write_by_id(l, "DELETE FROM deliveries WHERE id = $1::bigint", 1, args,
+                       "delete delivery", "no such delivery");
+}
+
+static int pg_delivery_stats(ledger *l, int64_t webhook_id, int64_t since_ms,
+                             ledger_delivery_counts *out)
+{
+    char wh[24], since[24];
+    const char *args[] = {i64s(wh, sizeof(wh), webhook_id), i64s(since, sizeof(since), since_ms)};
+    PGresult *r;
+    int rows, i;
+    int rc = pg_run(l,
+                    "SELECT status, count(*),"
+                    " count(*) FILTER (WHERE status = 'ok' AND updated_at >= $2::bigint)"
+                    " FROM deliveries WHERE webhook_id = $1::bigint GROUP BY status",
+                    2, args, &r, "count deliveries", PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    rows = PQntuples(r);
+    for (i = 0; i < rows; i++) {
+        ledger__stats_add(out, PQgetvalue(r, i, 0), col_i64(r, i, 1));
+        out->ok_since += col_i64(r, i, 2);
+    }
+    PQclear(r);
+    return 0;
+}
+
 const ledger_engine ledger_pg_engine = {
     .name = "postgresql",
     .open = pg_open,
@@ -1264,4 +1295,6 @@ const ledger_engine ledger_pg_engine = {
     .delivery_list = pg_delivery_list,
     .delivery_update = pg_delivery_update,
     .delivery_count = pg_delivery_count,
+    .delivery_delete = pg_delivery_delete,
+    .delivery_stats = pg_delivery_stats,
 };

@@ -1351,6 +1351,42 @@ static int sq_delivery_count(ledger *l, int64_t webhook_id, const char *status, 
     return rc == SQLITE_ROW ? 0 : sql_err(l, rc, "count deliveries");
 }
 
+static int sq_delivery_delete(ledger *l, int64_t id)
+{
+    sqlite3_stmt *s;
+    int rc = set_sync(l, SYNC_NORMAL);
+    if (!rc)
+        rc = wh_prepare(l, "DELETE FROM deliveries WHERE id = ?1", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    rc = wh_run(l, s, 1, "delete delivery");
+    if (rc == LEDGER_ENOTFOUND)
+        ledger__set_err(l, rc, "no such delivery");
+    return rc;
+}
+
+static int sq_delivery_stats(ledger *l, int64_t webhook_id, int64_t since_ms,
+                             ledger_delivery_counts *out)
+{
+    sqlite3_stmt *s;
+    int rc = wh_prepare(l,
+                        "SELECT status, count(*), sum(status = 'ok' AND updated_at >= ?2)"
+                        " FROM deliveries WHERE webhook_id = ?1 GROUP BY status",
+                        &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, webhook_id);
+    sqlite3_bind_int64(s, 2, since_ms);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *st = sqlite3_column_text(s, 0);
+        ledger__stats_add(out, st ? (const char *)st : "", sqlite3_column_int64(s, 1));
+        out->ok_since += sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : sql_err(l, rc, "count deliveries");
+}
+
 const ledger_engine ledger_sqlite_engine = {
     .name = "sqlite",
     .open = sq_open,
@@ -1385,4 +1421,6 @@ const ledger_engine ledger_sqlite_engine = {
     .delivery_list = sq_delivery_list,
     .delivery_update = sq_delivery_update,
     .delivery_count = sq_delivery_count,
+    .delivery_delete = sq_delivery_delete,
+    .delivery_stats = sq_delivery_stats,
 };

@@ -95,4 +95,11 @@ typedef struct ledger_delivery {
     char *payload; /* the event JSON; owned, free with ledger_delivery_clear */
 } ledger_delivery;
 
+/* A webhook's deliveries counted by status, and those that went ok since a
+ * given time (the dashboard's "delivered per minute"). */
+typedef struct ledger_delivery_counts {
+    int64_t pending, failed, dead, ok;
+    int64_t ok_since;
+} ledger_delivery_counts;
+
 #endif

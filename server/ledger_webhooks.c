@@ -202,3 +202,15 @@ int ledger_delivery_count(ledger *l, int64_t webhook_id, const char *status, int
         return ledger__set_err(l, LEDGER_EINVAL, "status must be pending, failed, dead or ok");
     return LEDGER__CALL(l, delivery_count, webhook_id, status, out);
 }
+
+int ledger_delivery_delete(ledger *l, int64_t id)
+{
+    return LEDGER__CALL(l, delivery_delete, id);
+}
+
+int ledger_delivery_stats(ledger *l, int64_t webhook_id, int64_t since_ms,
+                          ledger_delivery_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    return LEDGER__CALL(l, delivery_stats, webhook_id, since_ms, out);
+}

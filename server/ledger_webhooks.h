@@ -62,5 +62,12 @@ int ledger_delivery_list(ledger *l, int64_t webhook_id, const char *status, size
 int ledger_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms);
 /* How many deliveries of a webhook have status (NULL: any). */
 int ledger_delivery_count(ledger *l, int64_t webhook_id, const char *status, int64_t *out);
+/* Removes a delivery for good (the API's discard): a job that still carries
+ * its id finds nothing and ends. LEDGER_ENOTFOUND if there is none. */
+int ledger_delivery_delete(ledger *l, int64_t id);
+/* One webhook's deliveries counted by status in one query, and how many
+ * went ok at or after since_ms (unix ms). */
+int ledger_delivery_stats(ledger *l, int64_t webhook_id, int64_t since_ms,
+                          ledger_delivery_counts *out);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "server.h"
 
+#include "admin_feed.h"
 #include "app.h"
 #include "http.h"
 #include "http_redirect.h"
@@ -30,9 +31,17 @@
 
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
-    {"seatmap.v1", ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {WS_PROTOCOL_V1, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {WS_PROTOCOL_V2, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* A WebSocket upgrade that names no subprotocol speaks seatmap.v1 (lws binds
+ * it to the protocol with a "default" option; without one it went to the
+ * HTTP protocol and got no answers at all). */
+static const struct lws_protocol_vhost_options ws_default_option = {NULL, NULL, "default", ""};
+static const struct lws_protocol_vhost_options ws_default = {NULL, &ws_default_option,
+                                                             WS_PROTOCOL_V1, ""};
 
 /* The --metrics-listen vhost: HTTP only (http.c serves /metrics there and
  * nothing else). */
@@ -127,6 +136,8 @@ static void stop(app *a)
         a->ready_pending = 0;
         uv_close((uv_handle_t *)&a->ready_timer, NULL);
     }
+    admin_feed_destroy(a->admin);
+    a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
     store_destroy(a->store);
@@ -273,6 +284,7 @@ static int start_lws(app *a)
     info.port = cfg->listen_port;
     info.iface = cfg->listen_host;
     info.protocols = protocols;
+    info.pvo = &ws_default;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.headers = security_headers;
     info.foreign_loops = foreign;
@@ -372,6 +384,24 @@ static int start_webhooks(app *a)
     return 0;
 }
 
+static size_t ws_connection_count(void *arg)
+{
+    return ws_connections();
+}
+
+/* The /admin dashboard's feed, and this process's heartbeat (admin_feed.h). */
+static int start_admin_feed(app *a)
+{
+    admin_feed_env env = {a->loop,   a->cfg.redis_url, a->instance,         0, a->shows, a->store,
+                          a->ledger, a->webhooks,      ws_connection_count, a};
+    env.started_ms = strtoll(a->started_ms, NULL, 10);
+    if (admin_feed_create(&env, &a->admin)) {
+        fprintf(stderr, "seatmapd: cannot start the admin dashboard's feed (memory)\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Redis, the show registry and the booking workflow's environment. */
 static int start_shows(app *a)
 {
@@ -405,7 +435,7 @@ static int start_shows(app *a)
         fprintf(stderr, "seatmapd: out of memory\n");
         return -1;
     }
-    return start_webhooks(a);
+    return start_webhooks(a) || start_admin_feed(a) ? -1 : 0;
 }
 
 static void start_timers(app *a)

@@ -10,6 +10,7 @@
 
 #include "map.h"
 #include "outcome.h"
+#include "proto_v2.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -50,8 +51,8 @@ struct show {
     char *flushed; /* as of flushed_seq: what watchers have */
     int64_t seq, flushed_seq;
     int64_t last_flush_mono;
-    frame *snapshot; /* shared snapshot (hold null) of flushed_seq, or NULL */
-    uint32_t *dirty; /* seats changed since the last tick */
+    frame *snapshot[CLIENT_WIRE_COUNT]; /* shared (hold null) of flushed_seq, or NULL */
+    uint32_t *dirty;                    /* seats changed since the last tick */
     uint8_t *dirty_mark;
     size_t ndirty;
     sm_map holds_by_ref;   /* ref -> hold* (owned) */
@@ -72,6 +73,7 @@ struct show {
 };
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);
+static void drop_shared_snapshot(show *s);
 
 /* ---- holds ---- */
 
@@ -201,7 +203,7 @@ static void show_free(show *s)
     venue_free(s->venue);
     frame_unref(s->layout);
     frame_unref(s->layout_gz);
-    frame_unref(s->snapshot);
+    drop_shared_snapshot(s);
     free(s);
 }
 
@@ -632,42 +634,55 @@ void show_apply_result(show *s, const store_result *res, const char *who)
 
 /* ---- fan-out ---- */
 
-/* A snapshot frame of the flushed state with this hold (or null); NULL
- * when out of memory. */
-static frame *build_snapshot(show *s, const hold *h)
+/* A snapshot frame of the flushed state with this hold (or null), in the
+ * connection's encoding; NULL when out of memory. */
+static frame *build_snapshot(show *s, const hold *h, client_wire wire)
 {
     frame *f = NULL;
-    sm_buf b;
+    sm_buf b, hj;
     sm_buf_init(&b, s->nseats + 4096 + 64 * 1024);
-    if (sm_buf_printf(&b, "{\"type\":\"snapshot\",\"show\":\"%s\",\"seq\":%lld,\"seats\":\"", s->id,
-                      (long long)s->flushed_seq) == 0 &&
-        sm_buf_add(&b, s->flushed, s->nseats) == 0 && sm_buf_adds(&b, "\",\"hold\":") == 0 &&
-        show_hold_json(s, h, &b) == 0 && sm_buf_addc(&b, '}') == 0)
+    if (wire == CLIENT_WIRE_V2) {
+        sm_buf_init(&hj, 64 * 1024);
+        if ((!h || show_hold_json(s, h, &hj) == 0) &&
+            proto_v2_snapshot(&b, s->id, s->flushed_seq, s->flushed, s->nseats,
+                              h ? hj.data : NULL) == 0)
+            f = frame_new_mode(FRAME_BINARY, b.data, b.len);
+        sm_buf_free(&hj);
+    } else if (sm_buf_printf(&b, "{\"type\":\"snapshot\",\"show\":\"%s\",\"seq\":%lld,\"seats\":\"",
+                             s->id, (long long)s->flushed_seq) == 0 &&
+               sm_buf_add(&b, s->flushed, s->nseats) == 0 && sm_buf_adds(&b, "\",\"hold\":") == 0 &&
+               show_hold_json(s, h, &b) == 0 && sm_buf_addc(&b, '}') == 0) {
         f = frame_new(b.data, b.len);
+    }
     sm_buf_free(&b);
     return f;
 }
 
-/* The flushed state changed: the shared snapshot frame is stale. */
+/* The flushed state changed: the shared snapshot frames are stale. */
 static void drop_shared_snapshot(show *s)
 {
-    frame_unref(s->snapshot);
-    s->snapshot = NULL;
+    int i;
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++) {
+        frame_unref(s->snapshot[i]);
+        s->snapshot[i] = NULL;
+    }
 }
 
 /* Watchers without a hold (nearly all of them) share one snapshot frame per
- * flushed seq: a thousand joiners of a 60k-seat show cost one build. */
+ * flushed seq and encoding: a thousand joiners of a 60k-seat show cost one
+ * build. */
 static void send_snapshot(show *s, watcher *w)
 {
     const hold *h = show_hold_of(s, client_buyer_id(w->c));
+    client_wire wire = client_get_wire(w->c);
     frame *f;
 
     if (!h) {
-        if (!s->snapshot)
-            s->snapshot = build_snapshot(s, NULL);
-        f = s->snapshot ? frame_ref(s->snapshot) : NULL;
+        if (!s->snapshot[wire])
+            s->snapshot[wire] = build_snapshot(s, NULL, wire);
+        f = s->snapshot[wire] ? frame_ref(s->snapshot[wire]) : NULL;
     } else {
-        f = build_snapshot(s, h);
+        f = build_snapshot(s, h, wire);
     }
     if (!f)
         return;
@@ -677,46 +692,82 @@ static void send_snapshot(show *s, watcher *w)
     metrics_inc(M_SNAPSHOTS, NULL);
 }
 
-static void flush(show *s)
+/*
+ * The delta from -> to of the n seats at the indices changed (each once, in
+ * any order), with their states as flushed (the state as of `to`), encoded
+ * for one wire protocol. A new frame, or NULL when out of memory. This is
+ * the one place a delta is encoded: every delta, whoever asks, goes through
+ * it.
+ */
+static frame *delta_frame(const show *s, client_wire wire, int64_t from, int64_t to,
+                          const uint32_t *changed, size_t n)
 {
+    frame *f = NULL;
     sm_buf b;
-    frame *f;
-    watcher *w;
-    size_t i, n = 0;
+    size_t i;
 
     sm_buf_init(&b, 64u * 1024 * 1024);
+    if (wire == CLIENT_WIRE_V2) {
+        if (proto_v2_delta(&b, s->id, from, to, s->flushed, s->nseats, changed, n) == 0)
+            f = frame_new_mode(FRAME_BINARY, b.data, b.len);
+        sm_buf_free(&b);
+        return f;
+    }
     sm_buf_printf(&b, "{\"type\":\"delta\",\"show\":\"%s\",\"from\":%lld,\"seq\":%lld,\"seats\":[",
-                  s->id, (long long)s->flushed_seq, (long long)s->seq);
+                  s->id, (long long)from, (long long)to);
+    for (i = 0; i < n; i++)
+        sm_buf_printf(&b, "%s[\"%s\",\"%c\"]", i ? "," : "", venue_seat_id(s->venue, changed[i]),
+                      s->flushed[changed[i]]);
+    sm_buf_adds(&b, "]}");
+    f = sm_buf_failed(&b) ? NULL : frame_new(b.data, b.len);
+    sm_buf_free(&b);
+    return f;
+}
+
+static void flush(show *s)
+{
+    frame *f[CLIENT_WIRE_COUNT] = {NULL};
+    watcher *w;
+    size_t i, n = 0, sent = 0;
+    int64_t from = s->flushed_seq;
+    int lost = 0;
+
+    /* the seats that really changed, kept at the front of dirty[] */
     for (i = 0; i < s->ndirty; i++) {
         uint32_t idx = s->dirty[i];
         s->dirty_mark[idx] = 0;
         if (s->flushed[idx] == s->state[idx])
             continue; /* changed and changed back within the tick */
         s->flushed[idx] = s->state[idx];
-        sm_buf_printf(&b, "%s[\"%s\",\"%c\"]", n++ ? "," : "", venue_seat_id(s->venue, idx),
-                      s->state[idx]);
+        s->dirty[n++] = idx;
     }
     s->ndirty = 0;
-    sm_buf_adds(&b, "]}");
     s->flushed_seq = s->seq;
     s->last_flush_mono = sm_mono_ms();
     drop_shared_snapshot(s);
-    f = sm_buf_failed(&b) ? NULL : frame_new(b.data, b.len);
-    sm_buf_free(&b);
-    if (!f) {
+    /* each encoding is built once, when its first watcher needs it */
+    for (w = s->watchers; w && !lost; w = w->next) {
+        client_wire wire = client_get_wire(w->c);
+        if (w->need_snapshot)
+            continue;
+        if (!f[wire])
+            f[wire] = delta_frame(s, wire, from, s->flushed_seq, s->dirty, n);
+        if (!f[wire]) {
+            lost = 1;
+            break;
+        }
+        client_send(w->c, f[wire]);
+        sent++;
+    }
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++)
+        frame_unref(f[i]);
+    if (lost) {
         show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
         return;
     }
     metrics_inc(M_DELTAS, NULL);
     metrics_add(M_DELTA_SEATS, NULL, (double)n);
-    n = 0;
-    for (w = s->watchers; w; w = w->next)
-        if (!w->need_snapshot) {
-            client_send(w->c, f);
-            n++;
-        }
-    metrics_add(M_DELTA_FRAMES, NULL, (double)n);
-    frame_unref(f);
+    metrics_add(M_DELTA_FRAMES, NULL, (double)sent);
 }
 
 /* Makes what watchers have equal to the cache without a delta (everyone is

@@ -58,7 +58,9 @@ void shutdown_begin(app *a, void (*done)(app *a))
     lws_context_deprecate(a->lws, NULL);
     /* every WebSocket gets a writeable callback, where ws.c closes it */
     vh = lws_get_vhost_by_name(a->lws, "default");
-    if (vh && (p = lws_vhost_name_to_protocol(vh, "seatmap.v1")))
+    if (vh && (p = lws_vhost_name_to_protocol(vh, WS_PROTOCOL_V1)))
+        lws_callback_on_writable_all_protocol(a->lws, p);
+    if (vh && (p = lws_vhost_name_to_protocol(vh, WS_PROTOCOL_V2)))
         lws_callback_on_writable_all_protocol(a->lws, p);
     uv_timer_init(a->loop, &a->drain_timer);
     a->drain_timer.data = a;

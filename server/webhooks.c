@@ -462,6 +462,15 @@ static void transfer_free(transfer *t)
     free(t);
 }
 
+/* Writes an attempt's outcome. A delivery discarded meanwhile (the API) is
+ * gone: nothing to record, and its job ends when it next runs. */
+static void record_attempt(webhooks *w, const ledger_delivery *d, int64_t now)
+{
+    int rc = ledger_delivery_update(w->l, d, now);
+    if (rc && rc != LEDGER_ENOTFOUND && !w->ledger_failing++)
+        sm_warn("webhooks: cannot record delivery %lld: %s", (long long)d->id, ledger_errmsg(w->l));
+}
+
 /* Writes the attempt's outcome and ends the job. */
 static void finish_attempt(transfer *t, int ok, const char *error)
 {
@@ -491,17 +500,14 @@ static void finish_attempt(transfer *t, int ok, const char *error)
         snprintf(d.status, sizeof(d.status), "failed");
         d.next_attempt_at = now + (int64_t)delay;
         w->failed++;
-        if (ledger_delivery_update(w->l, &d, now) && !w->ledger_failing++)
-            sm_warn("webhooks: cannot record delivery %lld: %s", (long long)d.id,
-                    ledger_errmsg(w->l));
+        record_attempt(w, &d, now);
         snprintf(payload, sizeof(payload), "%lld %d", (long long)d.id, d.attempts);
         jobq_retry(t->job, delay, payload);
         t->job = NULL;
         transfer_free(t);
         return;
     }
-    if (ledger_delivery_update(w->l, &d, now) && !w->ledger_failing++)
-        sm_warn("webhooks: cannot record delivery %lld: %s", (long long)d.id, ledger_errmsg(w->l));
+    record_attempt(w, &d, now);
     jobq_done(t->job);
     t->job = NULL;
     transfer_free(t);
@@ -647,6 +653,22 @@ int webhooks_retry(webhooks *w, int64_t delivery_id, ledger_delivery *out)
     return 0;
 }
 
+int webhooks_discard(webhooks *w, int64_t delivery_id)
+{
+    ledger_delivery d;
+    int rc = ledger_delivery_get(w->l, delivery_id, &d);
+    if (rc)
+        return rc;
+    ledger_delivery_clear(&d);
+    if (strcmp(d.status, "ok") == 0)
+        return LEDGER_EINVAL;
+    rc = ledger_delivery_delete(w->l, delivery_id);
+    if (rc == 0)
+        sm_info("webhook %lld: delivery %lld of %s discarded (%s, %d attempts)",
+                (long long)d.webhook_id, (long long)d.id, d.event_id, d.status, d.attempts);
+    return rc;
+}
+
 /* ---- life ---- */
 
 int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks **out)
@@ -757,4 +779,24 @@ uint64_t webhooks_failed_total(const webhooks *w)
 uint64_t webhooks_dead_total(const webhooks *w)
 {
     return w->dead;
+}
+
+size_t webhooks_in_flight_each(const webhooks *w, int64_t *ids, unsigned *counts, size_t max)
+{
+    const transfer *t;
+    size_t n = 0, i;
+    for (t = w->transfers; t; t = t->next) {
+        if (!t->easy)
+            continue;
+        for (i = 0; i < n && ids[i] != t->d.webhook_id; i++)
+            ;
+        if (i == n) {
+            if (n == max)
+                continue;
+            ids[n] = t->d.webhook_id;
+            counts[n++] = 0;
+        }
+        counts[i]++;
+    }
+    return n;
 }

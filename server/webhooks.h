@@ -60,10 +60,18 @@ void webhooks_changed(webhooks *w);
  * LEDGER_EIO from the database, or -1 when Redis is down (nothing changed). */
 int webhooks_retry(webhooks *w, int64_t delivery_id, ledger_delivery *out);
 
+/* Discards a delivery that is not ok (the API): its row is removed, so it is
+ * never attempted again (an attempt already running finishes unrecorded).
+ * 0, LEDGER_ENOTFOUND, LEDGER_EINVAL (it went ok), or a database error. */
+int webhooks_discard(webhooks *w, int64_t delivery_id);
+
 /* ---- figures for metrics (cheap; any time) ---- */
 uint64_t
 webhooks_queue_depth(const webhooks *w); /* jobs queued or waiting to retry (all processes) */
-unsigned webhooks_in_flight(const webhooks *w);       /* POSTs running in this process */
+unsigned webhooks_in_flight(const webhooks *w); /* POSTs running in this process */
+/* POSTs running in this process per webhook: at most max (webhook id,
+ * count) pairs into ids and counts; returns how many. */
+size_t webhooks_in_flight_each(const webhooks *w, int64_t *ids, unsigned *counts, size_t max);
 uint64_t webhooks_delivered_total(const webhooks *w); /* 2xx answers, this process */
 uint64_t webhooks_failed_total(const webhooks *w);    /* failed attempts, this process */
 uint64_t webhooks_dead_total(const webhooks *w);      /* deliveries that went dead here */

@@ -1,5 +1,7 @@
 /*
- * ws.c - the WebSocket protocol callback and the requests of seatmap.v1.
+ * ws.c - the WebSocket protocol callback and the requests of seatmap.v1 and
+ * seatmap.v2 (the same requests; v2 differs only in how show.c encodes seat
+ * events, which the connection's client records).
  *
  * The callback is a thin dispatcher over the per-connection session: it
  * parses each complete message with cJSON, answers hello and watch itself
@@ -11,10 +13,13 @@
 
 #include "metrics.h"
 
+#include "admin_feed.h"
+#include "api.h"
 #include "app.h"
 #include "failpoint.h"
 #include "http_request.h"
 #include "json_input.h"
+#include "ledger_accounts.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -469,6 +474,45 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
     pss->w = show_watch(s, pss->c);
 }
 
+/* ---- admin: the live dashboard's feed (docs/protocol.md, admin_feed.h) ---- */
+
+/* Needs the session cookie of an administrator, sent with the upgrade (the
+ * Origin check at the upgrade keeps other sites out), and a hello first,
+ * like every request (PROTOCOL.md). */
+static void do_admin(app *a, ws_session *pss, int64_t id)
+{
+    ledger_user u;
+    sm_buf b;
+    int rc = pss->session_hash[0]
+                 ? ledger_session_lookup(a->ledger, pss->session_hash, sm_now_ms(), &u)
+                 : LEDGER_ENOTFOUND;
+
+    if (rc == LEDGER_ENOTFOUND) {
+        send_error(pss->c, id, OUT_UNAUTHORIZED,
+                   "log in as an administrator first (the session cookie of /api/login)", NULL);
+        return;
+    }
+    if (rc) {
+        send_error(pss->c, id, OUT_UNAVAILABLE, "the database is unavailable; try again", NULL);
+        return;
+    }
+    if (strcmp(u.role, "admin") != 0) {
+        send_error(pss->c, id, OUT_FORBIDDEN, "the dashboard is for administrators only", NULL);
+        return;
+    }
+    if (!a->admin || admin_feed_subscribe(a->admin, pss->c, pss->session_hash) < 0) {
+        send_error(pss->c, id, OUT_RATE_LIMITED, "too many dashboards are open; close one", NULL);
+        return;
+    }
+    pss->admin = 1;
+    sm_buf_init(&b, 1024);
+    sm_buf_adds(&b, "\"user\":");
+    sm_buf_add_json_str(&b, u.name);
+    sm_buf_printf(&b, ",\"push_ms\":%d", ADMIN_FEED_PUSH_MS);
+    send_reply(pss->c, id, sm_buf_failed(&b) ? "" : b.data);
+    sm_buf_free(&b);
+}
+
 /* ---- dispatch ---- */
 
 /* Token bucket: `rate` requests a second, bursts of twice that. */
@@ -500,16 +544,19 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
 {
     int held = strcmp(type, "hold") == 0, release = strcmp(type, "release") == 0;
     int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
-    int hello = strcmp(type, "hello") == 0;
+    int hello = strcmp(type, "hello") == 0, admin = strcmp(type, "admin") == 0;
 
     /* by type, with a bounded label: anything else is "unknown" */
-    metrics_inc(M_WS_MESSAGES, held || release || watch || hello || best ? type : "unknown");
+    metrics_inc(M_WS_MESSAGES,
+                held || release || watch || hello || best || admin ? type : "unknown");
     if (hello)
         do_hello(a, pss, id, m);
-    else if (!watch && !held && !release && !best)
+    else if (!watch && !held && !release && !best && !admin)
         send_error(pss->c, id, OUT_BAD_REQUEST, "unknown request type", NULL);
     else if (!pss->hello)
         send_error(pss->c, id, OUT_HELLO_REQUIRED, NULL, NULL);
+    else if (admin)
+        do_admin(a, pss, id);
     else if (watch)
         do_watch(a, pss, id, m);
     else if (best)
@@ -598,9 +645,19 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
     pss->c = client_new(wsi, a->cfg.max_queue);
     if (!pss->c)
         return -1;
+    /* the subprotocol chosen at the handshake: v1 unless it asked for v2 */
+    if (strcmp(lws_get_protocol(wsi)->name, WS_PROTOCOL_V2) == 0)
+        client_set_wire(pss->c, CLIENT_WIRE_V2);
     pss->tokens = a->cfg.rate * 2;
     pss->tokens_at = sm_mono_ms();
     http_client_addr(wsi, pss->addr, sizeof(pss->addr));
+    {
+        /* a staff session, for the admin request: only its hash is kept */
+        char cookies[2048], token[256];
+        if (lws_hdr_copy(wsi, cookies, sizeof(cookies), WSI_TOKEN_HTTP_COOKIE) > 0 &&
+            http_cookie_get(cookies, API_COOKIE, token, sizeof(token)))
+            auth_token_hash(token, pss->session_hash);
+    }
     sm_buf_init(&pss->rx, a->cfg.max_frame);
     metrics_inc(M_CONNECTIONS_TOTAL, "websocket");
     metrics_gauge_add(M_CONNECTIONS, "websocket", 1);
@@ -660,7 +717,7 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     return 0;
 }
 
-static void on_closed(ws_session *pss)
+static void on_closed(app *a, ws_session *pss)
 {
     if (pss->c) {
         ws_open--;
@@ -668,6 +725,9 @@ static void on_closed(ws_session *pss)
     }
     show_unwatch(pss->w);
     pss->w = NULL;
+    if (pss->admin)
+        admin_feed_unsubscribe(a->admin, pss->c);
+    pss->admin = 0;
     if (pss->c) {
         client_detach(pss->c);
         client_unref(pss->c);
@@ -702,7 +762,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         /* the answer to our 1001: close the socket, echo nothing */
         return pss->c && client_close_sent(pss->c) ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
-        on_closed(pss);
+        on_closed(a, pss);
         return 0;
     default:
         return 0;

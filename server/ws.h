@@ -1,5 +1,6 @@
 /*
- * ws.h - the buyer's WebSocket protocol, `seatmap.v1` on /ws (PROTOCOL.md):
+ * ws.h - the buyer's WebSocket protocol, `seatmap.v1` and `seatmap.v2` on /ws
+ * (PROTOCOL.md, docs/protocol.md):
  * hello, watch, hold, release; replies and errors; the frame size limit and
  * the per-connection rate limit. Seat changes and snapshots are sent by
  * show.c to the connection's client (client.h).
@@ -18,6 +19,12 @@
  * one per hold needs hundreds. Going back to one already used is free. */
 #define WS_MAX_IDENTITIES 3
 
+/* The subprotocols of /ws: the same requests and replies; v2 sends
+ * snapshots and deltas as binary messages (proto_v2.h). A client that names
+ * none gets v1. */
+#define WS_PROTOCOL_V1 "seatmap.v1"
+#define WS_PROTOCOL_V2 "seatmap.v2"
+
 /* Per connection (lws allocates it, zeroed, and frees it after CLOSED). */
 typedef struct ws_session {
     struct client *c;  /* the connection's queue, owned */
@@ -35,6 +42,8 @@ typedef struct ws_session {
     int64_t refused_since; /* when this second of counting began */
     int flood_seconds;     /* seconds running, before this one, over the flood bound */
     int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
+    char session_hash[AUTH_HASH_HEX + 1]; /* of the staff session cookie at the upgrade, or "" */
+    int admin;                            /* subscribed to the admin dashboard's feed */
 } ws_session;
 
 /* Open WebSocket connections of this process. */

@@ -43,13 +43,19 @@ function watchProblems(page) {
     return problems;
 }
 
+/* wire: what the page's WebSocket received, {binary: [sizes], text: count}
+ * (the pages speak seatmap.v2: snapshots and deltas are binary). */
 export async function openBuyer(browser, baseUrl, show = 'demo', { viewport = { width: 1360, height: 860 } } = {}) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
+    const wire = { binary: [], text: 0 };
     watchProblems(page);
+    page.on('websocket', (ws) =>
+        ws.on('framereceived', (f) => (typeof f.payload === 'string' ? wire.text++ : wire.binary.push(f.payload.length))),
+    );
     await page.goto(`${baseUrl}/?show=${encodeURIComponent(show)}`);
     await waitLive(page);
-    return { context, page };
+    return { context, page, wire };
 }
 
 /* Until the connection pill says live and the map has had its snapshot. */

@@ -29,11 +29,14 @@ after(async () => {
 
 it('the stadium layout loads, stays responsive, and a seat can be held', async () => {
     const t0 = Date.now();
-    const { context, page } = await openBuyer(browser, stack.baseUrl, 'stadium');
+    const { context, page, wire } = await openBuyer(browser, stack.baseUrl, 'stadium');
     try {
         const loadMs = Date.now() - t0;
         const n = await page.evaluate(() => document.querySelector('#map').seatmap.n);
         assert.ok(n >= 50000, `stadium has ${n} seats`);
+        /* the page speaks seatmap.v2: its snapshot of the empty stadium is a binary frame of a few bytes */
+        assert.ok(wire.binary.length >= 1, 'a binary snapshot arrived');
+        assert.ok(wire.binary[0] < 1024, `the snapshot of ${n} seats is ${wire.binary[0]} bytes`);
         /* A figure, not a pass mark (a busy machine is slow): only a page that
          * never gets ready fails, by openBuyer's own deadline. */
         await shot(page, 'stadium');

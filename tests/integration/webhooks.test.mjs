@@ -11,11 +11,11 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import {
-    startStack, testWithLogs, seatPool, passDeadline, waitUntil, freePort, seatmapdCli, httpRequest,
+    startStack, testWithLogs, seatPool, passDeadline, waitUntil, seatmapdCli, httpRequest,
 } from '../lib/stack.mjs';
+import { startReceiver } from '../lib/receiver.mjs';
 
 const FLAGS = ['--webhook-backoff-ms', '100', '--webhook-timeout-ms', '1000',
     '--webhook-max-attempts', '8'];
@@ -24,59 +24,18 @@ let pool;
 let cookie;
 const it = testWithLogs(() => stack);
 
-/* A receiver on a fixed port: mode(req) says 'ok' (200), 'fail' (500) or
- * 'hang' (never answers); stop() makes the port refuse connections. */
-async function startReceiver() {
-    const port = await freePort();
-    const rec = {
-        port,
-        url: `http://127.0.0.1:${port}`,
-        got: [], // 2xx answered: {path, headers, body}
-        tries: 0,
-        hanging: new Set(),
-        mode: () => 'ok',
-        server: null,
-        start() {
-            return new Promise((resolve) => {
-                rec.server = http.createServer((req, res) => {
-                    let body = '';
-                    req.setEncoding('utf8');
-                    req.on('data', (c) => { body += c; });
-                    req.on('end', () => {
-                        rec.tries++;
-                        const m = rec.mode(req, body);
-                        if (m === 'hang') {
-                            rec.hanging.add(res);
-                            return;
-                        }
-                        if (m === 'ok') rec.got.push({ path: req.url, headers: req.headers, body });
-                        res.writeHead(m === 'ok' ? 204 : 500);
-                        res.end();
-                    });
-                });
-                rec.server.listen(port, '127.0.0.1', resolve);
-            });
-        },
-        stop() {
-            for (const r of rec.hanging) r.destroy();
-            rec.hanging.clear();
-            return new Promise((resolve) => {
-                rec.server.close(() => resolve());
-                rec.server.closeAllConnections();
-            });
-        },
-        ids(path) {
-            return new Set(rec.got.filter((g) => !path || g.path === path).map((g) => g.headers['webhook-id']));
-        },
-    };
-    await rec.start();
-    return rec;
-}
-
 async function addWebhook(url, events) {
     const r = await stack.api('POST', '/api/webhooks', { cookie, json: { url, events } });
     assert.equal(r.status, 201, r.text);
     return r.json;
+}
+
+/* One sample of this process's /metrics, e.g. metric('seatmap_webhook_failures_total{reason="dead"}'). */
+async function metric(series) {
+    const r = await stack.api('GET', '/metrics');
+    assert.equal(r.status, 200, r.text);
+    const line = r.text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
 async function removeWebhook(id) {
@@ -182,6 +141,9 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
     let healthy = false;
     rec.mode = () => (healthy ? 'ok' : 'fail');
     const hook = await addWebhook(`${rec.url}/x`, ['hold.created']);
+    const failed0 = await metric('seatmap_webhook_failures_total{reason="failed"}');
+    const dead0 = await metric('seatmap_webhook_failures_total{reason="dead"}');
+    const delivered0 = await metric('seatmap_webhook_deliveries_total');
     const buyer = await stack.buyer();
     await buyer.call({ type: 'hold', show: 'demo', seats: pool.take(1) });
     let dead;
@@ -195,6 +157,9 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
     assert.equal(dead.last_error, 'HTTP 500');
     assert.equal(dead.next_attempt_at, null);
     assert.equal(rec.tries, 8, 'exactly the configured attempts');
+    /* what an operator's dashboard shows: 8 failed attempts, the last of them made it dead */
+    assert.equal(await metric('seatmap_webhook_failures_total{reason="failed"}') - failed0, 8);
+    assert.equal(await metric('seatmap_webhook_failures_total{reason="dead"}') - dead0, 1);
     const none = await stack.api('GET', `/api/webhooks/${hook.id}/deliveries?status=ok`, { cookie });
     assert.deepEqual(none.json, []);
 
@@ -211,6 +176,10 @@ it('an always-failing delivery goes dead after --webhook-max-attempts; a retry f
         const ok = await stack.api('GET', `/api/webhooks/${hook.id}/deliveries?status=ok`, { cookie });
         return ok.json?.some((d) => d.id === dead.id && d.attempts === 9);
     }, 5000, 'listed as ok');
+    assert.equal(await metric('seatmap_webhook_deliveries_total') - delivered0, 1, 'counted as delivered');
+    /* the depth is measured in Redis on the queue's poll, so it lags a little */
+    await waitUntil(async () => (await metric('seatmap_webhook_queue_depth')) === 0, 10000,
+        'a queue depth of 0 once nothing is left waiting');
     const again = await stack.api('POST', `/api/deliveries/${dead.id}/retry`, { cookie });
     assert.equal(again.status, 409, again.text);
     await removeWebhook(hook.id);

@@ -43,12 +43,16 @@
  *                login(user?, password?) -> cookie, layout() -> GET /api/shows/demo
  *                (cached), seatIds() -> [ids], seats() -> GET /api/shows/demo/seats,
  *                client(opts) -> wsClient on this stack (layout attached; closed by
- *                stop()), buyer({watch='demo', buyer, url}) -> client after hello
+ *                stop()), buyer({watch='demo', buyer, url, protocol}) -> client after hello
  *                (+ watch), logTail(n) -> text, stop() (kills everything; throws
  *                when a server's stderr holds a sanitizer report (ASan, UBSan
  *                "runtime error:", LSan) or a server exited unexpectedly)}
  *   wsClient(url, {origin, protocol='seatmap.v1', layout, headers, localAddress}) -> client
- *       (localAddress '127.0.0.2' and up: another client address, for tests/abuse)
+ *       (localAddress '127.0.0.2' and up: another client address, for tests/abuse;
+ *        protocol 'seatmap.v2': binary snapshots and deltas are decoded with
+ *        web/js/wire2.js and a delta's seat indices turned into ids through the
+ *        layout, so the model and events look the same as v1's)
+ *       client.wireBytes = {snapshot, delta, deltaSeats}  bytes of seat events received
  *       client.request(obj, {timeoutMs}) -> reply (ok OR error reply; id auto-assigned)
  *       client.call(obj) -> ok reply, throws Error(code) with .reply on an error reply
  *       client.hello(buyer?) / watch(show) (resolves with the snapshot event)
@@ -87,6 +91,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import WebSocket from 'ws';
+import { decodeSeatEvent, WIRE_V2 } from '../../web/js/wire2.js';
 import { startCluster } from './cluster.mjs';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -605,8 +610,10 @@ export async function login(baseUrl, user, password) {
 /* ---------- WebSocket client with a seat-state model ---------- */
 
 class Client {
-    constructor(ws, layout) {
+    constructor(ws, layout, protocol) {
         this.ws = ws;
+        this.wire2 = protocol === WIRE_V2;
+        this.wireBytes = { snapshot: 0, delta: 0, deltaSeats: 0 };
         this.nextId = 1;
         this.pending = new Map();
         this.events = [];
@@ -638,13 +645,33 @@ class Client {
 
     onMessage(data, isBinary) {
         let msg;
-        try {
-            msg = JSON.parse(String(data));
-        } catch {
-            this.model.errors.push(`non-JSON frame from server: ${String(data).slice(0, 200)}`);
-            return;
+        if (isBinary && this.wire2) {
+            try {
+                msg = decodeSeatEvent(data);
+            } catch (e) {
+                this.model.errors.push(`bad seatmap.v2 frame: ${e.message}`);
+                return;
+            }
+            this.wireBytes[msg.type] += data.length;
+            if (msg.type === 'delta') {
+                this.wireBytes.deltaSeats += msg.seats.length;
+                /* by index in the seat list: the layout names them */
+                if (this.layout) msg.seats = msg.seats.map(([i, st]) => [this.layout[i] ?? `#${i}`, st]);
+            }
+        } else {
+            try {
+                msg = JSON.parse(String(data));
+            } catch {
+                this.model.errors.push(`non-JSON frame from server: ${String(data).slice(0, 200)}`);
+                return;
+            }
+            if (isBinary) this.model.errors.push('binary frame from server');
+            else if (this.wire2 && (msg.type === 'snapshot' || msg.type === 'delta')) {
+                this.model.errors.push(`seatmap.v2 got a ${msg.type} as JSON text`);
+            }
+            if (msg.type === 'snapshot' || msg.type === 'delta') this.wireBytes[msg.type] += data.length;
+            if (msg.type === 'delta') this.wireBytes.deltaSeats += (msg.seats || []).length;
         }
-        if (isBinary) this.model.errors.push('binary frame from server');
         msg._at = Date.now();
         this.messages.push(msg);
         if (this.messages.length > 50000) this.messages.splice(0, 10000);
@@ -860,7 +887,7 @@ export function wsClient(url, { origin, protocol = 'seatmap.v1', layout, headers
             maxPayload: 64 << 20,
             handshakeTimeout: timeoutMs,
         });
-        const client = new Client(ws, layout);
+        const client = new Client(ws, layout, protocol);
         const fail = (e) => {
             ws.removeAllListeners('open');
             reject(e);
@@ -1003,8 +1030,8 @@ export async function startStack({
             c.closed.then(() => clients.delete(c));
             return c;
         },
-        async buyer({ watch = 'demo', buyer, url, origin, localAddress } = {}) {
-            const c = await stack.client({ url, origin, localAddress });
+        async buyer({ watch = 'demo', buyer, url, origin, localAddress, protocol } = {}) {
+            const c = await stack.client({ url, origin, localAddress, protocol });
             await c.hello(buyer);
             if (watch) await c.watch(watch);
             return c;

@@ -21,6 +21,7 @@
 #ifndef SEATMAP_TEST_PG_CHILD_H
 #define SEATMAP_TEST_PG_CHILD_H
 
+#include "test_child.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -49,27 +50,10 @@ static int pg_child_state = 2; /* 2 not tried, else pg_child_start's answer */
 static char pg_child_dir[64];
 static char pg_child_bindir[256];
 
-static int pg_child_free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* A free loopback port, for tests that need one nobody listens on. */
 __attribute__((unused)) static int free_port_pg(void)
 {
-    return pg_child_free_port();
+    return free_port();
 }
 
 /* The directory with initdb and postgres, or -1. */
@@ -129,24 +113,18 @@ static inline int pg_child_exec(const char *db, const char *sql)
     return ok ? 0 : -1;
 }
 
-static int pg_child_answers(void)
+static int pg_child_answers(void *unused)
 {
     char url[256];
     PGconn *c;
     int ok;
+    (void)unused;
     pg_child_url(url, sizeof(url), "postgres");
     strcat(url, "?connect_timeout=1");
     c = PQconnectdb(url);
     ok = PQstatus(c) == CONNECTION_OK;
     PQfinish(c);
     return ok;
-}
-
-static void pg_child_nap(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
 }
 
 static void pg_child_stop(void)
@@ -205,8 +183,7 @@ static inline int pg_child_start(void)
 {
     const struct passwd *pw = NULL;
     char cmd[1024];
-    int64_t deadline;
-    int attempt, status;
+    int attempt, status, rc;
 
     if (pg_child_state != 2)
         return pg_child_state;
@@ -234,22 +211,17 @@ static inline int pg_child_start(void)
     }
     signal(SIGPIPE, SIG_IGN);
     for (attempt = 0; attempt < 3; attempt++) {
-        pg_child_port = pg_child_free_port();
+        pg_child_port = free_port();
         pg_child_pid = pg_child_spawn(pw);
         if (pg_child_pid < 0)
             break;
-        deadline = sm_mono_ms() + PG_CHILD_START_DEADLINE_MS;
-        while (sm_mono_ms() < deadline) {
-            if (pg_child_answers()) {
-                atexit(pg_child_stop);
-                return pg_child_state = 0;
-            }
-            if (waitpid(pg_child_pid, &status, WNOHANG) == pg_child_pid) {
-                pg_child_pid = 0;
-                break;
-            }
-            pg_child_nap(50);
+        rc = wait_for_child(pg_child_pid, pg_child_answers, NULL, PG_CHILD_START_DEADLINE_MS, 50);
+        if (rc == 0) {
+            atexit(pg_child_stop);
+            return pg_child_state = 0;
         }
+        if (rc == -2)
+            pg_child_pid = 0;
         if (pg_child_pid > 0) {
             kill(pg_child_pid, SIGKILL);
             waitpid(pg_child_pid, &status, 0);

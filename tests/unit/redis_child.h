@@ -11,6 +11,7 @@
 #ifndef SEATMAP_TEST_REDIS_CHILD_H
 #define SEATMAP_TEST_REDIS_CHILD_H
 
+#include "test_child.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -32,30 +33,6 @@
 
 static pid_t redis_pid;
 static int redis_port;
-
-__attribute__((unused)) static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-__attribute__((unused)) static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
 
 static pid_t spawn_redis(int port)
 {
@@ -97,20 +74,16 @@ static int redis_answers(int port)
     return ok;
 }
 
-/* Waits for PING with a deadline: 0, or -1 when the child died (the port
- * was taken after all) or the deadline passed. */
+static int redis_port_answers(void *port)
+{
+    return redis_answers(*(int *)port);
+}
+
+/* Waits for PING with a deadline: 0, -2 when the child ended (the port was
+ * taken after all), -1 when the deadline passed. */
 static int wait_for_redis(pid_t pid, int port)
 {
-    int64_t deadline = sm_mono_ms() + REDIS_START_DEADLINE_MS;
-    int status;
-    while (sm_mono_ms() < deadline) {
-        if (redis_answers(port))
-            return 0;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return -1;
-        nap_ms(20);
-    }
-    return -1;
+    return wait_for_child(pid, redis_port_answers, &port, REDIS_START_DEADLINE_MS, 20);
 }
 
 static void stop_redis(void)
@@ -125,7 +98,7 @@ static void stop_redis(void)
 
 static int start_redis(void **state)
 {
-    int attempt;
+    int attempt, rc;
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     for (attempt = 0; attempt < 3; attempt++) {
@@ -135,8 +108,11 @@ static int start_redis(void **state)
         redis_pid = spawn_redis(redis_port);
         if (redis_pid < 0)
             return -1;
-        if (wait_for_redis(redis_pid, redis_port) == 0)
+        rc = wait_for_redis(redis_pid, redis_port);
+        if (rc == 0)
             return 0;
+        if (rc == -2)
+            redis_pid = 0;
         stop_redis();
     }
     fprintf(stderr, "cannot start redis-server (is it installed?)\n");

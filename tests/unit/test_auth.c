@@ -13,6 +13,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define REF_ALPHABET "ACDEFGHJKMNPQRTUVWXY34679"
 
@@ -179,6 +181,34 @@ static void test_random_ref(void **state)
         assert_null(strchr("0O1IL2Z5S8B", REF_ALPHABET[i]));
 }
 
+/* A forked child (--workers) must not repeat its parent's refs: without
+ * the pool being forgotten at fork, both would draw the same next bytes. */
+static void test_random_ref_after_fork(void **state)
+{
+    char parent[4 * (AUTH_REF_LEN + 1)], child[sizeof(parent)];
+    int fds[2], i, status;
+    pid_t pid;
+    (void)state;
+    auth_random_ref(parent); /* the pool is filled */
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (i = 0; i < 4; i++)
+            auth_random_ref(child + i * (AUTH_REF_LEN + 1));
+        _exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+    }
+    for (i = 0; i < 4; i++)
+        auth_random_ref(parent + i * (AUTH_REF_LEN + 1));
+    assert_int_equal(read(fds[0], child, sizeof(child)), (int)sizeof(child));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    for (i = 0; i < 4; i++)
+        assert_string_not_equal(parent + i * (AUTH_REF_LEN + 1), child + i * (AUTH_REF_LEN + 1));
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -195,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_buyer_id),
         cmocka_unit_test(test_str_equal),
         cmocka_unit_test(test_random_ref),
+        cmocka_unit_test(test_random_ref_after_fork),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -545,7 +545,7 @@ static void test_pg_watermark_waits_for_bookings_in_flight(void **state)
     while (query_int(f->target, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                                 " AND NOT granted") != 1) {
         assert_true(sm_mono_ms() < deadline);
-        pg_child_nap(20);
+        nap_ms(20);
     }
     /* ...until the booking in flight commits: then it sees its id. */
     r = PQexec(inflight, "COMMIT");

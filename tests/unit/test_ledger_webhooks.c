@@ -267,7 +267,8 @@ static void test_pg_upgrade_and_two_handles(void **state)
                        " DELETE FROM seatmap_schema WHERE version >= 2");
     assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"), 1);
     reopen(f);
-    assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"), 2);
+    assert_int_equal(query_int(f->target, "SELECT max(version) FROM seatmap_schema"),
+                     3); /* every migration since, to the latest */
     assert_int_equal(query_int(f->target, "SELECT count(*) FROM pg_constraint WHERE conname ="
                                           " 'deliveries_webhook_id_event_id_key'"),
                      1);
@@ -286,6 +287,55 @@ static void test_pg_upgrade_and_two_handles(void **state)
     ledger_close(other);
 }
 
+/* The dashboard's counts in one query; a discarded (deleted) delivery is
+ * gone, and its id is never given to a newer one, on either engine. */
+static void test_delivery_stats_and_delete(void **state)
+{
+    fixture *f = *state;
+    ledger_delivery d;
+    ledger_delivery_counts c;
+    int64_t wh = 0, ids[4] = {0}, again = 0;
+    int created = 0, i;
+    char ev[16];
+
+    assert_int_equal(ledger_webhook_add(f->l, "http://a/1", "*", "whsec_AAAA", 1, &wh), 0);
+    for (i = 0; i < 4; i++) {
+        snprintf(ev, sizeof(ev), "evt_%d", i);
+        assert_int_equal(
+            ledger_delivery_add(f->l, wh, ev, "hold.created", "{}", 10, &ids[i], &created), 0);
+    }
+    /* 0: ok long ago, 1: ok just now, 2: dead, 3: still pending */
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(ledger_delivery_get(f->l, ids[i], &d), 0);
+        snprintf(d.status, sizeof(d.status), "%s", i < 2 ? "ok" : "dead");
+        d.attempts = 1;
+        assert_int_equal(ledger_delivery_update(f->l, &d, i == 0 ? 100 : 60000), 0);
+        ledger_delivery_clear(&d);
+    }
+    assert_int_equal(ledger_delivery_stats(f->l, wh, 1000, &c), 0);
+    assert_int_equal(c.ok, 2);
+    assert_int_equal(c.ok_since, 1);
+    assert_int_equal(c.dead, 1);
+    assert_int_equal(c.pending, 1);
+    assert_int_equal(c.failed, 0);
+    assert_int_equal(ledger_delivery_stats(f->l, 999, 0, &c), 0);
+    assert_int_equal(c.ok + c.dead + c.pending + c.failed, 0);
+
+    /* the newest, deleted: the next delivery gets a new id */
+    assert_int_equal(ledger_delivery_delete(f->l, ids[3]), 0);
+    assert_int_equal(ledger_delivery_get(f->l, ids[3], &d), LEDGER_ENOTFOUND);
+    assert_int_equal(ledger_delivery_delete(f->l, ids[3]), LEDGER_ENOTFOUND);
+    assert_int_equal(
+        ledger_delivery_update(f->l, &(ledger_delivery){.id = ids[3], .status = "ok"}, 1),
+        LEDGER_ENOTFOUND);
+    reopen(f);
+    assert_int_equal(
+        ledger_delivery_add(f->l, wh, "evt_new", "hold.created", "{}", 10, &again, &created), 0);
+    assert_true(again > ids[3]);
+    assert_int_equal(ledger_delivery_stats(f->l, wh, 1000, &c), 0);
+    assert_int_equal(c.pending, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest checks[] = {
@@ -295,6 +345,7 @@ int main(void)
     const struct CMUnitTest each_engine[] = {
         cmocka_unit_test_setup_teardown(test_webhooks_and_deliveries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_lists_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_stats_and_delete, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("urls and events", checks, NULL, NULL);
 

@@ -7,6 +7,7 @@
 import { api, listOf } from './api.js';
 import { BestForm } from './best.js';
 import { LiveConnection } from './live.js';
+import { signOut, wireSignIn } from './signin.js';
 import { Legend } from './legend.js';
 import { KIND, SeatMap } from './seatmap.js';
 import { $, debounce, el, formatDuration, formatWhen, moneyFormatter, naturalCompare, renderConnection, toast } from './util.js';
@@ -150,11 +151,7 @@ function showLogin(reason) {
   ui.app.hidden = true;
   ui.user.hidden = true;
   ui.logout.hidden = true;
-  ui.loginWhy.textContent = reason || 'Sign in with your staff account to take payments.';
-  ui.loginWhy.className = reason ? 'notice warn' : 'hint';
-  ui.loginError.hidden = true;
-  ui.password.value = '';
-  (ui.username.value ? ui.password : ui.username).focus();
+  signIn.show(reason);
 }
 
 function onLoggedIn(me) {
@@ -186,44 +183,11 @@ function authLost() {
   showLogin('Your session has expired. Please sign in again — nothing was lost.');
 }
 
-ui.loginForm.addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const username = ui.username.value.trim();
-  const password = ui.password.value;
-  if (!username || !password) {
-    showLoginError('Enter your user name and password.');
-    return;
-  }
-  ui.loginSubmit.disabled = true;
-  ui.loginSubmit.textContent = 'Signing in…';
-  try {
-    await api('POST', '/api/login', { username, password });
-    const { data } = await api('GET', '/api/me');
-    onLoggedIn(data);
-  } catch (e) {
-    if (e.code === 'bad_credentials' || e.status === 401) showLoginError('Wrong user name or password.');
-    else if (e.status === 0 || e.status >= 500) showLoginError('The server is not answering. Please try again in a moment.');
-    else if (e.code === 'rate_limited') showLoginError('Too many attempts. Please wait a minute and try again.');
-    else showLoginError(e.message || 'Sign-in failed.');
-  } finally {
-    ui.loginSubmit.disabled = false;
-    ui.loginSubmit.textContent = 'Sign in';
-  }
-});
-
-function showLoginError(text) {
-  ui.loginError.textContent = text;
-  ui.loginError.hidden = false;
-}
-
-ui.logout.addEventListener('click', async () => {
-  try {
-    await api('POST', '/api/logout', {});
-  } catch {
-    /* signed out anyway from the page's point of view */
-  }
-  location.href = '/boxoffice';
-});
+const signIn = wireSignIn({
+  form: ui.loginForm, why: ui.loginWhy, username: ui.username, password: ui.password, submit: ui.loginSubmit,
+  error: ui.loginError, usual: 'Sign in with your staff account to take payments.',
+}, onLoggedIn);
+ui.logout.addEventListener('click', () => signOut('/boxoffice'));
 
 /** Common handling of a failed staff call. Returns true when it was handled. */
 function staffError(e) {

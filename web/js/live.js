@@ -1,9 +1,12 @@
-// WebSocket client for the seatmap.v1 protocol (PROTOCOL.md): hello with the stored buyer token,
+// WebSocket client for the seatmap.v2 protocol (docs/protocol.md; v1's requests and replies, with
+// snapshots and deltas as binary messages decoded by wire2.js): hello with the stored buyer token,
 // watch one show, requests matched to replies by id, snapshots and deltas kept in order by seq
 // (a gap sends `watch` again for a fresh snapshot), reconnect with exponential backoff and
 // jitter. It keeps no seat state itself: the page gets snapshot/delta/hold callbacks.
 
-const PROTOCOL = 'seatmap.v1';
+import { decodeSeatEvent, WIRE_V2 } from './wire2.js';
+
+const PROTOCOL = WIRE_V2;
 const BACKOFF_MIN_MS = 400;
 const BACKOFF_MAX_MS = 15000;
 const REQUEST_TIMEOUT_MS = 10000;
@@ -82,6 +85,7 @@ export class LiveConnection {
       return;
     }
     this.ws = ws;
+    ws.binaryType = 'arraybuffer'; // seat events: decoded by wire2.js
     ws.onopen = () => {
       const token = this.storedToken();
       const hello = { type: 'hello', id: this.takeId() };
@@ -203,10 +207,10 @@ export class LiveConnection {
       });
   }
 
-  onMessage(text) {
+  onMessage(data) {
     let msg;
     try {
-      msg = JSON.parse(text);
+      msg = typeof data === 'string' ? JSON.parse(data) : decodeSeatEvent(data);
     } catch {
       return;
     }

@@ -420,11 +420,14 @@ export class SeatMap {
     this.changed();
   }
 
-  /** [[seatId, letter], ...] from a delta. Returns the indices that changed. */
+  /**
+   * [[seat, letter], ...] from a delta, the seat named by its id (seatmap.v1) or by its index in
+   * the seat list (seatmap.v2). Returns the indices that changed.
+   */
   applyChanges(pairs) {
     const changed = [];
     for (const [id, letter] of pairs) {
-      const i = this.index.get(id);
+      const i = typeof id === 'number' ? (id < this.n ? id : undefined) : this.index.get(id);
       if (i === undefined) continue;
       this.state[i] = codeOf(letter.charCodeAt(0));
       changed.push(i);

@@ -1130,7 +1130,7 @@ int bench_expiry(bench *b)
     int64_t t0, first_deadline = 0;
 
     if (b->o.junk > 0 && b->o.redis_port > 0) {
-        if (rcheck_load_junk(b->o.redis_host, b->o.redis_port, b->o.junk, 60, 3600, err,
+        if (rcheck_load_junk(b->o.redis_host, b->o.redis_port, b->o.show, b->o.junk, 60, 3600, err,
                              sizeof(err))) {
             fprintf(stderr, "seatmap-bench: %s\n", err);
             return -1;

@@ -253,8 +253,8 @@ out:
     return rcode;
 }
 
-int rcheck_load_junk(const char *host, int port, long n, int min_s, int max_s, char *err,
-                     size_t errlen)
+int rcheck_load_junk(const char *host, int port, const char *show, long n, int min_s, int max_s,
+                     char *err, size_t errlen)
 {
     redisContext *rc = redisConnect(host, port);
     unsigned seed = 12345;
@@ -269,12 +269,14 @@ int rcheck_load_junk(const char *host, int port, long n, int min_s, int max_s, c
         long end = i + RCHECK_PIPELINE < n ? i + RCHECK_PIPELINE : n;
         for (long j = i; j < end; j++) {
             int ttl = min_s + (int)(rand_r(&seed) % (unsigned)(max_s - min_s + 1));
-            redisAppendCommand(rc, "SET bench:junk:%ld x EX %d", j, ttl);
+            redisAppendCommand(rc, "SET bench:junk:{%s}:%ld x EX %d", show, j, ttl);
         }
         for (long j = i; j < end; j++) {
             redisReply *r = NULL;
-            if (redisGetReply(rc, (void **)&r) != REDIS_OK || !r) {
-                snprintf(err, errlen, "redis: %s", rc->errstr);
+            if (redisGetReply(rc, (void **)&r) != REDIS_OK || !r || r->type == REDIS_REPLY_ERROR) {
+                snprintf(err, errlen, "redis: %s", r ? r->str : rc->errstr);
+                if (r)
+                    freeReplyObject(r);
                 redisFree(rc);
                 return -1;
             }

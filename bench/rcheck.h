@@ -28,8 +28,10 @@ long rcheck_doubles(const rcheck_result *r);
 int rcheck_audit(const char *host, int port, const char *show, rcheck_result *r, char *err,
                  size_t errlen);
 
-/* Loads n keys "bench:junk:<i>" with TTLs spread over min_s..max_s seconds. */
-int rcheck_load_junk(const char *host, int port, long n, int min_s, int max_s, char *err,
-                     size_t errlen);
+/* Loads n keys "bench:junk:{<show>}:<i>" with TTLs spread over min_s..max_s
+ * seconds: in the show's slot, so that on a Redis Cluster they load the
+ * master that expires the show's keys (host:port must be that master). */
+int rcheck_load_junk(const char *host, int port, const char *show, long n, int min_s, int max_s,
+                     char *err, size_t errlen);
 
 #endif

@@ -27,6 +27,10 @@
 # BENCH_WIRES="v1 v2" (the default) runs fanout, expiry and snapshot once per
 # subprotocol the watchers speak, side by side (runs of v2 are named NAME-v2).
 # BENCH_EXPIRY_HOLDS=N changes the size of the expiry wave (default 10,000).
+# BENCH_EXPIRY_SIZES="WATCHERS HOLDS JUNK" changes the expiry scenario's sizes.
+# BENCH_REDIS=cluster puts holds in a local Redis Cluster of 3 masters and 3
+# replicas instead of one redis-server (the Redis figures are then those of
+# the master that has the show); its result lines are labelled "-cluster".
 set -euo pipefail
 
 usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak [--smoke]" >&2; exit 1; }
@@ -62,7 +66,9 @@ if [ $smoke = 0 ]; then
   exec 9>"$raw/.lock"
   flock -n 9 || { echo "run.sh: another run.sh is writing $out" >&2; rm -rf "$tmp"; exit 1; }
 fi
-redis_pid=""; server_pid=""; server2_pid=""
+redis_pid=""; server_pid=""; server2_pid=""; cluster_pids=(); cluster_ports=()
+cluster=0; label_suffix=""
+if [ "${BENCH_REDIS:-}" = cluster ]; then cluster=1; label_suffix=-cluster; fi
 
 cleanup() {
   local rc=$?
@@ -70,6 +76,7 @@ cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
   if [ -n "$server2_pid" ]; then kill "$server2_pid" 2>/dev/null; wait "$server2_pid" 2>/dev/null; fi
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; fi
+  for p in "${cluster_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   rm -rf "$tmp"
   exit $rc
 }
@@ -86,8 +93,60 @@ free_port() {
   echo "run.sh: no free port" >&2; return 1
 }
 
+# Six cluster nodes, joined 3 masters + 3 replicas; rport and redis_pid are
+# then the master that owns the stadium show's slot (the audit, the junk keys
+# and the Redis CPU figure use it), redis_url names every node.
+start_cluster() {
+  local p i owner pid try
+  for i in 1 2 3 4 5 6; do
+    # a random port may be taken by the time the node binds it: try another
+    for try in 1 2 3 4 5; do
+      p=$(free_port)
+      mkdir -p "$tmp/node-$p"
+      redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+        --cluster-node-timeout 1000 --save '' --appendonly no --dir "$tmp/node-$p" --maxclients 1000 \
+        >"$raw/redis-$p.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 100); do
+        redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if kill -0 "$pid" 2>/dev/null && redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; then
+        cluster_pids+=("$pid"); cluster_ports+=("$p"); continue 2
+      fi
+      kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+    done
+    echo "run.sh: a cluster node did not start:" >&2; tail -5 "$raw/redis-$p.log" >&2; exit 1
+  done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 \
+    --cluster-yes >"$raw/cluster-create.log" 2>&1 ||
+    { echo "run.sh: cluster create failed:" >&2; tail -5 "$raw/cluster-create.log" >&2; exit 1; }
+  for p in "${cluster_ports[@]}"; do
+    for _ in $(seq 1 300); do redis-cli -p "$p" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+  done
+  for i in "${!cluster_ports[@]}"; do
+    p=${cluster_ports[$i]}
+    if [ "$(redis-cli -p "$p" exists 'sm:{stadium}:seq' 2>&1)" = 0 ]; then owner=$i; fi
+  done
+  [ -n "${owner:-}" ] || { echo "run.sh: no cluster node has the stadium slot" >&2; exit 1; }
+  rport=${cluster_ports[$owner]}; redis_pid=${cluster_pids[$owner]}
+  redis_url="redis+cluster://$(printf '127.0.0.1:%s,' "${cluster_ports[@]}" | sed 's/,$//')"
+}
+
+flush_redis() {
+  local p
+  if [ $cluster = 1 ]; then
+    for p in "${cluster_ports[@]}"; do redis-cli -p "$p" flushall >/dev/null 2>&1 || true; done
+  else
+    redis-cli -p "$rport" flushall >/dev/null
+  fi
+}
+
 start_redis() {
+  if [ $cluster = 1 ]; then start_cluster; return; fi
   rport=$(free_port)
+  redis_url="redis://127.0.0.1:$rport/0"
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
     --maxclients 1000 >"$raw/redis.log" 2>&1 &
   redis_pid=$!
@@ -106,13 +165,13 @@ start_redis() {
 # ports of earlier runs' clients, other programs): try another one.
 start_server() {
   local name=$1 ttl=$2 attempt; shift 2
-  redis-cli -p "$rport" flushall >/dev/null
+  flush_redis
   log=$raw/seatmapd-$name.log
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
     # shellcheck disable=SC2086
     (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
-        --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+        --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
         --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 200); do
@@ -147,7 +206,7 @@ bench() {
     perf_pid=$!
   fi
   "$SEATMAP_BENCH" "$@" --port "$port" --server-pid "$server_pid" --redis-port "$rport" \
-    --redis-pid "$redis_pid" --label "$name" >"$raw/$name.out" 2>"$raw/$name.err" || rc=$?
+    --redis-pid "$redis_pid" --label "$name${label_suffix:-}" >"$raw/$name.out" 2>"$raw/$name.err" || rc=$?
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true
     echo "run.sh: profile in $raw/perf-$name.data (perf report -i ...)" >&2; fi
   cat "$raw/$name.err" >&2
@@ -197,6 +256,7 @@ run_holds() {
 run_expiry() {
   local w=1000 holds=10000 junk=100000 ttl=8 wire
   [ $smoke = 1 ] && { w=10; holds=50; junk=1000; ttl=2; }
+  if [ -n "${BENCH_EXPIRY_SIZES:-}" ]; then read -r w holds junk <<<"$BENCH_EXPIRY_SIZES"; fi
   holds=${BENCH_EXPIRY_HOLDS:-$holds}
   for wire in "${wires[@]}"; do
     start_server "$(wname expiry "$wire")" "$ttl" --rate 100000
@@ -242,7 +302,7 @@ start_server2() {
   local log2=$raw/seatmapd-$name-2.log
   # shellcheck disable=SC2086
   (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port2" \
-      --redis "redis://127.0.0.1:$rport/0" --db "$tmp/bench.db" --hold-ttl "$ttl" \
+      --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
       --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log2" 2>&1 &
   server2_pid=$!
   for _ in $(seq 1 200); do

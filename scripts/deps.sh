@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv 
       libcjson-dev libsqlite3-dev libuv1-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev libpq-dev redis-server
       sqlite3)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format prometheus lintian curl postgresql-15 clang libclang-rt-14-dev valgrind)
+  pkgs+=(libcmocka-dev chromium nodejs npm gnuplot-nox clang-format prometheus lintian curl postgresql-15 clang libclang-rt-14-dev valgrind redis-tools)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -113,6 +113,14 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     run_suite "layers (self-test)" node --test --test-reporter=spec scripts/check-layers.test.mjs
     run_suite "ctest" ctest --test-dir "$BUILD" --output-on-failure
     integration_suites "integration" SEATMAPD="$ROOT/$BUILD/seatmapd"
+    # The core scenarios again with holds in a real 3+3 Redis Cluster
+    # (tests/lib/cluster.mjs; cluster-failover.test.mjs above makes its own):
+    # holds and all-or-nothing, the 200-buyer race, expiry (events on, off,
+    # subscriber killed), two processes as one, webhook events.
+    for f in holds contention expiry multiprocess webhooks; do
+        run_suite "integration on Redis Cluster: $f" node_test "tests/integration/$f.test.mjs" \
+            SEATMAPD="$ROOT/$BUILD/seatmapd" SEATMAP_TEST_REDIS=cluster
+    done
     for f in tests/abuse/*.test.mjs; do
         [ -e "$f" ] || continue
         run_suite "abuse $(basename "$f" .test.mjs)" node_test "$f" SEATMAPD="$ROOT/$BUILD/seatmapd"

@@ -91,8 +91,7 @@ static void check_config(const config *cfg, int demo_checked_as_venue)
     struct stat st;
     char path[PATH_MAX], host[256], why[400];
     int port;
-    store_url u;
-    int rc = store_parse_url(cfg->redis_url, &u);
+    int rc = store_check_url(cfg->redis_url);
 
     if (rc)
         bad("redis %s: %s", cfg->redis_url, store_strerror(rc));

@@ -16,6 +16,7 @@
 static const char usage[] =
     "usage:\n"
     "  seatmapd serve [--listen 127.0.0.1:8080] [--redis redis://127.0.0.1:6379/0]\n"
+    "                 [--redis redis+cluster://HOST:PORT[,HOST:PORT...]]\n"
     "                 [--db seatmap.db] [--hold-ttl SECONDS] [--web DIR] [--demo]\n"
     "                 [--demo-venue FILE] [--max-seats N] [--tick-ms MS] [--sweep-ms MS]\n"
     "                 [--rate N] [--metrics-listen HOST:PORT] [--config FILE]\n"

@@ -5,6 +5,7 @@
  */
 #include "rconn.h"
 
+#include "rcluster.h"
 #include "redis_uv.h"
 #include "store.h"
 #include "util.h"
@@ -27,6 +28,7 @@ struct rconn {
     uv_timer_t retry, health;
     rconn_ready_cb *on_ready;
     void *arg;
+    rcluster *cluster; /* redis+cluster://: commands routed by key slot */
 };
 
 typedef struct rreq {
@@ -134,12 +136,36 @@ static void on_health(uv_timer_t *t)
         lost(c, "no answer for 5 s");
 }
 
+/* Cluster mode: "back" is every slot's master reachable again. */
+static void on_cluster_state(void *arg)
+{
+    rconn *c = arg;
+    int up = rcluster_up(c->cluster);
+    if (up && !c->up && c->on_ready) {
+        c->up = 1;
+        c->on_ready(c->arg);
+    }
+    c->up = up;
+}
+
+static int cluster_create(rconn *c, const char *url)
+{
+    rcluster_opts o;
+    memset(&o, 0, sizeof(o));
+    o.name = c->name;
+    o.on_state = on_cluster_state;
+    o.arg = c;
+    return rcluster_create(c->loop, url, &o, &c->cluster);
+}
+
 int rconn_create(uv_loop_t *loop, const char *url, const char *name, rconn_ready_cb *on_ready,
                  void *arg, rconn **out)
 {
     rconn *c;
     store_url u;
-    int rc = store_parse_url(url, &u);
+    int rc;
+    memset(&u, 0, sizeof(u));
+    rc = rcluster_is_url(url) ? 0 : store_parse_url(url, &u);
     *out = NULL;
     if (rc)
         return rc;
@@ -155,8 +181,15 @@ int rconn_create(uv_loop_t *loop, const char *url, const char *name, rconn_ready
     uv_timer_init(loop, &c->retry);
     uv_timer_init(loop, &c->health);
     c->retry.data = c->health.data = c;
-    uv_timer_start(&c->health, on_health, RCONN_HEALTH_MS, RCONN_HEALTH_MS);
-    start(c);
+    if (rcluster_is_url(url)) {
+        if (cluster_create(c, url)) {
+            rconn_destroy(c);
+            return STORE_URL_ECLUSTER;
+        }
+    } else {
+        uv_timer_start(&c->health, on_health, RCONN_HEALTH_MS, RCONN_HEALTH_MS);
+        start(c);
+    }
     *out = c;
     return 0;
 }
@@ -176,6 +209,8 @@ void rconn_destroy(rconn *c)
     if (c->ac)
         redisAsyncFree(c->ac);
     c->ac = NULL;
+    rcluster_destroy(c->cluster); /* pending callbacks run with NULL */
+    c->cluster = NULL;
     c->open_handles = 2;
     uv_close((uv_handle_t *)&c->retry, on_closed);
     uv_close((uv_handle_t *)&c->health, on_closed);
@@ -202,6 +237,8 @@ int rconn_command(rconn *c, rconn_cb *cb, void *arg, int argc, const char **argv
                   const size_t *lens)
 {
     rreq *q;
+    if (c->cluster)
+        return c->up ? rcluster_command(c->cluster, cb, arg, argc, argv, lens) : -1;
     if (!c->ac || !c->up)
         return -1;
     q = malloc(sizeof(*q));

@@ -11,6 +11,10 @@
  * order on a connection, so a blocked read would hold every later command on
  * it for the whole block time; the queue polls on a timer instead.
  *
+ * With a redis+cluster:// URL it is a Redis Cluster client (rcluster.h)
+ * instead: each command goes to the master of its key's slot, and "back"
+ * means every slot's master answers again.
+ *
  * Not here: what the commands mean.
  */
 #ifndef SEATMAP_RCONN_H
@@ -31,7 +35,7 @@ typedef void rconn_cb(void *arg, struct redisReply *reply);
  * here (the connection may be used at once). */
 typedef void rconn_ready_cb(void *arg);
 
-/* url as store_parse_url reads it. 0 or a STORE_URL_E* / -1 code. Starts
+/* url as store_check_url takes it. 0 or a STORE_URL_E* / -1 code. Starts
  * connecting at once. *out belongs to the caller (rconn_destroy). */
 int rconn_create(uv_loop_t *loop, const char *url, const char *name, rconn_ready_cb *on_ready,
                  void *arg, rconn **out);

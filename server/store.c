@@ -13,6 +13,7 @@
 
 #include "embedded.h"
 #include "failpoint.h"
+#include "rcluster.h"
 #include "redis_uv.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ typedef struct conn {
 } conn;
 
 typedef struct script {
+    struct store *owner;
     const char *name;
     char *text; /* lib.lua + NAME.lua, owned */
     char sha[41];
@@ -59,6 +61,12 @@ struct store {
     int64_t last_ping_tx;
     int ready_reported;
     int closing;
+    /* Cluster mode (redis+cluster://): commands and subscriptions go through
+     * rcluster instead of cmd and sub; scripts are loaded once to learn
+     * their SHAs, and again by rcluster on a node that answers NOSCRIPT. */
+    rcluster *cluster;
+    int cluster_loaded; /* scripts whose SHA is known */
+    int cluster_loading;
     int handles_open;
 };
 
@@ -80,7 +88,7 @@ const char *store_strerror(int rc)
     case 0:
         return "";
     case STORE_URL_ESCHEME:
-        return "only redis:// URLs are supported";
+        return "only redis:// and redis+cluster:// URLs are supported";
     case STORE_URL_EHOST:
         return "the host is empty, too long, or has characters other than letters, digits, "
                "'.', '-' and '_'";
@@ -90,6 +98,9 @@ const char *store_strerror(int rc)
         return "the database is not a number from 0 to 2147483647";
     case STORE_ENOSCRIPT:
         return "no such script";
+    case STORE_URL_ECLUSTER:
+        return "a redis+cluster:// URL needs HOST:PORT seeds separated by commas (at most 16, "
+               "no database number)";
     default:
         return "out of memory, or the embedded scripts are missing";
     }
@@ -152,6 +163,16 @@ int store_parse_url(const char *url, store_url *out)
     return 0;
 }
 
+int store_check_url(const char *url)
+{
+    rcluster_addr seeds[RCLUSTER_MAX_SEEDS];
+    store_url u;
+    int n;
+    if (rcluster_is_url(url))
+        return rcluster_parse_url(url, seeds, RCLUSTER_MAX_SEEDS, &n) ? STORE_URL_ECLUSTER : 0;
+    return store_parse_url(url, &u);
+}
+
 unsigned store_backoff_next(unsigned backoff_ms)
 {
     return backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : backoff_ms * 2;
@@ -191,12 +212,32 @@ const char *store_error_status(const char *err)
 
 /* ---- connection state ---- */
 
+int store_up(const store *st)
+{
+    /* A cluster with one master missing still answers for the shows of
+     * the others: commands for the missing one's shows wait for a failover
+     * (RCLUSTER_RETRY_MS), then answer unavailable. */
+    if (st->cluster)
+        return rcluster_routable(st->cluster) && st->cluster_loaded == st->nscripts;
+    return st->cmd.up;
+}
+
+int store_ready(const store *st)
+{
+    if (st->cluster)
+        return rcluster_ready(st->cluster) && st->cluster_loaded == st->nscripts;
+    return st->cmd.up && st->sub.up;
+}
+
 static void check_ready(store *st)
 {
-    int ready = st->cmd.up && st->sub.up;
+    int ready = store_ready(st);
     if (ready && !st->ready_reported) {
         st->ready_reported = 1;
-        sm_info("Redis at %s:%d is ready", st->host, st->port);
+        if (st->cluster)
+            sm_info("Redis Cluster is ready");
+        else
+            sm_info("Redis at %s:%d is ready", st->host, st->port);
         if (st->ev.on_ready)
             st->ev.on_ready(st->ev.arg);
     } else if (!ready && st->ready_reported) {
@@ -331,6 +372,21 @@ static void deliver(request *req, redisReply *reply)
 
 static void reload_scripts(store *st);
 
+/* The answer to a request (NULL: none): metrics, the caller, then req is
+ * freed. */
+static void complete(request *req, redisReply *reply)
+{
+    if (req->script) {
+        if (reply)
+            metrics_observe(M_REDIS_SECONDS, req->script, metrics_now() - req->sent);
+        if (!reply || reply->type == REDIS_REPLY_ERROR)
+            metrics_inc(M_REDIS_ERRORS, req->script);
+    }
+    if (req->cb)
+        deliver(req, reply);
+    free(req);
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
@@ -343,17 +399,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
         c->up && !c->st->loading)
         reload_scripts(c->st); /* someone ran SCRIPT FLUSH */
-    if (!req)
-        return;
-    if (req->script) {
-        if (reply)
-            metrics_observe(M_REDIS_SECONDS, req->script, metrics_now() - req->sent);
-        if (!reply || reply->type == REDIS_REPLY_ERROR)
-            metrics_inc(M_REDIS_ERRORS, req->script);
-    }
-    if (req->cb)
-        deliver(req, reply);
-    free(req);
+    if (req)
+        complete(req, reply);
 }
 
 /* ---- the command connection: scripts and keyspace events ---- */
@@ -479,18 +526,24 @@ static void on_pattern_message(store *st, const redisReply *chan, const redisRep
     }
 }
 
+/* A message on a subscriber (ours or, in cluster mode, a master's). */
+static void on_pubsub(store *st, const redisReply *reply)
+{
+    const char *kind = rcluster_pubsub_kind(reply);
+    if (kind && reply->elements >= 4 && strcmp(kind, "pmessage") == 0)
+        on_pattern_message(st, reply->element[2], reply->element[3]);
+}
+
 static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
 {
     conn *c = ac->data;
     store *st = c->st;
-    redisReply *reply = r, *kind;
+    redisReply *reply = r;
+    const char *kind = rcluster_pubsub_kind(reply);
 
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    if (!kind)
         return;
-    kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(kind->str, "psubscribe") == 0 || strcmp(kind->str, "subscribe") == 0) {
+    if (strcmp(kind, "psubscribe") == 0 || strcmp(kind, "subscribe") == 0) {
         /* The last of the three subscriptions is confirmed: nothing can be
          * missed from now on, so caches may be rebuilt. */
         if (reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer == 3 &&
@@ -500,13 +553,11 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         }
         return;
     }
-    if (strcmp(kind->str, "message") == 0) {
+    if (strcmp(kind, "message") == 0) {
         st->last_ping_rx = sm_mono_ms();
         return;
     }
-    if (strcmp(kind->str, "pmessage") != 0 || reply->elements < 4)
-        return;
-    on_pattern_message(st, reply->element[2], reply->element[3]);
+    on_pubsub(st, reply);
 }
 
 /* Three subscriptions: every show's events, expired keys, our keepalive.
@@ -627,6 +678,8 @@ static void on_health(uv_timer_t *t)
     store *st = t->data;
     int64_t now = sm_mono_ms();
 
+    if (st->cluster)
+        return; /* rcluster watches its own connections */
     if (st->cmd.ac && st->cmd.pending && now - st->cmd.progress_mono > STORE_REPLY_TIMEOUT_MS) {
         conn_kill(&st->cmd, "no reply for 5 s");
         return;
@@ -707,6 +760,88 @@ static void name_channels(store *st)
              nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
 }
 
+/* ---- cluster mode ---- */
+
+static void on_cluster_loaded(void *arg, redisReply *reply)
+{
+    script *s = arg;
+    store *st = s->owner;
+    st->cluster_loading--;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40) {
+        memcpy(s->sha, reply->str, 41);
+        st->cluster_loaded++;
+    } else if (reply && !st->closing) {
+        sm_error("Redis Cluster refused script %s: %s", s->name,
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    }
+    check_ready(st);
+}
+
+/* Each script's SHA is learnt once from SCRIPT LOAD at any master (a SHA
+ * is the same everywhere); a master that lacks a script later answers
+ * NOSCRIPT and rcluster loads it there (cluster_script_text). */
+static void on_cluster_state(void *arg)
+{
+    store *st = arg;
+    int i;
+    if (rcluster_routable(st->cluster) && st->cluster_loaded < st->nscripts &&
+        !st->cluster_loading) {
+        for (i = 0; i < st->nscripts; i++) {
+            const char *argv[3] = {"SCRIPT", "LOAD", st->scripts[i].text};
+            if (st->scripts[i].sha[0])
+                continue;
+            if (rcluster_command(st->cluster, on_cluster_loaded, &st->scripts[i], 3, argv, NULL) ==
+                0)
+                st->cluster_loading++;
+        }
+    }
+    check_ready(st);
+}
+
+static void on_cluster_message(void *arg, const redisReply *msg)
+{
+    on_pubsub(arg, msg);
+}
+
+static const char *cluster_script_text(void *arg, const char *sha)
+{
+    store *st = arg;
+    int i;
+    for (i = 0; i < st->nscripts; i++)
+        if (strcmp(st->scripts[i].sha, sha) == 0)
+            return st->scripts[i].text;
+    return NULL;
+}
+
+static void on_cluster_reply(void *arg, redisReply *reply)
+{
+    complete(arg, reply);
+}
+
+/* Every master: expired keys (keyspace events are node-local) and every
+ * show's channel (classic pub/sub: PUBLISH reaches every node, so each show
+ * message arrives once per master: show.c drops repeats by seq). */
+static const char *cluster_psub[4] = {"PSUBSCRIBE", "sm:{*}:ev", "__keyevent@0__:expired", NULL};
+static const char *cluster_setup[4] = {"CONFIG", "SET", "notify-keyspace-events", "Ex"};
+
+static int cluster_create(store *st, const char *url)
+{
+    rcluster_opts o;
+    memset(&o, 0, sizeof(o));
+    o.name = "store";
+    o.nsubs = 1;
+    o.nchannels = 2;
+    o.subs[0] = cluster_psub;
+    o.subs_argc[0] = 3;
+    o.setup = cluster_setup;
+    o.setup_argc = 4;
+    o.on_state = on_cluster_state;
+    o.on_message = on_cluster_message;
+    o.script_text = cluster_script_text;
+    o.arg = st;
+    return rcluster_create(st->loop, url, &o, &st->cluster);
+}
+
 int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out)
 {
     store *st;
@@ -714,7 +849,18 @@ int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store
     int rc;
 
     *out = NULL;
-    rc = store_parse_url(url, &u);
+    if (rcluster_is_url(url)) {
+        rcluster_addr seeds[RCLUSTER_MAX_SEEDS];
+        int n;
+        if (rcluster_parse_url(url, seeds, RCLUSTER_MAX_SEEDS, &n))
+            return STORE_URL_ECLUSTER;
+        memset(&u, 0, sizeof(u));
+        snprintf(u.host, sizeof(u.host), "%s", seeds[0].host);
+        u.port = seeds[0].port;
+        rc = 0;
+    } else {
+        rc = store_parse_url(url, &u);
+    }
     if (rc)
         return rc;
     st = calloc(1, sizeof(*st));
@@ -742,8 +888,17 @@ int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store
     st->sub.retry.data = &st->sub;
     st->health.data = st;
     uv_timer_start(&st->health, on_health, STORE_HEALTH_MS, STORE_HEALTH_MS);
-    conn_start(&st->cmd);
-    conn_start(&st->sub);
+    for (rc = 0; rc < st->nscripts; rc++)
+        st->scripts[rc].owner = st;
+    if (rcluster_is_url(url)) {
+        if (cluster_create(st, url)) {
+            store_destroy(st);
+            return STORE_ERR;
+        }
+    } else {
+        conn_start(&st->cmd);
+        conn_start(&st->sub);
+    }
     *out = st;
     return 0;
 }
@@ -768,21 +923,13 @@ void store_destroy(store *st)
         redisAsyncFree(st->cmd.ac);
     if (st->sub.ac)
         redisAsyncFree(st->sub.ac);
+    rcluster_destroy(st->cluster); /* pending requests complete with no reply */
+    st->cluster = NULL;
     st->handles_open = 3;
     st->cmd.retry.data = st->sub.retry.data = st; /* no more retries: point at the store */
     uv_close((uv_handle_t *)&st->cmd.retry, on_timer_closed);
     uv_close((uv_handle_t *)&st->sub.retry, on_timer_closed);
     uv_close((uv_handle_t *)&st->health, on_timer_closed);
-}
-
-int store_up(const store *st)
-{
-    return st->cmd.up;
-}
-
-int store_ready(const store *st)
-{
-    return st->cmd.up && st->sub.up;
 }
 
 static const script *find_script(const store *st, const char *name)
@@ -805,7 +952,7 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
 
     if (!s)
         return STORE_ENOSCRIPT;
-    if (!st->cmd.up || argc < 0 || argc > STORE_MAX_ARGS)
+    if (!store_up(st) || argc < 0 || argc > STORE_MAX_ARGS)
         return -1;
     if (argc + 5 > (int)(sizeof(small) / sizeof(small[0]))) {
         argv = malloc(sizeof(*argv) * (size_t)(argc + 5));
@@ -826,7 +973,12 @@ int store_run(store *st, const char *name, const char *show, int argc, const cha
         req->script = s->name;
         req->sent = metrics_now();
     }
-    rc = req ? send_argv(&st->cmd, argc + 5, argv, NULL, req) : -1;
+    if (!req)
+        rc = -1;
+    else if (st->cluster) /* routed by the slot of seqkey, the show's hash tag */
+        rc = rcluster_command(st->cluster, on_cluster_reply, req, argc + 5, argv, NULL);
+    else
+        rc = send_argv(&st->cmd, argc + 5, argv, NULL, req);
     if (rc)
         free(req);
     if (argv != small)

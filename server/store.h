@@ -10,6 +10,11 @@
  * not come back on the subscriber). It knows nothing about seats or shows
  * beyond the key prefix: the scripts (server/lua) hold that logic.
  *
+ * With a redis+cluster:// URL the two connections are replaced by a Redis
+ * Cluster client (rcluster.h): each script goes to the master of its show's
+ * slot, and a subscriber on every master brings expired-key events (they
+ * are node-local) and the shows' messages.
+ *
  * Not here: the seat cache (show.h), bookings (ledger.h).
  */
 #ifndef SEATMAP_STORE_H
@@ -34,12 +39,13 @@ typedef struct store store;
 /* Errors of store_create, store_parse_url and store_script_text; the human
  * message is store_strerror(rc). */
 enum {
-    STORE_ERR = -1,         /* out of memory, or the embedded scripts are missing */
-    STORE_URL_ESCHEME = -2, /* a scheme other than redis:// */
-    STORE_URL_EHOST = -3,   /* host empty, too long, or with other characters */
-    STORE_URL_EPORT = -4,   /* port not a number from 1 to 65535 */
-    STORE_URL_EDB = -5,     /* database not a number from 0 to STORE_DB_MAX */
-    STORE_ENOSCRIPT = -6,   /* no such script in server/lua */
+    STORE_ERR = -1,          /* out of memory, or the embedded scripts are missing */
+    STORE_URL_ESCHEME = -2,  /* a scheme other than redis:// */
+    STORE_URL_EHOST = -3,    /* host empty, too long, or with other characters */
+    STORE_URL_EPORT = -4,    /* port not a number from 1 to 65535 */
+    STORE_URL_EDB = -5,      /* database not a number from 0 to STORE_DB_MAX */
+    STORE_ENOSCRIPT = -6,    /* no such script in server/lua */
+    STORE_URL_ECLUSTER = -7, /* a redis+cluster:// URL without valid HOST:PORT seeds */
 };
 
 /* A short English sentence for rc (static, never NULL; "" for 0). */
@@ -60,6 +66,10 @@ typedef struct store_url {
  * a STORE_URL_E* code and leaves *out untouched.
  */
 int store_parse_url(const char *url, store_url *out);
+
+/* 0 when url is one store_create takes: store_parse_url's form, or
+ * redis+cluster://HOST:PORT[,HOST:PORT...] (rcluster.h); else the code. */
+int store_check_url(const char *url);
 
 /*
  * What a script answered. status is "ok" or a script's own word
@@ -105,14 +115,15 @@ typedef struct store_events {
     void *arg;
 } store_events;
 
-/* url: see store_parse_url. Starts connecting at once; never fails because
+/* url: see store_check_url. Starts connecting at once; never fails because
  * Redis is down. Returns 0, a STORE_URL_E* code for a bad URL (nothing is
  * created or connected, *out is NULL), or STORE_ERR. *out is owned by the
  * caller (store_destroy). */
 int store_create(uv_loop_t *loop, const char *url, const store_events *ev, store **out);
 /* Disconnects; pending callbacks are called with "unavailable". */
 void store_destroy(store *st);
-/* 1 when commands can be sent (the command connection is up). */
+/* 1 when commands can be sent: the command connection is up (a cluster:
+ * the topology is known and some master answers). */
 int store_up(const store *st);
 /* 1 when both connections are up. */
 int store_ready(const store *st);

@@ -14,7 +14,7 @@
  *       redis = {port, url, pid, cli(...args) -> stdout (runs redis-cli),
  *                kill(signal='SIGKILL') (waits for the exit), restart() (same
  *                port, empty: no persistence), stop(), log()}
- *   startServer({redisPort, dbPath, holdTtl=3, extraArgs=[], env={}, port,
+ *   startServer({redisPort, redisUrl (instead of redisPort), dbPath, holdTtl=3, extraArgs=[], env={}, port,
  *                demo=true, waitHealthy=true}) -> server
  *       server = {port, baseUrl, wsUrl, origin, pid, stderr() (all text so far,
  *                 across restarts), crashes (exits nobody asked for; stack.stop()
@@ -29,10 +29,12 @@
  *       pg = {port, url (postgresql://postgres@127.0.0.1:PORT/seatmap), pid,
  *             query(sql) -> text (psql -tA), kill(signal='SIGQUIT') (waits for the
  *             exit), start() (same port and data), stop(), log()}
- *   startStack({holdTtl, extraArgs, env, staffPassword, postgres}) -> stack
+ *   startStack({holdTtl, extraArgs, env, staffPassword, postgres, cluster}) -> stack
  *       ($SEATMAP_EXTRA_ARGS, space-separated, is appended to the server flags;
  *        postgres: true, or $SEATMAP_TEST_DB=postgres, puts the ledger in a fresh
- *        PostgreSQL: dbPath is then its URL and stack.pg the server)
+ *        PostgreSQL: dbPath is then its URL and stack.pg the server;
+ *        cluster: true, or $SEATMAP_TEST_REDIS=cluster, puts holds in a fresh
+ *        3+3 Redis Cluster (cluster.mjs): stack.redis is then that cluster)
  *       stack = {baseUrl, wsUrl, origin, dbPath, tmpDir, redis, pg, server,
  *                staff: {user, password}, servers: [server, ...],
  *                addServer(opts) -> a second seatmapd on the same Redis and db,
@@ -90,6 +92,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { decodeSeatEvent, WIRE_V2 } from '../../web/js/wire2.js';
+import { startCluster } from './cluster.mjs';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SEATMAPD = process.env.SEATMAPD
@@ -132,6 +135,11 @@ function track(child) {
     });
     return child;
 }
+
+/* For cluster.mjs: the same process bookkeeping and commands. */
+export const trackChild = (child) => track(child);
+export const killChild = (child, signal, graceMs) => killAndWait(child, signal, graceMs);
+export const runCommand = (cmd, args, opts) => run(cmd, args, opts);
 
 async function killAndWait(child, signal, graceMs = 5000) {
     if (!child || child.exitInfo) return child?.exitInfo;
@@ -380,6 +388,7 @@ export function seatmapdCli(args, { input, env } = {}) {
 
 export async function startServer({
     redisPort,
+    redisUrl,
     dbPath,
     holdTtl = 3,
     extraArgs = [],
@@ -391,7 +400,7 @@ export async function startServer({
     if (!existsSync(SEATMAPD)) throw new Error(`no seatmapd binary at ${SEATMAPD}`);
     port = port || (await freePort());
     const args = [
-        'serve', '--listen', `127.0.0.1:${port}`, '--redis', `redis://127.0.0.1:${redisPort}/0`,
+        'serve', '--listen', `127.0.0.1:${port}`, '--redis', redisUrl || `redis://127.0.0.1:${redisPort}/0`,
         '--db', dbPath, '--hold-ttl', String(holdTtl), '--web', path.join(REPO, 'web'),
         ...(demo ? ['--demo'] : []), ...extraArgs,
     ];
@@ -917,7 +926,9 @@ for _, k in ipairs(redis.call('KEYS', p .. 'hold:*')) do
   out.holds[string.sub(k, #p + 6)] = redis.call('HGET', k, 'seats') or ''
 end
 return cjson.encode(out)`;
-    const raw = JSON.parse(await redis.cli('EVAL', lua, '0', show));
+    /* The show's key names its slot: in a cluster, redis-cli -c follows the
+     * redirect to the master that has the show. */
+    const raw = JSON.parse(await redis.cli('EVAL', lua, '1', `sm:{${show}}:seq`, show));
     const problems = [];
     const booked = new Map();
     const bl = Array.isArray(raw.booked) ? raw.booked : [];
@@ -953,6 +964,7 @@ export async function startStack({
     staffUser = 'staff',
     staffPassword = 'correct horse battery staple',
     postgres = process.env.SEATMAP_TEST_DB === 'postgres',
+    cluster = process.env.SEATMAP_TEST_REDIS === 'cluster',
 } = {}) {
     /* SEATMAP_EXTRA_ARGS="--sweep-ms 5000" appends server flags (experiments). */
     extraArgs = [...extraArgs, ...(process.env.SEATMAP_EXTRA_ARGS || '').split(' ').filter(Boolean)];
@@ -985,7 +997,7 @@ export async function startStack({
             return tok;
         },
         async addServer(opts = {}) {
-            const s = await startServer({ redisPort: redis.port, dbPath, holdTtl, extraArgs, env, ...opts });
+            const s = await startServer({ redisPort: redis.port, redisUrl: redis.url, dbPath, holdTtl, extraArgs, env, ...opts });
             servers.push(s);
             return s;
         },
@@ -1058,7 +1070,7 @@ export async function startStack({
         },
     };
     try {
-        redis = await startRedis({ dir: tmpDir });
+        redis = cluster ? await startCluster({ dir: tmpDir }) : await startRedis({ dir: tmpDir });
         stack.redis = redis;
         await stack.addUser(staffUser, 'admin', staffPassword);
         const server = await stack.addServer();

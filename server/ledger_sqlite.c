@@ -1096,6 +1096,77 @@ static int wh_run(ledger *l, sqlite3_stmt *s, int want_change, const char *what)
     return code;
 }
 
+/* Reads one row of a statement into *out (a ledger_webhook or a
+ * ledger_delivery, by its from_row: 0, or -1 out of memory). */
+typedef int wh_row_fn(sqlite3_stmt *s, void *out);
+
+/* Steps s (finalized here) for the one row it should find: 0, LEDGER_ENOTFOUND
+ * with "no such <thing>", or the error reading it. */
+static int wh_read_one(ledger *l, sqlite3_stmt *s, wh_row_fn *from_row, void *out,
+                       const char *thing)
+{
+    char what[64];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && from_row(s, out))
+        rc = SQLITE_NOMEM;
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such %s", thing);
+    snprintf(what, sizeof(what), "read %s", thing);
+    return sql_err(l, rc, what);
+}
+
+/* Steps s (finalized here) over every row into a new array of elements of
+ * `size` bytes, zeroed before from_row fills each: *out (the caller frees
+ * it) and *n. On failure nothing is returned and the error is set. */
+static int wh_read_all(ledger *l, sqlite3_stmt *s, wh_row_fn *from_row, size_t size, void **out,
+                       size_t *n, const char *what)
+{
+    char *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (list_grow((void **)&list, count, &cap, size)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        memset(list + count * size, 0, size);
+        if (from_row(s, list + count++ * size)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return sql_err(l, rc, what);
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+/* DELETE ... WHERE id = ?1 at the given durability: 0, LEDGER_ENOTFOUND
+ * with "no such <thing>", or the error. */
+static int wh_delete(ledger *l, int sync, const char *sql, int64_t id, const char *thing)
+{
+    char what[64];
+    sqlite3_stmt *s;
+    int rc = set_sync(l, sync);
+    if (!rc)
+        rc = wh_prepare(l, sql, &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    snprintf(what, sizeof(what), "delete %s", thing);
+    rc = wh_run(l, s, 1, what);
+    if (rc == LEDGER_ENOTFOUND)
+        ledger__set_err(l, rc, "no such %s", thing);
+    return rc;
+}
+
 static int sq_webhook_add(ledger *l, const char *url, const char *events, const char *secret,
                           int64_t now_ms, int64_t *id)
 {
@@ -1118,13 +1189,15 @@ static int sq_webhook_add(ledger *l, const char *url, const char *events, const 
     return rc;
 }
 
-static void webhook_from_row(sqlite3_stmt *s, ledger_webhook *out)
+static int webhook_from_row(sqlite3_stmt *s, void *row)
 {
+    ledger_webhook *out = row;
     out->id = sqlite3_column_int64(s, 0);
     col_copy(s, 1, out->url, sizeof(out->url));
     col_copy(s, 2, out->events, sizeof(out->events));
     col_copy(s, 3, out->secret, sizeof(out->secret));
     out->created_at = sqlite3_column_int64(s, 4);
+    return 0;
 }
 
 #define WEBHOOK_COLUMNS "SELECT id, url, events, secret, created_at FROM webhooks "
@@ -1136,56 +1209,21 @@ static int sq_webhook_get(ledger *l, int64_t id, ledger_webhook *out)
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        webhook_from_row(s, out);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc == SQLITE_DONE)
-        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
-    return sql_err(l, rc, "read webhook");
+    return wh_read_one(l, s, webhook_from_row, out, "webhook");
 }
 
 static int sq_webhook_list(ledger *l, ledger_webhook **out, size_t *n)
 {
-    ledger_webhook *list = NULL;
-    size_t count = 0, cap = 0;
     sqlite3_stmt *s;
     int rc = wh_prepare(l, WEBHOOK_COLUMNS "ORDER BY id", &s);
     if (rc)
         return rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (list_grow((void **)&list, count, &cap, sizeof(*list))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        memset(&list[count], 0, sizeof(list[count]));
-        webhook_from_row(s, &list[count++]);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(list);
-        return sql_err(l, rc, "list webhooks");
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    return wh_read_all(l, s, webhook_from_row, sizeof(**out), (void **)out, n, "list webhooks");
 }
 
 static int sq_webhook_delete(ledger *l, int64_t id)
 {
-    sqlite3_stmt *s;
-    int rc = set_sync(l, SYNC_FULL);
-    if (!rc)
-        rc = wh_prepare(l, "DELETE FROM webhooks WHERE id = ?1", &s);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    rc = wh_run(l, s, 1, "delete webhook");
-    if (rc == LEDGER_ENOTFOUND)
-        ledger__set_err(l, rc, "no such webhook");
-    return rc;
+    return wh_delete(l, SYNC_FULL, "DELETE FROM webhooks WHERE id = ?1", id, "webhook");
 }
 
 static int sq_delivery_add(ledger *l, int64_t webhook_id, const char *event_id,
@@ -1257,6 +1295,16 @@ static int delivery_from_row(sqlite3_stmt *s, ledger_delivery *out, int with_pay
     return 0;
 }
 
+static int delivery_with_payload(sqlite3_stmt *s, void *row)
+{
+    return delivery_from_row(s, row, 1);
+}
+
+static int delivery_listed(sqlite3_stmt *s, void *row)
+{
+    return delivery_from_row(s, row, 0);
+}
+
 static int sq_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
 {
     sqlite3_stmt *s;
@@ -1264,22 +1312,12 @@ static int sq_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && delivery_from_row(s, out, 1))
-        rc = SQLITE_NOMEM;
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc == SQLITE_DONE)
-        return ledger__set_err(l, LEDGER_ENOTFOUND, "no such delivery");
-    return sql_err(l, rc, "read delivery");
+    return wh_read_one(l, s, delivery_with_payload, out, "delivery");
 }
 
 static int sq_delivery_list(ledger *l, int64_t webhook_id, const char *status, size_t limit,
                             ledger_delivery **out, size_t *n)
 {
-    ledger_delivery *list = NULL;
-    size_t count = 0, cap = 0;
     sqlite3_stmt *s;
     int rc = wh_prepare(l,
                         DELIVERY_COLUMNS "WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2)"
@@ -1291,22 +1329,7 @@ static int sq_delivery_list(ledger *l, int64_t webhook_id, const char *status, s
     if (status)
         bind_text(s, 2, status);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (list_grow((void **)&list, count, &cap, sizeof(*list))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        memset(&list[count], 0, sizeof(list[count]));
-        delivery_from_row(s, &list[count++], 0);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(list);
-        return sql_err(l, rc, "list deliveries");
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    return wh_read_all(l, s, delivery_listed, sizeof(**out), (void **)out, n, "list deliveries");
 }
 
 static int sq_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms)
@@ -1353,17 +1376,7 @@ static int sq_delivery_count(ledger *l, int64_t webhook_id, const char *status, 
 
 static int sq_delivery_delete(ledger *l, int64_t id)
 {
-    sqlite3_stmt *s;
-    int rc = set_sync(l, SYNC_NORMAL);
-    if (!rc)
-        rc = wh_prepare(l, "DELETE FROM deliveries WHERE id = ?1", &s);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    rc = wh_run(l, s, 1, "delete delivery");
-    if (rc == LEDGER_ENOTFOUND)
-        ledger__set_err(l, rc, "no such delivery");
-    return rc;
+    return wh_delete(l, SYNC_NORMAL, "DELETE FROM deliveries WHERE id = ?1", id, "delivery");
 }
 
 static int sq_delivery_stats(ledger *l, int64_t webhook_id, int64_t since_ms,

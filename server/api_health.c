@@ -1,10 +1,12 @@
 /*
  * api_health.c - GET /healthz: 200 when Redis and the database answer, 503
- * otherwise, with which one is down.
+ * otherwise, with which one is down; under --workers, which worker answered.
  */
 #include "api.h"
 
 #include "ledger_accounts.h"
+
+#include <unistd.h>
 
 /* How long a probe's answer is reused. Load balancers and Prometheus poll
  * /healthz and /metrics several times a second between them, and with
@@ -47,10 +49,14 @@ void api_healthz(http_req *r, const http_params *p)
     /* what the limits of docs/security.md refused since the start */
     sm_buf_printf(&b,
                   ",\"connections\":%d,\"refused\":{\"connections\":%llu,\"buyers\":%llu,"
-                  "\"held_seats\":%llu,\"logins\":%llu,\"login_queue\":%llu,\"floods\":%llu}}",
+                  "\"held_seats\":%llu,\"logins\":%llu,\"login_queue\":%llu,\"floods\":%llu}",
                   limits_conns(a->limits), (unsigned long long)lc->conns_refused,
                   (unsigned long long)lc->buyers_refused, (unsigned long long)lc->held_refused,
                   (unsigned long long)lc->logins_throttled, (unsigned long long)lc->pw_busy,
                   (unsigned long long)lc->ws_flooders);
+    /* --workers: which process answered (docs/scaling.md) */
+    if (a->cfg.worker_id)
+        sm_buf_printf(&b, ",\"worker\":%d,\"pid\":%ld", a->cfg.worker_id, (long)getpid());
+    sm_buf_adds(&b, "}");
     http_respond_json(r, redis && db ? 200 : 503, &b);
 }

@@ -25,6 +25,13 @@ static void scrape_time(app *a, sm_buf *b)
 
     metrics_header(b, "seatmap_build_info", "gauge", "The running seatmapd's version (always 1).");
     metrics_sample(b, "seatmap_build_info", "version", SM_VERSION, 1);
+    if (a->cfg.worker_id) { /* --workers: each worker is scraped on its own */
+        char id[16];
+        snprintf(id, sizeof(id), "%d", a->cfg.worker_id);
+        metrics_header(b, "seatmap_worker_info", "gauge",
+                       "This process is worker N of --workers (always 1).");
+        metrics_sample(b, "seatmap_worker_info", "worker", id, 1);
+    }
     metrics_header(b, "seatmap_uptime_seconds", "gauge", "Seconds since this process started.");
     metrics_sample(b, "seatmap_uptime_seconds", NULL, NULL,
                    (double)(sm_now_ms() - atoll(a->started_ms)) / 1000.0);

@@ -53,6 +53,7 @@ static const option_def options[] = {
     {"--log-file", "SEATMAP_LOG_FILE", OPT_STR, O(log_file), 0, 0},
     {"--shutdown-timeout", "SEATMAP_SHUTDOWN_TIMEOUT", OPT_SECONDS, O(shutdown_ms), 100, 3600000},
     {"--reuse-port", "SEATMAP_REUSE_PORT", OPT_FLAG, O(reuse_port), 0, 1},
+    {"--workers", "SEATMAP_WORKERS", OPT_INT, O(workers), 1, CONFIG_WORKERS_MAX},
     {"--tls-cert", "SEATMAP_TLS_CERT", OPT_STR, O(tls_cert), 0, 0},
     {"--tls-key", "SEATMAP_TLS_KEY", OPT_STR, O(tls_key), 0, 0},
     {"--http-redirect-port", "SEATMAP_HTTP_REDIRECT_PORT", OPT_INT, O(http_redirect_port), 1,
@@ -198,6 +199,19 @@ static int config_check_ops(const config *cfg, char *err, size_t errlen)
                  "--tls-key");
         return -1;
     }
+    if (cfg->workers > 1 && cfg->metrics_listen[0]) {
+        char host[256], why[400];
+        int port = 0;
+        /* each worker scrapes on a port of its own: PORT, PORT+1, ... */
+        if (config_split_addr(cfg->metrics_listen, host, sizeof(host), &port, why, sizeof(why)) ||
+            port + cfg->workers - 1 > 65535) {
+            snprintf(err, errlen,
+                     "--metrics-listen with --workers %d needs the ports PORT to PORT+%d free and "
+                     "below 65536",
+                     cfg->workers, cfg->workers - 1);
+            return -1;
+        }
+    }
     if (cfg->http_redirect_port == cfg->listen_port) {
         snprintf(err, errlen, "--http-redirect-port must differ from the --listen port (%d)",
                  cfg->listen_port);
@@ -265,6 +279,7 @@ static void set_defaults(config *cfg)
     cfg->log_level = SM_LOG_INFO;
     cfg->log_format = SM_LOG_TEXT;
     cfg->shutdown_ms = 10000;
+    cfg->workers = 1;
     cfg->ip_limits = 1;
     cfg->max_conns = 20000;
     cfg->max_conns_per_ip = 256;

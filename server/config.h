@@ -36,6 +36,8 @@ typedef struct config {
     char log_file[1024];      /* --log-file: "" is stderr; SIGHUP reopens it */
     long shutdown_ms;         /* --shutdown-timeout: SIGTERM waits this long for requests */
     int reuse_port;           /* --reuse-port: SO_REUSEPORT, for rolling restarts */
+    int workers;              /* --workers: processes sharing the port (supervisor.h) */
+    int worker_id;            /* set by the supervisor: 1..workers in a worker, else 0 */
     char tls_cert[1024];      /* --tls-cert: PEM file; with tls_key, HTTPS and WSS */
     char tls_key[1024];       /* --tls-key */
     int http_redirect_port;   /* --http-redirect-port: plain HTTP that redirects, 0 none */
@@ -51,7 +53,8 @@ typedef struct config {
     int max_held_per_ip;   /* seats held per show per address */
 } config;
 
-#define CONFIG_LINE_MAX 4096 /* longest line of a config file */
+#define CONFIG_LINE_MAX 4096  /* longest line of a config file */
+#define CONFIG_WORKERS_MAX 64 /* --workers */
 
 /*
  * Fills cfg from defaults, SEATMAP_* variables and argv (the words after

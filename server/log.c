@@ -21,7 +21,13 @@ static struct {
     char path[1024];
     uint32_t id_prefix;
     uint32_t id_next;
-} L = {SM_LOG_INFO, SM_LOG_TEXT, 2, "", 0, 0};
+    int worker; /* --workers: this worker's number, 0 when not a worker */
+} L = {SM_LOG_INFO, SM_LOG_TEXT, 2, "", 0, 0, 0};
+
+void sm_log_set_worker(int id)
+{
+    L.worker = id;
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -154,7 +160,7 @@ static void put(char *out, size_t *n, size_t cap, const char *s)
 
 void sm_logf(sm_log_level lv, const char *req, const char *fmt, ...)
 {
-    char msg[SM_LOG_LINE_MAX], line[SM_LOG_LINE_MAX * 2 + 256], ts[96], pid[48];
+    char msg[SM_LOG_LINE_MAX], line[SM_LOG_LINE_MAX * 2 + 256], ts[96], pid[64];
     size_t n = 0, cap = sizeof(line) - 2;
     struct timespec t;
     struct tm tm;
@@ -177,7 +183,11 @@ void sm_logf(sm_log_level lv, const char *req, const char *fmt, ...)
         put(line, &n, cap, ts);
         put(line, &n, cap, "\",\"level\":\"");
         put(line, &n, cap, sm_log_level_name(lv));
-        snprintf(pid, sizeof(pid), "\",\"pid\":%ld,\"msg\":\"", (long)getpid());
+        if (L.worker)
+            snprintf(pid, sizeof(pid), "\",\"pid\":%ld,\"worker\":%d,\"msg\":\"", (long)getpid(),
+                     L.worker);
+        else
+            snprintf(pid, sizeof(pid), "\",\"pid\":%ld,\"msg\":\"", (long)getpid());
         put(line, &n, cap, pid);
         put_escaped(line, &n, cap, msg, 1);
         if (req) {
@@ -188,6 +198,10 @@ void sm_logf(sm_log_level lv, const char *req, const char *fmt, ...)
     } else {
         put(line, &n, cap, ts);
         put(line, &n, cap, " seatmapd ");
+        if (L.worker) {
+            snprintf(pid, sizeof(pid), "worker=%d ", L.worker);
+            put(line, &n, cap, pid);
+        }
         put(line, &n, cap, sm_log_level_name(lv));
         put(line, &n, cap, ": ");
         put_escaped(line, &n, cap, msg, 0);

@@ -53,6 +53,9 @@ int sm_log_setup(sm_log_level lv, sm_log_format fmt, const char *path, char *err
  * 0; -1 when it cannot (logging goes on to the old file, and says so). A
  * no-op when logging goes to stderr. */
 int sm_log_reopen(void);
+/* --workers: tags every later line of this process with worker=id (text)
+ * or "worker":id (JSON); 0 (the default) tags nothing. */
+void sm_log_set_worker(int id);
 /* Back to stderr, text, info (closes a file). */
 void sm_log_reset(void);
 

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "failpoint.h"
 #include "server.h"
+#include "supervisor.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static const char usage[] =
     "                 [--rate N] [--metrics-listen HOST:PORT] [--config FILE]\n"
     "                 [--log-level debug|info|warn|error] [--log-format text|json]\n"
     "                 [--log-file FILE] [--shutdown-timeout SECONDS] [--reuse-port]\n"
+    "                 [--workers N]   (processes on one port, docs/scaling.md)\n"
     "                 [--tls-cert FILE --tls-key FILE] [--http-redirect-port PORT]\n"
     "                 [--trust-proxy CIDR[,CIDR...]]   (docs/operations.md)\n"
     "                 [--ip-limits on|off] [--max-conns N] [--max-conns-per-ip N]\n"
@@ -51,7 +53,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "seatmapd: %s\n", err);
             return 2;
         }
-        return server_run(&cfg);
+        return cfg.workers > 1 ? supervisor_run(&cfg) : server_run(&cfg);
     }
     if (strcmp(cmd, "check") == 0)
         return check_cli_main(argc - 1, argv + 1);

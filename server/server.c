@@ -472,7 +472,14 @@ static app *app_new(const config *cfg)
     gethostname(host, sizeof(host) - 1);
     /* Two processes on one port (--reuse-port) are two instances: one must
      * not take the other's confirmations in flight for abandoned ones. */
-    if (cfg->reuse_port)
+    /* A worker (--workers) is named by its supervisor and its number, so a
+     * worker started again in place of a dead one knows the confirmations
+     * it left frozen at once; another supervisor on the port (a rolling
+     * restart) has another pid. */
+    if (cfg->worker_id)
+        snprintf(a->instance, sizeof(a->instance), "%s:%d:%ld:w%d", host, cfg->listen_port,
+                 (long)getppid(), cfg->worker_id);
+    else if (cfg->reuse_port)
         snprintf(a->instance, sizeof(a->instance), "%s:%d:%ld", host, cfg->listen_port,
                  (long)getpid());
     else
@@ -528,6 +535,9 @@ static void on_ready_poll(uv_timer_t *t)
     uv_close((uv_handle_t *)&a->ready_timer, NULL);
     if (start_lws(a))
         exit(1);
+    /* the metrics vhost hangs on the context: only now is there one */
+    if (a->cfg.metrics_listen[0])
+        start_metrics_listener(a);
     announce(a);
 }
 
@@ -581,7 +591,7 @@ int server_run(const config *cfg)
         goto out_loop;
     }
     start_timers(a);
-    if (cfg->metrics_listen[0])
+    if (cfg->metrics_listen[0] && !cfg->reuse_port)
         start_metrics_listener(a);
     if (cfg->reuse_port)
         listen_when_ready(a);

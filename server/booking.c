@@ -37,6 +37,7 @@ static void op_init(booking_op *op, const booking_env *env, show *s, const char 
     op->env = env;
     op->s = s;
     op->cb = cb;
+    snprintf(op->show, sizeof(op->show), "%s", show_id(s));
     snprintf(op->payment_ref, sizeof(op->payment_ref), "%s", payment_ref ? payment_ref : "");
     snprintf(op->who, sizeof(op->who), "%s", who);
 }
@@ -61,6 +62,23 @@ void booking_abandon(booking_op *op)
 static int gone(booking_op *op)
 {
     return op->abandoned || (op->wanted && !op->wanted(op));
+}
+
+/* ---- the ledger, off the loop ---- */
+
+/* Runs run(ledger, op) on the queue's thread (inline without a queue), then
+ * done(op) on the loop. The op is the caller's all along; only op->show,
+ * op->hold_ref, op->payment_ref, op->who, op->seats, op->cancel_id,
+ * op->booking, op->lrc and op->lsecs are touched by run. */
+static void ledger_call(booking_op *op, ledger_job_run *run, ledger_job_done *done)
+{
+    op->job.data = op;
+    if (op->env->queue) {
+        ledger_queue_submit(op->env->queue, &op->job, run, done);
+        return;
+    }
+    run(op->env->ledger, &op->job);
+    done(&op->job);
 }
 
 /* ---- endings ---- */
@@ -97,15 +115,28 @@ static void finish_booking(booking_op *op, int created)
 }
 
 /* A booking of this payment ref exists already: the same request again. */
-static int finish_if_paid(booking_op *op)
+static void paid_run(ledger *l, ledger_job *job)
 {
+    booking_op *op = job->data;
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
-    if (ledger_booking_by_payment(op->env->ledger, show_id(op->s), op->payment_ref, &op->booking) !=
-        0)
-        return 0;
-    finish_booking(op, 0);
-    return 1;
+    op->lrc = ledger_booking_by_payment(l, op->show, op->payment_ref, &op->booking);
+}
+
+static void paid_done(ledger_job *job)
+{
+    booking_op *op = job->data;
+    if (op->lrc == 0)
+        finish_booking(op, 0);
+    else /* not found, or the database is down: the commit will say */
+        op->next(op);
+}
+
+/* Answers the existing booking of op->payment_ref, or goes on with next. */
+static void unless_paid(booking_op *op, void (*next)(booking_op *op))
+{
+    op->next = next;
+    ledger_call(op, paid_run, paid_done);
 }
 
 /* ---- thaw: undo a freeze or reservation whose booking did not happen ---- */
@@ -136,25 +167,43 @@ static void on_booked(void *arg, const store_result *res)
     finish_booking(op, 1);
 }
 
+static void commit_run(ledger *l, ledger_job *job)
+{
+    booking_op *op = job->data;
+    double t0 = metrics_now();
+    op->lrc =
+        ledger_booking_create(l, op->show, op->hold_ref, (const char *const *)op->seats, op->nseats,
+                              op->payment_ref, op->who, sm_now_ms(), &op->booking);
+    op->lsecs = metrics_now() - t0;
+}
+
+static void committed(ledger_job *job);
+
 /* The seats are frozen in Redis under op->hold_ref: commit, then book. */
 static void commit(booking_op *op)
 {
-    char id[24], *json;
-    const char *args[3] = {op->hold_ref, id, ""};
-    int rc;
-    double t0;
-
     op->state = BOOKING_COMMITTING;
     ledger_booking_clear(&op->booking);
     memset(&op->booking, 0, sizeof(op->booking));
-    t0 = metrics_now();
     /* before_commit error: as if the database refused the write */
-    rc = SM_FAILPOINT("confirm.before_commit")
-             ? LEDGER_EIO
-             : ledger_booking_create(op->env->ledger, show_id(op->s), op->hold_ref,
-                                     (const char *const *)op->seats, op->nseats, op->payment_ref,
-                                     op->who, sm_now_ms(), &op->booking);
-    metrics_observe(M_BOOKING_COMMIT, NULL, metrics_now() - t0);
+    if (SM_FAILPOINT("confirm.before_commit")) {
+        op->lrc = LEDGER_EIO;
+        op->lsecs = 0;
+        op->job.data = op;
+        committed(&op->job);
+        return;
+    }
+    ledger_call(op, commit_run, committed);
+}
+
+static void committed(ledger_job *job)
+{
+    booking_op *op = job->data;
+    char id[24], *json;
+    const char *args[3] = {op->hold_ref, id, ""};
+    int rc = op->lrc;
+
+    metrics_observe(M_BOOKING_COMMIT, NULL, op->lsecs);
     if (rc) {
         thaw(op);
         if (rc == LEDGER_EEXISTS)
@@ -254,21 +303,32 @@ static void wait_and_retry(booking_op *op)
 }
 
 /* The hold is gone: perhaps because it was booked with another payment ref. */
-static void finish_expired(booking_op *op)
+static void by_hold_run(ledger *l, ledger_job *job)
 {
-    ledger_booking b;
+    booking_op *op = job->data;
+    ledger_booking_clear(&op->booking);
+    memset(&op->booking, 0, sizeof(op->booking));
+    op->lrc = ledger_booking_by_hold(l, op->show, op->hold_ref, &op->booking);
+}
+
+static void expired_done(ledger_job *job)
+{
+    booking_op *op = job->data;
     booking_result res;
 
-    memset(&b, 0, sizeof(b));
     memset(&res, 0, sizeof(res));
     res.outcome = OUT_HOLD_EXPIRED;
-    if (ledger_booking_by_hold(op->env->ledger, show_id(op->s), op->hold_ref, &b) == 0) {
-        res.booking = &b;
+    if (op->lrc == 0) {
+        res.booking = &op->booking;
         res.message = "this hold is gone: it was already confirmed with another payment reference";
     }
     op->state = BOOKING_DONE;
     op->cb(op, &res);
-    ledger_booking_clear(&b);
+}
+
+static void finish_expired(booking_op *op)
+{
+    ledger_call(op, by_hold_run, expired_done);
 }
 
 static void on_frozen(void *arg, const store_result *res)
@@ -301,12 +361,9 @@ static void on_frozen(void *arg, const store_result *res)
     }
 }
 
-static void confirm_start(booking_op *op)
+static void freeze(booking_op *op)
 {
     const char *args[2] = {op->hold_ref, op->env->instance};
-    op->state = BOOKING_START;
-    if (finish_if_paid(op))
-        return;
     op->state = BOOKING_FREEZING;
     if (SM_FAILPOINT("confirm.before_freeze")) { /* as if Redis were down */
         finish(op, OUT_UNAVAILABLE, NULL);
@@ -314,6 +371,12 @@ static void confirm_start(booking_op *op)
     }
     if (store_run(op->env->store, "freeze", show_id(op->s), 2, args, on_frozen, op))
         finish(op, OUT_UNAVAILABLE, NULL);
+}
+
+static void confirm_start(booking_op *op)
+{
+    op->state = BOOKING_START;
+    unless_paid(op, freeze);
 }
 
 void booking_confirm(booking_op *op, const booking_env *env, show *s, const char *hold_ref,
@@ -419,9 +482,7 @@ void booking_sell(booking_op *op, const booking_env *env, show *s, const char *c
         finish(op, OUT_INTERNAL, "out of memory");
         return;
     }
-    if (finish_if_paid(op))
-        return;
-    sale_start(op);
+    unless_paid(op, sale_start);
 }
 
 /* ---- cancel ---- */
@@ -439,18 +500,23 @@ static void on_cancelled(void *arg, const store_result *res)
     finish_booking(op, 0);
 }
 
-void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id, const char *who,
-                    booking_cb *cb)
+static void cancel_run(ledger *l, ledger_job *job)
 {
+    booking_op *op = job->data;
+    op->lrc = ledger_booking_cancel(l, op->show, op->cancel_id, op->who, sm_now_ms(), &op->booking);
+}
+
+static void cancelled_in_ledger(ledger_job *job)
+{
+    booking_op *op = job->data;
+    const booking_env *env = op->env;
+    show *s = op->s;
+    int64_t id = op->cancel_id;
     const char **args;
     char idbuf[24], *json;
     size_t i;
-    int rc;
+    int rc = op->lrc;
 
-    op_init(op, env, s, NULL, who, cb);
-    op->cancel_id = id;
-    op->state = BOOKING_CANCELLING;
-    rc = ledger_booking_cancel(env->ledger, show_id(s), id, who, sm_now_ms(), &op->booking);
     if (rc == LEDGER_ENOTFOUND) {
         finish(op, OUT_NOT_FOUND, "there is no such booking");
         return;
@@ -483,4 +549,13 @@ void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id,
     }
     free(json);
     free(args);
+}
+
+void booking_cancel(booking_op *op, const booking_env *env, show *s, int64_t id, const char *who,
+                    booking_cb *cb)
+{
+    op_init(op, env, s, NULL, who, cb);
+    op->cancel_id = id;
+    op->state = BOOKING_CANCELLING;
+    ledger_call(op, cancel_run, cancelled_in_ledger);
 }

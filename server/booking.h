@@ -15,7 +15,7 @@
  *     | hold_locked (<30): WAITING 100 ms, then START again
  *     | hold_expired / unavailable / seat_unavailable -------------> DONE (409/503)
  *     v ok: the seats are frozen under the hold's ref
- *   COMMITTING: the ledger commits (fsync) ----- payment ref exists, seat taken,
+ *   COMMITTING: the ledger commits (fsync, off the loop) - payment ref exists, seat taken,
  *     |                                          database error: THAW --> DONE
  *     v committed
  *   BOOKING: book.lua marks the seats booked (a failure is reconciled later:
@@ -37,6 +37,7 @@
 #define SEATMAP_BOOKING_H
 
 #include "ledger.h"
+#include "ledger_queue.h"
 #include "outcome.h"
 #include "show.h"
 #include "store.h"
@@ -52,6 +53,10 @@ typedef struct booking_env {
     uv_loop_t *loop;
     store *store;
     ledger *ledger;
+    /* When set, every ledger call of the workflow runs on this queue's
+     * thread, off the loop (ledger_queue.h); NULL runs them inline on
+     * ledger (tests, tools). */
+    ledger_queue *queue;
     const char *instance; /* who freezes: "host:port" (see sweep.lua) */
 } booking_env;
 
@@ -100,6 +105,13 @@ struct booking_op {
     int64_t cancel_id;
     ledger_booking booking;
     uv_timer_t *retry;
+    /* a ledger call in flight (ledger_queue.h): what the thread reads and
+     * writes, and where the workflow goes on */
+    ledger_job job;
+    char show[SM_SHOW_ID_MAX + 1];
+    int lrc;      /* the call's LEDGER_E* code */
+    double lsecs; /* how long it took */
+    void (*next)(booking_op *op);
 };
 
 /* 1 when a payment reference is acceptable: 1 to 128 characters, no

@@ -140,6 +140,9 @@ static void stop(app *a)
     a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
+    /* drained: no booking waits for it any more */
+    ledger_queue_close(a->books.queue);
+    a->books.queue = NULL;
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -407,6 +410,7 @@ static int start_shows(app *a)
 {
     store_events ev = {on_store_ready, NULL, on_store_message, on_store_expired, a};
     shows_config sc;
+    char err[512];
     int rc = store_create(a->loop, a->cfg.redis_url, &ev, &a->store);
 
     if (rc) {
@@ -430,6 +434,11 @@ static int start_shows(app *a)
     a->books.store = a->store;
     a->books.ledger = a->ledger;
     a->books.instance = a->instance;
+    /* bookings wait for the database on a thread, not on the loop */
+    if (ledger_queue_open(a->loop, a->cfg.db_path, &a->books.queue, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        return -1;
+    }
     shows_load_all(a->shows);
     if (!(a->best = best_service_new(a->loop))) {
         fprintf(stderr, "seatmapd: out of memory\n");
@@ -581,6 +590,8 @@ int server_run(const config *cfg)
     if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
+        ledger_queue_close(a->books.queue);
+        a->books.queue = NULL;
         webhooks_destroy(a->webhooks);
         store_destroy(a->store);
         a->store = NULL;

@@ -1,0 +1,172 @@
+/*
+ * ledger_queue.c - ledger jobs on a thread of their own (see
+ * ledger_queue.h): a mutex-protected FIFO in, a list of finished jobs out,
+ * and a uv_async_t that wakes the loop to call their done callbacks in
+ * order.
+ */
+#include "ledger_queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct ledger_queue {
+    uv_loop_t *loop;
+    ledger *l; /* the thread's own handle */
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    uv_async_t wake;
+    ledger_job *head, *tail;           /* waiting to run */
+    ledger_job *done_head, *done_tail; /* run, done not yet called */
+    size_t depth;                      /* waiting, running or done not yet called */
+    int stop;
+};
+
+static void append(ledger_job **head, ledger_job **tail, ledger_job *job)
+{
+    job->next = NULL;
+    if (*tail)
+        (*tail)->next = job;
+    else
+        *head = job;
+    *tail = job;
+}
+
+static void thread_main(void *arg)
+{
+    ledger_queue *q = arg;
+    ledger_job *job;
+
+    for (;;) {
+        uv_mutex_lock(&q->mu);
+        while (!q->stop && !q->head)
+            uv_cond_wait(&q->cv, &q->mu);
+        if (q->stop) {
+            uv_mutex_unlock(&q->mu);
+            return;
+        }
+        job = q->head;
+        q->head = job->next;
+        if (!q->head)
+            q->tail = NULL;
+        uv_mutex_unlock(&q->mu);
+
+        job->run(q->l, job);
+
+        uv_mutex_lock(&q->mu);
+        append(&q->done_head, &q->done_tail, job);
+        uv_mutex_unlock(&q->mu);
+        uv_async_send(&q->wake);
+    }
+}
+
+/* On the loop: the finished jobs, in the order they ran. */
+static void on_wake(uv_async_t *h)
+{
+    ledger_queue *q = h->data;
+    ledger_job *job, *next;
+
+    uv_mutex_lock(&q->mu);
+    job = q->done_head;
+    q->done_head = q->done_tail = NULL;
+    uv_mutex_unlock(&q->mu);
+    for (; job; job = next) {
+        next = job->next; /* done may submit the job again */
+        uv_mutex_lock(&q->mu);
+        q->depth--;
+        uv_mutex_unlock(&q->mu);
+        job->done(job);
+    }
+}
+
+int ledger_queue_open(uv_loop_t *loop, const char *path, ledger_queue **out, char *err,
+                      size_t errlen)
+{
+    ledger_queue *q = calloc(1, sizeof(*q));
+
+    *out = NULL;
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    q->loop = loop;
+    if (ledger_open(path, &q->l, err, errlen)) {
+        free(q);
+        return -1;
+    }
+    if (uv_mutex_init(&q->mu)) {
+        snprintf(err, errlen, "cannot create a mutex");
+        goto fail_mutex;
+    }
+    if (uv_cond_init(&q->cv)) {
+        snprintf(err, errlen, "cannot create a condition variable");
+        goto fail_cond;
+    }
+    if (uv_async_init(loop, &q->wake, on_wake)) {
+        snprintf(err, errlen, "cannot create the queue's wake-up handle");
+        goto fail_async;
+    }
+    q->wake.data = q;
+    if (uv_thread_create(&q->thread, thread_main, q)) {
+        snprintf(err, errlen, "cannot start the database thread");
+        /* the async handle is closed by the loop; q lives until then */
+        uv_close((uv_handle_t *)&q->wake, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        goto fail_async;
+    }
+    *out = q;
+    return 0;
+fail_async:
+    uv_cond_destroy(&q->cv);
+fail_cond:
+    uv_mutex_destroy(&q->mu);
+fail_mutex:
+    ledger_close(q->l);
+    free(q);
+    return -1;
+}
+
+void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
+                         ledger_job_done *done)
+{
+    job->run = run;
+    job->done = done;
+    uv_mutex_lock(&q->mu);
+    append(&q->head, &q->tail, job);
+    q->depth++;
+    uv_cond_signal(&q->cv);
+    uv_mutex_unlock(&q->mu);
+}
+
+size_t ledger_queue_depth(ledger_queue *q)
+{
+    size_t n;
+    uv_mutex_lock(&q->mu);
+    n = q->depth;
+    uv_mutex_unlock(&q->mu);
+    return n;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    ledger_queue *q = h->data;
+    uv_cond_destroy(&q->cv);
+    uv_mutex_destroy(&q->mu);
+    free(q);
+}
+
+void ledger_queue_close(ledger_queue *q)
+{
+    if (!q)
+        return;
+    uv_mutex_lock(&q->mu);
+    q->stop = 1;
+    q->head = q->tail = NULL; /* not started: dropped (the drain is over) */
+    uv_cond_signal(&q->cv);
+    uv_mutex_unlock(&q->mu);
+    uv_thread_join(&q->thread);
+    ledger_close(q->l);
+    q->l = NULL;
+    q->done_head = q->done_tail = NULL;
+    uv_close((uv_handle_t *)&q->wake, on_closed);
+}

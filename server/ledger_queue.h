@@ -1,0 +1,70 @@
+/*
+ * ledger_queue.h - ledger calls off the event loop: one thread with a
+ * ledger handle of its own (its own SQLite connection or PostgreSQL
+ * session) runs jobs in the order they were queued, and each job's result
+ * comes back to the loop through a callback. A booking's commit waits for
+ * the database (a network round trip, an fsync, a lock held by another
+ * process) here, not on the loop: holds, fan-out and other requests go on
+ * meanwhile (docs/scaling.md says why a thread and not libpq's async API).
+ *
+ * One thread, FIFO: jobs run one at a time, as the loop ran them before, so
+ * the engines need no locking, and the ledger's own reconnects after a
+ * database outage (ledger_pg.c) work unchanged on the thread's handle.
+ *
+ * Not here: what a job does (the caller's run function), and anything the
+ * loop's own handle does (reads at start, sessions, the admin API).
+ */
+#ifndef SEATMAP_LEDGER_QUEUE_H
+#define SEATMAP_LEDGER_QUEUE_H
+
+#include "ledger.h"
+
+#include <uv.h>
+
+typedef struct ledger_queue ledger_queue;
+typedef struct ledger_job ledger_job;
+
+/* On the queue's thread: the job's ledger calls, on l (the thread's own
+ * handle; ledger_errmsg(l) is only valid here). It must not touch the loop
+ * or anything the loop owns: copy what it needs into the job first. */
+typedef void ledger_job_run(ledger *l, ledger_job *job);
+/* On the loop, after run: the job is the caller's again. */
+typedef void ledger_job_done(ledger_job *job);
+
+struct ledger_job {
+    void *data; /* the caller's */
+    /* private */
+    ledger_job_run *run;
+    ledger_job_done *done;
+    ledger_job *next;
+};
+
+/*
+ * Opens a second ledger handle on path (as ledger_open: err says why it
+ * could not, never a password) and starts the thread. The loop must outlive
+ * the queue. 0, or -1 with err. The caller frees *out with
+ * ledger_queue_close.
+ */
+int ledger_queue_open(uv_loop_t *loop, const char *path, ledger_queue **out, char *err,
+                      size_t errlen);
+
+/*
+ * Queues job: run(thread's ledger, job) on the thread, then done(job) on
+ * the loop, always (never before this returns). The caller owns job and
+ * keeps it alive until done.
+ */
+void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
+                         ledger_job_done *done);
+
+/* Jobs queued or running. */
+size_t ledger_queue_depth(ledger_queue *q);
+
+/*
+ * Stops: the job running finishes, jobs not started are dropped and no
+ * done callback is called any more (the server drains requests before
+ * this). Joins the thread, closes the handle; q is freed once the loop has
+ * closed its async handle. NULL is a no-op.
+ */
+void ledger_queue_close(ledger_queue *q);
+
+#endif

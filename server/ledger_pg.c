@@ -61,6 +61,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,8 @@
 typedef struct pg {
     PGconn *conn;
     char *target;        /* the open string as given (may hold a password: never log) */
-    int down;            /* an outage has been logged and not yet its end */
+    int down;            /* the connection is broken: reconnect first */
+    int counted;         /* a reconnect failed: counted in pg_handles_down */
     int64_t next_try_ms; /* while down: no reconnect attempt before (monotonic) */
 } pg;
 
@@ -150,14 +152,30 @@ static PGconn *pg_connect(const char *target)
     return PQconnectdbParams(keys, vals, 1);
 }
 
-/* Logs the start of an outage once. */
+/* Handles of this process that could not reconnect: the server has two
+ * (the loop's and the booking thread's, ledger_queue.h), and an outage is
+ * one line when the first finds the database gone and one when the last is
+ * back. A handle whose connection broke but which reconnects at its first
+ * try (it saw a restart that is over) says nothing. */
+static atomic_int pg_handles_down;
+
+/* The connection broke: reconnect before the next statement. */
 static void pg_went_down(ledger *l, const char *why)
+{
+    (void)why;
+    pg_of(l)->down = 1;
+}
+
+/* A reconnect failed: the start of an outage, logged once per process. */
+static void pg_outage(ledger *l, const char *why)
 {
     pg *p = pg_of(l);
     char where[256];
-    if (p->down)
+    if (p->counted)
         return;
-    p->down = 1;
+    p->counted = 1;
+    if (atomic_fetch_add(&pg_handles_down, 1) != 0)
+        return;
     pg_where(p->conn, where, sizeof(where));
     sm_warn("ledger: lost the PostgreSQL database at %s (%s); bookings answer 503 until it is back",
             where, why);
@@ -167,7 +185,7 @@ static void pg_went_down(ledger *l, const char *why)
  * LEDGER_EIO with a message. While the database stays away, attempts are
  * spaced (at least PG_RETRY_MIN_MS, and twice as long as the last failed
  * attempt took) and calls in between fail at once: an unreachable host
- * costs connect_timeout per attempt, and this is the event loop. */
+ * costs connect_timeout per attempt, and the loop's handle blocks it. */
 static int pg_ready(ledger *l)
 {
     pg *p = pg_of(l);
@@ -182,16 +200,18 @@ static int pg_ready(ledger *l)
     else
         p->conn = pg_connect(p->target);
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK) {
-        if (p->down) {
+        if (p->counted && atomic_fetch_sub(&pg_handles_down, 1) == 1) {
             char where[256];
             pg_where(p->conn, where, sizeof(where));
             sm_info("ledger: reconnected to the PostgreSQL database at %s", where);
         }
         p->down = 0;
+        p->counted = 0;
         return 0;
     }
     pg_msg(p->conn ? PQerrorMessage(p->conn) : "out of memory", msg, sizeof(msg));
-    pg_went_down(l, msg);
+    p->down = 1;
+    pg_outage(l, msg);
     took = sm_mono_ms() - t0;
     p->next_try_ms = sm_mono_ms() + (2 * took > PG_RETRY_MIN_MS ? 2 * took : PG_RETRY_MIN_MS);
     return ledger__set_err(l, LEDGER_EIO, "the database is unreachable: %s", msg);
@@ -433,6 +453,8 @@ static void pg_close(ledger *l)
     pg *p = pg_of(l);
     if (!p)
         return;
+    if (p->counted)
+        atomic_fetch_sub(&pg_handles_down, 1);
     if (p->conn)
         PQfinish(p->conn);
     free(p->target);

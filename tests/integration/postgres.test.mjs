@@ -2,7 +2,8 @@
  * postgres.test.mjs - the ledger in a real PostgreSQL 15 (a fresh cluster in
  * a temporary directory, see startPostgres in tests/lib/stack.mjs) instead
  * of SQLite: the box-office tests (staff.test.mjs) run unchanged against
- * it; kill -9 of seatmapd during confirms loses no acknowledged booking and
+ * it; a booking waiting on a lock in the database does not stall holds,
+ * fan-out or /healthz (the ledger runs off the loop); kill -9 of seatmapd during confirms loses no acknowledged booking and
  * doubles none (checked in the database with psql); and PostgreSQL going
  * away makes bookings answer 503 `unavailable`, quickly, while holds go on,
  * then work again once it is back, with nothing lost. Skipped only when no
@@ -93,6 +94,64 @@ it('kill -9 of seatmapd during confirms: every booking answered 201/200 is in th
     const api = bookingsOf((await stack.api('GET', '/api/shows/demo/bookings', { cookie })).json)
         .filter((b) => b.payment_ref.startsWith(`${label}-`));
     assert.equal(api.length, rows.length, 'the API lists exactly the rows in the database');
+});
+
+it('a booking waiting for the database does not stall the server: holds, fan-out and /healthz go on meanwhile', { skip, timeout: 60000 }, async (t) => {
+    const cookie = await stack.login();
+    const seats = pool.take(2);
+    const held = pool.take(1);
+    const watcher = await stack.buyer();
+    /* Another session takes a lock that makes every write to bookings wait
+     * (reads go on): a slow database, as a busy or far one would be. */
+    const psql = spawn(path.join(pgBinDir(), 'psql'), [
+        '-h', '127.0.0.1', '-p', String(stack.pg.port), '-U', 'postgres', '-d', 'seatmap',
+        '-tAX', '-v', 'ON_ERROR_STOP=1',
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    psql.stdout.on('data', (d) => (out += d));
+    psql.stderr.on('data', (d) => (out += d));
+    try {
+        psql.stdin.write("BEGIN; LOCK TABLE bookings IN EXCLUSIVE MODE; SELECT 'locked';\n");
+        await waitUntil(() => /locked/.test(out), 10000, `the lock (${out})`);
+        let saleDone = 0;
+        const sale = stack.api('POST', '/api/shows/demo/bookings', {
+            cookie, json: { seats, payment_ref: 'pg-slow' }, timeoutMs: 20000,
+        }).then((r) => {
+            saleDone = Date.now();
+            return r;
+        });
+        await waitUntil(async () => Number(await stack.pg.query(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'bookings'::regclass AND NOT granted",
+        )) > 0, 10000, 'the booking to wait for the lock');
+        /* While it waits, a buyer's hold is answered and reaches a watcher,
+         * and /healthz answers. */
+        const buyer = await stack.buyer({ watch: null });
+        await buyer.call({ type: 'hold', show: 'demo', seats: held });
+        await watcher.waitFor((c) => c.state(held[0]) === 'p', 3000, 'the hold fanned out');
+        const health = await stack.api('GET', '/healthz', { timeoutMs: 3000 });
+        const answeredAt = Date.now();
+        assert.equal(health.status, 200, health.text);
+        assert.equal(saleDone, 0, 'the hold was answered while the booking still waited for the database');
+        t.diagnostic(`hold and /healthz answered while the booking waited`);
+        psql.stdin.end('COMMIT;\n');
+        let r = await sale;
+        assert.ok(saleDone >= answeredAt);
+        /* PostgreSQL gives up on a lock after lock_timeout (3 s): on a slow
+         * machine the sale may have answered 503; the same request again is
+         * then booked, once. */
+        if (r.status === 503) {
+            r = await stack.api('POST', '/api/shows/demo/bookings', { cookie, json: { seats, payment_ref: 'pg-slow' } });
+        }
+        assert.equal(r.status, 201, r.text);
+        await watcher.waitFor((c) => seats.every((x) => c.state(x) === 'b'), 5000, 'the booking seen');
+        assert.equal(await stack.pg.query("SELECT count(*) FROM bookings WHERE payment_ref = 'pg-slow'"), '1');
+        await buyer.call({ type: 'release', show: 'demo', seats: held });
+        await buyer.close();
+        await watcher.close();
+    } finally {
+        psql.stdin.end();
+        psql.kill();
+    }
 });
 
 it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds go on; then it comes back and nothing is lost', { skip, timeout: 90000 }, async (t) => {

@@ -14,7 +14,8 @@ function oth() { return sprintf(" %s |", cpu(get("others_cpu_pct"))) }
 function row(s) {
   if (s == "fanout")
     return sprintf("| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-      get("wire"), get("watchers"), get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
+      get("wire"), get("watchers") (get("label") ~ /-w[0-9]+$/ ? " (--workers " substr(get("label"), match(get("label"), /-w[0-9]+$/) + 2) ")" : ""),
+      get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
       get("lat_ms_p999"), get("lat_ms_max"), get("arrivals"), get("expected"), get("missing"),
       get("seq_gaps"), get("delta_bytes_per_seat"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
       cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()

@@ -223,10 +223,13 @@ wires=(${BENCH_WIRES:-v1 v2})
 # The run's name for a wire: v1 keeps the plain name.
 wname() { if [ "$2" = v1 ]; then echo "$1"; else echo "$1-$2"; fi; }
 
+# BENCH_WORKERS="1 2" runs each size with seatmapd --workers 1, then 2
+# (names end in -wN; CPU and RSS are then the supervisor's and its workers').
 run_fanout() {
-  local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100 wire
+  local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100 wire workers=(1) n name
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
   if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
+  if [ -n "${BENCH_WORKERS:-}" ]; then read -ra workers <<<"$BENCH_WORKERS"; fi
   dur=${BENCH_DURATION:-$dur}
   # BENCH_FANOUT_RATE=3000 offers more changes than the server can fan out
   # (overload); each buyer holds at most max_seats - 1 seats for hold_ms, so
@@ -235,10 +238,14 @@ run_fanout() {
   buyers=${BENCH_FANOUT_BUYERS:-$(( buyers * (rate > 1000 ? rate : 1000) / 1000 ))}
   for w in "${sizes[@]}"; do
     for wire in "${wires[@]}"; do
-      start_server "$(wname "fanout-$w" "$wire")" 120
-      bench "$(wname "fanout-$w" "$wire")" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
-        --duration "$dur" --warmup "$warm" --hold-ms 500 --wire "$wire"
-      stop_server
+      for n in "${workers[@]}"; do
+        name=$(wname "fanout-$w" "$wire")
+        if [ ${#workers[@]} -gt 1 ] || [ "$n" != 1 ]; then name=$name-w$n; fi
+        start_server "$name" 120 --workers "$n"
+        bench "$name" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
+          --duration "$dur" --warmup "$warm" --hold-ms 500 --wire "$wire"
+        stop_server
+      done
     done
   done
 }
@@ -387,7 +394,7 @@ report() {
     echo
     awk -f "$root/bench/report.awk" "${files[@]}"
   } >"$md"
-  awk '$2 == "fanout" { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  awk '$2 == "fanout" && $3 !~ /-w([2-9]|[1-9][0-9])$/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
        print v["watchers"], v["lat_ms_p50"], v["lat_ms_p99"], v["lat_ms_p999"], v["lat_ms_max"],
              v["server_cpu_pct"], v["gen_cpu_pct"] }' "${files[@]}" | sort -n >"$dat"
   if [ -s "$dat" ] && command -v gnuplot >/dev/null; then

@@ -110,7 +110,52 @@ int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The live children of pid (seatmapd --workers: its workers), at most max. */
+static size_t proc_children(pid_t pid, pid_t *out, size_t max)
+{
+    char path[96];
+    long c;
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    while (n < max && fscanf(f, "%ld", &c) == 1)
+        out[n++] = (pid_t)c;
+    fclose(f);
+    return n;
+}
+
+#define PROC_CHILDREN_MAX 128
+
+static int64_t proc_cpu_us_one(pid_t pid);
+static long proc_status_kb_one(pid_t pid, const char *field);
+
+/* A supervisor's figures include its workers': the server is all of them. */
 int64_t proc_cpu_us(pid_t pid)
+{
+    pid_t kids[PROC_CHILDREN_MAX];
+    size_t n = pid > 0 ? proc_children(pid, kids, PROC_CHILDREN_MAX) : 0, i;
+    int64_t us = proc_cpu_us_one(pid), k;
+    for (i = 0; us >= 0 && i < n; i++)
+        if ((k = proc_cpu_us_one(kids[i])) > 0)
+            us += k;
+    return us;
+}
+
+long proc_status_kb(pid_t pid, const char *field)
+{
+    pid_t kids[PROC_CHILDREN_MAX];
+    size_t n = pid > 0 ? proc_children(pid, kids, PROC_CHILDREN_MAX) : 0, i;
+    long kb = proc_status_kb_one(pid, field), k;
+    for (i = 0; kb >= 0 && i < n; i++)
+        if ((k = proc_status_kb_one(kids[i], field)) > 0)
+            kb += k;
+    return kb;
+}
+
+static int64_t proc_cpu_us_one(pid_t pid)
 {
     char path[64], line[1024], *p;
     unsigned long long ut = 0, st = 0;
@@ -133,7 +178,7 @@ int64_t proc_cpu_us(pid_t pid)
     return (int64_t)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
-long proc_status_kb(pid_t pid, const char *field)
+static long proc_status_kb_one(pid_t pid, const char *field)
 {
     char path[64], line[256];
     size_t flen = strlen(field);

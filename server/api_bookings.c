@@ -2,7 +2,8 @@
  * api_bookings.c - the bookings of a show, for staff: GET (list), POST
  * (confirm a hold's payment, or a walk-up sale of empty seats), DELETE
  * /api/shows/{show}/bookings/{id} (cancel; admin). The workflow itself is
- * booking.c: this file parses, calls it and translates its result.
+ * booking.c: this file parses, calls it and translates its result. The list
+ * is read on the booking thread too (ledger_queue.h), off the event loop.
  */
 #include "api.h"
 #include "ledger_json.h"
@@ -16,26 +17,64 @@ typedef struct call {
     http_req *r; /* referenced */
 } call;
 
+/* One list request: read on the booking thread (ledger_queue.h), answered
+ * on the loop. */
+typedef struct list_call {
+    ledger_job job;
+    http_req *r; /* referenced */
+    char show[SM_SHOW_ID_MAX + 1];
+    ledger_booking *list;
+    size_t n;
+    int rc;
+} list_call;
+
+/* On the booking thread: only the call's own fields. */
+static void list_run(ledger *l, ledger_job *job)
+{
+    list_call *c = job->data;
+    c->rc = ledger_booking_list(l, c->show, &c->list, &c->n);
+}
+
+static void list_done(ledger_job *job)
+{
+    list_call *c = job->data;
+    size_t i;
+    sm_buf b;
+
+    if (!http_req_alive(c->r)) {
+        /* the requester is gone: nothing to answer */
+    } else if (c->rc) {
+        http_respond_error(c->r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+    } else {
+        sm_buf_init(&b, 256u * 1024 * 1024);
+        sm_buf_addc(&b, '[');
+        for (i = 0; i < c->n; i++) {
+            sm_buf_adds(&b, i ? "," : "");
+            ledger_booking_json(&b, &c->list[i]);
+        }
+        sm_buf_addc(&b, ']');
+        http_respond_json(c->r, 200, &b);
+    }
+    if (!c->rc)
+        ledger_booking_list_free(c->list, c->n);
+    http_req_unref(c->r);
+    free(c);
+}
+
 void api_bookings_list(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
-    ledger_booking *list = NULL;
-    size_t n = 0, i;
-    sm_buf b;
+    list_call *c = calloc(1, sizeof(*c));
 
-    if (ledger_booking_list(a->ledger, show_id(p->show), &list, &n)) {
-        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+    if (!c) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
         return;
     }
-    sm_buf_init(&b, 256u * 1024 * 1024);
-    sm_buf_addc(&b, '[');
-    for (i = 0; i < n; i++) {
-        sm_buf_adds(&b, i ? "," : "");
-        ledger_booking_json(&b, &list[i]);
-    }
-    sm_buf_addc(&b, ']');
-    ledger_booking_list_free(list, n);
-    http_respond_json(r, 200, &b);
+    c->r = r;
+    http_req_ref(r);
+    snprintf(c->show, sizeof(c->show), "%s", show_id(p->show));
+    c->job.data = c;
+    ledger_queue_call(a->books.queue, a->ledger, &c->job, list_run, list_done);
 }
 
 /* ---- the workflow's answer ---- */

@@ -549,15 +549,24 @@ void best_op_hold(best_op *op, best_service *bs, store *st, show *s, const best_
 }
 
 /* The same payment ref again (a retried request) answers the booking it made,
- * as booking_sell does, even when no seats are left to pick. */
-static int already_sold(best_op *op)
+ * as booking_sell does, even when no seats are left to pick. On the booking
+ * thread: only op->show, op->payment_ref, op->sale.booking, op->paid_rc. */
+static void paid_run(ledger *l, ledger_job *job)
 {
+    best_op *op = job->data;
+    op->paid_rc = ledger_booking_by_payment(l, op->show, op->payment_ref, &op->sale.booking);
+}
+
+static void paid_done(ledger_job *job)
+{
+    best_op *op = job->data;
     booking_result r;
     best_done d;
 
-    if (ledger_booking_by_payment(op->env->ledger, show_id(op->s), op->payment_ref,
-                                  &op->sale.booking) != 0)
-        return 0;
+    if (op->paid_rc != 0) { /* not sold yet (or the database is down: the sale will say) */
+        attempt(op);
+        return;
+    }
     memset(&r, 0, sizeof(r));
     r.outcome = OUT_OK;
     r.booking = &op->sale.booking;
@@ -565,7 +574,6 @@ static int already_sold(best_op *op)
     d.outcome = OUT_OK;
     d.sale = &r;
     finish(op, &d);
-    return 1;
 }
 
 void best_op_sell(best_op *op, best_service *bs, const booking_env *env, show *s,
@@ -576,9 +584,9 @@ void best_op_sell(best_op *op, best_service *bs, const booking_env *env, show *s
     op->sell = 1;
     snprintf(op->payment_ref, sizeof(op->payment_ref), "%s", payment_ref);
     snprintf(op->who, sizeof(op->who), "%s", who);
-    if (already_sold(op))
-        return;
-    attempt(op);
+    snprintf(op->show, sizeof(op->show), "%s", show_id(s));
+    op->paid_job.data = op;
+    ledger_queue_call(env->queue, env->ledger, &op->paid_job, paid_run, paid_done);
 }
 
 void best_op_clear(best_op *op)

@@ -98,6 +98,10 @@ struct best_op {
     int64_t wait_until; /* waiting for the show to load until then (mono ms), or 0 */
     best_op *next_waiting;
     booking_op sale;
+    /* the payment-ref lookup of a sale, on the booking thread (ledger_queue.h) */
+    ledger_job paid_job;
+    char show[SM_SHOW_ID_MAX + 1];
+    int paid_rc;
 };
 
 /* Holds the best seats for buyer_id (added to the buyer's hold, as hold

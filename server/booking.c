@@ -73,12 +73,7 @@ static int gone(booking_op *op)
 static void ledger_call(booking_op *op, ledger_job_run *run, ledger_job_done *done)
 {
     op->job.data = op;
-    if (op->env->queue) {
-        ledger_queue_submit(op->env->queue, &op->job, run, done);
-        return;
-    }
-    run(op->env->ledger, &op->job);
-    done(&op->job);
+    ledger_queue_call(op->env->queue, op->env->ledger, &op->job, run, done);
 }
 
 /* ---- endings ---- */

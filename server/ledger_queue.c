@@ -138,6 +138,19 @@ void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
     uv_mutex_unlock(&q->mu);
 }
 
+void ledger_queue_call(ledger_queue *q, ledger *inline_l, ledger_job *job, ledger_job_run *run,
+                       ledger_job_done *done)
+{
+    if (q) {
+        ledger_queue_submit(q, job, run, done);
+        return;
+    }
+    job->run = run;
+    job->done = done;
+    run(inline_l, job);
+    done(job);
+}
+
 size_t ledger_queue_depth(ledger_queue *q)
 {
     size_t n;

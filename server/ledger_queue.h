@@ -56,6 +56,11 @@ int ledger_queue_open(uv_loop_t *loop, const char *path, ledger_queue **out, cha
 void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
                          ledger_job_done *done);
 
+/* As ledger_queue_submit when q is set; without a queue (tests, tools) runs
+ * run(inline_l, job) then done(job) at once, before returning. */
+void ledger_queue_call(ledger_queue *q, ledger *inline_l, ledger_job *job, ledger_job_run *run,
+                       ledger_job_done *done);
+
 /* Jobs queued or running. */
 size_t ledger_queue_depth(ledger_queue *q);
 

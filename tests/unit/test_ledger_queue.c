@@ -1,0 +1,191 @@
+/* test_ledger_queue.c - ledger calls on the booking thread (ledger_queue.h),
+ * on a real SQLite file: jobs run off the loop thread on the queue's own
+ * handle, in the order they were queued; their done callbacks come back on
+ * the loop in that order; a booking committed on the thread is seen by the
+ * loop's handle; without a queue the call runs inline; close with jobs
+ * queued drops them and frees everything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ledger.h"
+#include "ledger_queue.h"
+#include "test_db.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define JOBS 20
+
+typedef struct job {
+    ledger_job j;
+    int n;
+    int rc;
+    pthread_t ran_on;
+    ledger *ran_with;
+    int64_t id;
+} job;
+
+static int done_order[JOBS], ndone;
+static pthread_t loop_thread;
+
+static void run_book(ledger *l, ledger_job *lj)
+{
+    job *x = lj->data;
+    char ref[24], pay[24];
+    const char *seats[1];
+    char seat[24];
+    ledger_booking b;
+
+    memset(&b, 0, sizeof(b));
+    snprintf(ref, sizeof(ref), "REF%04d", x->n);
+    snprintf(pay, sizeof(pay), "pay-%d", x->n);
+    snprintf(seat, sizeof(seat), "A-%d", x->n + 1);
+    seats[0] = seat;
+    x->ran_on = pthread_self();
+    x->ran_with = l;
+    x->rc = ledger_booking_create(l, "demo", ref, seats, 1, pay, "staff:t", 1000, &b);
+    x->id = b.id;
+    ledger_booking_clear(&b);
+}
+
+static void done_book(ledger_job *lj)
+{
+    job *x = lj->data;
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    done_order[ndone++] = x->n;
+}
+
+static const char venue[] =
+    "{\"name\":\"t\",\"sections\":[{\"id\":\"A\",\"rows\":[{\"id\":\"1\",\"seats\":30}]}]}";
+
+static void open_with_show(const char *path, ledger **l)
+{
+    char err[256];
+    assert_int_equal(ledger_open(path, l, err, sizeof(err)), 0);
+    assert_int_equal(ledger_show_add(*l, "demo", "Demo", "t", "2030-01-01T19:30:00Z", venue), 0);
+}
+
+static void jobs_run_in_order_off_the_loop(void **state)
+{
+    char path[256], err[256];
+    uv_loop_t loop;
+    ledger *main_l;
+    ledger_queue *q;
+    job jobs[JOBS];
+    ledger_booking b;
+    int i;
+    (void)state;
+
+    assert_int_equal(test_db_create(path, sizeof(path), "lq"), 0);
+    open_with_show(path, &main_l);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    loop_thread = pthread_self();
+    assert_int_equal(ledger_queue_open(&loop, path, &q, err, sizeof(err)), 0);
+    ndone = 0;
+    for (i = 0; i < JOBS; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].n = i;
+        jobs[i].j.data = &jobs[i];
+        ledger_queue_submit(q, &jobs[i].j, run_book, done_book);
+    }
+    assert_int_equal(ndone, 0); /* never before submit returns */
+    while (ndone < JOBS)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(ledger_queue_depth(q), 0);
+    for (i = 0; i < JOBS; i++) {
+        assert_int_equal(done_order[i], i);
+        assert_int_equal(jobs[i].rc, 0);
+        assert_false(pthread_equal(jobs[i].ran_on, loop_thread));
+        assert_ptr_not_equal(jobs[i].ran_with, main_l);
+        /* committed: the loop's own handle sees it */
+        memset(&b, 0, sizeof(b));
+        assert_int_equal(ledger_booking_get(main_l, "demo", jobs[i].id, &b), 0);
+        ledger_booking_clear(&b);
+    }
+    assert_true(jobs[JOBS - 1].id > jobs[0].id);
+    ledger_queue_close(q);
+    uv_run(&loop, UV_RUN_DEFAULT); /* closes the wake-up handle */
+    assert_int_equal(uv_loop_close(&loop), 0);
+    ledger_close(main_l);
+    test_db_remove(path);
+}
+
+static void inline_without_a_queue(void **state)
+{
+    char path[256];
+    ledger *l;
+    job x;
+    (void)state;
+
+    assert_int_equal(test_db_create(path, sizeof(path), "lq"), 0);
+    open_with_show(path, &l);
+    loop_thread = pthread_self();
+    ndone = 0;
+    memset(&x, 0, sizeof(x));
+    x.j.data = &x;
+    ledger_queue_call(NULL, l, &x.j, run_book, done_book);
+    assert_int_equal(ndone, 1);
+    assert_int_equal(x.rc, 0);
+    assert_ptr_equal(x.ran_with, l);
+    ledger_close(l);
+    test_db_remove(path);
+}
+
+static void close_drops_what_did_not_start(void **state)
+{
+    char path[256], err[256];
+    uv_loop_t loop;
+    ledger *l;
+    ledger_queue *q;
+    job jobs[JOBS];
+    int i;
+    (void)state;
+
+    assert_int_equal(test_db_create(path, sizeof(path), "lq"), 0);
+    open_with_show(path, &l);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    loop_thread = pthread_self();
+    assert_int_equal(ledger_queue_open(&loop, path, &q, err, sizeof(err)), 0);
+    ndone = 0;
+    for (i = 0; i < JOBS; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].n = i;
+        jobs[i].j.data = &jobs[i];
+        ledger_queue_submit(q, &jobs[i].j, run_book, done_book);
+    }
+    ledger_queue_close(q); /* at once: some ran, the rest are dropped */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(ndone, 0); /* no done callback after close */
+    assert_int_equal(uv_loop_close(&loop), 0);
+    ledger_close(l);
+    test_db_remove(path);
+}
+
+static void open_failure_says_why(void **state)
+{
+    char err[256];
+    uv_loop_t loop;
+    ledger_queue *q = (ledger_queue *)1;
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    err[0] = '\0';
+    assert_int_equal(ledger_queue_open(&loop, "/nonexistent-dir/seatmap.db", &q, err, sizeof(err)),
+                     -1);
+    assert_null(q);
+    assert_true(err[0] != '\0');
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(jobs_run_in_order_off_the_loop),
+        cmocka_unit_test(inline_without_a_queue),
+        cmocka_unit_test(close_drops_what_did_not_start),
+        cmocka_unit_test(open_failure_says_why),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -170,6 +170,20 @@ static void commit_run(ledger *l, ledger_job *job)
         ledger_booking_create(l, op->show, op->hold_ref, (const char *const *)op->seats, op->nseats,
                               op->payment_ref, op->who, sm_now_ms(), &op->booking);
     op->lsecs = metrics_now() - t0;
+    /* the handle's message is only valid here, on its thread */
+    snprintf(op->lerr, sizeof(op->lerr), "%s", op->lrc ? ledger_errmsg(l) : "");
+}
+
+/* Why the database refused a booking, once per reason in a row (a full
+ * disk or an outage would otherwise be a line per request; the 503 of each
+ * is logged by http_request.c). Called on the loop only. */
+static void log_commit_failure(const booking_op *op)
+{
+    static char last[sizeof(op->lerr)];
+    if (strcmp(last, op->lerr) == 0)
+        return;
+    snprintf(last, sizeof(last), "%s", op->lerr);
+    sm_warn("show %s: a booking could not be saved: %s", op->show, op->lerr);
 }
 
 static void committed(ledger_job *job);
@@ -184,6 +198,7 @@ static void commit(booking_op *op)
     if (SM_FAILPOINT("confirm.before_commit")) {
         op->lrc = LEDGER_EIO;
         op->lsecs = 0;
+        snprintf(op->lerr, sizeof(op->lerr), "failpoint confirm.before_commit");
         op->job.data = op;
         committed(&op->job);
         return;
@@ -205,8 +220,10 @@ static void committed(ledger_job *job)
             finish_booking(op, 0);
         else if (rc == LEDGER_ESEATTAKEN)
             finish(op, OUT_SEAT_UNAVAILABLE, "one of these seats is already booked");
-        else
+        else {
+            log_commit_failure(op);
             finish(op, OUT_UNAVAILABLE, "the booking could not be saved; try again");
+        }
         return;
     }
     op->state = BOOKING_BOOKING;

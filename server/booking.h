@@ -109,8 +109,9 @@ struct booking_op {
      * writes, and where the workflow goes on */
     ledger_job job;
     char show[SM_SHOW_ID_MAX + 1];
-    int lrc;      /* the call's LEDGER_E* code */
-    double lsecs; /* how long it took */
+    int lrc;        /* the call's LEDGER_E* code */
+    char lerr[256]; /* and the ledger's message when it failed */
+    double lsecs;   /* how long it took */
     void (*next)(booking_op *op);
 };
 

@@ -42,6 +42,13 @@ static void op_init(booking_op *op, const booking_env *env, show *s, const char 
     snprintf(op->who, sizeof(op->who), "%s", who);
 }
 
+/* Empties op->booking for the next ledger call to fill. */
+static void reset_booking(booking_op *op)
+{
+    ledger_booking_clear(&op->booking);
+    memset(&op->booking, 0, sizeof(op->booking));
+}
+
 void booking_op_clear(booking_op *op)
 {
     size_t i;
@@ -50,8 +57,7 @@ void booking_op_clear(booking_op *op)
     free(op->seats);
     op->seats = NULL;
     op->nseats = 0;
-    ledger_booking_clear(&op->booking);
-    memset(&op->booking, 0, sizeof(op->booking));
+    reset_booking(op);
 }
 
 void booking_abandon(booking_op *op)
@@ -113,8 +119,7 @@ static void finish_booking(booking_op *op, int created)
 static void paid_run(ledger *l, ledger_job *job)
 {
     booking_op *op = job->data;
-    ledger_booking_clear(&op->booking);
-    memset(&op->booking, 0, sizeof(op->booking));
+    reset_booking(op);
     op->lrc = ledger_booking_by_payment(l, op->show, op->payment_ref, &op->booking);
 }
 
@@ -192,8 +197,7 @@ static void committed(ledger_job *job);
 static void commit(booking_op *op)
 {
     op->state = BOOKING_COMMITTING;
-    ledger_booking_clear(&op->booking);
-    memset(&op->booking, 0, sizeof(op->booking));
+    reset_booking(op);
     /* before_commit error: as if the database refused the write */
     if (SM_FAILPOINT("confirm.before_commit")) {
         op->lrc = LEDGER_EIO;
@@ -318,8 +322,7 @@ static void wait_and_retry(booking_op *op)
 static void by_hold_run(ledger *l, ledger_job *job)
 {
     booking_op *op = job->data;
-    ledger_booking_clear(&op->booking);
-    memset(&op->booking, 0, sizeof(op->booking));
+    reset_booking(op);
     op->lrc = ledger_booking_by_hold(l, op->show, op->hold_ref, &op->booking);
 }
 

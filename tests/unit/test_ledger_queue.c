@@ -68,49 +68,63 @@ static void open_with_show(const char *path, ledger **l)
     assert_int_equal(ledger_show_add(*l, "demo", "Demo", "t", "2030-01-01T19:30:00Z", venue), 0);
 }
 
-static void jobs_run_in_order_off_the_loop(void **state)
-{
-    char path[256], err[256];
+/* A database with the show, a loop, a queue on it, and JOBS bookings
+ * queued in order. */
+typedef struct fixture {
+    char path[256];
     uv_loop_t loop;
-    ledger *main_l;
+    ledger *l; /* the loop's own handle */
     ledger_queue *q;
     job jobs[JOBS];
+} fixture;
+
+static void queue_jobs(fixture *f)
+{
+    char err[256];
+    int i;
+    assert_int_equal(test_db_create(f->path, sizeof(f->path), "lq"), 0);
+    open_with_show(f->path, &f->l);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    loop_thread = pthread_self();
+    assert_int_equal(ledger_queue_open(&f->loop, f->path, &f->q, err, sizeof(err)), 0);
+    ndone = 0;
+    for (i = 0; i < JOBS; i++) {
+        memset(&f->jobs[i], 0, sizeof(f->jobs[i]));
+        f->jobs[i].n = i;
+        f->jobs[i].j.data = &f->jobs[i];
+        ledger_queue_submit(f->q, &f->jobs[i].j, run_book, done_book);
+    }
+}
+
+static void jobs_run_in_order_off_the_loop(void **state)
+{
+    static fixture f;
+    job *jobs = f.jobs;
     ledger_booking b;
     int i;
     (void)state;
 
-    assert_int_equal(test_db_create(path, sizeof(path), "lq"), 0);
-    open_with_show(path, &main_l);
-    assert_int_equal(uv_loop_init(&loop), 0);
-    loop_thread = pthread_self();
-    assert_int_equal(ledger_queue_open(&loop, path, &q, err, sizeof(err)), 0);
-    ndone = 0;
-    for (i = 0; i < JOBS; i++) {
-        memset(&jobs[i], 0, sizeof(jobs[i]));
-        jobs[i].n = i;
-        jobs[i].j.data = &jobs[i];
-        ledger_queue_submit(q, &jobs[i].j, run_book, done_book);
-    }
+    queue_jobs(&f);
     assert_int_equal(ndone, 0); /* never before submit returns */
     while (ndone < JOBS)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_int_equal(ledger_queue_depth(q), 0);
+        uv_run(&f.loop, UV_RUN_ONCE);
+    assert_int_equal(ledger_queue_depth(f.q), 0);
     for (i = 0; i < JOBS; i++) {
         assert_int_equal(done_order[i], i);
         assert_int_equal(jobs[i].rc, 0);
         assert_false(pthread_equal(jobs[i].ran_on, loop_thread));
-        assert_ptr_not_equal(jobs[i].ran_with, main_l);
+        assert_ptr_not_equal(jobs[i].ran_with, f.l);
         /* committed: the loop's own handle sees it */
         memset(&b, 0, sizeof(b));
-        assert_int_equal(ledger_booking_get(main_l, "demo", jobs[i].id, &b), 0);
+        assert_int_equal(ledger_booking_get(f.l, "demo", jobs[i].id, &b), 0);
         ledger_booking_clear(&b);
     }
     assert_true(jobs[JOBS - 1].id > jobs[0].id);
-    ledger_queue_close(q);
-    uv_run(&loop, UV_RUN_DEFAULT); /* closes the wake-up handle */
-    assert_int_equal(uv_loop_close(&loop), 0);
-    ledger_close(main_l);
-    test_db_remove(path);
+    ledger_queue_close(f.q);
+    uv_run(&f.loop, UV_RUN_DEFAULT); /* closes the wake-up handle */
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+    ledger_close(f.l);
+    test_db_remove(f.path);
 }
 
 static void inline_without_a_queue(void **state)
@@ -136,32 +150,16 @@ static void inline_without_a_queue(void **state)
 
 static void close_drops_what_did_not_start(void **state)
 {
-    char path[256], err[256];
-    uv_loop_t loop;
-    ledger *l;
-    ledger_queue *q;
-    job jobs[JOBS];
-    int i;
+    static fixture f;
     (void)state;
 
-    assert_int_equal(test_db_create(path, sizeof(path), "lq"), 0);
-    open_with_show(path, &l);
-    assert_int_equal(uv_loop_init(&loop), 0);
-    loop_thread = pthread_self();
-    assert_int_equal(ledger_queue_open(&loop, path, &q, err, sizeof(err)), 0);
-    ndone = 0;
-    for (i = 0; i < JOBS; i++) {
-        memset(&jobs[i], 0, sizeof(jobs[i]));
-        jobs[i].n = i;
-        jobs[i].j.data = &jobs[i];
-        ledger_queue_submit(q, &jobs[i].j, run_book, done_book);
-    }
-    ledger_queue_close(q); /* at once: some ran, the rest are dropped */
-    uv_run(&loop, UV_RUN_DEFAULT);
+    queue_jobs(&f);
+    ledger_queue_close(f.q); /* at once: some ran, the rest are dropped */
+    uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(ndone, 0); /* no done callback after close */
-    assert_int_equal(uv_loop_close(&loop), 0);
-    ledger_close(l);
-    test_db_remove(path);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+    ledger_close(f.l);
+    test_db_remove(f.path);
 }
 
 static void open_failure_says_why(void **state)

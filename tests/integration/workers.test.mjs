@@ -2,7 +2,8 @@
  * workers.test.mjs - `seatmapd serve --workers 2` on the real binary: two
  * worker processes share the port; watchers connected to different workers
  * see each other's holds; a worker killed with SIGKILL is replaced and the
- * port keeps serving; SIGTERM to the supervisor drains and stops them all;
+ * port keeps serving; SIGHUP makes every worker reopen its log file;
+ * SIGTERM to the supervisor drains and stops them all;
  * workers that cannot start at all stop the supervisor with status 1.
  *
  * Which worker holds a WebSocket is read from /proc (the server socket whose
@@ -12,7 +13,8 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import {
     startStack, testWithLogs, seatPool, waitUntil, httpRequest, seatmapdCli, REPO,
@@ -174,6 +176,32 @@ it('workers that cannot start stop the supervisor with status 1', async () => {
     } finally {
         blocker.close();
     }
+});
+
+it('SIGHUP reaches every worker: each reopens the log file (logrotate)', async () => {
+    const log = path.join(stack.tmpDir, 'workers.log');
+    const L = await stack.addServer({ extraArgs: ['--workers', '2', '--ip-limits', 'off', '--log-file', log] });
+    const kids = () => {
+        try {
+            return readFileSync(`/proc/${L.pid}/task/${L.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        } catch {
+            return [];
+        }
+    };
+    await waitUntil(() => kids().length === 2, 10000, 'two workers');
+    await waitUntil(() => /worker=1 /.test(readFileSync(log, 'utf8')) && /worker=2 /.test(readFileSync(log, 'utf8')),
+        20000, 'both workers writing the log file');
+    const before = kids();
+    renameSync(log, `${log}.1`); /* what logrotate does */
+    process.kill(L.pid, 'SIGHUP');
+    await waitUntil(() => {
+        const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+        return /worker=1 info: SIGHUP: reopened/.test(text) && /worker=2 info: SIGHUP: reopened/.test(text);
+    }, 10000, 'both workers to reopen the log file');
+    assert.deepEqual(kids(), before, 'SIGHUP restarts nobody');
+    const r = await httpRequest(L.baseUrl, 'GET', '/healthz');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await L.stop(), { code: 0, signal: null });
 });
 
 it('SIGTERM to the supervisor drains and stops every worker', async () => {

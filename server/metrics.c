@@ -2,11 +2,15 @@
  * metrics.c - the metric families of seatmapd and their values (see
  * metrics.h). Storage is static: METRICS_MAX_SERIES series per family, each
  * a value or a histogram, so counting never allocates and never fails.
+ * One mutex guards it: the loop counts, and so does the booking thread
+ * (ledger_queue.h: database errors); uncontended, it costs tens of
+ * nanoseconds per count.
  */
 #include "metrics.h"
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +121,7 @@ static const family families[M__COUNT] = {
 
 static series values[M__COUNT][METRICS_MAX_SERIES];
 static unsigned nseries[M__COUNT];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The series of `label` in family id, created on first use; past the limit,
  * the "other" series. */
@@ -157,9 +162,11 @@ static series *find(metric_id id, const char *label)
 
 void metrics_add(metric_id id, const char *label, double v)
 {
-    series *s = find(id, label);
-    if (s && v >= 0)
+    series *s;
+    pthread_mutex_lock(&mu);
+    if ((s = find(id, label)) != NULL && v >= 0)
         s->value += v;
+    pthread_mutex_unlock(&mu);
 }
 
 void metrics_inc(metric_id id, const char *label)
@@ -169,47 +176,60 @@ void metrics_inc(metric_id id, const char *label)
 
 void metrics_set(metric_id id, const char *label, double v)
 {
-    series *s = find(id, label);
-    if (s)
+    series *s;
+    pthread_mutex_lock(&mu);
+    if ((s = find(id, label)) != NULL)
         s->value = v;
+    pthread_mutex_unlock(&mu);
 }
 
 void metrics_gauge_add(metric_id id, const char *label, double v)
 {
-    series *s = find(id, label);
-    if (s)
+    series *s;
+    pthread_mutex_lock(&mu);
+    if ((s = find(id, label)) != NULL)
         s->value += v;
+    pthread_mutex_unlock(&mu);
 }
 
 void metrics_observe(metric_id id, const char *label, double v)
 {
-    series *s = find(id, label);
-    const double *b = families[id].buckets;
+    const double *b;
+    series *s;
     int i;
 
-    if (!s || !b || isnan(v))
+    if ((unsigned)id >= M__COUNT || !(b = families[id].buckets) || isnan(v))
         return;
-    for (i = 0; b[i] > 0 && i < METRICS_MAX_BUCKETS; i++)
-        if (v <= b[i])
-            break;
-    if (i < METRICS_MAX_BUCKETS)
-        s->bucket[i]++; /* i at the end means +Inf: only in count */
-    s->count++;
-    s->value += v;
+    pthread_mutex_lock(&mu);
+    if ((s = find(id, label)) != NULL) {
+        for (i = 0; b[i] > 0 && i < METRICS_MAX_BUCKETS; i++)
+            if (v <= b[i])
+                break;
+        if (i < METRICS_MAX_BUCKETS)
+            s->bucket[i]++; /* i at the end means +Inf: only in count */
+        s->count++;
+        s->value += v;
+    }
+    pthread_mutex_unlock(&mu);
 }
 
 double metrics_value(metric_id id, const char *label)
 {
     unsigned i;
+    double v = 0;
     if ((unsigned)id >= M__COUNT)
         return 0;
     if (!families[id].label || !label)
         label = "";
+    pthread_mutex_lock(&mu);
     for (i = 0; i < nseries[id]; i++)
-        if (strcmp(values[id][i].label, label) == 0)
-            return families[id].type == T_HISTOGRAM ? (double)values[id][i].count
-                                                    : values[id][i].value;
-    return 0;
+        if (strcmp(values[id][i].label, label) == 0) {
+            v = families[id].type == T_HISTOGRAM ? (double)values[id][i].count
+                                                 : values[id][i].value;
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+    return v;
 }
 
 double metrics_now(void)
@@ -221,8 +241,10 @@ double metrics_now(void)
 
 void metrics_reset(void)
 {
+    pthread_mutex_lock(&mu);
     memset(values, 0, sizeof(values));
     memset(nseries, 0, sizeof(nseries));
+    pthread_mutex_unlock(&mu);
 }
 
 /* ---- rendering ---- */
@@ -317,6 +339,7 @@ int metrics_render(sm_buf *b)
     int id;
     unsigned i;
 
+    pthread_mutex_lock(&mu); /* a consistent scrape; nothing here counts */
     for (id = 0; id < M__COUNT; id++) {
         const family *f = &families[id];
         if (f->lazy && nseries[id] == 0)
@@ -338,6 +361,7 @@ int metrics_render(sm_buf *b)
                 metrics_sample(b, f->name, f->label, s->label, s->value);
         }
     }
+    pthread_mutex_unlock(&mu);
     return sm_buf_failed(b) ? -1 : 0;
 }
 

@@ -8,11 +8,15 @@
 #ifdef SEATMAP_FAILPOINTS
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Points are hit from the loop and from the booking thread (ledger.write). */
+static pthread_mutex_t fp_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef enum fp_action { FP_OFF = 0, FP_CRASH, FP_ERROR, FP_DELAY } fp_action;
 
@@ -158,11 +162,13 @@ int failpoint_hit(const char *name)
     fp_action act;
     struct timespec ts;
 
-    if (!p || p->action == FP_OFF)
+    if (!p)
         return 0;
+    pthread_mutex_lock(&fp_mu);
     act = p->action;
-    if (p->remaining > 0 && --p->remaining == 0)
+    if (act != FP_OFF && p->remaining > 0 && --p->remaining == 0)
         p->action = FP_OFF;
+    pthread_mutex_unlock(&fp_mu);
     switch (act) {
     case FP_CRASH:
         sm_warn("failpoint %s: crash", name);

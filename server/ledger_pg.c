@@ -1024,52 +1024,80 @@ static int pg_webhook_add(ledger *l, const char *url, const char *events, const 
 
 #define WEBHOOK_COLUMNS "SELECT id, url, events, secret, created_at FROM webhooks "
 
-static void webhook_from_row(PGresult *r, int row, ledger_webhook *out)
+/* Reads row `row` of r into *out (a ledger_webhook or a ledger_delivery):
+ * 0, or -1 out of memory. */
+typedef int pg_row_fn(PGresult *r, int row, void *out);
+
+/* Runs sql (with $1 the id) for the one row it should find: 0, LEDGER_ENOTFOUND
+ * with "no such <thing>", or the error. */
+static int read_by_id(ledger *l, const char *sql, int64_t id, pg_row_fn *from_row, void *out,
+                      const char *thing)
 {
+    char idbuf[24], what[64];
+    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
+    PGresult *r;
+    int rc;
+    snprintf(what, sizeof(what), "read %s", thing);
+    rc = pg_run(l, sql, 1, args, &r, what, PG_RETRY, -1, 0);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such %s", thing);
+    else if (from_row(r, 0, out))
+        rc = ledger__set_err(l, LEDGER_EIO, "%s: out of memory", what);
+    PQclear(r);
+    return rc;
+}
+
+/* Every row of r (cleared here) into a new array of elements of `size`
+ * bytes, zeroed before from_row fills each: *out (the caller frees it) and
+ * *n. On failure nothing is returned and the error is set. */
+static int read_rows(ledger *l, PGresult *r, pg_row_fn *from_row, size_t size, void **out,
+                     size_t *n, const char *what)
+{
+    int rows = PQntuples(r), i;
+    char *list = NULL;
+    if (rows > 0 && !(list = calloc((size_t)rows, size))) {
+        PQclear(r);
+        return ledger__set_err(l, LEDGER_EIO, "%s: out of memory", what);
+    }
+    for (i = 0; i < rows; i++)
+        if (from_row(r, i, list + (size_t)i * size)) {
+            PQclear(r);
+            free(list); /* the rows read so far own nothing (no payloads in lists) */
+            return ledger__set_err(l, LEDGER_EIO, "%s: out of memory", what);
+        }
+    PQclear(r);
+    *out = list;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int webhook_from_row(PGresult *r, int row, void *dst)
+{
+    ledger_webhook *out = dst;
     out->id = col_i64(r, row, 0);
     col_copy(r, row, 1, out->url, sizeof(out->url));
     col_copy(r, row, 2, out->events, sizeof(out->events));
     col_copy(r, row, 3, out->secret, sizeof(out->secret));
     out->created_at = col_i64(r, row, 4);
+    return 0;
 }
 
 static int pg_webhook_get(ledger *l, int64_t id, ledger_webhook *out)
 {
-    char idbuf[24];
-    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
-    PGresult *r;
-    int rc = pg_run(l, WEBHOOK_COLUMNS "WHERE id = $1::bigint", 1, args, &r, "read webhook",
-                    PG_RETRY, -1, 0);
-    if (rc)
-        return rc;
-    if (PQntuples(r) == 0)
-        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such webhook");
-    else
-        webhook_from_row(r, 0, out);
-    PQclear(r);
-    return rc;
+    return read_by_id(l, WEBHOOK_COLUMNS "WHERE id = $1::bigint", id, webhook_from_row, out,
+                      "webhook");
 }
 
 static int pg_webhook_list(ledger *l, ledger_webhook **out, size_t *n)
 {
-    ledger_webhook *list = NULL;
     PGresult *r;
-    int rows, i;
     int rc =
         pg_run(l, WEBHOOK_COLUMNS "ORDER BY id", 0, NULL, &r, "list webhooks", PG_RETRY, -1, 0);
     if (rc)
         return rc;
-    rows = PQntuples(r);
-    if (rows > 0 && !(list = calloc((size_t)rows, sizeof(*list)))) {
-        PQclear(r);
-        return ledger__set_err(l, LEDGER_EIO, "list webhooks: out of memory");
-    }
-    for (i = 0; i < rows; i++)
-        webhook_from_row(r, i, &list[i]);
-    PQclear(r);
-    *out = list;
-    *n = (size_t)rows;
-    return 0;
+    return read_rows(l, r, webhook_from_row, sizeof(**out), (void **)out, n, "list webhooks");
 }
 
 /* Runs a one-row write by id; LEDGER_ENOTFOUND (notfound as the message)
@@ -1172,21 +1200,20 @@ static int delivery_from_row(PGresult *r, int row, ledger_delivery *out, int wit
     return 0;
 }
 
+static int delivery_with_payload(PGresult *r, int row, void *out)
+{
+    return delivery_from_row(r, row, out, 1);
+}
+
+static int delivery_listed(PGresult *r, int row, void *out)
+{
+    return delivery_from_row(r, row, out, 0);
+}
+
 static int pg_delivery_get(ledger *l, int64_t id, ledger_delivery *out)
 {
-    char idbuf[24];
-    const char *args[] = {i64s(idbuf, sizeof(idbuf), id)};
-    PGresult *r;
-    int rc = pg_run(l, DELIVERY_COLUMNS "WHERE id = $1::bigint", 1, args, &r, "read delivery",
-                    PG_RETRY, -1, 0);
-    if (rc)
-        return rc;
-    if (PQntuples(r) == 0)
-        rc = ledger__set_err(l, LEDGER_ENOTFOUND, "no such delivery");
-    else if (delivery_from_row(r, 0, out, 1))
-        rc = ledger__set_err(l, LEDGER_EIO, "read delivery: out of memory");
-    PQclear(r);
-    return rc;
+    return read_by_id(l, DELIVERY_COLUMNS "WHERE id = $1::bigint", id, delivery_with_payload, out,
+                      "delivery");
 }
 
 static int pg_delivery_list(ledger *l, int64_t webhook_id, const char *status, size_t limit,
@@ -1195,9 +1222,7 @@ static int pg_delivery_list(ledger *l, int64_t webhook_id, const char *status, s
     char wh[24], lim[24];
     const char *args[] = {i64s(wh, sizeof(wh), webhook_id), status,
                           i64s(lim, sizeof(lim), limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
-    ledger_delivery *list = NULL;
     PGresult *r;
-    int rows, i;
     int rc = pg_run(l,
                     DELIVERY_COLUMNS_NO_PAYLOAD
                     "WHERE webhook_id = $1::bigint AND ($2::text IS NULL OR status = $2)"
@@ -1205,17 +1230,7 @@ static int pg_delivery_list(ledger *l, int64_t webhook_id, const char *status, s
                     3, args, &r, "list deliveries", PG_RETRY, -1, 0);
     if (rc)
         return rc;
-    rows = PQntuples(r);
-    if (rows > 0 && !(list = calloc((size_t)rows, sizeof(*list)))) {
-        PQclear(r);
-        return ledger__set_err(l, LEDGER_EIO, "list deliveries: out of memory");
-    }
-    for (i = 0; i < rows; i++)
-        delivery_from_row(r, i, &list[i], 0);
-    PQclear(r);
-    *out = list;
-    *n = (size_t)rows;
-    return 0;
+    return read_rows(l, r, delivery_listed, sizeof(**out), (void **)out, n, "list deliveries");
 }
 
 static int pg_delivery_update(ledger *l, const ledger_delivery *d, int64_t now_ms)

@@ -211,6 +211,13 @@ static int config_check_ops(const config *cfg, char *err, size_t errlen)
                      cfg->workers, cfg->workers - 1);
             return -1;
         }
+        if (cfg->listen_port >= port && cfg->listen_port <= port + cfg->workers - 1) {
+            snprintf(err, errlen,
+                     "--metrics-listen with --workers %d takes the ports %d to %d, which include "
+                     "the --listen port %d",
+                     cfg->workers, port, port + cfg->workers - 1, cfg->listen_port);
+            return -1;
+        }
     }
     if (cfg->http_redirect_port == cfg->listen_port) {
         snprintf(err, errlen, "--http-redirect-port must differ from the --listen port (%d)",

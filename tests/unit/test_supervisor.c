@@ -42,6 +42,8 @@ static void workers_refused(void **state)
     char *many[] = {"--workers", "65"};
     char *word[] = {"--workers", "two"};
     char *top[] = {"--workers", "3", "--metrics-listen", "127.0.0.1:65534"};
+    char *clash[] = {"--listen", "127.0.0.1:9101",   "--workers",
+                     "3",        "--metrics-listen", "127.0.0.1:9100"};
     (void)state;
     assert_int_equal(parse(&c, err, 2, zero), -1);
     assert_non_null(strstr(err, "--workers"));
@@ -51,6 +53,9 @@ static void workers_refused(void **state)
     /* worker 3 would scrape on 65536 */
     assert_int_equal(parse(&c, err, 4, top), -1);
     assert_non_null(strstr(err, "--metrics-listen"));
+    /* worker 2 would scrape on the port buyers connect to */
+    assert_int_equal(parse(&c, err, 6, clash), -1);
+    assert_non_null(strstr(err, "9100 to 9102, which include the --listen port 9101"));
 }
 
 static void workers_env(void **state)

@@ -37,6 +37,7 @@ function send(res, status, obj) {
 /* What an event does to the orders. Idempotent on its own, and run once per id. */
 function apply(ev) {
     const ref = ev.type.startsWith('hold.') ? ev.data.ref : ev.data.hold;
+    console.log(`received ${ev.type} of show ${ev.show}${ref ? `, hold ${ref}` : ''} (seq ${ev.seq})`);
     const order = ref && orders.get(ref);
     if (!order) return;
     order.events.push(ev.type);

@@ -13,10 +13,13 @@
 #              carries on after the failover
 #   SEATMAP_LISTEN  where to listen (default 127.0.0.1:8080)
 #   SEATMAP_REDIS   use this Redis instead of a private one
+#   SEATMAP_REDIS_PORT  the private Redis's port (6390), or the cluster's first (7001)
+#   SEATMAP_SHOP_PORT   the order system's port (4000)
+#   SEATMAP_RUN_DIR     where the demo keeps its data (.run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-run="$root/.run"
+run=${SEATMAP_RUN_DIR:-$root/.run}
 mkdir -p "$run"
 
 shop=0
@@ -77,8 +80,16 @@ if [ -z "${SEATMAP_REDIS:-}" ] && [ "$cluster" = 1 ]; then
   if ! redis-cli -p "$base" cluster info | grep -q 'cluster_state:ok'; then
     redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$run/cluster/create.log"
   fi
-  for _ in $(seq 100); do
-    redis-cli -p "$base" cluster info | grep -q 'cluster_state:ok' && break
+  # Ready when every slot is served and every replica has synced with its
+  # master (an unsynced replica is not promoted when its master dies).
+  for _ in $(seq 300); do
+    ready=1
+    redis-cli -p "$base" cluster info | grep -q 'cluster_state:ok' || ready=0
+    for n in "${nodes[@]}"; do
+      redis-cli -p "${n#*:}" info replication | tr -d '\r' |
+        grep -Eq '^(connected_slaves:[1-9]|master_link_status:up)' || ready=0
+    done
+    [ "$ready" = 1 ] && break
     sleep 0.1
   done
   export SEATMAP_REDIS="redis+cluster://$(IFS=,; echo "${nodes[*]}")"

@@ -74,6 +74,15 @@ static int confirm_upgrade(struct lws *wsi)
                                "WebSocket connections from other sites are not accepted");
         return 1;
     }
+    /* Without a subprotocol lws would bind the connection to this HTTP
+     * protocol, and it would never be answered. (Making seatmap.v1 lws's
+     * default protocol instead moves every new connection's network
+     * callbacks, the per-address limits among them, to the WebSocket one.) */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                               "name the WebSocket subprotocol: seatmap.v1 or seatmap.v2");
+        return 1;
+    }
     return 0;
 }
 

@@ -36,13 +36,6 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* A WebSocket upgrade that names no subprotocol speaks seatmap.v1 (lws binds
- * it to the protocol with a "default" option; without one it went to the
- * HTTP protocol and got no answers at all). */
-static const struct lws_protocol_vhost_options ws_default_option = {NULL, NULL, "default", ""};
-static const struct lws_protocol_vhost_options ws_default = {NULL, &ws_default_option,
-                                                             WS_PROTOCOL_V1, ""};
-
 /* The --metrics-listen vhost: HTTP only (http.c serves /metrics there and
  * nothing else). */
 static const struct lws_protocols metrics_protocols[] = {
@@ -287,7 +280,6 @@ static int start_lws(app *a)
     info.port = cfg->listen_port;
     info.iface = cfg->listen_host;
     info.protocols = protocols;
-    info.pvo = &ws_default;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.headers = security_headers;
     info.foreign_loops = foreign;

@@ -41,10 +41,14 @@ it('a client asking for seatmap.v2 gets it, and its snapshot is binary', async (
     assert.deepEqual(c.model.errors, []);
 });
 
-it('v1 clients, and clients that name no subprotocol, still get JSON text', async () => {
-    for (const protocol of ['seatmap.v1', null]) {
+it('a client that names no subprotocol is refused with 400 and a message that names them', async () => {
+    await assert.rejects(stack.client({ protocol: null }), (e) => e.status === 400);
+});
+
+it('v1 clients still get JSON text', async () => {
+    for (const protocol of ['seatmap.v1']) {
         const c = await stack.client({ protocol });
-        assert.equal(c.ws.protocol, protocol ?? '');
+        assert.equal(c.ws.protocol, protocol);
         await c.hello();
         const { snapshot: snap } = await c.watch('demo');
         assert.equal(typeof snap.seats, 'string');

@@ -65,6 +65,7 @@ struct show {
     int64_t last_flush_mono;
     frame *snapshot[CLIENT_WIRE_COUNT];   /* shared (hold null) of flushed_seq, or NULL */
     show_backlog *changes;                /* recent changes, for merged deltas (owned) */
+    int history_pending;                  /* reading older changes from Redis (read_history) */
     catchup catchups[SHOW_CATCHUP_CACHE]; /* of flushed_seq */
     size_t ncatchups;
     uint32_t *merge_idx; /* scratch of nseats for merged deltas, or NULL */
@@ -366,7 +367,7 @@ int shows_all_loaded(const shows *a)
     size_t it = 0;
     void *v;
     while (sm_map_next(&a->by_id, &it, NULL, &v))
-        if (!show_loaded(v))
+        if (!show_loaded(v) || ((const show *)v)->history_pending)
             return 0;
     return 1;
 }
@@ -1098,6 +1099,141 @@ static void replay_backlog(show *s)
     free(backlog);
 }
 
+/* ---- resuming from before this process: the events stream ---- */
+
+/* Events read at most: each is one operation, so this bounds both Redis's
+ * work and how far back a resumed watch can reach in a new process. */
+#define SHOW_HISTORY_EVENTS 2048
+
+typedef struct history_read {
+    show *s;
+    int64_t upto; /* the seq the cache was loaded at: the backlog's base then */
+} history_read;
+
+/* Seeds the backlog with the seats each operation in (L, upto] touched, for
+ * the lowest L down to which the events are contiguous (each seq exactly
+ * once: an operation without an event, a trimmed or unreadable stream ends
+ * the run). Their states are the cache's now: a merged delta encodes the
+ * flushed states anyway. detail: history.lua's answer, newest first. */
+static void seed_history(show *s, int64_t upto, const char *detail)
+{
+    cJSON *d = cJSON_Parse(detail), *it;
+    int64_t low = upto, *seq = NULL;
+    uint32_t *idx = NULL;
+    size_t n = 0, room = 0, i;
+    char *st = NULL;
+    int ok = 1;
+
+    if (!cJSON_IsArray(d))
+        cJSON_Delete(d), d = NULL;
+    cJSON_ArrayForEach(it, d)
+    {
+        const cJSON *js = cJSON_GetArrayItem(it, 0), *jn = cJSON_GetArrayItem(it, 1);
+        const char *p;
+        if (!cJSON_IsNumber(js) || sm_json_int(js->valuedouble, -1) != low || low <= 0 ||
+            !cJSON_IsString(jn))
+            break; /* a gap, a repeat, or seats nobody can tell */
+        for (p = jn->valuestring; *p && ok;) {
+            char name[128];
+            size_t len = strcspn(p, " ");
+            long ix;
+            if (len && len < sizeof(name)) {
+                memcpy(name, p, len);
+                name[len] = '\0';
+                ix = venue_seat_index(s->venue, name);
+                if (ix < 0) {
+                    ok = 0;
+                    break;
+                }
+                if (n == room) {
+                    size_t r = room ? room * 2 : 256;
+                    int64_t *ns = realloc(seq, r * sizeof(*ns));
+                    uint32_t *ni = ns ? realloc(idx, r * sizeof(*ni)) : NULL;
+                    char *nt = ni ? realloc(st, r) : NULL;
+                    if (ns)
+                        seq = ns;
+                    if (ni)
+                        idx = ni;
+                    if (!nt) {
+                        ok = 0;
+                        break;
+                    }
+                    st = nt;
+                    room = r;
+                }
+                seq[n] = low;
+                idx[n] = (uint32_t)ix;
+                st[n] = s->state[ix];
+                n++;
+            } else if (len) {
+                ok = 0;
+            }
+            p += len;
+            p += strspn(p, " ");
+        }
+        if (!ok) { /* drop this operation's seats: it is not known whole */
+            while (n && seq[n - 1] == low)
+                n--;
+            break;
+        }
+        low--;
+    }
+    cJSON_Delete(d);
+    /* Newest first so far: the backlog takes them oldest first. */
+    for (i = 0; i < n / 2; i++) {
+        int64_t ts = seq[i];
+        uint32_t ti = idx[i];
+        char tc = st[i];
+        seq[i] = seq[n - 1 - i], idx[i] = idx[n - 1 - i], st[i] = st[n - 1 - i];
+        seq[n - 1 - i] = ts, idx[n - 1 - i] = ti, st[n - 1 - i] = tc;
+    }
+    if (low < upto && show_backlog_prepend(s->changes, low, seq, idx, st, n) == 0)
+        sm_info("show %s: resumable from seq %lld (the events stream)", s->id,
+                (long long)show_backlog_base(s->changes));
+    free(seq);
+    free(idx);
+    free(st);
+}
+
+static void on_history(void *arg, const store_result *res)
+{
+    history_read *h = arg;
+    show *s = h->s;
+
+    s->history_pending = 0;
+    if (res->outcome != OUT_OK)
+        sm_warn("show %s: cannot read its recent changes from Redis (%s): watchers from before "
+                "this process get a snapshot",
+                s->id, res->status);
+    else if (show_backlog_base(s->changes) == h->upto) /* else the window moved meanwhile */
+        seed_history(s, h->upto, res->detail);
+    free(h);
+}
+
+/* A new process knows no change before the seq it loaded the show at:
+ * reads them from the events stream (asynchronously; until the answer, a
+ * watch from before gets a snapshot and the server does not count the
+ * show as loaded, so it starts listening with them). */
+static void read_history(show *s, int64_t upto)
+{
+    char a_upto[24], a_floor[24], a_max[24];
+    const char *args[3] = {a_upto, a_floor, a_max};
+    history_read *h;
+
+    if (upto <= 0 || !(h = malloc(sizeof(*h))))
+        return;
+    h->s = s;
+    h->upto = upto;
+    snprintf(a_upto, sizeof(a_upto), "%lld", (long long)upto);
+    snprintf(a_floor, sizeof(a_floor), "%lld",
+             (long long)(upto > SHOW_HISTORY_EVENTS ? upto - SHOW_HISTORY_EVENTS : 0));
+    snprintf(a_max, sizeof(a_max), "%d", SHOW_HISTORY_EVENTS);
+    if (store_run(s->all->cfg.store, "history", s->id, 3, args, on_history, h) == 0)
+        s->history_pending = 1;
+    else
+        free(h);
+}
+
 void show_sync_from(show *s, const store_result *res)
 {
     cJSON *d = res->outcome == OUT_OK ? cJSON_Parse(res->detail) : NULL;
@@ -1141,6 +1277,7 @@ void show_sync_from(show *s, const store_result *res)
         s->snapshot_all = 1;
         /* No history before this: a resumed watch from here on is covered. */
         show_backlog_reset(s->changes, seq);
+        read_history(s, seq);
     }
     notify_changed_holds(s, &old_by_buyer);
     i = 0;

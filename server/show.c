@@ -1110,86 +1110,83 @@ typedef struct history_read {
     int64_t upto; /* the seq the cache was loaded at: the backlog's base then */
 } history_read;
 
+/* The seat names of one event ("A-1 A-2"): how many, or -1 when one is
+ * not a seat of the show. With idx, also their indexes into it. */
+static long event_seats(const show *s, const char *names, uint32_t *idx)
+{
+    long n = 0;
+    while (*names) {
+        char name[128];
+        size_t len = strcspn(names, " ");
+        if (len) {
+            long ix;
+            if (len >= sizeof(name))
+                return -1;
+            memcpy(name, names, len);
+            name[len] = '\0';
+            if ((ix = venue_seat_index(s->venue, name)) < 0)
+                return -1;
+            if (idx)
+                idx[n] = (uint32_t)ix;
+            n++;
+        }
+        names += len;
+        names += strspn(names, " ");
+    }
+    return n;
+}
+
 /* Seeds the backlog with the seats each operation in (L, upto] touched, for
- * the lowest L down to which the events are contiguous (each seq exactly
- * once: an operation without an event, a trimmed or unreadable stream ends
- * the run). Their states are the cache's now: a merged delta encodes the
- * flushed states anyway. detail: history.lua's answer, newest first. */
+ * the lowest L down to which the events run without a gap (each seq once:
+ * an operation without an event, a trimmed or unreadable stream, a seat the
+ * venue lacks ends the run). Their states are the cache's now: a merged
+ * delta encodes the flushed states anyway. detail: history.lua's answer,
+ * newest first; the backlog takes them oldest first, so they are laid out
+ * from the end of the arrays. */
 static void seed_history(show *s, int64_t upto, const char *detail)
 {
-    cJSON *d = cJSON_Parse(detail), *it;
-    int64_t low = upto, *seq = NULL;
-    uint32_t *idx = NULL;
-    size_t n = 0, room = 0, i;
-    char *st = NULL;
-    int ok = 1;
+    cJSON *d = cJSON_Parse(detail);
+    const cJSON *list = cJSON_IsArray(d) ? d : NULL, *it;
+    int64_t low = upto, *seq;
+    uint32_t *idx;
+    size_t total = 0, k, i;
+    char *st;
 
-    if (!cJSON_IsArray(d))
-        cJSON_Delete(d), d = NULL;
-    cJSON_ArrayForEach(it, d)
+    cJSON_ArrayForEach(it, list)
     {
         const cJSON *js = cJSON_GetArrayItem(it, 0), *jn = cJSON_GetArrayItem(it, 1);
-        const char *p;
-        if (!cJSON_IsNumber(js) || sm_json_int(js->valuedouble, -1) != low || low <= 0 ||
-            !cJSON_IsString(jn))
-            break; /* a gap, a repeat, or seats nobody can tell */
-        for (p = jn->valuestring; *p && ok;) {
-            char name[128];
-            size_t len = strcspn(p, " ");
-            long ix;
-            if (len && len < sizeof(name)) {
-                memcpy(name, p, len);
-                name[len] = '\0';
-                ix = venue_seat_index(s->venue, name);
-                if (ix < 0) {
-                    ok = 0;
-                    break;
-                }
-                if (n == room) {
-                    size_t r = room ? room * 2 : 256;
-                    int64_t *ns = realloc(seq, r * sizeof(*ns));
-                    uint32_t *ni = ns ? realloc(idx, r * sizeof(*ni)) : NULL;
-                    char *nt = ni ? realloc(st, r) : NULL;
-                    if (ns)
-                        seq = ns;
-                    if (ni)
-                        idx = ni;
-                    if (!nt) {
-                        ok = 0;
-                        break;
-                    }
-                    st = nt;
-                    room = r;
-                }
-                seq[n] = low;
-                idx[n] = (uint32_t)ix;
-                st[n] = s->state[ix];
-                n++;
-            } else if (len) {
-                ok = 0;
-            }
-            p += len;
-            p += strspn(p, " ");
-        }
-        if (!ok) { /* drop this operation's seats: it is not known whole */
-            while (n && seq[n - 1] == low)
-                n--;
+        long n;
+        if (low <= 0 || !cJSON_IsNumber(js) || sm_json_int(js->valuedouble, -1) != low ||
+            !cJSON_IsString(jn) || (n = event_seats(s, jn->valuestring, NULL)) < 0)
             break;
-        }
+        total += (size_t)n;
         low--;
     }
-    cJSON_Delete(d);
-    /* Newest first so far: the backlog takes them oldest first. */
-    for (i = 0; i < n / 2; i++) {
-        int64_t ts = seq[i];
-        uint32_t ti = idx[i];
-        char tc = st[i];
-        seq[i] = seq[n - 1 - i], idx[i] = idx[n - 1 - i], st[i] = st[n - 1 - i];
-        seq[n - 1 - i] = ts, idx[n - 1 - i] = ti, st[n - 1 - i] = tc;
+    seq = malloc(sizeof(*seq) * (total + 1));
+    idx = malloc(sizeof(*idx) * (total + 1));
+    st = malloc(total + 1);
+    if (low < upto && seq && idx && st) {
+        int64_t at = upto;
+        k = total;
+        cJSON_ArrayForEach(it, list)
+        {
+            const char *names = cJSON_GetArrayItem(it, 1)->valuestring;
+            size_t n = (size_t)event_seats(s, names, NULL);
+            if (at == low)
+                break;
+            k -= n;
+            event_seats(s, names, idx + k);
+            for (i = k; i < k + n; i++) {
+                seq[i] = at;
+                st[i] = s->state[idx[i]];
+            }
+            at--;
+        }
+        if (show_backlog_prepend(s->changes, low, seq, idx, st, total) == 0)
+            sm_info("show %s: resumable from seq %lld (the events stream)", s->id,
+                    (long long)show_backlog_base(s->changes));
     }
-    if (low < upto && show_backlog_prepend(s->changes, low, seq, idx, st, n) == 0)
-        sm_info("show %s: resumable from seq %lld (the events stream)", s->id,
-                (long long)show_backlog_base(s->changes));
+    cJSON_Delete(d);
     free(seq);
     free(idx);
     free(st);

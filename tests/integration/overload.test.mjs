@@ -238,9 +238,19 @@ it('after a restart: since the restart a delta, and from before it too (the even
     await w.call({ type: 'release', show: 'demo', seats: [ids[10]] });
     await w.call({ type: 'hold', show: 'demo', seats: [ids[11]] });
     await w.close();
+    /* and a booking (booking.created) */
+    const cookie = await stack.login();
+    const b = await stack.buyer();
+    const h = await b.call({ type: 'hold', show: 'demo', seats: [ids[15]] });
+    const bk = await stack.api('POST', '/api/shows/demo/bookings', {
+        json: { hold: h.hold.ref, payment_ref: 'pay-resume' }, cookie, origin: stack.origin,
+    });
+    assert.equal(bk.status, 201, bk.text);
+    await b.close();
     await stack.server.restart();
     const base = await seatsOf('demo');
-    assert.equal(base.seq, old.seq + 3);
+    assert.equal(base.seq, old.seq + 5);
+    assert.equal(base.seats[15], 'b');
     /* From the seq the new process started at: resumed, nothing to send. */
     const { c, r } = await resumeFrom(base.seq, base.seats);
     assert.equal(r.resumed, true, JSON.stringify(r));

@@ -1105,8 +1105,10 @@ static void replay_backlog(show *s)
  * work and how far back a resumed watch can reach in a new process. */
 #define SHOW_HISTORY_EVENTS 2048
 
+/* One read in flight: made by read_history, freed by on_history (the store
+ * calls it exactly once). The show outlives it, as for every store_run. */
 typedef struct history_read {
-    show *s;
+    show *s;      /* not owned */
     int64_t upto; /* the seq the cache was loaded at: the backlog's base then */
 } history_read;
 
@@ -1192,6 +1194,7 @@ static void seed_history(show *s, int64_t upto, const char *detail)
     free(st);
 }
 
+/* Takes arg (a history_read) and frees it. */
 static void on_history(void *arg, const store_result *res)
 {
     history_read *h = arg;

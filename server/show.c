@@ -1201,12 +1201,14 @@ static void on_history(void *arg, const store_result *res)
     show *s = h->s;
 
     s->history_pending = 0;
-    if (res->outcome != OUT_OK)
+    if (res->outcome == OUT_OK) {
+        if (show_backlog_base(s->changes) == h->upto) /* else the window moved meanwhile */
+            seed_history(s, h->upto, res->detail);
+    } else if (res->outcome != OUT_UNAVAILABLE) { /* Redis down: the store says so */
         sm_warn("show %s: cannot read its recent changes from Redis (%s): watchers from before "
                 "this process get a snapshot",
                 s->id, res->status);
-    else if (show_backlog_base(s->changes) == h->upto) /* else the window moved meanwhile */
-        seed_history(s, h->upto, res->detail);
+    }
     free(h);
 }
 

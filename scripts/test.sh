@@ -116,8 +116,9 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     # The core scenarios again with holds in a real 3+3 Redis Cluster
     # (tests/lib/cluster.mjs; cluster-failover.test.mjs above makes its own):
     # holds and all-or-nothing, the 200-buyer race, expiry (events on, off,
-    # subscriber killed), two processes as one, webhook events.
-    for f in holds contention expiry multiprocess webhooks; do
+    # subscriber killed), two processes as one, webhook events, resuming a
+    # watch after a restart from the events stream.
+    for f in holds contention expiry multiprocess webhooks overload; do
         run_suite "integration on Redis Cluster: $f" node_test "tests/integration/$f.test.mjs" \
             SEATMAPD="$ROOT/$BUILD/seatmapd" SEATMAP_TEST_REDIS=cluster
     done

@@ -65,6 +65,7 @@ struct show {
     int64_t last_flush_mono;
     frame *snapshot[CLIENT_WIRE_COUNT];   /* shared (hold null) of flushed_seq, or NULL */
     show_backlog *changes;                /* recent changes, for merged deltas (owned) */
+    int history_pending;                  /* reading older changes from Redis (read_history) */
     catchup catchups[SHOW_CATCHUP_CACHE]; /* of flushed_seq */
     size_t ncatchups;
     uint32_t *merge_idx; /* scratch of nseats for merged deltas, or NULL */
@@ -366,7 +367,7 @@ int shows_all_loaded(const shows *a)
     size_t it = 0;
     void *v;
     while (sm_map_next(&a->by_id, &it, NULL, &v))
-        if (!show_loaded(v))
+        if (!show_loaded(v) || ((const show *)v)->history_pending)
             return 0;
     return 1;
 }
@@ -1098,6 +1099,145 @@ static void replay_backlog(show *s)
     free(backlog);
 }
 
+/* ---- resuming from before this process: the events stream ---- */
+
+/* Events read at most: each is one operation, so this bounds both Redis's
+ * work (about 9 us an event, decoding it in Lua: 1,024 block Redis for
+ * about 10 ms, once per show a process loads) and how far back a resumed
+ * watch can reach in a new process. */
+#define SHOW_HISTORY_EVENTS 1024
+
+/* One read in flight: made by read_history, freed by on_history (the store
+ * calls it exactly once). The show outlives it, as for every store_run. */
+typedef struct history_read {
+    show *s;      /* not owned */
+    int64_t upto; /* the seq the cache was loaded at: the backlog's base then */
+} history_read;
+
+/* The seat names of one event ("A-1 A-2"): how many, or -1 when one is
+ * not a seat of the show. With idx, also their indexes into it. */
+static long event_seats(const show *s, const char *names, uint32_t *idx)
+{
+    long n = 0;
+    while (*names) {
+        char name[128];
+        size_t len = strcspn(names, " ");
+        if (len) {
+            long ix;
+            if (len >= sizeof(name))
+                return -1;
+            memcpy(name, names, len);
+            name[len] = '\0';
+            if ((ix = venue_seat_index(s->venue, name)) < 0)
+                return -1;
+            if (idx)
+                idx[n] = (uint32_t)ix;
+            n++;
+        }
+        names += len;
+        names += strspn(names, " ");
+    }
+    return n;
+}
+
+/* Seeds the backlog with the seats each operation in (L, upto] touched, for
+ * the lowest L down to which the events run without a gap (each seq once:
+ * an operation without an event, a trimmed or unreadable stream, a seat the
+ * venue lacks ends the run). Their states are the cache's now: a merged
+ * delta encodes the flushed states anyway. detail: history.lua's answer,
+ * newest first; the backlog takes them oldest first, so they are laid out
+ * from the end of the arrays. */
+static void seed_history(show *s, int64_t upto, const char *detail)
+{
+    cJSON *d = cJSON_Parse(detail);
+    const cJSON *list = cJSON_IsArray(d) ? d : NULL, *it;
+    int64_t low = upto, *seq;
+    uint32_t *idx;
+    size_t total = 0, k, i;
+    char *st;
+
+    cJSON_ArrayForEach(it, list)
+    {
+        const cJSON *js = cJSON_GetArrayItem(it, 0), *jn = cJSON_GetArrayItem(it, 1);
+        long n;
+        if (low <= 0 || !cJSON_IsNumber(js) || sm_json_int(js->valuedouble, -1) != low ||
+            !cJSON_IsString(jn) || (n = event_seats(s, jn->valuestring, NULL)) < 0)
+            break;
+        total += (size_t)n;
+        low--;
+    }
+    seq = malloc(sizeof(*seq) * (total + 1));
+    idx = malloc(sizeof(*idx) * (total + 1));
+    st = malloc(total + 1);
+    if (low < upto && seq && idx && st) {
+        int64_t at = upto;
+        k = total;
+        cJSON_ArrayForEach(it, list)
+        {
+            const char *names = cJSON_GetArrayItem(it, 1)->valuestring;
+            size_t n = (size_t)event_seats(s, names, NULL);
+            if (at == low)
+                break;
+            k -= n;
+            event_seats(s, names, idx + k);
+            for (i = k; i < k + n; i++) {
+                seq[i] = at;
+                st[i] = s->state[idx[i]];
+            }
+            at--;
+        }
+        if (show_backlog_prepend(s->changes, low, seq, idx, st, total) == 0)
+            sm_info("show %s: resumable from seq %lld (the events stream)", s->id,
+                    (long long)show_backlog_base(s->changes));
+    }
+    cJSON_Delete(d);
+    free(seq);
+    free(idx);
+    free(st);
+}
+
+/* Takes arg (a history_read) and frees it. */
+static void on_history(void *arg, const store_result *res)
+{
+    history_read *h = arg;
+    show *s = h->s;
+
+    s->history_pending = 0;
+    if (res->outcome == OUT_OK) {
+        if (show_backlog_base(s->changes) == h->upto) /* else the window moved meanwhile */
+            seed_history(s, h->upto, res->detail);
+    } else if (res->outcome != OUT_UNAVAILABLE) { /* Redis down: the store says so */
+        sm_warn("show %s: cannot read its recent changes from Redis (%s): watchers from before "
+                "this process get a snapshot",
+                s->id, res->status);
+    }
+    free(h);
+}
+
+/* A new process knows no change before the seq it loaded the show at:
+ * reads them from the events stream (asynchronously; until the answer, a
+ * watch from before gets a snapshot and the server does not count the
+ * show as loaded, so it starts listening with them). */
+static void read_history(show *s, int64_t upto)
+{
+    char a_upto[24], a_floor[24], a_max[24];
+    const char *args[3] = {a_upto, a_floor, a_max};
+    history_read *h;
+
+    if (upto <= 0 || !(h = malloc(sizeof(*h))))
+        return;
+    h->s = s;
+    h->upto = upto;
+    snprintf(a_upto, sizeof(a_upto), "%lld", (long long)upto);
+    snprintf(a_floor, sizeof(a_floor), "%lld",
+             (long long)(upto > SHOW_HISTORY_EVENTS ? upto - SHOW_HISTORY_EVENTS : 0));
+    snprintf(a_max, sizeof(a_max), "%d", SHOW_HISTORY_EVENTS);
+    if (store_run(s->all->cfg.store, "history", s->id, 3, args, on_history, h) == 0)
+        s->history_pending = 1;
+    else
+        free(h);
+}
+
 void show_sync_from(show *s, const store_result *res)
 {
     cJSON *d = res->outcome == OUT_OK ? cJSON_Parse(res->detail) : NULL;
@@ -1141,6 +1281,7 @@ void show_sync_from(show *s, const store_result *res)
         s->snapshot_all = 1;
         /* No history before this: a resumed watch from here on is covered. */
         show_backlog_reset(s->changes, seq);
+        read_history(s, seq);
     }
     notify_changed_holds(s, &old_by_buyer);
     i = 0;

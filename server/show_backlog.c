@@ -105,6 +105,44 @@ int show_backlog_add(show_backlog *b, int64_t seq, uint32_t idx, char st)
     return 0;
 }
 
+int show_backlog_prepend(show_backlog *b, int64_t from, const int64_t *seq, const uint32_t *idx,
+                         const char *st, size_t n)
+{
+    size_t i, skip = 0, total, cap;
+    entry *r;
+
+    if (from >= b->base)
+        return n ? -1 : 0;
+    for (i = 0; i < n; i++)
+        if (seq[i] <= from || seq[i] > b->base || idx[i] >= b->nseats || (i && seq[i] < seq[i - 1]))
+            return -1;
+    if (b->len + n > b->max) { /* the oldest do not fit: the base moves up */
+        skip = b->len + n - b->max;
+        from = seq[skip - 1];
+    }
+    total = b->len + n - skip;
+    for (cap = SHOW_BACKLOG_MIN_ENTRIES; cap < total; cap *= 2)
+        ;
+    if (cap > b->max)
+        cap = b->max;
+    if (cap < total)
+        return -1;
+    r = malloc(cap * sizeof(*r));
+    if (!r)
+        return -1;
+    for (i = skip; i < n; i++)
+        r[i - skip] = (entry){seq[i], idx[i], st[i]};
+    for (i = 0; i < b->len; i++)
+        r[n - skip + i] = b->ring[(b->head + i) % b->cap];
+    free(b->ring);
+    b->ring = r;
+    b->cap = cap;
+    b->head = 0;
+    b->len = total;
+    b->base = from;
+    return 0;
+}
+
 int64_t show_backlog_base(const show_backlog *b)
 {
     return b->base;

@@ -15,8 +15,12 @@
  * asking from before the window says "not covered" (the caller sends a
  * snapshot).
  *
+ * Older changes can be put in front of the window (show_backlog_prepend):
+ * a new process seeds it with what Redis's events stream says happened
+ * before it loaded the show.
+ *
  * Not here: encoding (show.c encodes the merged changes for the wire),
- * reading older changes from Redis.
+ * reading the older changes from Redis (show.c, lua/history.lua).
  */
 #ifndef SEATMAP_SHOW_BACKLOG_H
 #define SEATMAP_SHOW_BACKLOG_H
@@ -45,6 +49,15 @@ void show_backlog_reset(show_backlog *b, int64_t base);
  * -1 when idx is out of range. When the ring cannot grow (its maximum, or
  * out of memory) the oldest entry goes and the window shrinks. */
 int show_backlog_add(show_backlog *b, int64_t seq, uint32_t idx, char st);
+
+/* Widens the window back to base `from`: n older changes, seq[i], idx[i],
+ * st[i] (the caller's, read only), in ascending seq order, each with
+ * from < seq <= the current base, together every change in that range.
+ * When they do not all fit under the maximum the oldest are left out and
+ * the base moves up as in show_backlog_add. 0; -1 (nothing changed) when
+ * an entry is out of order or range, or out of memory. */
+int show_backlog_prepend(show_backlog *b, int64_t from, const int64_t *seq, const uint32_t *idx,
+                         const char *st, size_t n);
 
 /* The oldest seq it can answer from: every change after it is kept. */
 int64_t show_backlog_base(const show_backlog *b);

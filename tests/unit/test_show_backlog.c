@@ -104,6 +104,43 @@ static void reset_forgets_and_a_late_seq_is_clamped(void **state)
     show_backlog_free(b);
 }
 
+/* Older changes (read from Redis by a new process) go in front of the live
+ * ones: the window reaches back to their base; bad input changes nothing;
+ * what does not fit leaves out the oldest. */
+static void prepend_widens_the_window_back(void **state)
+{
+    show_backlog *b = show_backlog_new(NSEATS, 4, 10);
+    const int64_t seq[] = {8, 9, 10};
+    const uint32_t idx[] = {1, 2, 1};
+    const char st[] = {'p', 'p', 'b'};
+    const int64_t bad[] = {9, 8, 10};
+    (void)state;
+    assert_int_equal(show_backlog_add(b, 11, 3, 'p'), 0);
+    assert_int_equal(show_backlog_prepend(b, 7, bad, idx, st, 3), -1); /* out of order */
+    assert_int_equal(show_backlog_prepend(b, 8, seq, idx, st, 3), -1); /* 8 is not after 8 */
+    assert_int_equal(show_backlog_base(b), 10);
+    assert_int_equal(show_backlog_prepend(b, 7, seq, idx, st, 3), 0);
+    assert_int_equal(show_backlog_base(b), 7);
+    assert_int_equal(show_backlog_len(b), 4);
+    assert_string_equal(since(b, 7, 11), "2:p 1:b 3:p");
+    assert_string_equal(since(b, 9, 11), "1:b 3:p");
+    assert_string_equal(since(b, 6, 11), "none");
+    /* Live changes still append after them. */
+    assert_int_equal(show_backlog_add(b, 12, 4, 'e'), 0); /* full: seq 8 goes */
+    assert_int_equal(show_backlog_base(b), 8);
+    assert_string_equal(since(b, 8, 12), "2:p 1:b 3:p 4:e");
+    show_backlog_free(b);
+
+    /* Only the newest fit: the base is the seq of the last one left out. */
+    b = show_backlog_new(NSEATS, 2, 10);
+    assert_int_equal(show_backlog_add(b, 11, 3, 'p'), 0);
+    assert_int_equal(show_backlog_prepend(b, 7, seq, idx, st, 3), 0);
+    assert_int_equal(show_backlog_base(b), 9);
+    assert_string_equal(since(b, 9, 11), "1:b 3:p");
+    assert_string_equal(since(b, 8, 11), "none");
+    show_backlog_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +148,7 @@ int main(void)
         cmocka_unit_test(outside_the_window_is_refused),
         cmocka_unit_test(a_full_ring_moves_the_window_up),
         cmocka_unit_test(reset_forgets_and_a_late_seq_is_clamped),
+        cmocka_unit_test(prepend_widens_the_window_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

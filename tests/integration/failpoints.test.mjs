@@ -317,6 +317,10 @@ it('Redis paused for 5 s delays holds and corrupts nothing', async () => {
     await w.waitFor((c) => c.model.seq === s.seq, 10000, 'watcher caught up after the pause');
     assert.deepEqual(seats.map((x) => w.state(x)), seats.map((x) => s.seats[ids.indexOf(x)]), 'watcher agrees');
     assert.deepEqual(await checkRedisInvariants(stack.redis), []);
+    /* A pause as long as the server's 5-s reply watchdog may make it drop
+     * the command connection and answer `unavailable, try again in a
+     * moment` while it reconnects: a buyer who does try again is served. */
+    await waitUntil(async () => (await stack.api('GET', '/healthz')).status === 200, 10000, '/healthz 200 after the pause');
     const deadline = Date.now() + HOLD_TTL_S * 1000;
     await b.close();
     await w.close();

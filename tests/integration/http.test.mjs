@@ -96,12 +96,14 @@ it('static files: types, security headers, no directory listing', async () => {
     const index = (await stack.api('GET', '/')).text;
     const script = /<script[^>]+src="([^"]+)"/.exec(index)?.[1];
     const style = /<link[^>]+href="([^"]+\.css)"/.exec(index)?.[1];
-    assert.ok(script && style, 'index.html names a script file and a stylesheet');
+    const image = /<img[^>]+src="([^"]+\.svg)"/.exec(index)?.[1];
+    assert.ok(script && style && image, 'index.html names a script file, a stylesheet and an image');
     for (const [p, type] of [
         ['/', /text\/html/],
         ['/boxoffice', /text\/html/],
         [new URL(style, stack.baseUrl).pathname, /text\/css/],
         [new URL(script, stack.baseUrl).pathname, /javascript/],
+        [new URL(image, stack.baseUrl).pathname, /image\/svg\+xml/],
     ]) {
         const r = await stack.api('GET', p);
         assert.equal(r.status, 200, `${p}: ${r.status}`);

@@ -8,9 +8,9 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs } from '../lib/stack.mjs';
+import { testWithLogs } from '../lib/stack.mjs';
 import { startReceiver } from '../lib/receiver.mjs';
-import { clickSeat, launch, openBuyer, pickSeats, shot, waitSeat } from './browser.mjs';
+import { clickSeat, closeSuite, openBuyer, openSuite, pickSeats, shot, waitSeat } from './browser.mjs';
 
 let stack;
 let browser;
@@ -19,19 +19,14 @@ let cookie;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({
+    ({ stack, layout, browser } = await openSuite({
         holdTtl: 300,
         extraArgs: ['--webhook-backoff-ms', '100', '--webhook-timeout-ms', '2000', '--webhook-max-attempts', '2'],
-    });
-    layout = await stack.layout();
+    }));
     cookie = await stack.login();
-    browser = await launch();
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 async function openAdmin(user = stack.staff.user, password = stack.staff.password) {
     const context = await browser.newContext({ viewport: { width: 1360, height: 1100 } });

@@ -7,8 +7,8 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { bookingsOf, startStack, testWithLogs } from '../lib/stack.mjs';
-import { holdRef, launch, openBoxOffice, openBuyer, seatKind, shot, waitSeat } from './browser.mjs';
+import { bookingsOf, testWithLogs } from '../lib/stack.mjs';
+import { closeSuite, holdRef, openBoxOffice, openBuyer, openSuite, seatKind, shot, waitSeat } from './browser.mjs';
 
 let stack;
 let browser;
@@ -17,16 +17,11 @@ const byId = new Map();
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 300 });
-    layout = await stack.layout();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: 300 }));
     for (const s of layout.seats) byId.set(s.id, s);
-    browser = await launch();
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 function adjacent(a, b) {
     return a.section === b.section && a.row === b.row && Math.abs(a.x - b.x) <= 1.01;

@@ -7,8 +7,10 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bookingsOf, startStack, testWithLogs } from '../lib/stack.mjs';
-import { clickSeat, holdRef, launch, openBoxOffice, openBuyer, pickSeats, seatKind, shot, waitSeat } from './browser.mjs';
+import { bookingsOf, testWithLogs } from '../lib/stack.mjs';
+import {
+    clickSeat, closeSuite, holdRef, openBoxOffice, openBuyer, openSuite, pickSeats, seatKind, shot, waitSeat,
+} from './browser.mjs';
 
 let stack;
 let browser;
@@ -17,16 +19,11 @@ let cookie;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 300 });
-    layout = await stack.layout();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: 300 }));
     cookie = await stack.login();
-    browser = await launch();
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 /* Waits until selector matches n elements: a list fed by live updates may
  * still be one message behind whatever the test waited for before. On the

@@ -4,6 +4,8 @@
  * Not here: the tests themselves (tests/e2e/*.test.mjs) or any server mock.
  *
  *   launch() -> browser                       headless /usr/bin/chromium ($CHROMIUM overrides)
+ *   openSuite(stackOpts) -> {stack, layout, browser}   a real stack and a browser for a file;
+ *   closeSuite({stack, browser})              ... closed again in its after()
  *   openBuyer(browser, baseUrl, show, opts)   new context (= a new buyer) on /?show=...,
  *                                             waits for the live snapshot -> {context, page}
  *   openBoxOffice(browser, baseUrl, stack)    new context, signs in as stack.staff -> {context, page}
@@ -18,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startStack } from '../lib/stack.mjs';
 
 export const SCREENSHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
@@ -30,6 +33,22 @@ export async function launch() {
             '--disable-background-networking', '--disable-component-update', '--disable-sync',
         ],
     });
+}
+
+/* A test file's real stack (startStack(stackOpts)), its demo layout and a browser. */
+export async function openSuite(stackOpts) {
+    const stack = await startStack(stackOpts);
+    try {
+        return { stack, layout: await stack.layout(), browser: await launch() };
+    } catch (e) {
+        await stack.stop();
+        throw e;
+    }
+}
+
+export async function closeSuite({ stack, browser }) {
+    if (browser) await browser.close();
+    if (stack) await stack.stop();
 }
 
 /* Collects page errors and CSP violations so a test can assert there were none. */

@@ -7,8 +7,10 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs } from '../lib/stack.mjs';
-import { clickSeat, holdRef, launch, openBuyer, pickSeats, seatKind, shot, waitLive, waitSeat } from './browser.mjs';
+import { testWithLogs } from '../lib/stack.mjs';
+import {
+    clickSeat, closeSuite, holdRef, openBuyer, openSuite, pickSeats, seatKind, shot, waitLive, waitSeat,
+} from './browser.mjs';
 
 let stack;
 let browser;
@@ -16,15 +18,10 @@ let layout;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 120 });
-    layout = await stack.layout();
-    browser = await launch();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: 120 }));
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 const row = (r) => (s) => s.section === layout.seats[0].section && s.row === r;
 

@@ -5,8 +5,10 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs } from '../lib/stack.mjs';
-import { clickSeat, holdRef, launch, openBoxOffice, openBuyer, pickSeats, waitSeat } from './browser.mjs';
+import { testWithLogs } from '../lib/stack.mjs';
+import {
+    clickSeat, closeSuite, holdRef, openBoxOffice, openBuyer, openSuite, pickSeats, waitSeat,
+} from './browser.mjs';
 
 const TTL_S = 4;
 let stack;
@@ -15,15 +17,10 @@ let layout;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: TTL_S });
-    layout = await stack.layout();
-    browser = await launch();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: TTL_S }));
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 it('a hold expires on screen for the owner and for other buyers', async () => {
     const a = await openBuyer(browser, stack.baseUrl);

@@ -8,8 +8,10 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { bookingsOf, startStack, testWithLogs, waitUntil } from '../lib/stack.mjs';
-import { clickSeat, launch, openBoxOffice, openBuyer, pickSeats, seatKind, shot, waitSeat } from './browser.mjs';
+import { bookingsOf, testWithLogs, waitUntil } from '../lib/stack.mjs';
+import {
+    clickSeat, closeSuite, openBoxOffice, openBuyer, openSuite, pickSeats, seatKind, shot, waitSeat,
+} from './browser.mjs';
 
 const RECOVER_MS = 8000; // Redis back -> holds and sales work again (server backoff starts at 100 ms)
 let stack;
@@ -19,15 +21,10 @@ let redisDown = false;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 120 });
-    layout = await stack.layout();
-    browser = await launch();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: 120 }));
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 async function killRedis() {
     redisDown = true;

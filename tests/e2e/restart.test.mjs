@@ -7,8 +7,8 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs, waitUntil } from '../lib/stack.mjs';
-import { clickSeat, launch, pickSeats, waitLive, waitSeat } from './browser.mjs';
+import { testWithLogs, waitUntil } from '../lib/stack.mjs';
+import { clickSeat, closeSuite, openSuite, pickSeats, waitLive, waitSeat } from './browser.mjs';
 
 let stack;
 let browser;
@@ -16,15 +16,10 @@ let layout;
 const it = testWithLogs(() => stack);
 
 before(async () => {
-    stack = await startStack({ holdTtl: 120, extraArgs: ['--reuse-port'] });
-    layout = await stack.layout();
-    browser = await launch();
+    ({ stack, layout, browser } = await openSuite({ holdTtl: 120, extraArgs: ['--reuse-port'] }));
 });
 
-after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-});
+after(() => closeSuite({ stack, browser }));
 
 /* Records, in the page, when each WebSocket is made and how it closes. */
 function recordSockets() {

@@ -6,7 +6,7 @@
 // so a focused button keeps its focus while the numbers change.
 
 import { api } from './api.js';
-import { signOut, wireSignIn } from './signin.js';
+import { signOut, mountSignIn } from './signin.js';
 import { $, el, formatDuration, renderConnection, toast } from './util.js';
 
 const PROTOCOL = 'seatmap.v1';
@@ -20,12 +20,6 @@ const ui = {
   user: $('#user-name'),
   logout: $('#logout'),
   login: $('#login'),
-  loginForm: $('#login-form'),
-  loginWhy: $('#login-why'),
-  loginError: $('#login-error'),
-  username: $('#username'),
-  password: $('#password'),
-  loginSubmit: $('#login-submit'),
   forbidden: $('#forbidden'),
   forbiddenText: $('#forbidden-text'),
   switchUser: $('#switch-user'),
@@ -119,9 +113,9 @@ function onSignedIn(me) {
   startLive();
 }
 
-const signIn = wireSignIn({
-  form: ui.loginForm, why: ui.loginWhy, username: ui.username, password: ui.password, submit: ui.loginSubmit,
-  error: ui.loginError, usual: 'Sign in with an administrator account to see the live dashboard.',
+const signIn = mountSignIn(ui.login, {
+  title: 'Admin sign-in',
+  usual: 'Sign in with an administrator account to see the live dashboard.',
 }, onSignedIn);
 ui.logout.addEventListener('click', () => signOut('/admin'));
 ui.switchUser.addEventListener('click', () => signOut('/admin'));

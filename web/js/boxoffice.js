@@ -7,7 +7,7 @@
 import { api, listOf } from './api.js';
 import { BestForm } from './best.js';
 import { LiveConnection } from './live.js';
-import { signOut, wireSignIn } from './signin.js';
+import { signOut, mountSignIn } from './signin.js';
 import { Legend } from './legend.js';
 import { KIND, SeatMap } from './seatmap.js';
 import { $, debounce, el, formatDuration, formatWhen, moneyFormatter, naturalCompare, renderConnection, toast } from './util.js';
@@ -22,12 +22,6 @@ const ui = {
   logout: $('#logout'),
   title: $('#show-title'),
   login: $('#login'),
-  loginForm: $('#login-form'),
-  loginWhy: $('#login-why'),
-  loginError: $('#login-error'),
-  username: $('#username'),
-  password: $('#password'),
-  loginSubmit: $('#login-submit'),
   app: $('#app'),
   select: $('#show-select'),
   summary: $('#avail-summary'),
@@ -184,9 +178,9 @@ function authLost() {
   showLogin('Your session has expired. Please sign in again — nothing was lost.');
 }
 
-const signIn = wireSignIn({
-  form: ui.loginForm, why: ui.loginWhy, username: ui.username, password: ui.password, submit: ui.loginSubmit,
-  error: ui.loginError, usual: 'Sign in with your staff account to take payments.',
+const signIn = mountSignIn(ui.login, {
+  title: 'Box office sign-in',
+  usual: 'Sign in with your staff account to take payments.',
 }, onLoggedIn);
 ui.logout.addEventListener('click', () => signOut('/boxoffice'));
 

@@ -3,14 +3,40 @@
 // signing out posts /api/logout and reloads the page. Nothing else here knows a page.
 
 import { api } from './api.js';
+import { el } from './util.js';
 
 /**
- * Wires a sign-in form. ui: {form, why, username, password, submit, error} (elements) and
- * usual (the text of `why` when there is no particular reason); onSignedIn(me) gets /api/me's
- * answer ({user, role}). Returns {show(reason)}, which readies the form for a new sign-in
- * (the page shows the form's section itself).
+ * Builds the sign-in form inside section (the page's empty `<section id="login">`, which the page
+ * shows and hides itself): a heading `title`, the hint `usual` (shown when there is no particular
+ * reason to sign in), user name, password and the submit button, with the ids the pages' tests
+ * know (#login-form, #username, #password, #login-submit, #login-error). onSignedIn(me) gets
+ * /api/me's answer ({user, role}). Returns {show(reason)}, which readies the form for a new
+ * sign-in.
  */
-export function wireSignIn(ui, onSignedIn) {
+export function mountSignIn(section, { title, usual }, onSignedIn) {
+  const field = (id, label, type, autocomplete) =>
+    el('div', { class: 'field' },
+      el('label', { for: id, text: label }),
+      el('input', { type, id, name: id, autocomplete, required: true }));
+  const ui = {
+    why: el('p', { class: 'hint', id: 'login-why', text: usual }),
+    error: el('div', { class: 'notice bad', id: 'login-error', role: 'alert', hidden: true }),
+    username: null,
+    password: null,
+    submit: el('button', { type: 'submit', class: 'primary block', id: 'login-submit', text: 'Sign in' }),
+    usual,
+  };
+  const user = field('username', 'User name', 'text', 'username');
+  const pass = field('password', 'Password', 'password', 'current-password');
+  ui.username = user.querySelector('input');
+  ui.password = pass.querySelector('input');
+  ui.form = el('form', { class: 'login-card', id: 'login-form', novalidate: true },
+    el('h1', { text: title }), ui.why, ui.error, user, pass, ui.submit);
+  section.replaceChildren(ui.form);
+  return wire(ui, onSignedIn);
+}
+
+function wire(ui, onSignedIn) {
   const showError = (text) => {
     ui.error.textContent = text;
     ui.error.hidden = false;

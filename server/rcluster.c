@@ -190,8 +190,8 @@ rcluster_err rcluster_error_kind(const char *err)
 
 const char *rcluster_error_label(rcluster_err kind)
 {
-    static const char *const labels[] = {NULL, "moved", "ask", "tryagain", "clusterdown",
-                                         "migrating"};
+    static const char *const labels[] = {NULL,       "moved",       "ask",
+                                         "tryagain", "clusterdown", "migrating"};
     return (unsigned)kind < sizeof(labels) / sizeof(labels[0]) ? labels[kind] : NULL;
 }
 

@@ -11,6 +11,7 @@
 --   booked       hash seat -> booking id (a copy of SQLite's active bookings)
 --   seq          counter, +1 per state-changing operation
 --   ev           pub/sub channel: one JSON message per operation
+--   never        never written: read first by every script (below)
 --   events       stream of webhook events (hold.created, ...), one entry per
 --                transition, written in the same script as the transition
 --                (docs/webhooks.md); trimmed to about EVENTS_MAXLEN entries

@@ -99,6 +99,11 @@ export function clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS, work
                         if (x.type === 'ok') {
                             rec.releases += 1;
                             rec.watches.push(released(seat));
+                        } else if (x.code === 'not_held' && Date.now() >= hold.expires_at - 50) {
+                            /* it waited past the deadline (a slot moving): the hold had expired */
+                            rec.watches.push(expiryOf(seat, hold));
+                        } else if (x.code === 'not_held') {
+                            rec.errors.push(`release ${seat} (hold ${hold.ref}): not_held ${hold.expires_at - Date.now()} ms before its deadline`);
                         } else {
                             if (x.code !== 'unavailable') rec.errors.push(`release ${seat} (hold ${hold.ref}): ${x.code}`);
                             rec.unavailable += 1;

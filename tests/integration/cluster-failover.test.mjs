@@ -20,37 +20,22 @@
  * the kill is counted as such, not failed; bookings are safe either way
  * (the ledger has them, and the reconciliation puts them back in Redis).
  */
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs, waitUntil } from '../lib/stack.mjs';
-import { clusterLoadTester } from '../lib/cluster-load.mjs';
+import { waitUntil } from '../lib/stack.mjs';
+import { clusterLoadSuite } from '../lib/cluster-load.mjs';
 
 const HOLD_TTL_S = 2;
-let stack;
-let watchers;
-let underLoad;
-const it = testWithLogs(() => stack);
-
-before(async () => {
-    stack = await startStack({ cluster: true, holdTtl: HOLD_TTL_S, extraArgs: ['--ip-limits', 'off'] });
-    const cookie = await stack.login();
-    const ids = await stack.seatIds();
-    watchers = await Promise.all([stack.buyer(), stack.buyer(), stack.buyer()]);
-    for (const w of watchers) w.autoRewatch = true;
-    ({ underLoad } = clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS: HOLD_TTL_S }));
-});
-after(async () => {
-    await stack?.stop();
-});
+const suite = clusterLoadSuite(HOLD_TTL_S);
+const { it } = suite;
 
 /* Which master has the demo show now. */
-const demoMaster = () => stack.redis.ownerOf('sm:{demo}:seq');
+const demoMaster = () => suite.stack.redis.ownerOf('sm:{demo}:seq');
 
 it('CLUSTER FAILOVER on the replica of the show master: nothing late, lost or doubled', { timeout: 180000 }, async () => {
     const master = await demoMaster();
-    const replica = await stack.redis.replicaOf(master);
-    const rec = await underLoad('manual failover', async () => {
-        assert.equal(await stack.redis.cliAt(replica, 'CLUSTER', 'FAILOVER'), 'OK');
+    const replica = await suite.stack.redis.replicaOf(master);
+    const rec = await suite.underLoad('manual failover', async () => {
+        assert.equal(await suite.stack.redis.cliAt(replica, 'CLUSTER', 'FAILOVER'), 'OK');
         await waitUntil(async () => (await demoMaster().catch(() => 0)) === replica, 30000, 'the replica promoted');
     });
     assert.ok(rec.bookings.length > 0 && rec.holds.length > 0, 'the load booked and expired seats');
@@ -62,8 +47,8 @@ it('CLUSTER FAILOVER on the replica of the show master: nothing late, lost or do
 it('kill -9 of the show master: nothing lost or doubled, watchers right after recovery', { timeout: 180000 }, async () => {
     const master = await demoMaster();
     let killedAt = 0;
-    const rec = await underLoad('master killed', async () => {
-        await stack.redis.kill(master, 'SIGKILL');
+    const rec = await suite.underLoad('master killed', async () => {
+        await suite.stack.redis.kill(master, 'SIGKILL');
         killedAt = Date.now();
         await waitUntil(async () => (await demoMaster().catch(() => master)) !== master, 60000, 'a replica promoted');
     }, { lossy: true });
@@ -73,6 +58,6 @@ it('kill -9 of the show master: nothing lost or doubled, watchers right after re
             `healthy ${rec.healthyAt - killedAt} ms after the kill\n`,
     );
     /* the old master comes back as a replica */
-    await stack.redis.start(master);
-    await stack.redis.waitHealthy(30000);
+    await suite.stack.redis.start(master);
+    await suite.stack.redis.waitHealthy(30000);
 });

@@ -24,32 +24,18 @@
  * The second pass moves the slot back, to catch state kept about the old
  * owner.
  */
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs, waitUntil } from '../lib/stack.mjs';
-import { clusterLoadTester } from '../lib/cluster-load.mjs';
+import { waitUntil } from '../lib/stack.mjs';
+import { clusterLoadSuite } from '../lib/cluster-load.mjs';
 
 const HOLD_TTL_S = 2;
 const BATCH = 8; /* keys per MIGRATE: a show's few dozen keys take several */
-let stack;
-let underLoad;
-const it = testWithLogs(() => stack);
-
-before(async () => {
-    stack = await startStack({ cluster: true, holdTtl: HOLD_TTL_S, extraArgs: ['--ip-limits', 'off'] });
-    const cookie = await stack.login();
-    const ids = await stack.seatIds();
-    const watchers = await Promise.all([stack.buyer(), stack.buyer(), stack.buyer()]);
-    for (const w of watchers) w.autoRewatch = true;
-    ({ underLoad } = clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS: HOLD_TTL_S }));
-});
-after(async () => {
-    await stack?.stop();
-});
+const suite = clusterLoadSuite(HOLD_TTL_S);
+const { it } = suite;
 
 /* seatmap_redis_redirects_total by kind, from /metrics. */
 async function redirects() {
-    const r = await stack.api('GET', '/metrics');
+    const r = await suite.stack.api('GET', '/metrics');
     assert.equal(r.status, 200);
     const out = {};
     for (const m of r.text.matchAll(/^seatmap_redis_redirects_total\{kind="([a-z]+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
@@ -60,7 +46,7 @@ const total = (r) => Object.values(r).reduce((a, b) => a + b, 0);
 /* Moves slot from the master at port `from` to the one at `to`, as redis-cli
  * --cluster reshard does, and tells what it saw. */
 async function migrate(slot, from, to, { first = [] } = {}) {
-    const { cliAt } = stack.redis;
+    const { cliAt } = suite.stack.redis;
     const fromId = await cliAt(from, 'CLUSTER', 'MYID');
     const toId = await cliAt(to, 'CLUSTER', 'MYID');
     const seen = { batches: 0, keys: 0 };
@@ -84,9 +70,9 @@ async function migrate(slot, from, to, { first = [] } = {}) {
     assert.equal(await cliAt(to, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId), 'OK');
     assert.equal(await cliAt(from, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId), 'OK');
     seen.movedAt = Date.now();
-    for (const m of await stack.redis.masters())
+    for (const m of await suite.stack.redis.masters())
         if (m !== from && m !== to) assert.equal(await cliAt(m, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId), 'OK');
-    await waitUntil(async () => (await stack.redis.ownerOf('sm:{demo}:seq').catch(() => 0)) === to, 30000, 'every node agrees on the new owner');
+    await waitUntil(async () => (await suite.stack.redis.ownerOf('sm:{demo}:seq').catch(() => 0)) === to, 30000, 'every node agrees on the new owner');
     return seen;
 }
 
@@ -107,10 +93,10 @@ function figures(label, rec, seen, delta) {
 }
 
 async function pass(label, from, to, opts) {
-    const slot = await stack.redis.cli('CLUSTER', 'KEYSLOT', 'sm:{demo}:seq');
+    const slot = await suite.stack.redis.cli('CLUSTER', 'KEYSLOT', 'sm:{demo}:seq');
     const r0 = await redirects();
     let seen;
-    const rec = await underLoad(label, async () => (seen = await migrate(slot, from, to, opts)), {
+    const rec = await suite.underLoad(label, async () => (seen = await migrate(slot, from, to, opts)), {
         strict: true,
         releases: 0.25,
         afterWindowMs: 1000,
@@ -123,17 +109,17 @@ async function pass(label, from, to, opts) {
     /* the source answers ASK (a key gone) or stops the script (a key it lacks) while the slot moves; MOVED after */
     assert.ok((delta.ask || 0) + (delta.migrating || 0) > 0, `${label}: redirects while the slot moved: ${JSON.stringify(delta)}`);
     assert.ok((delta.moved || 0) > 0, `${label}: MOVED once the slot had moved: ${JSON.stringify(delta)}`);
-    assert.equal(await stack.redis.ownerOf('sm:{demo}:seq'), to);
+    assert.equal(await suite.stack.redis.ownerOf('sm:{demo}:seq'), to);
     return rec;
 }
 
 it('the demo slot moves to another master and back under load: nothing lost, late or doubled', { timeout: 300000 }, async () => {
-    const source = await stack.redis.ownerOf('sm:{demo}:seq');
-    const target = (await stack.redis.masters()).find((p) => p !== source);
+    const source = await suite.stack.redis.ownerOf('sm:{demo}:seq');
+    const target = (await suite.stack.redis.masters()).find((p) => p !== source);
     await pass('migration', source, target);
     /* back with the show's seq key (the one its scripts declare) in the first
      * batch: every script then meets ASK for the whole move */
     await pass('migration back', target, source, { first: ['sm:{demo}:seq'] });
     /* nothing was answered internal: the load's errors would say so; and the logs say why requests waited */
-    assert.doesNotMatch(stack.logTail(2000), /Redis script error: ERR Script attempted/, 'no script stopped by the migration was answered');
+    assert.doesNotMatch(suite.stack.logTail(2000), /Redis script error: ERR Script attempted/, 'no script stopped by the migration was answered');
 });

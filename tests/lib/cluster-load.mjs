@@ -4,6 +4,11 @@
  * (a failover, a slot migration), and the checks of what a user would
  * notice. Used by cluster-failover.test.mjs and cluster-migrate.test.mjs.
  *
+ *   const suite = clusterLoadSuite(holdTtlS)   (at a test file's top level)
+ *     before the file's tests: a stack on its own 3+3 cluster (per-address
+ *     limits off), three watchers of the demo show that re-watch on a gap,
+ *     and the tester below; after them, the stack stopped.
+ *     suite.it (testWithLogs), suite.stack, suite.underLoad(...)
  *   const t = clusterLoadTester({stack, watchers, ids, cookie, holdTtlS, workers = 4})
  *   const rec = await t.underLoad(label, fault, opts)
  *     fault(): the disturbance; the window it opens lasts until it returns
@@ -25,7 +30,8 @@
  * Every wait has a deadline (waitUntil, client.waitFor); no fixed sleeps.
  */
 import assert from 'node:assert/strict';
-import { waitUntil, bookingsOf, checkRedisInvariants } from './stack.mjs';
+import { before, after } from 'node:test';
+import { startStack, testWithLogs, waitUntil, bookingsOf, checkRedisInvariants } from './stack.mjs';
 
 const LATE_MS = 1000;
 
@@ -217,4 +223,21 @@ export function clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS, work
     }
 
     return { underLoad };
+}
+
+export function clusterLoadSuite(holdTtlS) {
+    const suite = { stack: null, underLoad: null, it: testWithLogs(() => suite.stack) };
+    before(async () => {
+        const stack = await startStack({ cluster: true, holdTtl: holdTtlS, extraArgs: ['--ip-limits', 'off'] });
+        suite.stack = stack;
+        const cookie = await stack.login();
+        const ids = await stack.seatIds();
+        const watchers = await Promise.all([stack.buyer(), stack.buyer(), stack.buyer()]);
+        for (const w of watchers) w.autoRewatch = true;
+        suite.underLoad = clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS }).underLoad;
+    });
+    after(async () => {
+        await suite.stack?.stop();
+    });
+    return suite;
 }

@@ -19,6 +19,7 @@
  * frees it, its deadline being past). A hold refused seat_unavailable after
  * the kill is counted as such, not failed; bookings are safe either way
  * (the ledger has them, and the reconciliation puts them back in Redis).
+ * The load and these checks: tests/lib/cluster-load.mjs.
  */
 import assert from 'node:assert/strict';
 import { waitUntil } from '../lib/stack.mjs';

@@ -70,6 +70,9 @@ struct rcluster {
     uv_timer_t tick;
     int closing;
     int last_ready, last_up, last_routable;
+    /* 1: a command for this slot met it moving (ASK, "non local key"); logged
+     * once, and again when the slot answers as usual. */
+    uint8_t moving[RCLUSTER_SLOTS];
 };
 
 /* ---- pure parts ---- */
@@ -695,6 +698,12 @@ static int handle_error(rcluster *rc, node *n, creq *q, const redisReply *reply)
      * MOVED; TRYAGAIN likewise waits for the keys to be on one node. */
     if (kind == RCLUSTER_ERR_ASK || kind == RCLUSTER_ERR_MIGRATING ||
         kind == RCLUSTER_ERR_TRYAGAIN) {
+        if (q->slot >= 0 && !rc->moving[q->slot]) {
+            rc->moving[q->slot] = 1;
+            sm_info("Redis Cluster (%s): slot %d is moving away from %s:%d; its scripts wait "
+                    "until it has moved (up to %d ms each)",
+                    rc->name, q->slot, n->addr.host, n->addr.port, RCLUSTER_RETRY_MS);
+        }
         defer_upto(rc, q, RCLUSTER_MIGRATE_BACKOFF_MS);
         return 1;
     }
@@ -729,6 +738,11 @@ static void on_cmd_reply(redisAsyncContext *ac, void *r, void *privdata)
     n->progress_mono = sm_mono_ms();
     if (reply && reply->type == REDIS_REPLY_ERROR && !rc->closing && handle_error(rc, n, q, reply))
         return;
+    if (reply && q->slot >= 0 && rc->moving[q->slot]) {
+        rc->moving[q->slot] = 0;
+        sm_info("Redis Cluster (%s): slot %d is served again, by %s:%d", rc->name, q->slot,
+                n->addr.host, n->addr.port);
+    }
     finish(q, reply);
 }
 

@@ -130,7 +130,11 @@ export function clusterLoadTester({ stack, watchers, ids, cookie, holdTtlS, work
                             if (opts.strict && Date.now() < hold.expires_at - 200)
                                 rec.errors.push(`confirm of hold ${hold.ref} answered hold_expired ${hold.expires_at - Date.now()} ms before its deadline`);
                             rec.watches.push(expiryOf(seat, hold));
-                        } else rec.unsure.push({ seat, hold, payment, status: c.status });
+                        } else {
+                            /* 503: may or may not have booked (asked again at the end) */
+                            if (opts.strict && c.status !== 503) rec.errors.push(`confirm of hold ${hold.ref}: ${c.status} ${c.text}`);
+                            rec.unsure.push({ seat, hold, payment, status: c.status });
+                        }
                     } else {
                         rec.watches.push(expiryOf(seat, hold));
                     }

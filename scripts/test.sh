@@ -114,7 +114,7 @@ if [ -x "$BUILD/seatmapd" ] && [ "${summary[-1]:0:4}" = "PASS" ]; then
     run_suite "ctest" ctest --test-dir "$BUILD" --output-on-failure
     integration_suites "integration" SEATMAPD="$ROOT/$BUILD/seatmapd"
     # The core scenarios again with holds in a real 3+3 Redis Cluster
-    # (tests/lib/cluster.mjs; cluster-failover.test.mjs above makes its own):
+    # (tests/lib/cluster.mjs; cluster-failover and cluster-migrate above make their own):
     # holds and all-or-nothing, the 200-buyer race, expiry (events on, off,
     # subscriber killed), two processes as one, webhook events, resuming a
     # watch after a restart from the events stream.

@@ -105,6 +105,10 @@ static const family families[M__COUNT] = {
                              "Redis connections re-established after a loss."),
     [M_REDIS_DISCONNECTS] = C("seatmap_redis_disconnects_total", "connection",
                               "Redis connections lost or attempts refused."),
+    [M_REDIS_REDIRECTS] = C("seatmap_redis_redirects_total", "kind",
+                            "Redis Cluster answers that sent a command elsewhere or made it "
+                            "wait: moved, ask, tryagain, clusterdown, migrating (a script "
+                            "refused while its slot moves)."),
     [M_DB_ERRORS] = C("seatmap_database_errors_total", "kind",
                       "Database calls that failed: io (any engine error), busy (locked "
                       "too long)."),

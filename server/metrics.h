@@ -65,6 +65,7 @@ typedef enum metric_id {
     M_REDIS_ERRORS,      /* counter {script}: scripts that got no usable answer */
     M_REDIS_RECONNECTS,  /* counter {connection}: connections re-established after a loss */
     M_REDIS_DISCONNECTS, /* counter {connection}: connections lost or refused */
+    M_REDIS_REDIRECTS,   /* counter {kind}: Redis Cluster redirects and waits (rcluster.c) */
     M_DB_ERRORS,         /* counter {kind}: database calls that failed (io, busy) */
     /* webhooks: the hook for the webhook queue (lazy: shown once used) */
     M_WEBHOOK_QUEUE_DEPTH, /* gauge: deliveries waiting */

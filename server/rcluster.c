@@ -10,6 +10,7 @@
  */
 #include "rcluster.h"
 
+#include "metrics.h"
 #include "redis_uv.h"
 #include "util.h"
 
@@ -43,6 +44,7 @@ typedef struct creq {
     int slot; /* -1: no key */
     int redirects;
     int script_loaded;
+    int script;   /* EVAL or EVALSHA: never follows ASK (rcluster.h) */
     char sha[41]; /* EVALSHA's script, or "" */
     int64_t deadline_mono;
     int64_t retry_mono;
@@ -68,6 +70,9 @@ struct rcluster {
     uv_timer_t tick;
     int closing;
     int last_ready, last_up, last_routable;
+    /* 1: a command for this slot met it moving (ASK, "non local key"); logged
+     * once, and again when the slot answers as usual. */
+    uint8_t moving[RCLUSTER_SLOTS];
 };
 
 /* ---- pure parts ---- */
@@ -156,6 +161,41 @@ int rcluster_parse_redirect(const char *err, unsigned *slot, char *host, size_t 
     memcpy(host, a.host, strlen(a.host) + 1);
     *port = a.port;
     return kind;
+}
+
+rcluster_err rcluster_error_kind(const char *err)
+{
+    unsigned slot;
+    char host[RCLUSTER_HOST_MAX + 1];
+    int port;
+    switch (rcluster_parse_redirect(err, &slot, host, sizeof(host), &port)) {
+    case RCLUSTER_MOVED:
+        return RCLUSTER_ERR_MOVED;
+    case RCLUSTER_ASK:
+        return RCLUSTER_ERR_ASK;
+    default:
+        break;
+    }
+    if (strncmp(err, "TRYAGAIN", 8) == 0)
+        return RCLUSTER_ERR_TRYAGAIN;
+    if (strncmp(err, "CLUSTERDOWN", 11) == 0)
+        return RCLUSTER_ERR_CLUSTERDOWN;
+    /* A script's own command refused by the cluster check (Redis 7.0
+     * script.c): "ERR Script attempted to access a non local key in a
+     * cluster node script: SHA, on @user_script:N." */
+    if (strncmp(err, "ERR Script attempted to access a non local key", 46) == 0)
+        return RCLUSTER_ERR_MIGRATING;
+    if (strncmp(err, "ERR Script attempted to execute a command while the cluster is down", 67) ==
+        0)
+        return RCLUSTER_ERR_CLUSTERDOWN;
+    return RCLUSTER_ERR_ANSWER;
+}
+
+const char *rcluster_error_label(rcluster_err kind)
+{
+    static const char *const labels[] = {NULL,       "moved",       "ask",
+                                         "tryagain", "clusterdown", "migrating"};
+    return (unsigned)kind < sizeof(labels) / sizeof(labels[0]) ? labels[kind] : NULL;
 }
 
 int rcluster_is_url(const char *url)
@@ -571,18 +611,26 @@ static void finish(creq *q, redisReply *reply)
     free(q);
 }
 
-/* Put q aside to send again after a backoff, or give up past its deadline. */
-static void defer(rcluster *rc, creq *q)
+/* Put q aside to send again after a backoff (doubling up to max_ms), or
+ * give up past its deadline. */
+static void defer_upto(rcluster *rc, creq *q, unsigned max_ms)
 {
     int64_t now = sm_mono_ms();
     if (rc->closing || now >= q->deadline_mono) {
         finish(q, NULL);
         return;
     }
+    if (q->backoff_ms > max_ms)
+        q->backoff_ms = max_ms;
     q->retry_mono = now + q->backoff_ms;
-    q->backoff_ms = q->backoff_ms * 2 > 1000 ? 1000 : q->backoff_ms * 2;
+    q->backoff_ms = q->backoff_ms * 2 > max_ms ? max_ms : q->backoff_ms * 2;
     q->next = rc->waiting;
     rc->waiting = q;
+}
+
+static void defer(rcluster *rc, creq *q)
+{
+    defer_upto(rc, q, RCLUSTER_WAIT_MAX_MS);
 }
 
 static node *any_master(rcluster *rc)
@@ -617,20 +665,24 @@ static void on_script_load(redisAsyncContext *ac, void *r, void *privdata)
  * when q was taken care of (sent again or deferred). */
 static int handle_error(rcluster *rc, node *n, creq *q, const redisReply *reply)
 {
-    char host[RCLUSTER_HOST_MAX + 1];
-    unsigned slot;
-    int port, kind = rcluster_parse_redirect(reply->str, &slot, host, sizeof(host), &port);
-    if (kind != RCLUSTER_NOT_REDIRECT) {
+    rcluster_err kind = rcluster_error_kind(reply->str);
+    if (kind != RCLUSTER_ERR_ANSWER)
+        metrics_inc(M_REDIS_REDIRECTS, rcluster_error_label(kind));
+    if (kind == RCLUSTER_ERR_MOVED || (kind == RCLUSTER_ERR_ASK && !q->script)) {
+        char host[RCLUSTER_HOST_MAX + 1];
+        unsigned slot;
+        int port;
         rcluster_addr a;
         node *to;
         if (++q->redirects > RCLUSTER_MAX_REDIRECTS)
             return 0;
+        rcluster_parse_redirect(reply->str, &slot, host, sizeof(host), &port);
         memcpy(a.host, host, sizeof(host));
         a.port = port;
         to = get_node(rc, &a);
         if (!to)
             return 0;
-        if (kind == RCLUSTER_MOVED) {
+        if (kind == RCLUSTER_ERR_MOVED) {
             rc->owner[slot] = to;
             to->master = 1;
             want_refresh(rc);
@@ -639,10 +691,23 @@ static int handle_error(rcluster *rc, node *n, creq *q, const redisReply *reply)
             defer(rc, q);
             return 1;
         }
-        send_req(rc, q, to, kind == RCLUSTER_ASK);
+        send_req(rc, q, to, kind == RCLUSTER_ERR_ASK);
         return 1;
     }
-    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0) {
+    /* A script's slot is moving (rcluster.h): wait here, at the owner, for
+     * MOVED; TRYAGAIN likewise waits for the keys to be on one node. */
+    if (kind == RCLUSTER_ERR_ASK || kind == RCLUSTER_ERR_MIGRATING ||
+        kind == RCLUSTER_ERR_TRYAGAIN) {
+        if (q->slot >= 0 && !rc->moving[q->slot]) {
+            rc->moving[q->slot] = 1;
+            sm_info("Redis Cluster (%s): slot %d is moving away from %s:%d; its scripts wait "
+                    "until it has moved (up to %d ms each)",
+                    rc->name, q->slot, n->addr.host, n->addr.port, RCLUSTER_RETRY_MS);
+        }
+        defer_upto(rc, q, RCLUSTER_MIGRATE_BACKOFF_MS);
+        return 1;
+    }
+    if (kind == RCLUSTER_ERR_CLUSTERDOWN) {
         want_refresh(rc);
         defer(rc, q);
         return 1;
@@ -673,6 +738,11 @@ static void on_cmd_reply(redisAsyncContext *ac, void *r, void *privdata)
     n->progress_mono = sm_mono_ms();
     if (reply && reply->type == REDIS_REPLY_ERROR && !rc->closing && handle_error(rc, n, q, reply))
         return;
+    if (reply && q->slot >= 0 && rc->moving[q->slot]) {
+        rc->moving[q->slot] = 0;
+        sm_info("Redis Cluster (%s): slot %d is served again, by %s:%d", rc->name, q->slot,
+                n->addr.host, n->addr.port);
+    }
     finish(q, reply);
 }
 
@@ -713,6 +783,7 @@ int rcluster_command(rcluster *rc, rcluster_cb *cb, void *arg, int argc, const c
     q->arg = arg;
     k = rcluster_key_index(argc, (const char *const *)argv);
     q->slot = k < 0 ? -1 : (int)rcluster_key_slot(argv[k], lens ? lens[k] : strlen(argv[k]));
+    q->script = strcasecmp(argv[0], "EVALSHA") == 0 || strcasecmp(argv[0], "EVAL") == 0;
     if (strcasecmp(argv[0], "EVALSHA") == 0 && argc > 1 && strlen(argv[1]) == 40)
         memcpy(q->sha, argv[1], 41);
     q->deadline_mono = sm_mono_ms() + RCLUSTER_RETRY_MS;

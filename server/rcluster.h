@@ -9,7 +9,20 @@
  * Redirects: MOVED retries at the new owner and re-reads the topology;
  * ASK sends ASKING and retries once at that node without touching the map;
  * TRYAGAIN and CLUSTERDOWN retry with backoff until RCLUSTER_RETRY_MS have
- * passed, then the caller gets no reply ("unavailable"). NOSCRIPT for an
+ * passed, then the caller gets no reply ("unavailable").
+ *
+ * Scripts during a slot migration: our scripts declare one key (the show's
+ * seq) and reach the show's other keys through its prefix. At the importing
+ * node (ASKING) such a key that has not moved yet reads as absent, so a
+ * script there could take a seat that is held: an EVAL/EVALSHA never
+ * follows ASK; it waits (RCLUSTER_MIGRATE_BACKOFF_MS steps) until the slot
+ * has moved (MOVED). At the migrating node a script that touches a key
+ * that is absent there is stopped by Redis ("non local key"); lib.lua
+ * reads a key that never exists first, so it is stopped before any write,
+ * and waits likewise. So a show's scripts pause while its slot moves.
+ * Every redirect and wait is counted (seatmap_redis_redirects_total).
+ *
+ * NOSCRIPT for an
  * EVALSHA loads the script on that node (its text from script_text) and
  * sends the command again. A command whose connection is lost is not sent
  * again (it may have run): its caller gets no reply.
@@ -44,6 +57,11 @@
 #define RCLUSTER_DEFAULT_PORT 6379
 #define RCLUSTER_BACKOFF_MIN_MS 100 /* reconnect backoff, as the store's */
 #define RCLUSTER_BACKOFF_MAX_MS 5000
+#define RCLUSTER_WAIT_MAX_MS 1000 /* CLUSTERDOWN / no owner: longest retry step */
+/* ASK for a script, TRYAGAIN, "non local key": longest retry step. A slot
+ * moves in well under a second, and a hold deadline that falls in it should
+ * not wait a long step more. */
+#define RCLUSTER_MIGRATE_BACKOFF_MS 100
 
 struct redisReply;
 typedef struct rcluster rcluster;
@@ -62,6 +80,21 @@ enum { RCLUSTER_NOT_REDIRECT = 0, RCLUSTER_MOVED = 1, RCLUSTER_ASK = 2 };
  * and *slot, host (hostlen bytes with the NUL), *port filled; anything else
  * (other errors, a malformed redirect) RCLUSTER_NOT_REDIRECT. */
 int rcluster_parse_redirect(const char *err, unsigned *slot, char *host, size_t hostlen, int *port);
+
+/* What an error reply asks of the client. */
+typedef enum rcluster_err {
+    RCLUSTER_ERR_ANSWER = 0,  /* none: the error is the answer */
+    RCLUSTER_ERR_MOVED,       /* MOVED slot host:port */
+    RCLUSTER_ERR_ASK,         /* ASK slot host:port */
+    RCLUSTER_ERR_TRYAGAIN,    /* a multi-key command met a half-moved slot */
+    RCLUSTER_ERR_CLUSTERDOWN, /* no quorum, or the slot has no master */
+    RCLUSTER_ERR_MIGRATING,   /* a script touched a key its node has not (slot moving) */
+} rcluster_err;
+/* The kind of an error reply's text (RCLUSTER_ERR_ANSWER for anything else),
+ * and its label in seatmap_redis_redirects_total ("moved", "ask", ...; NULL
+ * for RCLUSTER_ERR_ANSWER). */
+rcluster_err rcluster_error_kind(const char *err);
+const char *rcluster_error_label(rcluster_err kind);
 
 typedef struct rcluster_addr {
     char host[RCLUSTER_HOST_MAX + 1];

@@ -11,10 +11,17 @@
 --   booked       hash seat -> booking id (a copy of SQLite's active bookings)
 --   seq          counter, +1 per state-changing operation
 --   ev           pub/sub channel: one JSON message per operation
+--   never        never written: read first by every script (below)
 --   events       stream of webhook events (hold.created, ...), one entry per
 --                transition, written in the same script as the transition
 --                (docs/webhooks.md); trimmed to about EVENTS_MAXLEN entries
 local P = ARGV[1]
+-- First, before any write: read a key that never exists. While the show's
+-- slot moves to another Redis Cluster node, its old node stops a script at
+-- the first key it does not have ("non local key"); this one stops it
+-- before it has written anything, and rcluster sends it again once the slot
+-- has moved (rcluster.h). Elsewhere it costs one lookup.
+redis.call('EXISTS', P .. 'never')
 local SHOW = string.sub(P, 5, -3)
 local EVENTS_MAXLEN = 10000
 local T = redis.call('TIME')

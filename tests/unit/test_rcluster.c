@@ -93,6 +93,36 @@ static void test_redirects(void **state)
                      RCLUSTER_NOT_REDIRECT);
 }
 
+/* The error texts are Redis 7.0's own, as seen while a slot moves. */
+static void test_error_kinds(void **state)
+{
+    (void)state;
+    assert_int_equal(rcluster_error_kind("MOVED 903 127.0.0.1:7001"), RCLUSTER_ERR_MOVED);
+    assert_int_equal(rcluster_error_kind("ASK 903 127.0.0.1:7001"), RCLUSTER_ERR_ASK);
+    assert_int_equal(rcluster_error_kind("TRYAGAIN Multiple keys request during rehashing of slot"),
+                     RCLUSTER_ERR_TRYAGAIN);
+    assert_int_equal(rcluster_error_kind("CLUSTERDOWN The cluster is down"),
+                     RCLUSTER_ERR_CLUSTERDOWN);
+    assert_int_equal(rcluster_error_kind("ERR Script attempted to access a non local key in a "
+                                         "cluster node script: d40e75d9, on @user_script:1."),
+                     RCLUSTER_ERR_MIGRATING);
+    assert_int_equal(rcluster_error_kind("ERR Script attempted to execute a command while the "
+                                         "cluster is down script: d40e75d9, on @user_script:1."),
+                     RCLUSTER_ERR_CLUSTERDOWN);
+    /* answers, not redirects: a malformed redirect, a script's own error */
+    assert_int_equal(rcluster_error_kind("MOVED x h:1"), RCLUSTER_ERR_ANSWER);
+    assert_int_equal(rcluster_error_kind("NOSCRIPT No matching script"), RCLUSTER_ERR_ANSWER);
+    assert_int_equal(rcluster_error_kind("ERR Script attempted to access keys that do not hash"),
+                     RCLUSTER_ERR_ANSWER);
+    assert_int_equal(rcluster_error_kind(""), RCLUSTER_ERR_ANSWER);
+    assert_null(rcluster_error_label(RCLUSTER_ERR_ANSWER));
+    assert_string_equal(rcluster_error_label(RCLUSTER_ERR_MOVED), "moved");
+    assert_string_equal(rcluster_error_label(RCLUSTER_ERR_ASK), "ask");
+    assert_string_equal(rcluster_error_label(RCLUSTER_ERR_TRYAGAIN), "tryagain");
+    assert_string_equal(rcluster_error_label(RCLUSTER_ERR_CLUSTERDOWN), "clusterdown");
+    assert_string_equal(rcluster_error_label(RCLUSTER_ERR_MIGRATING), "migrating");
+}
+
 static void test_urls(void **state)
 {
     rcluster_addr s[RCLUSTER_MAX_SEEDS];
@@ -253,7 +283,7 @@ int main(void)
         cmocka_unit_test(test_crc16_vectors), cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_redirects),     cmocka_unit_test(test_urls),
         cmocka_unit_test(test_key_index),     cmocka_unit_test(test_shards),
-        cmocka_unit_test(test_pubsub_kind),
+        cmocka_unit_test(test_pubsub_kind),   cmocka_unit_test(test_error_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

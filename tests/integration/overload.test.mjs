@@ -299,6 +299,12 @@ function rssMb(pid) {
     return Number(m[1]) / 1024;
 }
 
+/* ASan keeps freed memory in quarantine (up to 256 MB by default), so a
+ * sanitizer build's RSS grows with the churn, not with what it holds. */
+function sanitized(pid) {
+    return /libasan|libtsan/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
 /* The documented rule (docs/protocol.md, "stuck reader"): a waiting snapshot
  * or delta that makes no progress for --stuck-reader-ms (60 s by default)
  * closes the connection. The test sets 4 s so it does not take a minute;
@@ -357,7 +363,8 @@ it('a watcher that stops reading is closed after --stuck-reader-ms; a slow one t
         assert.ok(cutAt - pausedAt >= STUCK_MS, `cut after ${cutAt - pausedAt} ms, before the rule's ${STUCK_MS} ms`);
         assert.equal((await metric('seatmap_clients_cut_off_total')) - cutBefore, 1, 'only the stuck reader was cut off');
         assert.match(stack.server.stderr(), /connection cut off \(too slow: not reading\)/);
-        assert.ok(peak - rss0 < 60, `RSS grew ${Math.round(peak - rss0)} MB while a reader was stuck`);
+        if (sanitized(stack.server.pid)) console.log('# sanitizer build: RSS bound not checked (ASan quarantine)');
+        else assert.ok(peak - rss0 < 60, `RSS grew ${Math.round(peak - rss0)} MB while a reader was stuck`);
         /* The stuck one, reading again, finds its connection gone. */
         resume(stuck);
         await waitUntil(() => stuck.closeInfo !== null, 30000, 'the stuck reader to see its connection closed');

@@ -253,6 +253,27 @@ async function onRequest(conn, text) {
     const show = shows.get(m.show);
     if (!show) return fail(conn, id, 'unknown_show', `no show ${m.show}`);
     if (!redis.isReady || !show.loaded) return fail(conn, id, 'unavailable', 'the store is not reachable; retry later');
+    try {
+        return await dispatch(conn, id, m, show);
+    } catch (e) {
+        /* node-redis gives up on a command after 5 s (TimeoutError), as
+         * seatmapd's reply watchdog does: the store counts as unavailable */
+        const kind = e?.constructor?.name ?? 'Error';
+        logOnce(`a ${m.type} failed: ${kind}${e?.message ? `: ${e.message}` : ''}`);
+        const down = kind === 'TimeoutError' || !redis.isReady;
+        return fail(conn, id, down ? 'unavailable' : 'internal', 'the request failed; retry later');
+    }
+}
+
+/* Failures are logged once per kind, not once per request. */
+const logged = new Set();
+function logOnce(line) {
+    if (logged.has(line)) return;
+    logged.add(line);
+    console.error(`node-peer: ${line}`);
+}
+
+async function dispatch(conn, id, m, show) {
     if (m.type === 'watch') {
         const h = await buyerHold(conn, show);
         conn.show?.watchers.delete(conn);
@@ -304,10 +325,7 @@ wss.on('connection', (ws) => {
     const conn = { ws, buyerId: null, show: null, seq: 0, cut: false };
     ws.on('message', (data, isBinary) => {
         if (isBinary) return fail(conn, null, 'bad_request', 'text frames only');
-        onRequest(conn, data.toString()).catch((e) => {
-            console.error(`node-peer: request failed: ${e.message}`);
-            fail(conn, null, redis.isReady ? 'internal' : 'unavailable', 'the request failed; retry later');
-        });
+        onRequest(conn, data.toString()).catch((e) => logOnce(`a request failed: ${e?.message || String(e)}`));
     });
     ws.on('error', () => {});
     ws.on('close', () => {

@@ -255,6 +255,9 @@ wires=(${BENCH_WIRES:-v1 v2})
 peers=(${BENCH_PEERS:-seatmapd})
 for peer in "${peers[@]}"; do
   case $peer in seatmapd|node) ;; *) echo "run.sh: BENCH_PEERS: unknown server $peer (seatmapd or node)" >&2; exit 1 ;; esac
+  if [ "$peer" = node ] && [ $cluster = 1 ]; then
+    echo "run.sh: the Node peer speaks to one Redis, not a cluster (BENCH_REDIS=cluster)" >&2; exit 1
+  fi
 done
 # The run's name for a wire: v1 keeps the plain name.
 wname() { if [ "$2" = v1 ]; then echo "$1"; else echo "$1-$2"; fi; }

@@ -934,6 +934,10 @@ int bench_fanout(bench *b)
     print_hist("hold_rtt_ms", &b->rtt_hold, 1000.0);
     print_watcher_totals(b, b->changes_win);
     print_cpu(b, &a, &z);
+    /* what one change costs the server, frames and all: comparable across
+     * servers that send different numbers of frames per change */
+    printf(" server_us_per_change=%.1f",
+           b->changes_win && a.srv >= 0 ? (double)(z.srv - a.srv) / (double)b->changes_win : 0.0);
     printf(" hold_ok=%llu hold_err=%llu rel_ok=%llu rel_err=%llu unmatched=%llu errors=%llu "
            "frames_in=%llu bytes_in=%llu\n",
            (unsigned long long)b->hold_ok,

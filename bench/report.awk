@@ -8,6 +8,17 @@ $1 == "result" {
   delete v
   for (i = 3; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
   s = $2; rows[s] = rows[s] row(s) "\n"
+  # seatmapd and the Node peer (runs named ...-node) side by side
+  if (s == "fanout") peer = peer peerrow() "\n"
+  if (s == "fanout" && get("label") ~ /-node$/) havepeer = 1
+}
+function peerrow() {
+  return sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |",
+    get("label") ~ /-node$/ ? "node" : "seatmapd", get("wire"), get("watchers"), get("rate"),
+    sprintf("%.0f", get("changes") / get("window_s")), get("lat_ms_p50"), get("lat_ms_p99"),
+    get("lat_ms_max"), get("hold_rtt_ms_p50"), get("hold_rtt_ms_p99"), get("missing"),
+    get("seq_gaps"), cpu(get("server_cpu_pct")), get("frames_per_s"), get("server_us_per_frame"),
+    get("server_us_per_change")) oth()
 }
 # CPU used by other programs on the machine during the window (% of one core)
 function oth() { return sprintf(" %s |", cpu(get("others_cpu_pct"))) }
@@ -20,8 +31,8 @@ function row(s) {
       get("seq_gaps"), get("delta_bytes_per_seat"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
       cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "holds")
-    return sprintf("| %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
-      get("buyers"), get("pairs_per_s"), get("requests_per_s"), get("hold_rtt_ms_p50"),
+    return sprintf("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
+      get("label") ~ /-node$/ ? "node" : "seatmapd", get("buyers"), get("pairs_per_s"), get("requests_per_s"), get("hold_rtt_ms_p50"),
       get("hold_rtt_ms_p99"), get("hold_ok"), get("seat_unavailable"),
       get("hold_other") + get("release_err") + get("rate_limited") + get("hold_limit"),
       get("client_doubles"), get("redis_doubles"), cpu(get("server_cpu_pct")),
@@ -75,11 +86,18 @@ END {
     print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["fanout"]
   }
+  if (havepeer) {
+    print "### Fan-out against the Node peer (bench/node-peer/, run back to back)\n"
+    print "Issue 13: seatmapd 10 times the Node peer's sustained changes/s at a fifth of its p99.\n"
+    print "| server | wire | watchers | offered /s | changes/s made | p50 ms | p99 ms | max ms | hold RTT p50 / p99 ms | missing | seq gaps | server CPU % | frames /s | server CPU µs / frame | server CPU µs / change | other programs CPU % |"
+    print "| :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf "%s\n", peer
+  }
   if ("holds" in rows) {
     print "## 2. Holds: hold + release as fast as the server answers\n"
     print "Target: >= 20,000 hold+release per second, 0 double holds.\n"
-    print "| buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | server CPU µs / request | redis CPU % | redis CPU µs / request | generator CPU % | other programs CPU % |"
-    print "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| server | buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | server CPU µs / request | redis CPU % | redis CPU µs / request | generator CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["holds"]
   }
   if ("expiry" in rows) {

@@ -31,6 +31,9 @@
 # BENCH_REDIS=cluster puts holds in a local Redis Cluster of 3 masters and 3
 # replicas instead of one redis-server (the Redis figures are then those of
 # the master that has the show); its result lines are labelled "-cluster".
+# BENCH_PEERS="seatmapd node" runs fanout and holds against seatmapd and then
+# against the Node peer of the same contract (bench/node-peer/server.mjs,
+# seatmap.v1 only), back to back; the peer's runs are named NAME-node.
 set -euo pipefail
 
 usage() { echo "usage: bench/run.sh fanout|holds|expiry|snapshot|idle|best|storm|all|report|soak [--smoke]" >&2; exit 1; }
@@ -157,34 +160,63 @@ start_redis() {
   echo "run.sh: redis-server did not start (see $raw/redis.log)" >&2; exit 1
 }
 
-# start_server NAME HOLD_TTL [extra flags...]
+# The servers under test, each listening on $listen_port, run in a
+# background subshell that execs them (so $! is the server's pid).
 # Every client of the bench comes from 127.0.0.1: the per-address limits
 # (docs/security.md) are off, and the total connection cap is above what
 # the scenarios open.
-# A port that free_port found free can be taken meanwhile (the loopback
-# ports of earlier runs' clients, other programs): try another one.
-start_server() {
-  local name=$1 ttl=$2 attempt; shift 2
-  flush_redis
-  log=$raw/seatmapd-$name.log
+exec_seatmapd() { # HOLD_TTL [extra flags...]
+  local ttl=$1; shift
+  cd "$root" || exit 1
+  # shellcheck disable=SC2086
+  exec "$SEATMAPD" serve --listen "127.0.0.1:$listen_port" --redis "$redis_url" \
+    --db "$tmp/bench.db" --hold-ttl "$ttl" --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}
+}
+# The Node peer (bench/node-peer/) serves the stadium from the same venue
+# file; seatmapd's own flags (--workers, --rate) mean nothing to it.
+exec_node_peer() { # HOLD_TTL [seatmapd flags, ignored]
+  cd "$root" || exit 1
+  exec node bench/node-peer/server.mjs --listen "127.0.0.1:$listen_port" --redis "$redis_url" \
+    --show "stadium=$venue" --hold-ttl "$1"
+}
+
+# listen_on PIDVAR PORTVAR LOG COMMAND [args...]: runs COMMAND in the
+# background on a free port until its log says it listens. A port that
+# free_port found free can be taken meanwhile (the loopback ports of earlier
+# runs' clients, other programs): then another one. 1 when it did not start.
+listen_on() {
+  local pidvar=$1 portvar=$2 log=$3 attempt pid; shift 3
   for attempt in 1 2 3 4 5; do
-    port=$(free_port)
-    # shellcheck disable=SC2086
-    (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port" \
-        --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
-        --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log" 2>&1 &
-    server_pid=$!
+    listen_port=$(free_port)
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    printf -v "$pidvar" %s "$pid"
+    printf -v "$portvar" %s "$listen_port"
     for _ in $(seq 1 200); do
       grep -q "listening on" "$log" 2>/dev/null && return 0
-      kill -0 "$server_pid" 2>/dev/null || break
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -0 "$server_pid" 2>/dev/null && break # alive but not listening: give up
-    wait "$server_pid" 2>/dev/null || true
+    kill -0 "$pid" 2>/dev/null && break # alive but not listening: give up
+    wait "$pid" 2>/dev/null || true
     grep -q "cannot listen" "$log" 2>/dev/null || break
-    echo "run.sh: port $port was taken (attempt $attempt); another one" >&2
+    echo "run.sh: port $listen_port was taken (attempt $attempt); another one" >&2
   done
-  echo "run.sh: seatmapd did not start; its log:" >&2; tail -20 "$log" >&2; exit 1
+  return 1
+}
+
+# start_server NAME HOLD_TTL [extra flags...]: seatmapd, or with
+# server=node the Node peer, on an empty Redis.
+server=seatmapd
+start_server() {
+  local name=$1
+  flush_redis
+  log=$raw/$server-$name.log
+  shift
+  local cmd=exec_seatmapd
+  if [ "$server" = node ]; then cmd=exec_node_peer; fi
+  listen_on server_pid port "$log" "$cmd" "$@" && return 0
+  echo "run.sh: $server did not start; its log:" >&2; tail -20 "$log" >&2; exit 1
 }
 
 stop_server() {
@@ -220,13 +252,24 @@ bench() {
 }
 
 wires=(${BENCH_WIRES:-v1 v2})
+peers=(${BENCH_PEERS:-seatmapd})
+for peer in "${peers[@]}"; do
+  case $peer in seatmapd|node) ;; *) echo "run.sh: BENCH_PEERS: unknown server $peer (seatmapd or node)" >&2; exit 1 ;; esac
+  if [ "$peer" = node ] && [ $cluster = 1 ]; then
+    echo "run.sh: the Node peer speaks to one Redis, not a cluster (BENCH_REDIS=cluster)" >&2; exit 1
+  fi
+done
 # The run's name for a wire: v1 keeps the plain name.
 wname() { if [ "$2" = v1 ]; then echo "$1"; else echo "$1-$2"; fi; }
 
 # BENCH_WORKERS="1 2" runs each size with seatmapd --workers 1, then 2
 # (names end in -wN; CPU and RSS are then the supervisor's and its workers').
+# BENCH_PEERS="seatmapd node" runs each size against seatmapd and then the
+# Node peer (bench/node-peer/, seatmap.v1 only; names end in -node), back to
+# back, so both meet the same neighbours.
 run_fanout() {
   local sizes=(1000 5000 10000) rate=1000 dur=10 warm=2 buyers=100 wire workers=(1) n name
+  local peer
   if [ $smoke = 1 ]; then sizes=(20 50); rate=50; dur=1; warm=0.5; buyers=10; fi
   if [ -n "${BENCH_FANOUT_SIZES:-}" ]; then read -ra sizes <<<"$BENCH_FANOUT_SIZES"; fi
   if [ -n "${BENCH_WORKERS:-}" ]; then read -ra workers <<<"$BENCH_WORKERS"; fi
@@ -238,26 +281,39 @@ run_fanout() {
   buyers=${BENCH_FANOUT_BUYERS:-$(( buyers * (rate > 1000 ? rate : 1000) / 1000 ))}
   for w in "${sizes[@]}"; do
     for wire in "${wires[@]}"; do
-      for n in "${workers[@]}"; do
-        name=$(wname "fanout-$w" "$wire")
-        if [ ${#workers[@]} -gt 1 ] || [ "$n" != 1 ]; then name=$name-w$n; fi
-        start_server "$name" 120 --workers "$n"
-        bench "$name" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
-          --duration "$dur" --warmup "$warm" --hold-ms 500 --wire "$wire"
-        stop_server
+      for peer in "${peers[@]}"; do
+        [ "$peer" = seatmapd ] || [ "$wire" = v1 ] || continue # the peer speaks seatmap.v1 only
+        for n in "${workers[@]}"; do
+          [ "$peer" = seatmapd ] || [ "$n" = "${workers[0]}" ] || continue
+          name=$(wname "fanout-$w" "$wire")
+          if [ "$peer" = node ]; then name=$name-node
+          elif [ ${#workers[@]} -gt 1 ] || [ "$n" != 1 ]; then name=$name-w$n; fi
+          server=$peer
+          start_server "$name" 120 --workers "$n"
+          bench "$name" fanout --watchers "$w" --buyers "$buyers" --rate "$rate" \
+            --duration "$dur" --warmup "$warm" --hold-ms 500 --wire "$wire"
+          stop_server
+          server=seatmapd
+        done
       done
     done
   done
 }
 
 run_holds() {
-  local buyers=100 dur=10
+  local buyers=100 dur=10 peer name
   [ $smoke = 1 ] && { buyers=5; dur=1; }
   dur=${BENCH_DURATION:-$dur}
-  # The per-connection request limit is an abuse guard, not what is measured.
-  start_server holds 120 --rate 100000
-  bench holds holds --buyers "$buyers" --duration "$dur" --warmup 1 --pool 1000 --hold-seats 2
-  stop_server
+  for peer in "${peers[@]}"; do
+    name=holds
+    if [ "$peer" = node ]; then name=holds-node; fi
+    server=$peer
+    # The per-connection request limit is an abuse guard, not what is measured.
+    start_server "$name" 120 --rate 100000
+    bench "$name" holds --buyers "$buyers" --duration "$dur" --warmup 1 --pool 1000 --hold-seats 2
+    stop_server
+    server=seatmapd
+  done
 }
 
 run_expiry() {
@@ -304,19 +360,8 @@ run_idle() {
 
 # A second seatmapd on the same Redis and database (after start_server).
 start_server2() {
-  local name=$1 ttl=$2; shift 2
-  port2=$(free_port)
-  local log2=$raw/seatmapd-$name-2.log
-  # shellcheck disable=SC2086
-  (cd "$root" && exec "$SEATMAPD" serve --listen "127.0.0.1:$port2" \
-      --redis "$redis_url" --db "$tmp/bench.db" --hold-ttl "$ttl" \
-      --ip-limits off --max-conns 100000 "$@" ${SEATMAPD_ARGS:-}) >"$log2" 2>&1 &
-  server2_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "listening on" "$log2" 2>/dev/null && return 0
-    kill -0 "$server2_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  local name=$1 log2=$raw/seatmapd-$1-2.log; shift
+  listen_on server2_pid port2 "$log2" exec_seatmapd "$@" && return 0
   echo "run.sh: the second seatmapd did not start; its log:" >&2; tail -20 "$log2" >&2; exit 1
 }
 

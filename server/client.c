@@ -37,6 +37,7 @@ struct client {
     int inflight;
     int in_writeable;   /* inside client_writeable: sends are queued */
     int64_t bulk_moved; /* mono ms: fan-out last made progress (or began waiting) */
+    int stuck_ms;       /* no fan-out progress for this long: cut off */
     client_drain_fn on_drain;
     int close_code; /* set: close with this code at the next writeable */
     int close_soft; /* ... once the queue is written (going away) */
@@ -64,6 +65,7 @@ client *client_new(struct lws *wsi, size_t max_queue)
     c->socketless = wsi == NULL;
     c->refs = 1;
     c->max_queue = max_queue;
+    c->stuck_ms = CLIENT_STUCK_MS;
     sm_log_new_id(c->id);
     return c;
 }
@@ -211,6 +213,8 @@ static void cut_off(client *c, const char *why)
     if (c->close_code)
         return;
     metrics_inc(M_CLIENTS_CUT_OFF, NULL);
+    /* once per client: close_code is set from here on */
+    sm_logf(SM_LOG_INFO, c->id, "connection cut off (%s)", why);
     c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
     c->close_why = why;
     if (c->wsi)
@@ -328,9 +332,14 @@ int client_bulk_pending(client *c, const void *tag)
     int pending = c->inflight && c->inflight_tag == tag;
     for (i = 0; i < c->bulk.count && !pending; i++)
         pending = c->bulk.q[(c->bulk.head + i) % c->bulk.cap].tag == tag;
-    if (pending && c->wsi && sm_mono_ms() - c->bulk_moved > CLIENT_STUCK_MS)
+    if (pending && c->wsi && sm_mono_ms() - c->bulk_moved > c->stuck_ms)
         cut_off(c, "too slow: not reading");
     return pending;
+}
+
+void client_set_stuck_ms(client *c, int ms)
+{
+    c->stuck_ms = ms;
 }
 
 void client_set_drain(client *c, client_drain_fn fn)

@@ -23,7 +23,8 @@
  * asks client_bulk_pending before sending the next one, and is called back
  * (client_set_drain) when a frame of its stream has left, so it sends one
  * merged frame instead of a queue of them. A stream with a frame that made
- * no progress for CLIENT_STUCK_MS gets its client closed (1008).
+ * no progress for CLIENT_STUCK_MS (or what client_set_stuck_ms says: the
+ * --stuck-reader-ms flag) gets its client closed (1008).
  *
  * Not here: what the frames say (ws.c, show.c, http_request.c).
  */
@@ -38,7 +39,7 @@
 #define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
 #define CLIENT_HTTP_CHUNK 32768
 #define CLIENT_BUYER_ID_MAX 32
-#define CLIENT_STUCK_MS 60000 /* a fan-out frame unsent this long: the reader is stuck */
+#define CLIENT_STUCK_MS 60000 /* default: a fan-out frame unsent this long, the reader is stuck */
 #define CLIENT_CLOSE_WAIT_S 5 /* a client being cut off is closed after this at the latest */
 
 typedef struct client client;
@@ -84,9 +85,12 @@ void client_send(client *c, frame *f);
  * waiting. */
 void client_send_bulk(client *c, frame *f, void *tag);
 /* 1 while a fan-out frame of tag is queued or partly written. Also where a
- * stuck reader is found: one that made no fan-out progress for
- * CLIENT_STUCK_MS is cut off. */
+ * stuck reader is found: one that made no fan-out progress for its stuck
+ * time (client_set_stuck_ms) is cut off. */
 int client_bulk_pending(client *c, const void *tag);
+/* How long a fan-out frame may wait unsent before the reader counts as
+ * stuck; CLIENT_STUCK_MS until set. ms > 0. */
+void client_set_stuck_ms(client *c, int ms);
 /* Called when a fan-out frame of a stream has left (written, taken, or
  * flushed by lws); it may send the stream's next frame from there (which is
  * then queued for the next writeable). tag stays the caller's. */

@@ -28,6 +28,7 @@ typedef struct config {
     long frozen_bound_ms;     /* a hold frozen longer than this is reconciled */
     size_t max_frame;         /* largest WebSocket message accepted */
     size_t max_queue;         /* bytes queued to one client before it is cut off */
+    int stuck_reader_ms;      /* a fan-out frame unsent this long: its reader is cut off */
     char metrics_listen[300]; /* --metrics-listen HOST:PORT, "" for the main port */
     char config_file[1024];   /* --config FILE, "" when none was read */
     /* operations (docs/operations.md) */

@@ -680,6 +680,7 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
     pss->c = client_new(wsi, a->cfg.max_queue);
     if (!pss->c)
         return -1;
+    client_set_stuck_ms(pss->c, a->cfg.stuck_reader_ms);
     /* the subprotocol chosen at the handshake: v1 unless it asked for v2 */
     if (strcmp(lws_get_protocol(wsi)->name, WS_PROTOCOL_V2) == 0)
         client_set_wire(pss->c, CLIENT_WIRE_V2);

@@ -7,13 +7,16 @@
  * still has every change after it, and a snapshot otherwise (also after a
  * restart). Slow reader and resume run over seatmap.v2 too (binary merged
  * deltas); only v1's 60 KB snapshots are big enough to make the test's
- * reader fall behind.
+ * reader fall behind. A reader that stops reading altogether is closed
+ * after --stuck-reader-ms while one that reads slowly is not, and the
+ * server's memory stays bounded meanwhile.
  * Not here: the 10k-watcher figures (bench/, docs/benchmarks.md).
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { REPO, seatmapdCli, startStack, testWithLogs } from '../lib/stack.mjs';
+import { readFileSync } from 'node:fs';
+import { REPO, seatmapdCli, startStack, testWithLogs, waitUntil } from '../lib/stack.mjs';
 
 let stack;
 let stadium; /* seat ids of the stadium, in snapshot order */
@@ -289,4 +292,95 @@ it('after a restart: across an operation the stream does not show, a snapshot', 
      * is checked is that it resumes and reaches the seq). */
     await resumesTo(old.seq + 2, base.seats, base);
     await snapshotFrom(old.seq, old.seats, base); /* across it: a snapshot */
+});
+
+function rssMb(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m[1]) / 1024;
+}
+
+/* ASan keeps freed memory in quarantine (up to 256 MB by default), so a
+ * sanitizer build's RSS grows with the churn, not with what it holds. */
+function sanitized(pid) {
+    return /libasan|libtsan/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
+/* The documented rule (docs/protocol.md, "stuck reader"): a waiting snapshot
+ * or delta that makes no progress for --stuck-reader-ms (60 s by default)
+ * closes the connection. The test sets 4 s so it does not take a minute;
+ * the default itself is checked in tests/unit/test_config.c. */
+it('a watcher that stops reading is closed after --stuck-reader-ms; a slow one that reads is not; memory stays bounded', async () => {
+    const STUCK_MS = 4000;
+    const flag = ['--stuck-reader-ms', String(STUCK_MS)];
+    stack.server.args.push(...flag);
+    try {
+        await stack.server.restart();
+        const writer = await stadiumWatcher();
+        const stuck = await stadiumWatcher();
+        const slow = await stadiumWatcher();
+        const cutBefore = await metric('seatmap_clients_cut_off_total');
+        const rss0 = rssMb(stack.server.pid);
+        /* Both get a backlog (60 v1 snapshots, 3.6 MB: more than the
+         * kernel's buffers take); the stuck one never reads again, the slow
+         * one reads 400 ms of every second. */
+        pause(stuck);
+        const pausedAt = Date.now();
+        floodWithSnapshots(stuck, 60);
+        floodWithSnapshots(slow, 60);
+        let reading = true;
+        const blink = setInterval(() => {
+            if (reading) pause(slow);
+            else resume(slow);
+            reading = !reading;
+        }, 500);
+        /* Changes keep coming: the rule is checked when a show has a frame
+         * for the reader. */
+        let peak = rss0;
+        let cutAt = 0;
+        let changes = 0;
+        /* one change: a seat held, or the seat held last released */
+        const change = async () => {
+            const seat = stadium[2000 + ((changes >> 1) % 50)];
+            await writer.call({ type: changes % 2 ? 'release' : 'hold', show: 'stadium', seats: [seat] });
+            changes++;
+            peak = Math.max(peak, rssMb(stack.server.pid));
+        };
+        try {
+            await waitUntil(async () => {
+                await change();
+                if ((await metric('seatmap_clients_cut_off_total')) > cutBefore) cutAt = Date.now();
+                return cutAt > 0;
+            }, STUCK_MS + 30000, 'the server to cut off the reader that stopped reading'); // well under the 60-s default: the flag must work
+            /* a few more changes for the slow reader, past the stuck time */
+            const until = Date.now() + STUCK_MS;
+            while (Date.now() < until) await change();
+            if (changes % 2) await change(); /* nothing left held */
+        } finally {
+            clearInterval(blink);
+        }
+        console.log(`# stuck reader cut ${cutAt - pausedAt} ms after it stopped reading (rule: ${STUCK_MS} ms); `
+            + `${changes} changes; RSS ${Math.round(rss0)} -> peak ${Math.round(peak)} MB`);
+        /* not before the rule (a frame may have begun its wait a moment
+         * before the pause: 250 ms of slack for that, not for load) */
+        assert.ok(cutAt - pausedAt >= STUCK_MS - 250, `cut after ${cutAt - pausedAt} ms, before the rule's ${STUCK_MS} ms`);
+        assert.equal((await metric('seatmap_clients_cut_off_total')) - cutBefore, 1, 'only the stuck reader was cut off');
+        assert.match(stack.server.stderr(), /connection cut off \(too slow: not reading\)/);
+        if (sanitized(stack.server.pid)) console.log('# sanitizer build: RSS bound not checked (ASan quarantine)');
+        else assert.ok(peak - rss0 < 60, `RSS grew ${Math.round(peak - rss0)} MB while a reader was stuck`);
+        /* The stuck one, reading again, finds its connection gone. */
+        resume(stuck);
+        await waitUntil(() => stuck.closeInfo !== null, 30000, 'the stuck reader to see its connection closed');
+        /* The slow one is still there and converges to the exact state. */
+        resume(slow);
+        assert.equal(slow.closeInfo, null, 'the slow reader was not closed');
+        const want = await seatsOf('stadium');
+        await slow.waitFor((c) => c.model.seq === want.seq && c.pending.size === 0, 60000, `the slow reader at seq ${want.seq}`);
+        assert.deepEqual(slow.model.gaps, []);
+        assert.equal(slow.modelString(), want.seats);
+        await slow.close();
+        await writer.close();
+    } finally {
+        stack.server.args.splice(stack.server.args.indexOf(flag[0]), 2);
+        await stack.server.restart();
+    }
 });

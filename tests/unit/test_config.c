@@ -63,6 +63,25 @@ static void ip_limits(void **state)
     assert_int_equal(parse(&c, err, 2, "--max-conns-per-ip", "0"), -1);
 }
 
+/* --stuck-reader-ms: 60 s by default (docs/protocol.md), at least 1 s. */
+static void stuck_reader(void **state)
+{
+    config c;
+    char err[256];
+    (void)state;
+    unsetenv("SEATMAP_STUCK_READER_MS");
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_int_equal(c.stuck_reader_ms, 60000);
+    assert_int_equal(parse(&c, err, 2, "--stuck-reader-ms", "2500"), 0);
+    assert_int_equal(c.stuck_reader_ms, 2500);
+    setenv("SEATMAP_STUCK_READER_MS", "4000", 1);
+    assert_int_equal(parse(&c, err, 0), 0);
+    assert_int_equal(c.stuck_reader_ms, 4000);
+    unsetenv("SEATMAP_STUCK_READER_MS");
+    assert_int_equal(parse(&c, err, 2, "--stuck-reader-ms", "999"), -1);
+    assert_non_null(strstr(err, "stuck-reader-ms"));
+}
+
 static void flags_and_env(void **state)
 {
     config c;
@@ -104,9 +123,8 @@ static void bad_flags_say_what(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(ip_limits),
-        cmocka_unit_test(flags_and_env),
+        cmocka_unit_test(defaults),           cmocka_unit_test(ip_limits),
+        cmocka_unit_test(stuck_reader),       cmocka_unit_test(flags_and_env),
         cmocka_unit_test(bad_flags_say_what),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,9 +133,12 @@ static void stop(app *a)
     a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
-    /* drained: no booking waits for it any more */
+    /* drained: no booking or staff request waits for them any more */
     ledger_queue_close(a->books.queue);
     a->books.queue = NULL;
+    ledger_queue_close(a->staff_queue);
+    a->staff_queue = NULL;
+    shows_audit_reclaim(a->shows);
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -431,6 +434,13 @@ static int start_shows(app *a)
         fprintf(stderr, "seatmapd: %s\n", err);
         return -1;
     }
+    /* staff requests and the /healthz probe on another (api_db.h) */
+    if (ledger_queue_open(a->loop, a->cfg.db_path, &a->staff_queue, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        return -1;
+    }
+    a->db_up = 1; /* it answered at start; the first probe says more */
+    shows_set_audit_queue(a->shows, a->books.queue);
     shows_load_all(a->shows);
     if (!(a->best = best_service_new(a->loop))) {
         fprintf(stderr, "seatmapd: out of memory\n");
@@ -584,6 +594,9 @@ int server_run(const config *cfg)
     if (start_shows(a)) {
         ledger_queue_close(a->books.queue);
         a->books.queue = NULL;
+        ledger_queue_close(a->staff_queue);
+        a->staff_queue = NULL;
+        shows_audit_reclaim(a->shows);
         webhooks_destroy(a->webhooks);
         store_destroy(a->store);
         a->store = NULL;

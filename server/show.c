@@ -33,6 +33,14 @@ struct shows {
     sm_map by_id; /* id -> show* (owned) */
     unsigned sweep_round;
     int64_t last_booked_check_mono;
+    /* Audit rows are buffered on the loop's handle (never written there) and
+     * written in batches on audit_queue's thread: one batch at a time, so
+     * rows reach the database in order. */
+    ledger_queue *audit_queue;
+    ledger_job audit_job;
+    ledger_audit_batch *audit_batch; /* in flight; NULL once the thread took it */
+    int audit_busy;
+    int audit_failing; /* the thread's: log the first failure only */
 };
 
 /* One connection watching one show. */
@@ -1514,6 +1522,61 @@ static void on_booked_count(void *arg, const store_result *res)
     }
 }
 
+/* On the queue's thread: the batch joins the thread handle's own buffer,
+ * which keeps rows (up to its bound) while the database is away and writes
+ * them with the next batch once it is back. */
+static void audit_run(ledger *l, ledger_job *job)
+{
+    shows *a = job->data;
+    ledger_audit_give(l, a->audit_batch);
+    a->audit_batch = NULL;
+    if (!ledger_audit_flush(l)) {
+        if (a->audit_failing)
+            sm_info("ledger: audit rows written again");
+        a->audit_failing = 0;
+    } else if (!a->audit_failing++) {
+        sm_warn("ledger: cannot write audit rows (kept, tried again): %s", ledger_errmsg(l));
+    }
+}
+
+static void audit_done(ledger_job *job)
+{
+    shows *a = job->data;
+    a->audit_busy = 0;
+}
+
+void shows_set_audit_queue(shows *a, ledger_queue *q)
+{
+    a->audit_queue = q;
+    if (q)
+        ledger_audit_buffer_only(a->cfg.ledger);
+}
+
+void shows_audit_reclaim(shows *a)
+{
+    if (!a)
+        return;
+    /* the queue is closed: a batch it never started goes back to the loop's
+     * handle, which writes it at close */
+    ledger_audit_give(a->cfg.ledger, a->audit_batch);
+    a->audit_batch = NULL;
+    a->audit_busy = 0;
+    a->audit_queue = NULL;
+}
+
+static void audit_flush(shows *a)
+{
+    if (!a->audit_queue) {
+        ledger_audit_flush(a->cfg.ledger);
+        return;
+    }
+    if (a->audit_busy || !(a->audit_batch = ledger_audit_take(a->cfg.ledger)))
+        return;
+    a->audit_busy = 1;
+    a->audit_job.data = a;
+    ledger_queue_submit(a->audit_queue, &a->audit_job, audit_run, audit_done);
+}
+
 void shows_maintain(shows *a)
 {
     size_t it = 0;
@@ -1521,7 +1584,7 @@ void shows_maintain(shows *a)
     int64_t now = sm_mono_ms();
     int check = now - a->last_booked_check_mono >= SHOW_CHECK_BOOKED_MS;
 
-    ledger_audit_flush(a->cfg.ledger);
+    audit_flush(a);
     if (!store_ready(a->cfg.store))
         return;
     if (check)

@@ -136,8 +136,8 @@ typedef struct login {
     uv_work_t work;
     api_db_call call; /* the new session's write */
     app *a;
-    http_req *r;      /* referenced */
-    ledger_user user; /* id 0: no such user */
+    http_req *r;                      /* referenced */
+    ledger_user user;                 /* id 0: no such user */
     char old_hash[AUTH_HASH_HEX + 1]; /* the session the browser had, or "" */
     char token[AUTH_TOKEN_HEX + 1], hash[AUTH_HASH_HEX + 1]; /* the new one */
     int64_t expires_ms;

@@ -35,8 +35,7 @@ static void on_bound(uv_timer_t *t)
     stop_timer(c);
     if (http_req_alive(c->r) && !http_req_answered(c->r)) {
         http_req_set_retry_after(c->r, 1);
-        http_respond_error(c->r, OUT_UNAVAILABLE, "the database is not answering; try again",
-                           NULL);
+        http_respond_error(c->r, OUT_UNAVAILABLE, "the database is not answering; try again", NULL);
     }
 }
 
@@ -55,8 +54,14 @@ static void job_done(ledger_job *job)
     finish(c);
 }
 
-void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run,
-                       api_db_answer *answer, api_db_release *release)
+void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run, api_db_answer *answer,
+                       api_db_release *release)
+{
+    api_db_call_on(a, a->staff_queue, r, c, run, answer, release);
+}
+
+void api_db_call_on(app *a, ledger_queue *q, http_req *r, api_db_call *c, api_db_run *run,
+                    api_db_answer *answer, api_db_release *release)
 {
     c->r = r;
     http_req_ref(r);
@@ -65,13 +70,13 @@ void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run,
     c->release = release;
     c->job.data = c;
     c->timer = NULL;
-    if (a->staff_queue && ledger_queue_depth(a->staff_queue) >= API_DB_QUEUE_MAX) {
+    if (q && ledger_queue_depth(q) >= API_DB_QUEUE_MAX) {
         http_req_set_retry_after(r, 1);
         http_respond_error(r, OUT_UNAVAILABLE, "the database is not answering; try again", NULL);
         finish(c);
         return;
     }
-    if (a->staff_queue) {
+    if (q) {
         c->timer = malloc(sizeof(*c->timer));
         if (!c->timer) {
             http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
@@ -82,5 +87,5 @@ void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run,
         c->timer->data = c;
         uv_timer_start(c->timer, on_bound, API_DB_WAIT_MS, 0);
     }
-    ledger_queue_call(a->staff_queue, a->ledger, &c->job, job_run, job_done);
+    ledger_queue_call(q, a->ledger, &c->job, job_run, job_done);
 }

@@ -56,7 +56,11 @@ struct api_db_call {
  * release; release may be called before this returns (queue full, out of
  * memory: r is then answered 503/500).
  */
-void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run,
-                       api_db_answer *answer, api_db_release *release);
+void api_db_call_start(app *a, http_req *r, api_db_call *c, api_db_run *run, api_db_answer *answer,
+                       api_db_release *release);
+/* The same on queue q (the webhooks API runs on the webhooks queue, in order
+ * with the dispatcher's own calls). */
+void api_db_call_on(app *a, ledger_queue *q, http_req *r, api_db_call *c, api_db_run *run,
+                    api_db_answer *answer, api_db_release *release);
 
 #endif

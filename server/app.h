@@ -37,6 +37,9 @@ typedef struct app {
      * their own (api_db.h), so that they never wait behind a booking's
      * commit on books.queue, nor the loop behind them. */
     ledger_queue *staff_queue;
+    /* Webhook bookkeeping (webhooks.h) and the webhooks API, in order on a
+     * third thread: deliveries under load never delay staff or bookings. */
+    ledger_queue *webhooks_queue;
     shows *shows;             /* every show's seat cache */
     client_hub *hub;          /* buyers' connections on this process */
     booking_env books;        /* what the booking workflow runs on */

@@ -138,6 +138,8 @@ static void stop(app *a)
     a->books.queue = NULL;
     ledger_queue_close(a->staff_queue);
     a->staff_queue = NULL;
+    ledger_queue_close(a->webhooks_queue);
+    a->webhooks_queue = NULL;
     shows_audit_reclaim(a->shows);
     store_destroy(a->store);
     a->store = NULL;
@@ -375,7 +377,12 @@ static int start_webhooks(app *a)
 {
     webhooks_opts o = {a->cfg.redis_url, a->instance, (unsigned)a->cfg.webhook_timeout_ms,
                        (unsigned)a->cfg.webhook_backoff_ms, a->cfg.webhook_max_attempts};
-    if (webhooks_create(a->loop, a->ledger, &o, &a->webhooks)) {
+    char err[512];
+    if (ledger_queue_open(a->loop, a->cfg.db_path, &a->webhooks_queue, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        return -1;
+    }
+    if (webhooks_create(a->loop, a->ledger, a->webhooks_queue, &o, &a->webhooks)) {
         fprintf(stderr, "seatmapd: cannot start webhook delivery (libcurl or memory)\n");
         return -1;
     }
@@ -598,6 +605,8 @@ int server_run(const config *cfg)
         a->staff_queue = NULL;
         shows_audit_reclaim(a->shows);
         webhooks_destroy(a->webhooks);
+        ledger_queue_close(a->webhooks_queue);
+        a->webhooks_queue = NULL;
         store_destroy(a->store);
         a->store = NULL;
         /* the same order as a normal stop (PITFALLS.md) */

@@ -381,18 +381,22 @@ void api_webhooks_create(http_req *r, const http_params *p)
     wh_start(r, c);
 }
 
-void api_webhooks_list(http_req *r, const http_params *p)
+/* A request with nothing to parse but the path's {id}. */
+static void wh_path_only(http_req *r, wh_op op, const http_params *p)
 {
-    wh_call *c = wh_new(r, WH_LIST, p);
+    wh_call *c = wh_new(r, op, p);
     if (c)
         wh_start(r, c);
 }
 
+void api_webhooks_list(http_req *r, const http_params *p)
+{
+    wh_path_only(r, WH_LIST, p);
+}
+
 void api_webhooks_delete(http_req *r, const http_params *p)
 {
-    wh_call *c = wh_new(r, WH_DELETE, p);
-    if (c)
-        wh_start(r, c);
+    wh_path_only(r, WH_DELETE, p);
 }
 
 void api_webhooks_deliveries(http_req *r, const http_params *p)
@@ -425,26 +429,20 @@ void api_webhooks_deliveries(http_req *r, const http_params *p)
 void api_delivery_retry(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
-    wh_call *c;
     if (a->webhooks && !webhooks_redis_up(a->webhooks)) {
         http_respond_error(r, OUT_UNAVAILABLE, "the job queue (Redis) is unavailable; try again",
                            NULL);
         return;
     }
-    if ((c = wh_new(r, WH_RETRY, p)))
-        wh_start(r, c);
+    wh_path_only(r, WH_RETRY, p);
 }
 
 void api_delivery_get(http_req *r, const http_params *p)
 {
-    wh_call *c = wh_new(r, WH_GET, p);
-    if (c)
-        wh_start(r, c);
+    wh_path_only(r, WH_GET, p);
 }
 
 void api_delivery_discard(http_req *r, const http_params *p)
 {
-    wh_call *c = wh_new(r, WH_DISCARD, p);
-    if (c)
-        wh_start(r, c);
+    wh_path_only(r, WH_DISCARD, p);
 }

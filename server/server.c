@@ -397,8 +397,9 @@ static size_t ws_connection_count(void *arg)
 /* The /admin dashboard's feed, and this process's heartbeat (admin_feed.h). */
 static int start_admin_feed(app *a)
 {
-    admin_feed_env env = {a->loop,   a->cfg.redis_url, a->instance,         0, a->shows, a->store,
-                          a->ledger, a->webhooks,      ws_connection_count, a};
+    admin_feed_env env = {
+        a->loop,        a->cfg.redis_url, a->instance,         0, a->shows, a->store, a->ledger,
+        a->staff_queue, a->webhooks,      ws_connection_count, a};
     env.started_ms = strtoll(a->started_ms, NULL, 10);
     if (admin_feed_create(&env, &a->admin)) {
         fprintf(stderr, "seatmapd: cannot start the admin dashboard's feed (memory)\n");

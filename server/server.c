@@ -206,7 +206,9 @@ static int ensure_demo(app *a)
     return 0;
 }
 
-/* The database, the secret, the demo show: everything before the loop. */
+/* The database, the secret, the demo show: everything before the loop, on
+ * the loop's own handle (blocking is harmless before the loop runs; later
+ * calls go through the ledger queues, docs/scaling.md). */
 static int open_ledger(app *a)
 {
     const config *cfg = &a->cfg;
@@ -449,6 +451,7 @@ static int start_shows(app *a)
     }
     a->db_up = 1; /* it answered at start; the first probe says more */
     shows_set_audit_queue(a->shows, a->books.queue);
+    /* on the loop's own handle: the loop is not running yet (docs/scaling.md) */
     shows_load_all(a->shows);
     if (!(a->best = best_service_new(a->loop))) {
         fprintf(stderr, "seatmapd: out of memory\n");

@@ -194,8 +194,10 @@ it('PostgreSQL frozen (SIGSTOP): buyers, pages and /healthz go on, staff get 503
         /* Nothing is timed against a fixed limit here (the machine may be
          * slow): each step must complete at all, which none did before this
          * change, the loop waiting on the frozen database. */
+        const h0 = Date.now();
         h = (await buyer.call({ type: 'hold', show: 'demo', seats })).hold;
         await watcher.waitFor((c) => seats.every((x) => c.state(x) === 'p'), 5000, 'the hold seen while frozen');
+        t.diagnostic(`hold answered and seen by a watcher ${Date.now() - h0} ms after it was sent, PostgreSQL frozen`);
         assert.equal((await buyer.call({ type: 'release', show: 'demo', seats: [seats[1]] })).type, 'ok');
         await watcher.waitFor((c) => c.state(seats[1]) === 'e', 5000, 'the release seen while frozen');
         const page = await stack.api('GET', '/', { timeoutMs: 5000 });

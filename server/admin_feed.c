@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,96 @@ struct admin_feed {
     size_t nsubs;
     cJSON *procs;    /* the processes' heartbeats as last read (an array), or NULL */
     int procs_fresh; /* procs came from Redis on this push */
+    /* What the frame shows of the ledger, read off the loop (env.queue) once
+     * a push: frames are built from the last complete read, and a read that
+     * has not come back within FEED_DB_WAIT_MS shows the database down. */
+    struct feed_read *snap; /* the last complete read, or NULL */
+    int snap_busy;
+    int64_t snap_started_ms;
+    unsigned jobs_out; /* reads whose done has not run: f lives until 0 */
 };
+
+#define FEED_DB_WAIT_MS 2000
+
+/* One webhook as the frame shows it. */
+typedef struct feed_hook {
+    ledger_webhook h;
+    ledger_delivery_counts c;
+    ledger_delivery *list; /* the newest ADMIN_FEED_DELIVERIES */
+    size_t nd;
+} feed_hook;
+
+/* One read of the ledger for the frame and the subscribers' session checks:
+ * inputs copied on the loop, outputs written on the thread. */
+typedef struct feed_read {
+    ledger_job job;
+    admin_feed *f;
+    int64_t now_ms;
+    size_t nchk; /* sessions to check again */
+    const client *chk_c[ADMIN_FEED_MAX_SUBSCRIBERS];
+    char chk_hash[ADMIN_FEED_MAX_SUBSCRIBERS][AUTH_HASH_HEX + 1];
+    int chk_rc[ADMIN_FEED_MAX_SUBSCRIBERS];
+    char chk_role[ADMIN_FEED_MAX_SUBSCRIBERS][16];
+    ledger_show *shows;
+    size_t nshows;
+    feed_hook *hooks;
+    size_t nhooks;
+    int db_up;
+} feed_read;
+
+static void feed_read_free(feed_read *d)
+{
+    size_t i;
+    if (!d)
+        return;
+    for (i = 0; i < d->nhooks; i++) {
+        ledger_delivery_list_free(d->hooks[i].list, d->hooks[i].nd);
+        sodium_memzero(d->hooks[i].h.secret, sizeof(d->hooks[i].h.secret));
+    }
+    free(d->hooks);
+    free(d->shows);
+    free(d);
+}
+
+/* On the queue's thread: everything the frame needs from the ledger. */
+static void feed_read_run(ledger *l, ledger_job *job)
+{
+    feed_read *d = job->data;
+    ledger_webhook *hooks = NULL;
+    ledger_user probe, u;
+    size_t n = 0, i;
+
+    /* a session that cannot exist: "not found" only when the database answers */
+    d->db_up = ledger_session_lookup(l, "admin-feed-probe", 0, &probe) == LEDGER_ENOTFOUND;
+    for (i = 0; i < d->nchk; i++) {
+        d->chk_rc[i] = ledger_session_lookup(l, d->chk_hash[i], d->now_ms, &u);
+        if (!d->chk_rc[i])
+            snprintf(d->chk_role[i], sizeof(d->chk_role[i]), "%s", u.role);
+    }
+    if (ledger_show_list(l, &d->shows, &d->nshows) != 0) {
+        d->shows = NULL;
+        d->nshows = 0;
+    }
+    if (ledger_webhook_list(l, &hooks, &n) != 0 ||
+        !(d->hooks = calloc(n ? n : 1, sizeof(*d->hooks)))) {
+        free(hooks);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        feed_hook *fh = &d->hooks[i];
+        fh->h = hooks[i];
+        if (ledger_delivery_stats(l, fh->h.id, d->now_ms - 60000, &fh->c) != 0)
+            memset(&fh->c, 0, sizeof(fh->c));
+        if (ledger_delivery_list(l, fh->h.id, NULL, ADMIN_FEED_DELIVERIES, &fh->list, &fh->nd) !=
+            0) {
+            fh->list = NULL;
+            fh->nd = 0;
+        }
+    }
+    d->nhooks = n;
+    sodium_memzero(hooks, n * sizeof(*hooks));
+    free(hooks);
+}
 
 /* ---- the heartbeat ---- */
 
@@ -115,12 +205,10 @@ static void on_beat(uv_timer_t *t)
 
 static void shows_part(admin_feed *f, sm_buf *b)
 {
-    ledger_show *list = NULL;
-    size_t n = 0, i, k;
+    const ledger_show *list = f->snap ? f->snap->shows : NULL;
+    size_t n = f->snap ? f->snap->nshows : 0, i, k;
 
     sm_buf_adds(b, "\"shows\":[");
-    if (ledger_show_list(f->env.ledger, &list, &n) != 0)
-        n = 0;
     for (i = 0; i < n; i++) {
         show *s = shows_get(f->env.shows, list[i].id);
         size_t seats, count[3] = {0, 0, 0}, nholds = 0;
@@ -144,7 +232,6 @@ static void shows_part(admin_feed *f, sm_buf *b)
                       st ? "true" : "false", seats, count[0], count[1], count[2], nholds,
                       show_watcher_count(s), (long long)show_seq(s));
     }
-    free(list);
     sm_buf_addc(b, ']');
 }
 
@@ -167,20 +254,13 @@ static long long in_flight_of(admin_feed *f, int64_t id)
 
 static void webhooks_part(admin_feed *f, sm_buf *b)
 {
-    ledger_webhook *hooks = NULL;
-    size_t n = 0, i, k;
-    int64_t now = sm_now_ms();
+    size_t n = f->snap ? f->snap->nhooks : 0, i, k;
 
     sm_buf_adds(b, "\"webhooks\":[");
-    if (ledger_webhook_list(f->env.ledger, &hooks, &n) != 0)
-        n = 0;
     for (i = 0; i < n; i++) {
-        const ledger_webhook *h = &hooks[i];
-        ledger_delivery_counts c;
-        ledger_delivery *list = NULL;
-        size_t nd = 0;
-        if (ledger_delivery_stats(f->env.ledger, h->id, now - 60000, &c) != 0)
-            memset(&c, 0, sizeof(c));
+        const feed_hook *fh = &f->snap->hooks[i];
+        const ledger_webhook *h = &fh->h;
+        const ledger_delivery_counts *c = &fh->c;
         sm_buf_printf(b, "%s{\"id\":%lld,\"url\":", i ? "," : "", (long long)h->id);
         sm_buf_add_json_str(b, h->url);
         sm_buf_adds(b, ",\"events\":");
@@ -190,20 +270,15 @@ static void webhooks_part(admin_feed *f, sm_buf *b)
                       ",\"queue\":%lld,\"in_flight\":%lld,\"delivered_per_min\":%lld,"
                       "\"pending\":%lld,\"failed\":%lld,\"dead\":%lld,\"ok\":%lld,"
                       "\"deliveries\":[",
-                      (long long)(c.pending + c.failed), in_flight_of(f, h->id),
-                      (long long)c.ok_since, (long long)c.pending, (long long)c.failed,
-                      (long long)c.dead, (long long)c.ok);
-        if (ledger_delivery_list(f->env.ledger, h->id, NULL, ADMIN_FEED_DELIVERIES, &list, &nd) !=
-            0)
-            nd = 0;
-        for (k = 0; k < nd; k++) {
+                      (long long)(c->pending + c->failed), in_flight_of(f, h->id),
+                      (long long)c->ok_since, (long long)c->pending, (long long)c->failed,
+                      (long long)c->dead, (long long)c->ok);
+        for (k = 0; k < fh->nd; k++) {
             sm_buf_adds(b, k ? "," : "");
-            webhook_json_delivery(b, &list[k]);
+            webhook_json_delivery(b, &fh->list[k]);
         }
-        ledger_delivery_list_free(list, nd);
         sm_buf_adds(b, "]}");
     }
-    free(hooks);
     sm_buf_addc(b, ']');
 }
 
@@ -230,9 +305,9 @@ static void processes_part(admin_feed *f, sm_buf *b)
 
 static int database_up(admin_feed *f)
 {
-    ledger_user probe;
-    /* a session that cannot exist: "not found" only when the database answers */
-    return ledger_session_lookup(f->env.ledger, "admin-feed-probe", 0, &probe) == LEDGER_ENOTFOUND;
+    if (f->snap_busy && sm_mono_ms() - f->snap_started_ms >= FEED_DB_WAIT_MS)
+        return 0; /* not answering */
+    return f->snap && f->snap->db_up;
 }
 
 static frame *build_frame(admin_feed *f)
@@ -275,34 +350,90 @@ static void drop(admin_feed *f, size_t i)
     }
 }
 
-/* A subscriber whose session ended or lost the admin role gets told and is
- * dropped; a database that does not answer changes nothing. */
-static void recheck(admin_feed *f, int64_t now)
+/* Subscribers that have left are dropped. */
+static void drop_gone(admin_feed *f)
 {
     size_t i = 0;
     while (i < f->nsubs) {
-        subscriber *s = &f->subs[i];
-        ledger_user u;
-        int rc;
-        if (!client_connected(s->c)) {
+        if (!client_connected(f->subs[i].c))
             drop(f, i);
-            continue;
-        }
-        if (now - s->checked_ms < ADMIN_FEED_RECHECK_MS) {
+        else
             i++;
-            continue;
-        }
-        s->checked_ms = now;
-        rc = ledger_session_lookup(f->env.ledger, s->session_hash, sm_now_ms(), &u);
-        if (rc == LEDGER_ENOTFOUND || (rc == 0 && strcmp(u.role, "admin") != 0)) {
-            static const char end[] = "{\"type\":\"admin_end\",\"reason\":\"your session has "
-                                      "ended or is no longer an administrator's\"}";
-            client_send_text(s->c, end, sizeof(end) - 1);
-            drop(f, i);
-            continue;
-        }
-        i++;
     }
+}
+
+/* A subscriber whose session ended or lost the admin role gets told and is
+ * dropped; a database that does not answer changes nothing. d is the read
+ * that checked them again. */
+static void apply_checks(admin_feed *f, const feed_read *d)
+{
+    size_t k, i;
+    for (k = 0; k < d->nchk; k++) {
+        if (d->chk_rc[k] != LEDGER_ENOTFOUND &&
+            (d->chk_rc[k] != 0 || strcmp(d->chk_role[k], "admin") == 0))
+            continue;
+        for (i = 0; i < f->nsubs; i++) {
+            subscriber *s = &f->subs[i];
+            if (s->c == d->chk_c[k] && strcmp(s->session_hash, d->chk_hash[k]) == 0) {
+                static const char end[] = "{\"type\":\"admin_end\",\"reason\":\"your session has "
+                                          "ended or is no longer an administrator's\"}";
+                client_send_text(s->c, end, sizeof(end) - 1);
+                drop(f, i);
+                break;
+            }
+        }
+    }
+}
+
+static void maybe_free(admin_feed *f);
+static void read_beats(admin_feed *f);
+
+static void feed_read_done(ledger_job *job)
+{
+    feed_read *d = job->data;
+    admin_feed *f = d->f;
+    int first;
+
+    f->jobs_out--;
+    if (f->closing) {
+        feed_read_free(d);
+        maybe_free(f);
+        return;
+    }
+    f->snap_busy = 0;
+    apply_checks(f, d);
+    first = !f->snap;
+    feed_read_free(f->snap);
+    f->snap = d;
+    if (first && f->nsubs)
+        read_beats(f); /* the first frame, held back for this read */
+}
+
+/* Starts a read of the ledger for the next frames, checking again the
+ * sessions that are due (one read at a time). */
+static void read_ledger(admin_feed *f, int64_t now)
+{
+    feed_read *d;
+    size_t i;
+
+    if (f->snap_busy || !(d = calloc(1, sizeof(*d))))
+        return;
+    d->f = f;
+    d->now_ms = sm_now_ms();
+    for (i = 0; i < f->nsubs; i++) {
+        subscriber *s = &f->subs[i];
+        if (now - s->checked_ms < ADMIN_FEED_RECHECK_MS)
+            continue;
+        s->checked_ms = now;
+        d->chk_c[d->nchk] = s->c;
+        snprintf(d->chk_hash[d->nchk], sizeof(d->chk_hash[0]), "%s", s->session_hash);
+        d->nchk++;
+    }
+    f->snap_busy = 1;
+    f->snap_started_ms = now;
+    f->jobs_out++;
+    d->job.data = d;
+    ledger_queue_call(f->env.queue, f->env.ledger, &d->job, feed_read_run, feed_read_done);
 }
 
 static void send_all(admin_feed *f)
@@ -366,19 +497,30 @@ static void on_names(void *arg, redisReply *r)
         on_beats(f, NULL);
 }
 
-static void on_push(uv_timer_t *t)
+/* The processes' heartbeats from Redis, then a frame to every subscriber. */
+static void read_beats(admin_feed *f)
 {
-    admin_feed *f = t->data;
     /* The newest names; whether each is alive is its key's TTL, so clocks of
      * other machines that disagree with ours change nothing. */
     const char *argv[4] = {"ZREVRANGE", FEED_KEY_ALL, "0", FEED_MAX_PROCS_TEXT};
 
-    recheck(f, sm_mono_ms());
-    if (!f->nsubs || f->reading)
+    if (f->reading)
         return;
     f->reading = 1;
     if (!rconn_up(f->conn) || rconn_command(f->conn, on_names, f, 4, argv, NULL))
         on_beats(f, NULL);
+}
+
+static void on_push(uv_timer_t *t)
+{
+    admin_feed *f = t->data;
+
+    drop_gone(f);
+    if (!f->nsubs)
+        return;
+    read_ledger(f, sm_mono_ms());
+    if (f->snap) /* else the first read's answer sends the first frame */
+        read_beats(f);
 }
 
 int admin_feed_subscribe(admin_feed *f, client *c, const char *session_hash)
@@ -448,13 +590,20 @@ int admin_feed_create(const admin_feed_env *env, admin_feed **out)
     return 0;
 }
 
+static void maybe_free(admin_feed *f)
+{
+    if (f->handles_open == 0 && f->jobs_out == 0) {
+        cJSON_Delete(f->procs);
+        feed_read_free(f->snap);
+        free(f);
+    }
+}
+
 static void on_closed(uv_handle_t *h)
 {
     admin_feed *f = h->data;
-    if (--f->handles_open == 0) {
-        cJSON_Delete(f->procs);
-        free(f);
-    }
+    f->handles_open--;
+    maybe_free(f);
 }
 
 void admin_feed_destroy(admin_feed *f)

@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "ledger.h"
+#include "ledger_queue.h"
 #include "show.h"
 #include "store.h"
 #include "webhooks.h"
@@ -53,7 +54,8 @@ typedef struct admin_feed_env {
     int64_t started_ms;   /* unix ms of this start */
     shows *shows;
     store *store;
-    ledger *ledger;
+    ledger *ledger;      /* used inline only when queue is NULL (tests) */
+    ledger_queue *queue; /* where the feed's ledger reads run, off the loop */
     webhooks *webhooks;
     size_t (*connections)(void *arg);
     void *arg;

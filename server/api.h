@@ -20,9 +20,12 @@
 /* The route table of the API (api_routes.c). */
 extern const http_routes api_routes;
 
-/* 0 when the request is staff with at least `role`; otherwise answers it
- * (401/403) and returns -1. */
-int api_staff_check(http_req *r, http_role role);
+/* Checks that the request is staff with at least row->role: the session or
+ * token is looked up off the loop (api_db.h), then row->handler runs with a
+ * copy of p ({show} resolved again), or the request is answered 401/403
+ * (503 when the database does not answer in time). HTTP_ADMIT_LATER, or -1
+ * when refused at once (no credentials, a foreign Origin) and answered. */
+int api_staff_admit(http_req *r, const http_route *row, const http_params *p);
 
 http_handler api_login, api_logout, api_me;
 http_handler api_shows_list, api_show_get, api_show_seats, api_show_holds;

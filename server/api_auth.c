@@ -1,7 +1,8 @@
 /*
  * api_auth.c - staff sign-in: POST /api/login, POST /api/logout, GET
- * /api/me, and api_staff_check, which every staff route passes through
- * (a session cookie, or a bearer API token for other systems).
+ * /api/me, and api_staff_admit, which every staff route passes through
+ * (a session cookie, or a bearer API token for other systems). Every ledger
+ * call here runs on the staff queue, off the event loop (api_db.h).
  *
  * Password checks (Argon2id, tens of milliseconds and 64 MiB each) run on
  * the libuv thread pool, never on the event loop, and only a few at once
@@ -10,6 +11,7 @@
  * the same single check as a wrong password.
  */
 #include "api.h"
+#include "api_db.h"
 #include "ledger_accounts.h"
 
 #include <pthread.h>
@@ -28,54 +30,89 @@ static void unauthorized_or_unavailable(http_req *r, int rc, const char *why)
         http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
 }
 
-/* 0 when authenticated as someone; otherwise answers 401/403 (503 when the
- * database is down). */
-static int authenticate(http_req *r)
-{
-    app *a = http_req_ctx(r);
-    char auth[512], token[256], hash[AUTH_HASH_HEX + 1];
+/* One staff check in flight: what the thread needs, copied (the request's
+ * headers stay on the loop), and what the handler will need once admitted. */
+typedef struct staff_check {
+    api_db_call call;
+    const http_route *row; /* static (api_routes.c) */
+    http_params p;         /* the captures; {show} resolved again on the loop */
+    int bearer;            /* an API token, not a session cookie */
+    char hash[AUTH_HASH_HEX + 1];
+    int64_t now_ms;
     ledger_user u;
     int rc;
+} staff_check;
 
-    memset(&u, 0, sizeof(u));
+/* On the staff queue's thread. */
+static void staff_check_run(ledger *l, api_db_call *c)
+{
+    staff_check *k = c->data;
+    k->rc = k->bearer ? ledger_token_lookup(l, k->hash, &k->u)
+                      : ledger_session_lookup(l, k->hash, k->now_ms, &k->u);
+}
+
+static void staff_check_answer(http_req *r, api_db_call *c)
+{
+    staff_check *k = c->data;
+    app *a = http_req_ctx(r);
+    const char *show_param = http_param(&k->p, "show");
+
+    if (k->rc) {
+        unauthorized_or_unavailable(r, k->rc,
+                                    k->bearer ? "this API token is not valid"
+                                              : "your session has expired; please log in again");
+        return;
+    }
+    if (k->row->role == HTTP_ADMIN && strcmp(k->u.role, "admin") != 0) {
+        http_respond_error(r, OUT_FORBIDDEN, NULL, NULL);
+        return;
+    }
+    http_req_set_user(r, &k->u);
+    if (show_param && !(k->p.show = shows_get(a->shows, show_param))) {
+        http_respond_error(r, OUT_UNKNOWN_SHOW, NULL, NULL);
+        return;
+    }
+    k->row->handler(r, &k->p);
+}
+
+static void staff_check_release(api_db_call *c)
+{
+    staff_check *k = c->data;
+    memset(&k->u, 0, sizeof(k->u));
+    free(k);
+}
+
+int api_staff_admit(http_req *r, const http_route *row, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    char auth[512], token[256];
+    staff_check *k;
+    int bearer = 0;
+
     if (http_req_header(r, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)) &&
         strncmp(auth, "Bearer ", 7) == 0) {
-        auth_token_hash(auth + 7, hash);
-        rc = ledger_token_lookup(a->ledger, hash, &u);
-        if (rc) {
-            unauthorized_or_unavailable(r, rc, "this API token is not valid");
-            return -1;
-        }
+        bearer = 1;
     } else if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
         if (!http_req_origin_ok(r)) {
             http_respond_error(r, OUT_BAD_ORIGIN, NULL, NULL);
-            return -1;
-        }
-        auth_token_hash(token, hash);
-        rc = ledger_session_lookup(a->ledger, hash, sm_now_ms(), &u);
-        if (rc) {
-            unauthorized_or_unavailable(r, rc, "your session has expired; please log in again");
             return -1;
         }
     } else {
         http_respond_error(r, OUT_UNAUTHORIZED, NULL, NULL);
         return -1;
     }
-    http_req_set_user(r, &u);
-    return 0;
-}
-
-int api_staff_check(http_req *r, http_role role)
-{
-    if (role == HTTP_ANYONE)
-        return 0;
-    if (authenticate(r))
-        return -1;
-    if (role == HTTP_ADMIN && strcmp(http_req_user(r)->role, "admin") != 0) {
-        http_respond_error(r, OUT_FORBIDDEN, NULL, NULL);
+    if (!(k = calloc(1, sizeof(*k)))) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
         return -1;
     }
-    return 0;
+    k->row = row;
+    k->p = *p;
+    k->bearer = bearer;
+    auth_token_hash(bearer ? auth + 7 : token, k->hash);
+    k->now_ms = sm_now_ms();
+    k->call.data = k;
+    api_db_call_start(a, r, &k->call, staff_check_run, staff_check_answer, staff_check_release);
+    return HTTP_ADMIT_LATER;
 }
 
 static void respond_user(http_req *r, const ledger_user *u)
@@ -97,9 +134,14 @@ void api_me(http_req *r, const http_params *p)
 
 typedef struct login {
     uv_work_t work;
+    api_db_call call; /* the new session's write */
     app *a;
-    http_req *r;      /* referenced */
-    ledger_user user; /* id 0: no such user */
+    http_req *r;                      /* referenced */
+    ledger_user user;                 /* id 0: no such user */
+    char old_hash[AUTH_HASH_HEX + 1]; /* the session the browser had, or "" */
+    char token[AUTH_TOKEN_HEX + 1], hash[AUTH_HASH_HEX + 1]; /* the new one */
+    int64_t expires_ms;
+    int rc;
     char name[LEDGER_NAME_MAX + 1];
     char addr[64];
     char *password; /* wiped and freed */
@@ -143,34 +185,48 @@ static void login_free(login *l)
     free(l);
 }
 
-static void start_session(http_req *r, const ledger_user *u)
+/* On the staff queue's thread: a new session id at every sign-in; the one
+ * the browser had (if any) ends, so an id planted before the sign-in is
+ * worth nothing. */
+static void session_run(ledger *ldb, api_db_call *c)
 {
-    app *a = http_req_ctx(r);
-    char token[AUTH_TOKEN_HEX + 1], hash[AUTH_HASH_HEX + 1], cookie[256];
+    login *l = c->data;
+    if (l->old_hash[0])
+        ledger_session_delete(ldb, l->old_hash);
+    l->rc = ledger_session_create(ldb, l->user.id, l->hash, l->expires_ms);
+}
 
-    /* A new session id at every sign-in; the one the browser had (if any)
-     * ends, so an id planted before the sign-in is worth nothing. */
-    if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
-        auth_token_hash(token, hash);
-        ledger_session_delete(a->ledger, hash);
-    }
-    auth_random_token(token);
-    auth_token_hash(token, hash);
-    if (ledger_session_create(a->ledger, u->id, hash, sm_now_ms() + API_SESSION_MS)) {
+static void session_answer(http_req *r, api_db_call *c)
+{
+    login *l = c->data;
+    char cookie[256], peer[PEER_ADDR_MAX];
+
+    if (l->rc) {
         http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
         return;
     }
     /* Secure with TLS: the browser never sends it over plain HTTP */
     snprintf(cookie, sizeof(cookie),
-             API_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", token,
-             API_SESSION_MS / 1000, a->cfg.tls_cert[0] ? "; Secure" : "");
+             API_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", l->token,
+             API_SESSION_MS / 1000, l->a->cfg.tls_cert[0] ? "; Secure" : "");
     http_req_set_cookie(r, cookie);
-    {
-        char peer[PEER_ADDR_MAX];
-        http_req_peer(r, peer, sizeof(peer));
-        sm_logf(SM_LOG_INFO, http_req_id(r), "%s (%s) logged in from %s", u->name, u->role, peer);
-    }
-    respond_user(r, u);
+    http_req_peer(r, peer, sizeof(peer));
+    sm_logf(SM_LOG_INFO, http_req_id(r), "%s (%s) logged in from %s", l->user.name, l->user.role,
+            peer);
+    respond_user(r, &l->user);
+}
+
+static void login_release(api_db_call *c)
+{
+    login_free(c->data);
+}
+
+static void start_session(login *l)
+{
+    auth_random_token(l->token);
+    auth_token_hash(l->token, l->hash);
+    l->expires_ms = sm_now_ms() + API_SESSION_MS;
+    api_db_call_start(l->a, l->r, &l->call, session_run, session_answer, login_release);
 }
 
 /* Answers 429 with Retry-After for a lockout of wait_ms. */
@@ -194,13 +250,14 @@ static void login_done(uv_work_t *w, int status)
         limits_login_failed(a->limits, l->name, l->addr);
     else
         limits_login_ok(a->limits, l->name, l->addr);
-    if (!http_req_alive(l->r))
-        ; /* gone */
-    else if (status || !l->ok || l->user.id <= 0)
+    if (!http_req_alive(l->r)) {
+        login_free(l); /* gone */
+    } else if (status || !l->ok || l->user.id <= 0) {
         http_respond_error(l->r, OUT_BAD_CREDENTIALS, NULL, NULL);
-    else
-        start_session(l->r, &l->user);
-    login_free(l);
+        login_free(l);
+    } else {
+        start_session(l); /* frees l when done */
+    }
 }
 
 /* Its turn at the password gate. */
@@ -219,12 +276,60 @@ static void login_start(void *arg)
     }
 }
 
+/* The user's lookup: its own allocation, because the password gate may
+ * start (and end) the login before the lookup is released. */
+typedef struct user_lookup {
+    api_db_call call;
+    login *l;
+    int handed_on; /* the login went on to the password gate, which frees it */
+} user_lookup;
+
+/* On the staff queue's thread: the user, or none (login_work then does the
+ * same work for nothing). */
+static void user_run(ledger *ldb, api_db_call *c)
+{
+    user_lookup *u = c->data;
+    if (ledger_user_get(ldb, u->l->name, &u->l->user) != 0)
+        memset(&u->l->user, 0, sizeof(u->l->user));
+}
+
+/* Its turn at the password gate, once the user is known. */
+static void user_answer(http_req *r, api_db_call *c)
+{
+    user_lookup *u = c->data;
+    login *l = u->l;
+    switch (limits_pw_run(l->a->limits, l->addr, login_start, l)) {
+    case 0:
+        u->handed_on = 1;
+        break;
+    case -2:
+        http_req_set_retry_after(r, 1);
+        http_respond_error(r, OUT_RATE_LIMITED,
+                           "sign-ins from your address are already being checked; wait for them",
+                           NULL);
+        break;
+    default:
+        http_req_set_retry_after(r, 1);
+        http_respond_error_status(r, 503, OUT_UNAVAILABLE,
+                                  "too many sign-ins at once; try again in a moment", NULL);
+    }
+}
+
+static void user_release(api_db_call *c)
+{
+    user_lookup *u = c->data;
+    if (!u->handed_on)
+        login_free(u->l);
+    free(u);
+}
+
 void api_login(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
     const cJSON *ju, *jp;
-    char addr[64];
+    char addr[64], token[256];
     int64_t wait;
+    user_lookup *u;
     login *l;
     cJSON *j;
 
@@ -250,57 +355,80 @@ void api_login(http_req *r, const http_params *p)
         return;
     }
     l = calloc(1, sizeof(*l));
-    if (l && ledger_user_get(a->ledger, ju->valuestring, &l->user) != 0)
-        memset(&l->user, 0, sizeof(l->user)); /* login_work does the same work for nothing */
+    u = calloc(1, sizeof(*u));
     if (l) {
         l->password = strdup(jp->valuestring);
         snprintf(l->name, sizeof(l->name), "%s", ju->valuestring);
         snprintf(l->addr, sizeof(l->addr), "%s", addr);
     }
     cJSON_Delete(j);
-    if (!l || !l->password) {
+    if (!l || !l->password || !u) {
         if (l)
             free(l->password);
         free(l);
+        free(u);
         http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
         return;
     }
+    if (http_req_cookie(r, API_COOKIE, token, sizeof(token)))
+        auth_token_hash(token, l->old_hash);
     l->a = a;
     l->r = r;
     http_req_ref(r);
     l->work.data = l;
-    switch (limits_pw_run(a->limits, addr, login_start, l)) {
-    case 0:
-        break;
-    case -2:
-        login_free(l);
-        http_req_set_retry_after(r, 1);
-        http_respond_error(r, OUT_RATE_LIMITED,
-                           "sign-ins from your address are already being checked; wait for them",
-                           NULL);
-        break;
-    default:
-        login_free(l);
-        http_req_set_retry_after(r, 1);
-        http_respond_error_status(r, 503, OUT_UNAVAILABLE,
-                                  "too many sign-ins at once; try again in a moment", NULL);
-    }
+    l->call.data = l;
+    u->l = l;
+    u->call.data = u;
+    api_db_call_start(a, r, &u->call, user_run, user_answer, user_release);
 }
 
-void api_logout(http_req *r, const http_params *p)
+typedef struct logout {
+    api_db_call call;
+    char hash[AUTH_HASH_HEX + 1];
+} logout;
+
+static void logout_run(ledger *ldb, api_db_call *c)
+{
+    logout *o = c->data;
+    ledger_session_delete(ldb, o->hash);
+}
+
+static void logout_answer(http_req *r, api_db_call *c)
 {
     app *a = http_req_ctx(r);
-    char token[256], hash[AUTH_HASH_HEX + 1];
     sm_buf b;
-
-    if (http_req_cookie(r, API_COOKIE, token, sizeof(token))) {
-        auth_token_hash(token, hash);
-        ledger_session_delete(a->ledger, hash);
-    }
+    (void)c;
     http_req_set_cookie(
         r, a->cfg.tls_cert[0] ? API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
                               : API_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     sm_buf_init(&b, 64);
     sm_buf_adds(&b, "{\"ok\":true}");
     http_respond_json(r, 200, &b);
+}
+
+static void logout_release(api_db_call *c)
+{
+    free(c->data);
+}
+
+void api_logout(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    char token[256];
+    logout *o = calloc(1, sizeof(*o));
+
+    if (!o) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    /* the session ends in the database before the answer says so */
+    if (http_req_cookie(r, API_COOKIE, token, sizeof(token)))
+        auth_token_hash(token, o->hash);
+    o->call.data = o;
+    if (!o->hash[0]) { /* a bearer token: nothing to end */
+        logout_answer(r, &o->call);
+        free(o);
+        return;
+    }
+    api_db_call_start(a, r, &o->call, logout_run, logout_answer, logout_release);
 }

@@ -1,6 +1,9 @@
 /*
  * api_health.c - GET /healthz: 200 when Redis and the database answer, 503
  * otherwise, with which one is down; under --workers, which worker answered.
+ * The database probe runs off the loop (on the staff queue): /healthz answers
+ * at once from the last probe, and a probe still waiting after
+ * API_DB_PROBE_WAIT_MS says "down".
  */
 #include "api.h"
 
@@ -14,20 +17,47 @@
  * outage, and bounds what polling costs the event loop. */
 #define API_DB_PROBE_MS 1000
 
-int api_database_up(app *a)
+/* A probe that has not answered within this is "down": a database that
+ * stalls is of no use to staff, even before a timeout says so. */
+#define API_DB_PROBE_WAIT_MS 2000
+
+/* On the staff queue's thread: only the probe's own result. The secret is
+ * cached after the first read, so it says nothing about a database that went
+ * away later (PostgreSQL): also look up a session that cannot exist, which
+ * answers "not found" only when the database does. */
+static void probe_run(ledger *l, ledger_job *job)
 {
+    app *a = job->data;
     uint8_t secret[AUTH_SECRET_BYTES];
     ledger_user probe;
+    a->db_probe_result = ledger_secret(l, secret) == 0 &&
+                         ledger_session_lookup(l, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
+}
+
+static void probe_done(ledger_job *job)
+{
+    app *a = job->data;
+    a->db_probe_busy = 0;
+    a->db_up = a->db_probe_result;
+    a->db_probed_ms = sm_mono_ms();
+}
+
+int api_database_up(app *a)
+{
     int64_t now = sm_mono_ms();
+    if (a->db_probe_busy) {
+        if (now - a->db_probe_started_ms >= API_DB_PROBE_WAIT_MS)
+            a->db_up = 0; /* still waiting: the answer will say when it is back */
+        return a->db_up;
+    }
     if (a->db_probed_ms && now - a->db_probed_ms < API_DB_PROBE_MS)
         return a->db_up;
-    /* The secret is cached after the first read, so it says nothing about
-     * a database that went away later (PostgreSQL): also look up a session
-     * that cannot exist, which answers "not found" only when the database
-     * does. */
-    a->db_up = ledger_secret(a->ledger, secret) == 0 &&
-               ledger_session_lookup(a->ledger, "healthz-probe", 0, &probe) == LEDGER_ENOTFOUND;
-    a->db_probed_ms = now;
+    a->db_probe_busy = 1;
+    a->db_probe_started_ms = now;
+    a->db_probe.data = a;
+    /* Answered from the last probe meanwhile; without a queue (tests) the
+     * probe runs inline and this is its result. */
+    ledger_queue_call(a->staff_queue, a->ledger, &a->db_probe, probe_run, probe_done);
     return a->db_up;
 }
 

@@ -4,6 +4,7 @@
  * /api/shows/{show}/holds (staff).
  */
 #include "api.h"
+#include "api_db.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,32 +27,67 @@ static void add_show_fields(sm_buf *b, const show *s)
     sm_buf_printf(b, ",\"capacity\":%zu", show_seat_count(s));
 }
 
-void api_shows_list(http_req *r, const http_params *p)
+/* The list of shows: read on the staff queue (api_db.h), answered from the
+ * show cache on the loop. */
+typedef struct list_call {
+    api_db_call call;
+    ledger_show *list;
+    size_t n;
+    int rc;
+} list_call;
+
+static void list_run(ledger *l, api_db_call *c)
 {
+    list_call *k = c->data;
+    k->rc = ledger_show_list(l, &k->list, &k->n);
+}
+
+static void list_answer(http_req *r, api_db_call *c)
+{
+    list_call *k = c->data;
     app *a = http_req_ctx(r);
-    ledger_show *list = NULL;
-    size_t n = 0, i, k = 0;
+    size_t i, n = 0;
     sm_buf b;
 
-    if (ledger_show_list(a->ledger, &list, &n)) {
+    if (k->rc) {
         http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
         return;
     }
     sm_buf_init(&b, 16u * 1024 * 1024);
     sm_buf_addc(&b, '[');
-    for (i = 0; i < n; i++) {
-        show *s = shows_get(a->shows, list[i].id);
+    for (i = 0; i < k->n; i++) {
+        show *s = shows_get(a->shows, k->list[i].id);
         if (!s)
             continue;
-        sm_buf_adds(&b, k++ ? ",{" : "{");
+        sm_buf_adds(&b, n++ ? ",{" : "{");
         add_show_fields(&b, s);
         sm_buf_adds(&b, ",\"venue\":");
         sm_buf_add_json_str(&b, venue_name(show_venue(s)));
         sm_buf_addc(&b, '}');
     }
     sm_buf_addc(&b, ']');
-    free(list);
     http_respond_json(r, 200, &b);
+}
+
+static void list_release(api_db_call *c)
+{
+    list_call *k = c->data;
+    if (!k->rc)
+        free(k->list);
+    free(k);
+}
+
+void api_shows_list(http_req *r, const http_params *p)
+{
+    app *a = http_req_ctx(r);
+    list_call *k = calloc(1, sizeof(*k));
+
+    if (!k) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    k->call.data = k;
+    api_db_call_start(a, r, &k->call, list_run, list_answer, list_release);
 }
 
 /* gzip of a body into a new body frame; NULL on failure. */

@@ -4,10 +4,12 @@
  * GET /api/webhooks/{id}/deliveries[?status=pending|failed|dead|ok][&limit=N],
  * GET /api/deliveries/{id} (one delivery with its payload),
  * POST /api/deliveries/{id}/retry, POST /api/deliveries/{id}/discard
- * (docs/webhooks.md). This file parses,
- * calls the ledger or the delivery module and translates the result.
+ * (docs/webhooks.md). This file parses on the loop; the ledger calls and
+ * the answer's JSON are made on the webhooks queue's thread (api_db.h), in
+ * order with the dispatcher's own calls, and the answer goes out on the loop.
  */
 #include "api.h"
+#include "api_db.h"
 #include "ledger_webhooks.h"
 #include "webhook_json.h"
 #include "webhook_sign.h"
@@ -50,12 +52,6 @@ static void webhook_json(sm_buf *b, ledger *l, const ledger_webhook *h)
     sm_buf_adds(b, "}}");
 }
 
-static void db_error(http_req *r, ledger *l)
-{
-    sm_warn("webhooks API: %s", ledger_errmsg(l));
-    http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable; try again", NULL);
-}
-
 /* "a,b" from a JSON array of event type strings into out; 0, or -1 after
  * answering 400. */
 static int read_events(http_req *r, const cJSON *arr, char *out, size_t outlen)
@@ -91,20 +87,281 @@ static int read_events(http_req *r, const cJSON *arr, char *out, size_t outlen)
     return 0;
 }
 
-void api_webhooks_create(http_req *r, const http_params *p)
+typedef enum wh_op {
+    WH_CREATE,
+    WH_LIST,
+    WH_DELETE,
+    WH_DELIVERIES,
+    WH_GET,
+    WH_RETRY,
+    WH_DISCARD
+} wh_op;
+
+/* One request of this API: its inputs (copied on the loop), and its answer
+ * (made on the thread: a status with a JSON body, or an error). */
+typedef struct wh_call {
+    api_db_call call;
+    wh_op op;
+    int64_t id;
+    char url[LEDGER_URL_MAX + 1];
+    char events[LEDGER_EVENTS_MAX + 1];
+    char secret[WH_SECRET_LEN + 1];
+    char status[16];
+    long limit;
+    /* the answer */
+    int http_status; /* 0 until set */
+    outcome err;     /* OUT_OK: body is the answer */
+    const char *msg; /* a static message with err */
+    sm_buf body;
+    char why[256];             /* the database's message, logged on the loop */
+    ledger_delivery d, before; /* a retry's, to queue on the loop */
+    int changed;               /* the registry changed: the dispatcher re-reads it */
+} wh_call;
+
+static void fail(wh_call *c, int status, outcome err, const char *msg)
 {
-    app *a = http_req_ctx(r);
-    cJSON *j = http_req_json(r);
-    const cJSON *url;
-    char events[LEDGER_EVENTS_MAX + 1], secret[WH_SECRET_LEN + 1];
+    c->http_status = status;
+    c->err = err;
+    c->msg = msg;
+}
+
+static void db_failed(wh_call *c, ledger *l)
+{
+    snprintf(c->why, sizeof(c->why), "%s", ledger_errmsg(l));
+    fail(c, 503, OUT_UNAVAILABLE, "the database is unavailable; try again");
+}
+
+static void run_create(ledger *l, wh_call *c)
+{
     ledger_webhook h;
     int64_t id = 0;
-    sm_buf b;
+    if (ledger_webhook_add(l, c->url, c->events, c->secret, sm_now_ms(), &id) ||
+        ledger_webhook_get(l, id, &h)) {
+        db_failed(c, l);
+        return;
+    }
+    c->changed = 1;
+    sm_buf_init(&c->body, 64 * 1024);
+    webhook_json(&c->body, l, &h);
+    c->body.len--; /* the closing brace: the secret goes in, shown this once */
+    sm_buf_adds(&c->body, ",\"secret\":");
+    sm_buf_add_json_str(&c->body, c->secret);
+    sm_buf_addc(&c->body, '}');
+    c->http_status = 201;
+}
+
+static void run_list(ledger *l, wh_call *c)
+{
+    ledger_webhook *list = NULL;
+    size_t n = 0, i;
+    if (ledger_webhook_list(l, &list, &n)) {
+        db_failed(c, l);
+        return;
+    }
+    sm_buf_init(&c->body, 16u * 1024 * 1024);
+    sm_buf_addc(&c->body, '[');
+    for (i = 0; i < n; i++) {
+        sm_buf_adds(&c->body, i ? "," : "");
+        webhook_json(&c->body, l, &list[i]);
+    }
+    sm_buf_addc(&c->body, ']');
+    free(list);
+    c->http_status = 200;
+}
+
+static void run_delete(ledger *l, wh_call *c)
+{
+    int rc = c->id ? ledger_webhook_delete(l, c->id) : LEDGER_ENOTFOUND;
+    if (rc == LEDGER_ENOTFOUND) {
+        fail(c, 404, OUT_NOT_FOUND, "there is no such webhook");
+        return;
+    }
+    if (rc) {
+        db_failed(c, l);
+        return;
+    }
+    c->changed = 1;
+    sm_buf_init(&c->body, 256);
+    sm_buf_printf(&c->body, "{\"id\":%lld,\"deleted\":true}", (long long)c->id);
+    c->http_status = 200;
+}
+
+static void run_deliveries(ledger *l, wh_call *c)
+{
+    ledger_delivery *list = NULL;
+    ledger_webhook h;
+    size_t n = 0, i;
+    if (!c->id || ledger_webhook_get(l, c->id, &h)) {
+        fail(c, 404, OUT_NOT_FOUND, "there is no such webhook");
+        return;
+    }
+    if (ledger_delivery_list(l, c->id, c->status[0] ? c->status : NULL, (size_t)c->limit, &list,
+                             &n)) {
+        db_failed(c, l);
+        return;
+    }
+    sm_buf_init(&c->body, 16u * 1024 * 1024);
+    sm_buf_addc(&c->body, '[');
+    for (i = 0; i < n; i++) {
+        sm_buf_adds(&c->body, i ? "," : "");
+        webhook_json_delivery(&c->body, &list[i]);
+    }
+    sm_buf_addc(&c->body, ']');
+    ledger_delivery_list_free(list, n);
+    c->http_status = 200;
+}
+
+/* The delivery of the path's {id} with its payload into *d, or 0 after
+ * failing 404 (or 503). The caller clears *d. */
+static int delivery_of(ledger *l, wh_call *c, ledger_delivery *d)
+{
+    int rc = c->id ? ledger_delivery_get(l, c->id, d) : LEDGER_ENOTFOUND;
+    if (rc == LEDGER_ENOTFOUND)
+        fail(c, 404, OUT_NOT_FOUND, "there is no such delivery (ids are positive whole numbers)");
+    else if (rc)
+        db_failed(c, l);
+    return rc == 0;
+}
+
+static void run_get(ledger *l, wh_call *c)
+{
+    ledger_delivery d;
+    cJSON *payload;
+
+    if (!delivery_of(l, c, &d))
+        return;
+    sm_buf_init(&c->body, 1024 * 1024);
+    webhook_json_delivery(&c->body, &d);
+    c->body.len--; /* the closing brace: the event goes in */
+    sm_buf_adds(&c->body, ",\"payload\":");
+    /* The event as it is POSTed: JSON the Lua scripts wrote; shown as a
+     * string should a row ever hold anything else. */
+    payload = cJSON_Parse(d.payload ? d.payload : "");
+    if (cJSON_IsObject(payload))
+        sm_buf_adds(&c->body, d.payload);
+    else
+        sm_buf_add_json_str(&c->body, d.payload ? d.payload : "");
+    cJSON_Delete(payload);
+    sm_buf_addc(&c->body, '}');
+    ledger_delivery_clear(&d);
+    c->http_status = 200;
+}
+
+static void run_retry(ledger *l, wh_call *c)
+{
+    int rc = c->id ? webhooks_retry_prepare(l, c->id, &c->d, &c->before) : LEDGER_ENOTFOUND;
+    if (rc == LEDGER_ENOTFOUND)
+        fail(c, 404, OUT_NOT_FOUND, "there is no such delivery");
+    else if (rc == LEDGER_EINVAL)
+        fail(c, 409, OUT_BAD_REQUEST, "only a failed or dead delivery can be retried");
+    else if (rc)
+        db_failed(c, l);
+    else
+        c->http_status = 200; /* queued on the loop (wh_answer) */
+}
+
+static void run_discard(ledger *l, wh_call *c)
+{
+    ledger_delivery d;
+    int rc;
+
+    if (!delivery_of(l, c, &d))
+        return;
+    ledger_delivery_clear(&d);
+    rc = strcmp(d.status, "ok") == 0 ? LEDGER_EINVAL : webhooks_discard_run(l, d.id);
+    if (rc == LEDGER_ENOTFOUND) {
+        fail(c, 404, OUT_NOT_FOUND, "there is no such delivery");
+    } else if (rc == LEDGER_EINVAL) {
+        fail(c, 409, OUT_BAD_REQUEST,
+             "this delivery has already been delivered (ok): nothing to discard");
+    } else if (rc) {
+        db_failed(c, l);
+    } else {
+        sm_buf_init(&c->body, 256);
+        sm_buf_printf(&c->body, "{\"id\":%lld,\"webhook_id\":%lld,\"discarded\":true}",
+                      (long long)d.id, (long long)d.webhook_id);
+        c->http_status = 200;
+    }
+}
+
+/* On the webhooks queue's thread. */
+static void wh_run(ledger *l, api_db_call *call)
+{
+    wh_call *c = call->data;
+    static void (*const runs[])(ledger *, wh_call *) = {
+        [WH_CREATE] = run_create,         [WH_LIST] = run_list, [WH_DELETE] = run_delete,
+        [WH_DELIVERIES] = run_deliveries, [WH_GET] = run_get,   [WH_RETRY] = run_retry,
+        [WH_DISCARD] = run_discard,
+    };
+    runs[c->op](l, c);
+}
+
+static void wh_answer(http_req *r, api_db_call *call)
+{
+    wh_call *c = call->data;
+    app *a = http_req_ctx(r);
+
+    if (c->why[0])
+        sm_warn("webhooks API: %s", c->why);
+    if (c->changed && a->webhooks)
+        webhooks_changed(a->webhooks);
+    if (c->err != OUT_OK) {
+        http_respond_error_status(r, c->http_status, c->err, c->msg, NULL);
+        return;
+    }
+    if (c->op == WH_RETRY) {
+        if (!a->webhooks || webhooks_retry_queue(a->webhooks, &c->d, &c->before)) {
+            http_respond_error(r, OUT_UNAVAILABLE,
+                               "the job queue (Redis) is unavailable; try again", NULL);
+            return;
+        }
+        sm_buf_init(&c->body, 64 * 1024);
+        webhook_json_delivery(&c->body, &c->d);
+    }
+    http_respond_json(r, c->http_status, &c->body);
+}
+
+static void wh_release(api_db_call *call)
+{
+    wh_call *c = call->data;
+    sm_buf_free(&c->body);
+    sodium_memzero(c->secret, sizeof(c->secret));
+    free(c);
+}
+
+/* A call of op for r, or NULL after answering 500. */
+static wh_call *wh_new(http_req *r, wh_op op, const http_params *p)
+{
+    wh_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return NULL;
+    }
+    c->op = op;
+    c->err = OUT_OK;
+    c->id = path_id(p, "id");
+    c->call.data = c;
+    return c;
+}
+
+static void wh_start(http_req *r, wh_call *c)
+{
+    app *a = http_req_ctx(r);
+    api_db_call_on(a, a->webhooks_queue, r, &c->call, wh_run, wh_answer, wh_release);
+}
+
+void api_webhooks_create(http_req *r, const http_params *p)
+{
+    cJSON *j = http_req_json(r);
+    const cJSON *url;
+    char events[LEDGER_EVENTS_MAX + 1];
+    wh_call *c;
 
     if (!j)
         return;
     url = cJSON_GetObjectItemCaseSensitive(j, "url");
-    if (!cJSON_IsString(url) || !ledger_webhook_url_ok(url->valuestring)) {
+    if (!cJSON_IsString(url) || !ledger_webhook_url_ok(url->valuestring) ||
+        strlen(url->valuestring) > LEDGER_URL_MAX) {
         http_respond_error(r, OUT_BAD_REQUEST,
                            "\"url\" must be an http:// or https:// URL with a host (no other "
                            "schemes; redirects are not followed)",
@@ -112,89 +369,42 @@ void api_webhooks_create(http_req *r, const http_params *p)
         cJSON_Delete(j);
         return;
     }
-    if (read_events(r, cJSON_GetObjectItemCaseSensitive(j, "events"), events, sizeof(events))) {
+    if (read_events(r, cJSON_GetObjectItemCaseSensitive(j, "events"), events, sizeof(events)) ||
+        !(c = wh_new(r, WH_CREATE, p))) {
         cJSON_Delete(j);
         return;
     }
-    wh_secret_new(secret);
-    if (ledger_webhook_add(a->ledger, url->valuestring, events, secret, sm_now_ms(), &id) ||
-        ledger_webhook_get(a->ledger, id, &h)) {
-        db_error(r, a->ledger);
-        cJSON_Delete(j);
-        return;
-    }
+    snprintf(c->url, sizeof(c->url), "%s", url->valuestring);
+    snprintf(c->events, sizeof(c->events), "%s", events);
     cJSON_Delete(j);
-    if (a->webhooks)
-        webhooks_changed(a->webhooks);
-    sm_buf_init(&b, 64 * 1024);
-    webhook_json(&b, a->ledger, &h);
-    b.len--; /* the closing brace: the secret goes in, shown this once */
-    sm_buf_adds(&b, ",\"secret\":");
-    sm_buf_add_json_str(&b, secret);
-    sm_buf_addc(&b, '}');
-    sodium_memzero(secret, sizeof(secret));
-    http_respond_json(r, 201, &b);
+    wh_secret_new(c->secret);
+    wh_start(r, c);
+}
+
+/* A request with nothing to parse but the path's {id}. */
+static void wh_path_only(http_req *r, wh_op op, const http_params *p)
+{
+    wh_call *c = wh_new(r, op, p);
+    if (c)
+        wh_start(r, c);
 }
 
 void api_webhooks_list(http_req *r, const http_params *p)
 {
-    app *a = http_req_ctx(r);
-    ledger_webhook *list = NULL;
-    size_t n = 0, i;
-    sm_buf b;
-
-    if (ledger_webhook_list(a->ledger, &list, &n)) {
-        db_error(r, a->ledger);
-        return;
-    }
-    sm_buf_init(&b, 16u * 1024 * 1024);
-    sm_buf_addc(&b, '[');
-    for (i = 0; i < n; i++) {
-        sm_buf_adds(&b, i ? "," : "");
-        webhook_json(&b, a->ledger, &list[i]);
-    }
-    sm_buf_addc(&b, ']');
-    free(list);
-    http_respond_json(r, 200, &b);
+    wh_path_only(r, WH_LIST, p);
 }
 
 void api_webhooks_delete(http_req *r, const http_params *p)
 {
-    app *a = http_req_ctx(r);
-    int64_t id = path_id(p, "id");
-    int rc = id ? ledger_webhook_delete(a->ledger, id) : LEDGER_ENOTFOUND;
-    sm_buf b;
-
-    if (rc == LEDGER_ENOTFOUND) {
-        http_respond_error(r, OUT_NOT_FOUND, "there is no such webhook", NULL);
-        return;
-    }
-    if (rc) {
-        db_error(r, a->ledger);
-        return;
-    }
-    if (a->webhooks)
-        webhooks_changed(a->webhooks);
-    sm_buf_init(&b, 256);
-    sm_buf_printf(&b, "{\"id\":%lld,\"deleted\":true}", (long long)id);
-    http_respond_json(r, 200, &b);
+    wh_path_only(r, WH_DELETE, p);
 }
 
 void api_webhooks_deliveries(http_req *r, const http_params *p)
 {
-    app *a = http_req_ctx(r);
-    int64_t id = path_id(p, "id");
     char status[16], limit_text[16], *end;
     long limit = API_DELIVERIES_DEFAULT;
-    ledger_delivery *list = NULL;
-    ledger_webhook h;
-    size_t n = 0, i;
-    sm_buf b;
+    wh_call *c;
 
-    if (!id || ledger_webhook_get(a->ledger, id, &h)) {
-        http_respond_error(r, OUT_NOT_FOUND, "there is no such webhook", NULL);
-        return;
-    }
     http_req_query(r, "status", status, sizeof(status));
     http_req_query(r, "limit", limit_text, sizeof(limit_text));
     if (status[0] && strcmp(status, "pending") != 0 && strcmp(status, "failed") != 0 &&
@@ -209,123 +419,30 @@ void api_webhooks_deliveries(http_req *r, const http_params *p)
             return;
         }
     }
-    if (ledger_delivery_list(a->ledger, id, status[0] ? status : NULL, (size_t)limit, &list, &n)) {
-        db_error(r, a->ledger);
+    if (!(c = wh_new(r, WH_DELIVERIES, p)))
         return;
-    }
-    sm_buf_init(&b, 16u * 1024 * 1024);
-    sm_buf_addc(&b, '[');
-    for (i = 0; i < n; i++) {
-        sm_buf_adds(&b, i ? "," : "");
-        webhook_json_delivery(&b, &list[i]);
-    }
-    sm_buf_addc(&b, ']');
-    ledger_delivery_list_free(list, n);
-    http_respond_json(r, 200, &b);
+    snprintf(c->status, sizeof(c->status), "%s", status);
+    c->limit = limit;
+    wh_start(r, c);
 }
 
 void api_delivery_retry(http_req *r, const http_params *p)
 {
     app *a = http_req_ctx(r);
-    int64_t id = path_id(p, "id");
-    ledger_delivery d;
-    int rc = id && a->webhooks ? webhooks_retry(a->webhooks, id, &d) : LEDGER_ENOTFOUND;
-    sm_buf b;
-
-    if (rc == LEDGER_ENOTFOUND) {
-        http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
-        return;
-    }
-    if (rc == LEDGER_EINVAL) {
-        http_respond_error_status(r, 409, OUT_BAD_REQUEST,
-                                  "only a failed or dead delivery can be retried", NULL);
-        return;
-    }
-    if (rc == -1) {
+    if (a->webhooks && !webhooks_redis_up(a->webhooks)) {
         http_respond_error(r, OUT_UNAVAILABLE, "the job queue (Redis) is unavailable; try again",
                            NULL);
         return;
     }
-    if (rc) {
-        db_error(r, a->ledger);
-        return;
-    }
-    sm_buf_init(&b, 64 * 1024);
-    webhook_json_delivery(&b, &d);
-    http_respond_json(r, 200, &b);
-}
-
-/* The delivery of the path's {id} with its payload, or 0 after answering
- * 404 (or 503). The caller clears *d. */
-static int delivery_of_path(http_req *r, const http_params *p, ledger_delivery *d)
-{
-    app *a = http_req_ctx(r);
-    int64_t id = path_id(p, "id");
-    int rc = id ? ledger_delivery_get(a->ledger, id, d) : LEDGER_ENOTFOUND;
-    if (rc == LEDGER_ENOTFOUND)
-        http_respond_error(r, OUT_NOT_FOUND,
-                           "there is no such delivery (ids are positive whole numbers)", NULL);
-    else if (rc)
-        db_error(r, a->ledger);
-    return rc == 0;
+    wh_path_only(r, WH_RETRY, p);
 }
 
 void api_delivery_get(http_req *r, const http_params *p)
 {
-    ledger_delivery d;
-    cJSON *payload;
-    sm_buf b;
-
-    if (!delivery_of_path(r, p, &d))
-        return;
-    sm_buf_init(&b, 1024 * 1024);
-    webhook_json_delivery(&b, &d);
-    b.len--; /* the closing brace: the event goes in */
-    sm_buf_adds(&b, ",\"payload\":");
-    /* The event as it is POSTed: JSON the Lua scripts wrote; shown as a
-     * string should a row ever hold anything else. */
-    payload = cJSON_Parse(d.payload ? d.payload : "");
-    if (cJSON_IsObject(payload))
-        sm_buf_adds(&b, d.payload);
-    else
-        sm_buf_add_json_str(&b, d.payload ? d.payload : "");
-    cJSON_Delete(payload);
-    sm_buf_addc(&b, '}');
-    ledger_delivery_clear(&d);
-    http_respond_json(r, 200, &b);
+    wh_path_only(r, WH_GET, p);
 }
 
 void api_delivery_discard(http_req *r, const http_params *p)
 {
-    app *a = http_req_ctx(r);
-    ledger_delivery d;
-    int rc;
-    sm_buf b;
-
-    if (!delivery_of_path(r, p, &d))
-        return;
-    ledger_delivery_clear(&d);
-    if (strcmp(d.status, "ok") == 0)
-        rc = LEDGER_EINVAL;
-    else
-        rc = a->webhooks ? webhooks_discard(a->webhooks, d.id)
-                         : ledger_delivery_delete(a->ledger, d.id);
-    if (rc == LEDGER_ENOTFOUND) {
-        http_respond_error(r, OUT_NOT_FOUND, "there is no such delivery", NULL);
-        return;
-    }
-    if (rc == LEDGER_EINVAL) {
-        http_respond_error_status(
-            r, 409, OUT_BAD_REQUEST,
-            "this delivery has already been delivered (ok): nothing to discard", NULL);
-        return;
-    }
-    if (rc) {
-        db_error(r, a->ledger);
-        return;
-    }
-    sm_buf_init(&b, 256);
-    sm_buf_printf(&b, "{\"id\":%lld,\"webhook_id\":%lld,\"discarded\":true}", (long long)d.id,
-                  (long long)d.webhook_id);
-    http_respond_json(r, 200, &b);
+    wh_path_only(r, WH_DISCARD, p);
 }

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "ledger.h"
+#include "ledger_queue.h"
 #include "addr_limits.h"
 #include "show.h"
 #include "store.h"
@@ -30,7 +31,15 @@ typedef struct app {
     uv_loop_t *loop;
     struct lws_context *lws;
     store *store;
-    ledger *ledger;
+    ledger *ledger; /* the loop's handle: reads at start only (docs/scaling.md) */
+    /* Staff checks, sign-in, the shows list, the admin API and feed, the
+     * /healthz probe: ledger calls of the loop's requests, on a thread of
+     * their own (api_db.h), so that they never wait behind a booking's
+     * commit on books.queue, nor the loop behind them. */
+    ledger_queue *staff_queue;
+    /* Webhook bookkeeping (webhooks.h) and the webhooks API, in order on a
+     * third thread: deliveries under load never delay staff or bookings. */
+    ledger_queue *webhooks_queue;
     shows *shows;             /* every show's seat cache */
     client_hub *hub;          /* buyers' connections on this process */
     booking_env books;        /* what the booking workflow runs on */
@@ -58,9 +67,13 @@ typedef struct app {
     uv_timer_t ready_timer;                /* --reuse-port: listen once every show is loaded */
     int ready_pending;
     int64_t ready_deadline_ms;
-    /* the last database probe (api_health.c), reused for a second */
+    /* the last database probe (api_health.c), reused for a second; it runs
+     * on the staff queue, and one that takes too long counts as down */
     int db_up;
     int64_t db_probed_ms;
+    ledger_job db_probe;
+    int db_probe_busy, db_probe_result;
+    int64_t db_probe_started_ms;
 } app;
 
 #endif

@@ -75,6 +75,7 @@ static int gone(booking_op *op)
 /* Runs run(ledger, op) on the queue's thread (inline without a queue), then
  * done(op) on the loop. The op is the caller's all along; only op->show,
  * op->hold_ref, op->payment_ref, op->who, op->seats, op->cancel_id,
+ * op->lookup, op->lookup_key,
  * op->booking, op->lrc and op->lsecs are touched by run. */
 static void ledger_call(booking_op *op, ledger_job_run *run, ledger_job_done *done)
 {
@@ -115,12 +116,23 @@ static void finish_booking(booking_op *op, int created)
     op->cb(op, &res);
 }
 
-/* A booking of this payment ref exists already: the same request again. */
-static void paid_run(ledger *l, ledger_job *job)
+/* On the thread: the booking op->lookup finds by op->lookup_key. */
+static void lookup_run(ledger *l, ledger_job *job)
 {
     booking_op *op = job->data;
     reset_booking(op);
-    op->lrc = ledger_booking_by_payment(l, op->show, op->payment_ref, &op->booking);
+    op->lrc = op->lookup(l, op->show, op->lookup_key, &op->booking);
+}
+
+/* Looks up an existing booking with fn (by payment or by hold ref), then
+ * done(op) with op->lrc and op->booking. */
+static void lookup_booking(booking_op *op,
+                           int (*fn)(ledger *, const char *, const char *, ledger_booking *),
+                           const char *key, ledger_job_done *done)
+{
+    op->lookup = fn;
+    op->lookup_key = key;
+    ledger_call(op, lookup_run, done);
 }
 
 static void paid_done(ledger_job *job)
@@ -132,11 +144,12 @@ static void paid_done(ledger_job *job)
         op->next(op);
 }
 
-/* Answers the existing booking of op->payment_ref, or goes on with next. */
+/* Answers the existing booking of op->payment_ref (the same request
+ * again), or goes on with next. */
 static void unless_paid(booking_op *op, void (*next)(booking_op *op))
 {
     op->next = next;
-    ledger_call(op, paid_run, paid_done);
+    lookup_booking(op, ledger_booking_by_payment, op->payment_ref, paid_done);
 }
 
 /* ---- thaw: undo a freeze or reservation whose booking did not happen ---- */
@@ -318,14 +331,6 @@ static void wait_and_retry(booking_op *op)
     uv_timer_start(op->retry, on_confirm_retry, BOOKING_RETRY_MS, 0);
 }
 
-/* The hold is gone: perhaps because it was booked with another payment ref. */
-static void by_hold_run(ledger *l, ledger_job *job)
-{
-    booking_op *op = job->data;
-    reset_booking(op);
-    op->lrc = ledger_booking_by_hold(l, op->show, op->hold_ref, &op->booking);
-}
-
 static void expired_done(ledger_job *job)
 {
     booking_op *op = job->data;
@@ -341,9 +346,10 @@ static void expired_done(ledger_job *job)
     op->cb(op, &res);
 }
 
+/* The hold is gone: perhaps because it was booked with another payment ref. */
 static void finish_expired(booking_op *op)
 {
-    ledger_call(op, by_hold_run, expired_done);
+    lookup_booking(op, ledger_booking_by_hold, op->hold_ref, expired_done);
 }
 
 static void on_frozen(void *arg, const store_result *res)

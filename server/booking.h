@@ -113,6 +113,9 @@ struct booking_op {
     char lerr[256]; /* and the ledger's message when it failed */
     double lsecs;   /* how long it took */
     void (*next)(booking_op *op);
+    /* a lookup of an existing booking: by payment ref or by hold ref */
+    int (*lookup)(ledger *l, const char *show, const char *key, ledger_booking *out);
+    const char *lookup_key; /* op->payment_ref or op->hold_ref */
 };
 
 /* 1 when a payment reference is acceptable: 1 to 128 characters, no

@@ -121,7 +121,7 @@ void http_router_dispatch(const http_routes *t, http_req *r)
         }
         return;
     }
-    if (t->admit && t->admit(r, row->role, &params))
+    if (t->admit && t->admit(r, row, &params))
         return;
     row->handler(r, &params);
 }

@@ -10,7 +10,8 @@
  *
  * Before a handler runs, the table's `admit` hook (handed in by the layer
  * that owns the table) resolves what the captures name and checks the
- * role; it answers the request itself when it refuses.
+ * role; it answers the request itself when it refuses, and may finish
+ * later (a staff check reads the database off the loop).
  *
  * Not here: the handlers (api_*.c), the table (api_routes.c).
  */
@@ -49,9 +50,14 @@ typedef struct http_route {
 typedef struct http_routes {
     const http_route *rows;
     size_t n;
-    /* 0: go on to the handler; -1: refused and answered. */
-    int (*admit)(http_req *r, http_role role, http_params *p);
+    /* 0: go on to the handler; -1: refused and answered; HTTP_ADMIT_LATER:
+     * the hook took the request (it needs the database, which answers on
+     * the loop later) and calls row->handler itself once admitted, with its
+     * own copy of p. Rows are static: the hook may keep row. */
+    int (*admit)(http_req *r, const struct http_route *row, http_params *p);
 } http_routes;
+
+#define HTTP_ADMIT_LATER 1
 
 /* 1 when the path is one the table has a pattern for (any method). */
 int http_router_knows(const http_routes *t, const char *path);

@@ -44,6 +44,14 @@ struct ledger__front {
     char *audit_mem[LEDGER_AUDIT_MAX];
     size_t naudit;
     uint64_t audit_dropped;
+    int audit_buffer_only; /* never flushes by itself (ledger_audit_buffer_only) */
+};
+
+/* Rows taken from a handle's buffer (ledger_audit_take). */
+struct ledger_audit_batch {
+    size_t n;
+    ledger_audit_row rows[LEDGER_AUDIT_MAX];
+    char *mem[LEDGER_AUDIT_MAX];
 };
 
 const char *ledger_errmsg(ledger *l)
@@ -453,7 +461,7 @@ static size_t capped_len(const char *s, size_t max)
 static void audit_make_room(ledger *l)
 {
     struct ledger__front *f = ledger__front(l);
-    if (f->naudit < LEDGER_AUDIT_MAX || !ledger_audit_flush(l))
+    if (f->naudit < LEDGER_AUDIT_MAX || (!f->audit_buffer_only && !ledger_audit_flush(l)))
         return;
     audit_row_free(f, 0);
     memmove(&f->audit[0], &f->audit[1], (LEDGER_AUDIT_MAX - 1) * sizeof(f->audit[0]));
@@ -462,7 +470,8 @@ static void audit_make_room(ledger *l)
     f->naudit--;
     if (f->audit_dropped++ % 1000 == 0)
         sm_warn("ledger: audit buffer full and flush failing (%s); dropped %llu rows",
-                ledger__errmsg(l), (unsigned long long)f->audit_dropped);
+                f->audit_buffer_only ? "the database is not answering" : ledger__errmsg(l),
+                (unsigned long long)f->audit_dropped);
 }
 
 void ledger_audit(ledger *l, const char *what, const char *show, const char *ref, const char *seats,
@@ -520,4 +529,38 @@ int ledger_audit_flush(ledger *l)
         audit_row_free(f, i);
     f->naudit = 0;
     return 0;
+}
+
+void ledger_audit_buffer_only(ledger *l)
+{
+    ledger__front(l)->audit_buffer_only = 1;
+}
+
+ledger_audit_batch *ledger_audit_take(ledger *l)
+{
+    struct ledger__front *f = ledger__front(l);
+    ledger_audit_batch *b;
+
+    if (!f->naudit || !(b = malloc(sizeof(*b))))
+        return NULL;
+    b->n = f->naudit;
+    memcpy(b->rows, f->audit, f->naudit * sizeof(f->audit[0]));
+    memcpy(b->mem, f->audit_mem, f->naudit * sizeof(f->audit_mem[0]));
+    memset(f->audit_mem, 0, f->naudit * sizeof(f->audit_mem[0]));
+    memset(f->audit, 0, f->naudit * sizeof(f->audit[0]));
+    f->naudit = 0;
+    return b;
+}
+
+void ledger_audit_give(ledger *l, ledger_audit_batch *b)
+{
+    size_t i;
+    if (!b)
+        return;
+    for (i = 0; i < b->n; i++) {
+        const ledger_audit_row *r = &b->rows[i];
+        ledger_audit(l, r->what, r->show, r->ref, r->seats, r->who, r->at);
+        free(b->mem[i]);
+    }
+    free(b);
 }

@@ -105,4 +105,19 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
 /* Writes buffered audit rows in one transaction. */
 int ledger_audit_flush(ledger *l);
 
+/*
+ * Audit rows written by another handle (the server's loop buffers them, a
+ * ledger queue's thread writes them: ledger_queue.h). A handle marked
+ * buffer-only never writes by itself: a full buffer drops its oldest row
+ * (counted and logged) instead of flushing, so that ledger_audit never waits
+ * for the database. ledger_audit_take moves the buffered rows into a batch
+ * the caller owns (NULL when there are none, or out of memory: they stay);
+ * ledger_audit_give buffers a batch's rows on l, as ledger_audit, and frees
+ * it (NULL: nothing).
+ */
+typedef struct ledger_audit_batch ledger_audit_batch;
+void ledger_audit_buffer_only(ledger *l);
+ledger_audit_batch *ledger_audit_take(ledger *l);
+void ledger_audit_give(ledger *l, ledger_audit_batch *b);
+
 #endif

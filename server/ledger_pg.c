@@ -601,12 +601,19 @@ static int user_from(ledger *l, PGresult *r, ledger_user *out, int is_token, con
     return rc;
 }
 
+/* A read with at most one parameter (arg NULL: none), tried again once on
+ * a fresh connection if the server restarted under it. */
+static int pg_read1(ledger *l, const char *sql, const char *arg, PGresult **r, const char *what)
+{
+    const char *args[] = {arg};
+    return pg_run(l, sql, arg ? 1 : 0, arg ? args : NULL, r, what, PG_RETRY, -1, 0);
+}
+
 static int pg_user_get(ledger *l, const char *name, ledger_user *out)
 {
-    const char *args[] = {name};
     PGresult *r;
-    int rc = pg_run(l, "SELECT id, name, role, pwhash FROM users WHERE name = $1", 1, args, &r,
-                    "user", PG_RETRY, -1, 0);
+    int rc =
+        pg_read1(l, "SELECT id, name, role, pwhash FROM users WHERE name = $1", name, &r, "user");
     return rc ? rc : user_from(l, r, out, 0, "user");
 }
 
@@ -671,10 +678,9 @@ static int pg_token_add(ledger *l, const char *name, const char *role, const cha
 
 static int pg_token_lookup(ledger *l, const char *token_hash, ledger_user *out)
 {
-    const char *args[] = {token_hash};
     PGresult *r;
-    int rc = pg_run(l, "SELECT name, role FROM api_tokens WHERE token_hash = $1", 1, args, &r,
-                    "token", PG_RETRY, -1, 0);
+    int rc = pg_read1(l, "SELECT name, role FROM api_tokens WHERE token_hash = $1", token_hash, &r,
+                      "token");
     return rc ? rc : user_from(l, r, out, 1, "token");
 }
 
@@ -744,12 +750,11 @@ static int pg_booking_get(ledger *l, const char *show, int64_t id, ledger_bookin
 
 static int pg_booking_list(ledger *l, const char *show, ledger_booking **out, size_t *n)
 {
-    const char *args[] = {show};
     ledger_booking *list = NULL;
     PGresult *r;
     int rows, i;
-    int rc = pg_run(l, BOOKING_COLUMNS "WHERE show_id = $1 ORDER BY id DESC", 1, args, &r,
-                    "list bookings", PG_RETRY, -1, 0);
+    int rc = pg_read1(l, BOOKING_COLUMNS "WHERE show_id = $1 ORDER BY id DESC", show, &r,
+                      "list bookings");
     if (rc)
         return rc;
     rows = PQntuples(r);
@@ -769,11 +774,10 @@ static int pg_booking_list(ledger *l, const char *show, ledger_booking **out, si
 
 static int pg_booked_seats(ledger *l, const char *show, ledger_seat_cb cb, void *arg)
 {
-    const char *args[] = {show};
     PGresult *r;
     int i;
-    int rc = pg_run(l, "SELECT seat_id, booking_id FROM booking_seats WHERE show_id = $1", 1, args,
-                    &r, "list booked seats", PG_RETRY, -1, 0);
+    int rc = pg_read1(l, "SELECT seat_id, booking_id FROM booking_seats WHERE show_id = $1", show,
+                      &r, "list booked seats");
     if (rc)
         return rc;
     for (i = 0; i < PQntuples(r); i++)
@@ -785,9 +789,8 @@ static int pg_booked_seats(ledger *l, const char *show, ledger_seat_cb cb, void 
 /* One integer from sql; show (may be NULL) is $1. */
 static int query_int64(ledger *l, const char *sql, const char *show, int64_t *out, const char *what)
 {
-    const char *args[] = {show};
     PGresult *r;
-    int rc = pg_run(l, sql, show ? 1 : 0, show ? args : NULL, &r, what, PG_RETRY, -1, 0);
+    int rc = pg_read1(l, sql, show, &r, what);
     if (rc)
         return rc;
     *out = PQntuples(r) ? col_i64(r, 0, 0) : 0;

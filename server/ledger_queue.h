@@ -11,8 +11,11 @@
  * the engines need no locking, and the ledger's own reconnects after a
  * database outage (ledger_pg.c) work unchanged on the thread's handle.
  *
- * Not here: what a job does (the caller's run function), and anything the
- * loop's own handle does (reads at start, sessions, the admin API).
+ * A server runs three (docs/scaling.md): the booking queue, the staff queue
+ * (api_db.h) and the webhooks queue, so that none waits behind the others.
+ *
+ * Not here: what a job does (the caller's run function), and the reads at
+ * start, which use the loop's own handle before the loop runs.
  */
 #ifndef SEATMAP_LEDGER_QUEUE_H
 #define SEATMAP_LEDGER_QUEUE_H

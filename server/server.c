@@ -133,9 +133,14 @@ static void stop(app *a)
     a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
-    /* drained: no booking waits for it any more */
+    /* drained: no booking or staff request waits for them any more */
     ledger_queue_close(a->books.queue);
     a->books.queue = NULL;
+    ledger_queue_close(a->staff_queue);
+    a->staff_queue = NULL;
+    ledger_queue_close(a->webhooks_queue);
+    a->webhooks_queue = NULL;
+    shows_audit_reclaim(a->shows);
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -201,7 +206,9 @@ static int ensure_demo(app *a)
     return 0;
 }
 
-/* The database, the secret, the demo show: everything before the loop. */
+/* The database, the secret, the demo show: everything before the loop, on
+ * the loop's own handle (blocking is harmless before the loop runs; later
+ * calls go through the ledger queues, docs/scaling.md). */
 static int open_ledger(app *a)
 {
     const config *cfg = &a->cfg;
@@ -372,7 +379,12 @@ static int start_webhooks(app *a)
 {
     webhooks_opts o = {a->cfg.redis_url, a->instance, (unsigned)a->cfg.webhook_timeout_ms,
                        (unsigned)a->cfg.webhook_backoff_ms, a->cfg.webhook_max_attempts};
-    if (webhooks_create(a->loop, a->ledger, &o, &a->webhooks)) {
+    char err[512];
+    if (ledger_queue_open(a->loop, a->cfg.db_path, &a->webhooks_queue, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        return -1;
+    }
+    if (webhooks_create(a->loop, a->ledger, a->webhooks_queue, &o, &a->webhooks)) {
         fprintf(stderr, "seatmapd: cannot start webhook delivery (libcurl or memory)\n");
         return -1;
     }
@@ -387,8 +399,9 @@ static size_t ws_connection_count(void *arg)
 /* The /admin dashboard's feed, and this process's heartbeat (admin_feed.h). */
 static int start_admin_feed(app *a)
 {
-    admin_feed_env env = {a->loop,   a->cfg.redis_url, a->instance,         0, a->shows, a->store,
-                          a->ledger, a->webhooks,      ws_connection_count, a};
+    admin_feed_env env = {
+        a->loop,        a->cfg.redis_url, a->instance,         0, a->shows, a->store, a->ledger,
+        a->staff_queue, a->webhooks,      ws_connection_count, a};
     env.started_ms = strtoll(a->started_ms, NULL, 10);
     if (admin_feed_create(&env, &a->admin)) {
         fprintf(stderr, "seatmapd: cannot start the admin dashboard's feed (memory)\n");
@@ -431,6 +444,14 @@ static int start_shows(app *a)
         fprintf(stderr, "seatmapd: %s\n", err);
         return -1;
     }
+    /* staff requests and the /healthz probe on another (api_db.h) */
+    if (ledger_queue_open(a->loop, a->cfg.db_path, &a->staff_queue, err, sizeof(err))) {
+        fprintf(stderr, "seatmapd: %s\n", err);
+        return -1;
+    }
+    a->db_up = 1; /* it answered at start; the first probe says more */
+    shows_set_audit_queue(a->shows, a->books.queue);
+    /* on the loop's own handle: the loop is not running yet (docs/scaling.md) */
     shows_load_all(a->shows);
     if (!(a->best = best_service_new(a->loop))) {
         fprintf(stderr, "seatmapd: out of memory\n");
@@ -584,7 +605,12 @@ int server_run(const config *cfg)
     if (start_shows(a)) {
         ledger_queue_close(a->books.queue);
         a->books.queue = NULL;
+        ledger_queue_close(a->staff_queue);
+        a->staff_queue = NULL;
+        shows_audit_reclaim(a->shows);
         webhooks_destroy(a->webhooks);
+        ledger_queue_close(a->webhooks_queue);
+        a->webhooks_queue = NULL;
         store_destroy(a->store);
         a->store = NULL;
         /* the same order as a normal stop (PITFALLS.md) */

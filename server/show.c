@@ -33,6 +33,16 @@ struct shows {
     sm_map by_id; /* id -> show* (owned) */
     unsigned sweep_round;
     int64_t last_booked_check_mono;
+    /* The cache's ledger calls run on audit_queue's thread (the booking
+     * queue), never on the loop: audit rows are buffered on the loop's handle
+     * and written there in batches, one at a time so that they reach the
+     * database in order; the reconciliation's reads too. NULL (tests): inline
+     * on cfg.ledger. */
+    ledger_queue *audit_queue;
+    ledger_job audit_job;
+    ledger_audit_batch *audit_batch; /* in flight; NULL once the thread took it */
+    int audit_busy;
+    int audit_failing; /* the thread's: log the first failure only */
 };
 
 /* One connection watching one show. */
@@ -54,6 +64,7 @@ typedef struct catchup {
 
 struct show {
     shows *all;
+    int ensuring, ensure_again; /* a reconciliation read in flight; another wanted */
     char id[SM_SHOW_ID_MAX + 1];
     char name[257];
     char starts_at[40];
@@ -1336,75 +1347,139 @@ static void on_store_result(void *arg, const store_result *res)
     show_apply_result(arg, res, "reconcile");
 }
 
-void show_ensure_booked(show *s)
-{
-    pairs p;
-    const char **args;
-    size_t i;
-    const char *q;
+/* The ledger's side of a reconciliation, read off the loop (on the queue
+ * the show cache was given; inline without one). */
+typedef struct ensure_job {
+    ledger_job job;
+    show *s; /* valid for the registry's life */
+    char id[SM_SHOW_ID_MAX + 1];
     int64_t watermark;
-    char wm[24];
+    pairs p;
+    int rc;
+    char why[256];
+} ensure_job;
 
+static void ensure_run(ledger *l, ledger_job *job)
+{
+    ensure_job *j = job->data;
     /* The watermark is read first: a booking committed after it is newer
      * than this read and must not be taken for a stale Redis entry. */
-    if (ledger_booking_max_id(s->all->cfg.ledger, &watermark)) {
-        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->all->cfg.ledger));
-        return;
-    }
-    snprintf(wm, sizeof(wm), "%lld", (long long)watermark);
-    sm_buf_init(&p.text, 64u * 1024 * 1024);
-    p.n = 0;
-    if (ledger_booked_seats(s->all->cfg.ledger, s->id, add_pair, &p)) {
-        sm_warn("show %s: cannot read its bookings: %s", s->id, ledger_errmsg(s->all->cfg.ledger));
-        sm_buf_free(&p.text);
-        return;
-    }
-    args = malloc(sizeof(*args) * (2 * p.n + 2));
-    if (args) {
-        args[0] = wm;
-        for (i = 0, q = p.text.data; i < 2 * p.n; i++, q += strlen(q) + 1)
-            args[i + 1] = q;
-        store_run(s->all->cfg.store, "ensure", s->id, (int)(2 * p.n + 1), args, on_store_result, s);
-        free(args);
-    }
-    sm_buf_free(&p.text);
+    j->rc = ledger_booking_max_id(l, &j->watermark);
+    if (!j->rc)
+        j->rc = ledger_booked_seats(l, j->id, add_pair, &j->p);
+    if (j->rc)
+        snprintf(j->why, sizeof(j->why), "%s", ledger_errmsg(l));
 }
 
-/* A hold frozen for too long: its confirming process died. SQLite decides:
- * booked there -> book it in Redis; not -> thaw (or expire) it. */
-static void reconcile_frozen(show *s, const char *token)
+static void ensure_done(ledger_job *job)
 {
-    ledger_booking b;
-    char ref[AUTH_REF_LEN + 1], frozen[24], id[24], *json;
-    const char *args[3] = {ref, id, ""};
-    const char *at = strchr(token, '@');
+    ensure_job *j = job->data;
+    show *s = j->s;
+    const char **args;
+    const char *q;
+    char wm[24];
+    size_t i;
 
-    if (!at || at - token > AUTH_REF_LEN)
+    s->ensuring = 0;
+    if (j->rc) {
+        sm_warn("show %s: cannot read its bookings: %s", s->id, j->why);
+    } else if ((args = malloc(sizeof(*args) * (2 * j->p.n + 2)))) {
+        snprintf(wm, sizeof(wm), "%lld", (long long)j->watermark);
+        args[0] = wm;
+        for (i = 0, q = j->p.text.data; i < 2 * j->p.n; i++, q += strlen(q) + 1)
+            args[i + 1] = q;
+        store_run(s->all->cfg.store, "ensure", s->id, (int)(2 * j->p.n + 1), args, on_store_result,
+                  s);
+        free(args);
+    }
+    sm_buf_free(&j->p.text);
+    free(j);
+    if (s->ensure_again) {
+        s->ensure_again = 0;
+        show_ensure_booked(s);
+    }
+}
+
+void show_ensure_booked(show *s)
+{
+    ensure_job *j;
+
+    if (s->ensuring) { /* one read at a time; the next starts after it */
+        s->ensure_again = 1;
         return;
-    snprintf(ref, sizeof(ref), "%.*s", (int)(at - token), token);
-    snprintf(frozen, sizeof(frozen), "%s", at + 1);
+    }
+    if (!(j = calloc(1, sizeof(*j)))) {
+        sm_warn("show %s: cannot reconcile its bookings: out of memory", s->id);
+        return;
+    }
+    j->s = s;
+    snprintf(j->id, sizeof(j->id), "%s", s->id);
+    sm_buf_init(&j->p.text, 64u * 1024 * 1024);
+    j->job.data = j;
+    s->ensuring = 1;
+    ledger_queue_call(s->all->audit_queue, s->all->cfg.ledger, &j->job, ensure_run, ensure_done);
+}
 
-    memset(&b, 0, sizeof(b));
+/* A hold frozen for too long: its confirming process died. The ledger
+ * decides (read off the loop): booked there -> book it in Redis; not ->
+ * thaw (or expire) it. */
+typedef struct frozen_job {
+    ledger_job job;
+    show *s; /* valid for the registry's life */
+    char id[SM_SHOW_ID_MAX + 1];
+    char ref[AUTH_REF_LEN + 1], frozen[24];
+    ledger_booking b;
+    int rc;
+} frozen_job;
+
+static void frozen_run(ledger *l, ledger_job *job)
+{
+    frozen_job *j = job->data;
+    j->rc = ledger_booking_by_hold(l, j->id, j->ref, &j->b);
+}
+
+static void frozen_done(ledger_job *job)
+{
+    frozen_job *j = job->data;
+    show *s = j->s;
+    char id[24], *json;
+    const char *args[3] = {j->ref, id, ""};
+
     /* Refs are unique only among live holds: a booking of this freeze was
      * made after it (a minute of slack for clocks), an older one is another
-     * hold's that had the same code. */
-    if (ledger_booking_by_hold(s->all->cfg.ledger, s->id, ref, &b) == 0 &&
-        b.created_at >= atoll(frozen) - 60000) {
-        snprintf(id, sizeof(id), "%lld", (long long)b.id);
+     * hold's that had the same code. A database that did not answer thaws
+     * it too: the booking's own commit failed or will be seen by ensure. */
+    if (j->rc == 0 && j->b.created_at >= atoll(j->frozen) - 60000) {
+        snprintf(id, sizeof(id), "%lld", (long long)j->b.id);
         sm_info("show %s: hold %s was booked (booking %s) but not marked in Redis; fixing", s->id,
-                ref, id);
-        json = ledger_booking_json_str(&b); /* for booking.created; NULL: a smaller one */
+                j->ref, id);
+        json = ledger_booking_json_str(&j->b); /* for booking.created; NULL: a smaller one */
         args[2] = json ? json : "";
         store_run(s->all->cfg.store, "book", s->id, 3, args, on_store_result, s);
         free(json);
-        ledger_booking_clear(&b);
-        return;
+    } else {
+        args[1] = j->frozen;
+        sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it",
+                s->id, j->ref);
+        store_run(s->all->cfg.store, "thaw", s->id, 2, args, on_store_result, s);
     }
-    ledger_booking_clear(&b);
-    args[1] = frozen;
-    sm_info("show %s: hold %s was left frozen by an unfinished confirmation; releasing it", s->id,
-            ref);
-    store_run(s->all->cfg.store, "thaw", s->id, 2, args, on_store_result, s);
+    ledger_booking_clear(&j->b);
+    free(j);
+}
+
+static void reconcile_frozen(show *s, const char *token)
+{
+    const char *at = strchr(token, '@');
+    frozen_job *j;
+
+    if (!at || at - token > AUTH_REF_LEN || !(j = calloc(1, sizeof(*j))))
+        return;
+    j->s = s;
+    snprintf(j->id, sizeof(j->id), "%s", s->id);
+    snprintf(j->ref, sizeof(j->ref), "%.*s", (int)(at - token), token);
+    snprintf(j->frozen, sizeof(j->frozen), "%s", at + 1);
+    j->job.data = j;
+    ledger_queue_call(s->all->audit_queue, s->all->cfg.ledger, &j->job, frozen_run, frozen_done);
 }
 
 /* ---- sweep ---- */
@@ -1497,21 +1572,102 @@ void shows_store_ready(shows *a)
     }
 }
 
-/* The periodic check of booked seats: Redis's count against SQLite's; only a
- * difference runs the full (O(show)) ensure. A reconciliation that raced
- * with a cancellation is put right by the next check. */
+/* The periodic check of booked seats: Redis's count against the ledger's
+ * (read off the loop); only a difference runs the full (O(show)) ensure. A
+ * reconciliation that raced with a cancellation is put right by the next
+ * check. */
+typedef struct count_job {
+    ledger_job job;
+    show *s; /* valid for the registry's life */
+    char id[SM_SHOW_ID_MAX + 1];
+    int64_t redis, n;
+    int rc;
+} count_job;
+
+static void count_run(ledger *l, ledger_job *job)
+{
+    count_job *j = job->data;
+    j->rc = ledger_booked_count(l, j->id, &j->n);
+}
+
+static void count_done(ledger_job *job)
+{
+    count_job *j = job->data;
+    if (!j->rc && j->n != j->redis) {
+        sm_warn("show %s: Redis has %lld booked seats, the database %lld; reconciling", j->id,
+                (long long)j->redis, (long long)j->n);
+        show_ensure_booked(j->s);
+    }
+    free(j);
+}
+
 static void on_booked_count(void *arg, const store_result *res)
 {
     show *s = arg;
-    int64_t n;
+    count_job *j;
 
-    if (res->outcome != OUT_OK || ledger_booked_count(s->all->cfg.ledger, s->id, &n))
+    if (res->outcome != OUT_OK || !(j = calloc(1, sizeof(*j))))
         return;
-    if (n != atoll(res->detail)) {
-        sm_warn("show %s: Redis has %s booked seats, the database %lld; reconciling", s->id,
-                res->detail, (long long)n);
-        show_ensure_booked(s);
+    j->s = s;
+    snprintf(j->id, sizeof(j->id), "%s", s->id);
+    j->redis = atoll(res->detail);
+    j->job.data = j;
+    ledger_queue_call(s->all->audit_queue, s->all->cfg.ledger, &j->job, count_run, count_done);
+}
+
+/* On the queue's thread: the batch joins the thread handle's own buffer,
+ * which keeps rows (up to its bound) while the database is away and writes
+ * them with the next batch once it is back. */
+static void audit_run(ledger *l, ledger_job *job)
+{
+    shows *a = job->data;
+    ledger_audit_give(l, a->audit_batch);
+    a->audit_batch = NULL;
+    if (!ledger_audit_flush(l)) {
+        if (a->audit_failing)
+            sm_info("ledger: audit rows written again");
+        a->audit_failing = 0;
+    } else if (!a->audit_failing++) {
+        sm_warn("ledger: cannot write audit rows (kept, tried again): %s", ledger_errmsg(l));
     }
+}
+
+static void audit_done(ledger_job *job)
+{
+    shows *a = job->data;
+    a->audit_busy = 0;
+}
+
+void shows_set_audit_queue(shows *a, ledger_queue *q)
+{
+    a->audit_queue = q;
+    if (q)
+        ledger_audit_buffer_only(a->cfg.ledger);
+}
+
+void shows_audit_reclaim(shows *a)
+{
+    if (!a)
+        return;
+    /* the queue is closed: a batch it never started goes back to the loop's
+     * handle, which writes it at close */
+    ledger_audit_give(a->cfg.ledger, a->audit_batch);
+    a->audit_batch = NULL;
+    a->audit_busy = 0;
+    a->audit_queue = NULL;
+}
+
+static void audit_flush(shows *a)
+{
+    if (!a->audit_queue) {
+        ledger_audit_flush(a->cfg.ledger);
+        return;
+    }
+    if (a->audit_busy || !(a->audit_batch = ledger_audit_take(a->cfg.ledger)))
+        return;
+    a->audit_busy = 1;
+    a->audit_job.data = a;
+    ledger_queue_submit(a->audit_queue, &a->audit_job, audit_run, audit_done);
 }
 
 void shows_maintain(shows *a)
@@ -1521,7 +1677,7 @@ void shows_maintain(shows *a)
     int64_t now = sm_mono_ms();
     int check = now - a->last_booked_check_mono >= SHOW_CHECK_BOOKED_MS;
 
-    ledger_audit_flush(a->cfg.ledger);
+    audit_flush(a);
     if (!store_ready(a->cfg.store))
         return;
     if (check)

@@ -37,6 +37,7 @@
 #include "auth.h"
 #include "client.h"
 #include "ledger.h"
+#include "ledger_queue.h"
 #include "store.h"
 #include "util.h"
 #include "venue.h"
@@ -72,6 +73,11 @@ typedef struct shows_config {
 shows *shows_new(const shows_config *cfg);
 /* Frees every show; no watcher may remain. */
 void shows_free(shows *all);
+/* Audit rows are written on q's thread from now on (see show.c), never on
+ * the loop; NULL (tests) writes them inline. */
+void shows_set_audit_queue(shows *all, ledger_queue *q);
+/* After q is closed: takes back a batch it never wrote. NULL is a no-op. */
+void shows_audit_reclaim(shows *all);
 /* The show with this id, loading it from the ledger on first use; NULL when
  * there is no such show (or its stored venue no longer parses). */
 show *shows_get(shows *all, const char *id);

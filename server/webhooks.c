@@ -64,7 +64,10 @@ typedef struct read_req {
 
 struct webhooks {
     uv_loop_t *loop;
-    ledger *l;
+    ledger *l;         /* the loop's handle: used only without a queue (tests) */
+    ledger_queue *lq;  /* where every ledger call runs (ledger_queue.h), or NULL */
+    unsigned jobs_out; /* ledger jobs whose done has not run: w lives until 0 */
+    int reloading, reload_again;
     webhooks_opts o;
     char consumer[300];
     char redis_url[512];
@@ -89,34 +92,93 @@ struct webhooks {
 
 /* ---- the registry and the shows ---- */
 
-static void reload(webhooks *w)
+/* Every ledger job of the module starts with this: done callbacks find w,
+ * which stays allocated while jobs are out (maybe_free). */
+typedef struct wh_job {
+    ledger_job job;
+    webhooks *w;
+} wh_job;
+
+static void maybe_free(webhooks *w);
+
+/* run on the queue's thread (the thread's handle), done on the loop */
+static void wh_submit(webhooks *w, wh_job *j, ledger_job_run *run, ledger_job_done *done)
 {
-    ledger_webhook *hooks = NULL;
-    ledger_show *list = NULL;
-    size_t n = 0, nh = 0, i, j;
+    j->w = w;
+    j->job.data = j;
+    w->jobs_out++;
+    ledger_queue_call(w->lq, w->l, &j->job, run, done);
+}
+
+/* In every done callback first: 1 when the module is closing (the job
+ * then only frees itself). */
+static int wh_job_back(wh_job *j)
+{
+    webhooks *w = j->w;
+    w->jobs_out--;
+    if (!w->closing)
+        return 0;
+    maybe_free(w);
+    return 1;
+}
+
+/* The registry and the show list, read on the thread. */
+typedef struct reload_job {
+    wh_job h;
+    ledger_webhook *hooks;
+    size_t nhooks;
+    int hooks_rc;
+    ledger_show *list;
+    size_t n;
+    int list_rc;
+} reload_job;
+
+static void reload_run(ledger *l, ledger_job *job)
+{
+    reload_job *j = job->data;
+    j->hooks_rc = ledger_webhook_list(l, &j->hooks, &j->nhooks);
+    j->list_rc = ledger_show_list(l, &j->list, &j->n);
+}
+
+static void reload(webhooks *w);
+
+static void reload_done(ledger_job *job)
+{
+    reload_job *j = job->data;
+    webhooks *w = j->h.w;
+    ledger_show *list = j->list;
+    size_t n = j->n, i, k;
     show_stream *shows;
 
-    w->last_reload = sm_mono_ms();
-    if (ledger_webhook_list(w->l, &hooks, &nh) == 0) {
-        free(w->hooks);
-        w->hooks = hooks;
-        w->nhooks = nh;
-    }
-    if (ledger_show_list(w->l, &list, &n) != 0)
+    if (wh_job_back(&j->h)) {
+        if (!j->hooks_rc)
+            free(j->hooks);
+        if (!j->list_rc)
+            free(j->list);
+        free(j);
         return;
+    }
+    w->reloading = 0;
+    if (j->hooks_rc == 0) {
+        free(w->hooks);
+        w->hooks = j->hooks;
+        w->nhooks = j->nhooks;
+    }
+    if (j->list_rc != 0)
+        goto out;
     if (n > WH_MAX_SHOWS)
         n = WH_MAX_SHOWS;
     shows = calloc(n ? n : 1, sizeof(*shows));
     if (!shows) {
         free(list);
-        return;
+        goto out;
     }
     for (i = 0; i < n; i++) {
-        for (j = 0; j < w->nshows; j++)
-            if (strcmp(w->shows[j].id, list[i].id) == 0)
+        for (k = 0; k < w->nshows; k++)
+            if (strcmp(w->shows[k].id, list[i].id) == 0)
                 break;
-        if (j < w->nshows) {
-            shows[i] = w->shows[j];
+        if (k < w->nshows) {
+            shows[i] = w->shows[k];
             continue;
         }
         snprintf(shows[i].id, sizeof(shows[i].id), "%s", list[i].id);
@@ -127,6 +189,27 @@ static void reload(webhooks *w)
     free(w->shows);
     w->shows = shows;
     w->nshows = n;
+out:
+    free(j);
+    if (w->reload_again) {
+        w->reload_again = 0;
+        reload(w);
+    }
+}
+
+/* One read at a time; a change noticed meanwhile reads again after it. */
+static void reload(webhooks *w)
+{
+    reload_job *j;
+    w->last_reload = sm_mono_ms();
+    if (w->reloading) {
+        w->reload_again = 1;
+        return;
+    }
+    if (!(j = calloc(1, sizeof(*j))))
+        return;
+    w->reloading = 1;
+    wh_submit(w, &j->h, reload_run, reload_done);
 }
 
 void webhooks_changed(webhooks *w)
@@ -152,18 +235,42 @@ static int queue_delivery(webhooks *w, int64_t id, int attempts)
     return jobq_push(w->q, WH_JOB, payload);
 }
 
-static void ledger_trouble(webhooks *w, const char *what)
+/* Logged once per spell of trouble; why is the ledger's message, copied on
+ * the thread. */
+static void ledger_trouble(webhooks *w, const char *what, const char *why)
 {
     if (!w->ledger_failing++)
-        sm_warn("webhooks: cannot %s: %s; the event stays queued and is tried again", what,
-                ledger_errmsg(w->l));
+        sm_warn("webhooks: cannot %s: %s; the event stays queued and is tried again", what, why);
 }
 
-/* 0 when every delivery of the event is recorded and queued (the event may
- * be acknowledged), -1 when it must stay pending. */
-static int dispatch_event(webhooks *w, const char *type, const char *json)
+/* One stream entry to dispatch: copied from the reply, which hiredis frees
+ * after the callback. */
+typedef struct wh_entry {
+    char *id, *type, *json; /* one allocation, at id */
+    int64_t *created;       /* deliveries to queue (ids) */
+    size_t ncreated;
+    int failed; /* stays pending: claimed again after WEBHOOKS_CLAIM_MS */
+} wh_entry;
+
+/* A read's entries, recorded as deliveries on the thread, then queued and
+ * acknowledged on the loop. */
+typedef struct dispatch_job {
+    wh_job h;
+    char show[SM_SHOW_ID_MAX + 1];
+    char key[SM_SHOW_ID_MAX + 16];
+    wh_entry *e;
+    size_t n;
+    int trouble;
+    char what[40], why[256];
+} dispatch_job;
+
+/* On the thread: the deliveries of one event for every webhook that wants
+ * it (read afresh, so a webhook added a moment ago is not missed), on l.
+ * 0 when all are recorded, -1 when the event must stay pending. */
+static int record_event(dispatch_job *j, ledger *l, const ledger_webhook *hooks, size_t nh,
+                        wh_entry *en)
 {
-    cJSON *ev = cJSON_Parse(json);
+    cJSON *ev = cJSON_Parse(en->json);
     const cJSON *jid = cJSON_GetObjectItemCaseSensitive(ev, "id");
     const cJSON *jat = cJSON_GetObjectItemCaseSensitive(ev, "created_at");
     size_t i;
@@ -173,49 +280,117 @@ static int dispatch_event(webhooks *w, const char *type, const char *json)
         cJSON_Delete(ev);
         return 0; /* not an event: nothing to deliver */
     }
-    for (i = 0; i < w->nhooks && !rc; i++) {
-        const ledger_webhook *h = &w->hooks[i];
+    for (i = 0; i < nh && !rc; i++) {
+        const ledger_webhook *h = &hooks[i];
         ledger_delivery d;
-        int64_t id = 0;
+        int64_t id = 0, *grown;
         int created = 0;
-        if (!ledger_webhook_wants(h->events, type) ||
+        if (!ledger_webhook_wants(h->events, en->type) ||
             h->created_at > sm_json_int(jat->valuedouble, 0))
             continue;
-        if (ledger_delivery_add(w->l, h->id, jid->valuestring, type, json, sm_now_ms(), &id,
+        if (ledger_delivery_add(l, h->id, jid->valuestring, en->type, en->json, sm_now_ms(), &id,
                                 &created)) {
-            if (strstr(ledger_errmsg(w->l), "no such webhook"))
+            if (strstr(ledger_errmsg(l), "no such webhook"))
                 continue; /* removed meanwhile */
-            ledger_trouble(w, "record a delivery");
+            j->trouble = 1;
+            snprintf(j->what, sizeof(j->what), "record a delivery");
+            snprintf(j->why, sizeof(j->why), "%s", ledger_errmsg(l));
             rc = -1;
             break;
         }
-        w->ledger_failing = 0;
         if (!created) {
             /* Seen before (this event was claimed from a process that died):
              * queue it again only if it never got an attempt. */
-            if (ledger_delivery_get(w->l, id, &d) != 0)
+            if (ledger_delivery_get(l, id, &d) != 0)
                 continue;
             created = strcmp(d.status, "pending") == 0 && d.attempts == 0;
             ledger_delivery_clear(&d);
         }
-        if (created && queue_delivery(w, id, 0))
+        if (!created)
+            continue;
+        grown = realloc(en->created, (en->ncreated + 1) * sizeof(*grown));
+        if (!grown) {
             rc = -1;
+            break;
+        }
+        en->created = grown;
+        en->created[en->ncreated++] = id;
     }
     cJSON_Delete(ev);
     return rc;
 }
 
-/* One entry [id, [type, T, event, JSON]] of a show's stream. */
-static void dispatch_entry(webhooks *w, const show_stream *s, const redisReply *e)
+static void dispatch_run(ledger *l, ledger_job *job)
 {
-    const redisReply *id, *f;
-    const char *type = NULL, *json = NULL;
+    dispatch_job *j = job->data;
+    ledger_webhook *hooks = NULL;
+    size_t nh = 0, i;
+
+    if (ledger_webhook_list(l, &hooks, &nh) != 0) {
+        j->trouble = 1;
+        snprintf(j->what, sizeof(j->what), "read the webhooks");
+        snprintf(j->why, sizeof(j->why), "%s", ledger_errmsg(l));
+        for (i = 0; i < j->n; i++)
+            j->e[i].failed = 1;
+        return;
+    }
+    for (i = 0; i < j->n; i++)
+        j->e[i].failed = record_event(j, l, hooks, nh, &j->e[i]) != 0;
+    free(hooks);
+}
+
+static void dispatch_free(dispatch_job *j)
+{
     size_t i;
+    for (i = 0; i < j->n; i++) {
+        free(j->e[i].id);
+        free(j->e[i].created);
+    }
+    free(j->e);
+    free(j);
+}
+
+static void dispatch_done(ledger_job *job)
+{
+    dispatch_job *j = job->data;
+    webhooks *w = j->h.w;
+    show_stream *s;
+    size_t i, k;
+
+    if (wh_job_back(&j->h)) {
+        dispatch_free(j);
+        return;
+    }
+    if (j->trouble)
+        ledger_trouble(w, j->what, j->why);
+    else
+        w->ledger_failing = 0;
+    for (i = 0; i < j->n; i++) {
+        wh_entry *en = &j->e[i];
+        for (k = 0; k < en->ncreated && !en->failed; k++)
+            if (queue_delivery(w, en->created[k], 0))
+                en->failed = 1;
+        if (!en->failed) {
+            const char *argv[4] = {"XACK", j->key, WH_GROUP, en->id};
+            rconn_command(w->conn, NULL, NULL, 4, argv, NULL);
+        }
+    }
+    if ((s = find_show(w, j->show)))
+        s->reading = 0; /* the next read may start */
+    dispatch_free(j);
+}
+
+/* One entry [id, [type, T, event, JSON]] of a show's stream, copied into
+ * en; 0, or -1 when it is not one (or out of memory): skipped. */
+static int copy_entry(const redisReply *e, wh_entry *en)
+{
+    const redisReply *f;
+    const char *type = NULL, *json = NULL;
+    size_t i, li, lt, lj;
 
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    id = e->element[0];
+        return -1;
     f = e->element[1];
     for (i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
         if (f->element[i]->type != REDIS_REPLY_STRING ||
@@ -226,22 +401,45 @@ static void dispatch_entry(webhooks *w, const show_stream *s, const redisReply *
         else if (strcmp(f->element[i]->str, "event") == 0)
             json = f->element[i + 1]->str;
     }
-    if (type && json && dispatch_event(w, type, json))
-        return; /* stays pending: claimed again after WEBHOOKS_CLAIM_MS */
-    {
-        const char *argv[4] = {"XACK", s->key, WH_GROUP, id->str};
-        rconn_command(w->conn, NULL, NULL, 4, argv, NULL);
-    }
+    memset(en, 0, sizeof(*en));
+    li = strlen(e->element[0]->str);
+    lt = type ? strlen(type) : 0;
+    lj = json ? strlen(json) : 0;
+    if (!(en->id = malloc(li + lt + lj + 3)))
+        return -1;
+    memcpy(en->id, e->element[0]->str, li + 1);
+    en->type = en->id + li + 1;
+    memcpy(en->type, type ? type : "", lt + 1);
+    en->json = en->type + lt + 1;
+    memcpy(en->json, json ? json : "", lj + 1);
+    /* an entry without both is not an event: acknowledged with nothing to
+     * deliver (record_event finds no id in "") */
+    return 0;
 }
 
-static void dispatch_entries(webhooks *w, show_stream *s, const redisReply *list)
+/* Records the entries' deliveries off the loop; the show's next read waits
+ * for it (s->reading stays set until dispatch_done). 0, or -1 when nothing
+ * was queued (the read may start again). */
+static int dispatch_entries(webhooks *w, show_stream *s, const redisReply *list)
 {
+    dispatch_job *j;
     size_t i;
-    for (i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
-        dispatch_entry(w, s, list->element[i]);
-}
 
-static void maybe_free(webhooks *w);
+    if (!list || list->type != REDIS_REPLY_ARRAY || list->elements == 0)
+        return -1;
+    if (!(j = calloc(1, sizeof(*j))) || !(j->e = calloc(list->elements, sizeof(*j->e)))) {
+        free(j);
+        return -1; /* left pending: read again later */
+    }
+    snprintf(j->show, sizeof(j->show), "%s", s->id);
+    snprintf(j->key, sizeof(j->key), "%s", s->key);
+    for (i = 0; i < list->elements; i++)
+        if (copy_entry(list->element[i], &j->e[j->n]) == 0)
+            j->n++;
+    s->reading = 1;
+    wh_submit(w, &j->h, dispatch_run, dispatch_done);
+    return 0;
+}
 
 static void on_stream_read(void *arg, redisReply *r)
 {
@@ -462,13 +660,47 @@ static void transfer_free(transfer *t)
     free(t);
 }
 
+/* An attempt's outcome, written on the thread; the job has ended already
+ * (the row is bookkeeping: a lost update costs at most one repeated POST,
+ * as a crash between the POST and the write always could). */
+typedef struct record_job {
+    wh_job h;
+    ledger_delivery d; /* no payload */
+    int64_t now;
+    int rc;
+    char why[256];
+} record_job;
+
+static void record_run(ledger *l, ledger_job *job)
+{
+    record_job *j = job->data;
+    j->rc = ledger_delivery_update(l, &j->d, j->now);
+    if (j->rc)
+        snprintf(j->why, sizeof(j->why), "%s", ledger_errmsg(l));
+}
+
+static void record_done(ledger_job *job)
+{
+    record_job *j = job->data;
+    webhooks *w = j->h.w;
+    if (!wh_job_back(&j->h) && j->rc && j->rc != LEDGER_ENOTFOUND && !w->ledger_failing++)
+        sm_warn("webhooks: cannot record delivery %lld: %s", (long long)j->d.id, j->why);
+    free(j);
+}
+
 /* Writes an attempt's outcome. A delivery discarded meanwhile (the API) is
  * gone: nothing to record, and its job ends when it next runs. */
 static void record_attempt(webhooks *w, const ledger_delivery *d, int64_t now)
 {
-    int rc = ledger_delivery_update(w->l, d, now);
-    if (rc && rc != LEDGER_ENOTFOUND && !w->ledger_failing++)
-        sm_warn("webhooks: cannot record delivery %lld: %s", (long long)d->id, ledger_errmsg(w->l));
+    record_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        sm_warn("webhooks: cannot record delivery %lld: out of memory", (long long)d->id);
+        return;
+    }
+    j->d = *d;
+    j->d.payload = NULL;
+    j->now = now;
+    wh_submit(w, &j->h, record_run, record_done);
 }
 
 /* Writes the attempt's outcome and ends the job. */
@@ -570,6 +802,77 @@ static int build_request(webhooks *w, transfer *t, const ledger_webhook *h)
     return curl_multi_add_handle(w->multi, e) == CURLM_OK ? 0 : -1;
 }
 
+/* The start of an attempt: the delivery and its webhook, read on the
+ * thread. */
+typedef struct start_job {
+    wh_job h;
+    jobq_job *job;
+    int64_t id;
+    int att;
+    ledger_delivery d;
+    ledger_webhook hook;
+    int rc, gone, hook_rc;
+    char why[256];
+} start_job;
+
+static void start_run(ledger *l, ledger_job *job)
+{
+    start_job *j = job->data;
+    j->rc = ledger_delivery_get(l, j->id, &j->d);
+    if (j->rc) {
+        j->gone = strstr(ledger_errmsg(l), "no such") != NULL;
+        snprintf(j->why, sizeof(j->why), "%s", ledger_errmsg(l));
+        return;
+    }
+    j->hook_rc = ledger_webhook_get(l, j->d.webhook_id, &j->hook);
+}
+
+static void start_done(ledger_job *job)
+{
+    start_job *j = job->data;
+    webhooks *w = j->h.w;
+    jobq_job *qj = j->job;
+    transfer *t;
+
+    if (wh_job_back(&j->h)) {
+        jobq_done(qj); /* after jobq_destroy: only frees it; it stays pending in Redis */
+        goto out;
+    }
+    if (j->rc) {
+        if (!j->gone)
+            ledger_trouble(w, "read a delivery", j->why);
+        if (j->gone)
+            jobq_done(qj);
+        else
+            jobq_retry(qj, w->o.backoff_ms, NULL);
+        goto out;
+    }
+    if (j->d.attempts != j->att || strcmp(j->d.status, "ok") == 0 ||
+        strcmp(j->d.status, "dead") == 0 || j->hook_rc != 0) {
+        jobq_done(qj);
+        goto out;
+    }
+    if (!(t = calloc(1, sizeof(*t)))) {
+        jobq_retry(qj, w->o.backoff_ms, NULL);
+        goto out;
+    }
+    t->w = w;
+    t->job = qj;
+    t->next = w->transfers;
+    w->transfers = t;
+    w->in_flight++;
+    t->d = j->d;
+    t->body = t->d.payload; /* the transfer owns it now */
+    t->d.payload = NULL;
+    j->d.payload = NULL;
+    if (build_request(w, t, &j->hook))
+        finish_attempt(t, 0, "cannot build the request (bad secret, or out of memory)");
+out:
+    ledger_delivery_clear(&j->d);
+    sodium_memzero(&j->hook, sizeof(j->hook));
+    free(j);
+}
+
 /* The "webhook" job: payload "DELIVERY_ID ATTEMPTS". A job whose attempts
  * count is not the delivery's any more is stale (a retry from the API
  * replaced it, or it already ran): it just ends. */
@@ -578,91 +881,71 @@ static void on_job(void *arg, jobq_job *job)
     webhooks *w = arg;
     long long id = 0;
     int att = -1;
-    ledger_webhook h;
-    transfer *t;
+    start_job *j;
 
     if (sscanf(jobq_job_payload(job), "%lld %d", &id, &att) != 2) {
         jobq_done(job);
         return;
     }
-    t = calloc(1, sizeof(*t));
-    if (!t) {
+    if (!(j = calloc(1, sizeof(*j)))) {
         jobq_retry(job, w->o.backoff_ms, NULL);
         return;
     }
-    t->w = w;
-    t->job = job;
-    t->next = w->transfers;
-    w->transfers = t;
-    w->in_flight++;
-    if (ledger_delivery_get(w->l, id, &t->d) != 0) {
-        int gone = strstr(ledger_errmsg(w->l), "no such") != NULL;
-        if (!gone)
-            ledger_trouble(w, "read a delivery");
-        if (gone)
-            jobq_done(job);
-        else
-            jobq_retry(job, w->o.backoff_ms, NULL);
-        t->job = NULL;
-        transfer_free(t);
-        return;
-    }
-    t->body = t->d.payload; /* the transfer owns it now */
-    t->d.payload = NULL;
-    if (t->d.attempts != att || strcmp(t->d.status, "ok") == 0 ||
-        strcmp(t->d.status, "dead") == 0 || ledger_webhook_get(w->l, t->d.webhook_id, &h) != 0) {
-        jobq_done(job);
-        t->job = NULL;
-        transfer_free(t);
-        return;
-    }
-    if (build_request(w, t, &h)) {
-        finish_attempt(t, 0, "cannot build the request (bad secret, or out of memory)");
-        return;
-    }
+    j->job = job;
+    j->id = id;
+    j->att = att;
+    wh_submit(w, &j->h, start_run, start_done);
 }
 
 /* ---- the API's retry ---- */
 
-int webhooks_retry(webhooks *w, int64_t delivery_id, ledger_delivery *out)
+int webhooks_retry_prepare(ledger *l, int64_t delivery_id, ledger_delivery *out,
+                           ledger_delivery *before)
 {
-    ledger_delivery d, before;
+    ledger_delivery d;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = ledger_delivery_get(w->l, delivery_id, &d);
+    rc = ledger_delivery_get(l, delivery_id, &d);
     if (rc)
         return rc;
     ledger_delivery_clear(&d);
     if (strcmp(d.status, "failed") != 0 && strcmp(d.status, "dead") != 0)
         return LEDGER_EINVAL;
-    if (!rconn_up(w->conn))
-        return -1;
-    before = d;
+    *before = d;
     snprintf(d.status, sizeof(d.status), "pending");
     d.base_attempts = d.attempts;
     d.next_attempt_at = sm_now_ms();
-    rc = ledger_delivery_update(w->l, &d, sm_now_ms());
+    rc = ledger_delivery_update(l, &d, sm_now_ms());
     if (rc)
         return rc;
-    if (queue_delivery(w, d.id, d.attempts)) {
-        ledger_delivery_update(w->l, &before, sm_now_ms());
-        return -1;
-    }
     *out = d;
     return 0;
 }
 
-int webhooks_discard(webhooks *w, int64_t delivery_id)
+int webhooks_retry_queue(webhooks *w, const ledger_delivery *d, const ledger_delivery *before)
+{
+    if (rconn_up(w->conn) && queue_delivery(w, d->id, d->attempts) == 0)
+        return 0;
+    record_attempt(w, before, sm_now_ms()); /* as it was: nothing changed */
+    return -1;
+}
+
+int webhooks_redis_up(const webhooks *w)
+{
+    return rconn_up(w->conn);
+}
+
+int webhooks_discard_run(ledger *l, int64_t delivery_id)
 {
     ledger_delivery d;
-    int rc = ledger_delivery_get(w->l, delivery_id, &d);
+    int rc = ledger_delivery_get(l, delivery_id, &d);
     if (rc)
         return rc;
     ledger_delivery_clear(&d);
     if (strcmp(d.status, "ok") == 0)
         return LEDGER_EINVAL;
-    rc = ledger_delivery_delete(w->l, delivery_id);
+    rc = ledger_delivery_delete(l, delivery_id);
     if (rc == 0)
         sm_info("webhook %lld: delivery %lld of %s discarded (%s, %d attempts)",
                 (long long)d.webhook_id, (long long)d.id, d.event_id, d.status, d.attempts);
@@ -671,7 +954,8 @@ int webhooks_discard(webhooks *w, int64_t delivery_id)
 
 /* ---- life ---- */
 
-int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks **out)
+int webhooks_create(uv_loop_t *loop, ledger *l, ledger_queue *lq, const webhooks_opts *o,
+                    webhooks **out)
 {
     webhooks *w;
     *out = NULL;
@@ -682,6 +966,7 @@ int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks
         return -1;
     w->loop = loop;
     w->l = l;
+    w->lq = lq;
     w->o = *o;
     snprintf(w->consumer, sizeof(w->consumer), "%s", o->consumer);
     snprintf(w->redis_url, sizeof(w->redis_url), "%s", o->redis_url);
@@ -716,7 +1001,7 @@ int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks
 
 static void maybe_free(webhooks *w)
 {
-    if (w->closing && w->handles_open == 0 && w->reads_out == 0) {
+    if (w->closing && w->handles_open == 0 && w->reads_out == 0 && w->jobs_out == 0) {
         free(w->hooks);
         free(w->shows);
         free(w);

@@ -24,6 +24,7 @@
 #define SEATMAP_WEBHOOKS_H
 
 #include "ledger.h"
+#include "ledger_queue.h"
 #include "ledger_webhooks.h"
 
 #include <stdint.h>
@@ -44,9 +45,13 @@ typedef struct webhooks_opts {
     int max_attempts;
 } webhooks_opts;
 
-/* Starts dispatching and delivering on loop. l must outlive the module.
+/* Starts dispatching and delivering on loop. Every ledger call (the
+ * registry, delivery rows) runs on lq's thread, never on the loop: a stalled
+ * database delays deliveries, not buyers; with lq NULL (tests) they run
+ * inline on l. l and lq must outlive the module.
  * 0, or -1 (out of memory, bad URL, libcurl failed to start). */
-int webhooks_create(uv_loop_t *loop, ledger *l, const webhooks_opts *o, webhooks **out);
+int webhooks_create(uv_loop_t *loop, ledger *l, ledger_queue *lq, const webhooks_opts *o,
+                    webhooks **out);
 /* Stops: POSTs in flight are abandoned and their jobs stay pending in Redis
  * for another process or the next start. Frees once the loop has run. */
 void webhooks_destroy(webhooks *w);
@@ -54,16 +59,23 @@ void webhooks_destroy(webhooks *w);
  * Other processes notice within WEBHOOKS_RELOAD_MS. */
 void webhooks_changed(webhooks *w);
 
-/* Puts a failed or dead delivery back in the queue at once (status pending,
- * max_attempts more attempts); *out then holds it as it is now. 0,
- * LEDGER_ENOTFOUND, LEDGER_EINVAL (it is pending or ok), LEDGER_EBUSY or
- * LEDGER_EIO from the database, or -1 when Redis is down (nothing changed). */
-int webhooks_retry(webhooks *w, int64_t delivery_id, ledger_delivery *out);
+/* A manual retry (the API) in two steps. First, on a ledger queue's thread
+ * with its handle l: a failed or dead delivery becomes pending again
+ * (max_attempts more attempts); *out holds it as it is now, *before as it
+ * was. 0, LEDGER_ENOTFOUND, LEDGER_EINVAL (it is pending or ok), LEDGER_EBUSY
+ * or LEDGER_EIO from the database. Then, on the loop: queues its attempt;
+ * -1 when Redis is down (the row is put back as it was). */
+int webhooks_retry_prepare(ledger *l, int64_t delivery_id, ledger_delivery *out,
+                           ledger_delivery *before);
+int webhooks_retry_queue(webhooks *w, const ledger_delivery *d, const ledger_delivery *before);
+/* 1 when the module's Redis connection is up (a retry can be queued). */
+int webhooks_redis_up(const webhooks *w);
 
-/* Discards a delivery that is not ok (the API): its row is removed, so it is
- * never attempted again (an attempt already running finishes unrecorded).
- * 0, LEDGER_ENOTFOUND, LEDGER_EINVAL (it went ok), or a database error. */
-int webhooks_discard(webhooks *w, int64_t delivery_id);
+/* Discards a delivery that is not ok (the API), on a ledger queue's thread
+ * with its handle l: its row is removed, so it is never attempted again (an
+ * attempt already running finishes unrecorded). 0, LEDGER_ENOTFOUND,
+ * LEDGER_EINVAL (it went ok), or a database error. */
+int webhooks_discard_run(ledger *l, int64_t delivery_id);
 
 /* ---- figures for metrics (cheap; any time) ---- */
 uint64_t

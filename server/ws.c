@@ -511,41 +511,86 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
 
 /* ---- admin: the live dashboard's feed (docs/protocol.md, admin_feed.h) ---- */
 
+/* The session lookup of a dashboard request, on the staff queue (off the
+ * loop). The connection may close meanwhile: c is referenced, and pss (owned
+ * by lws) is used only while c is still connected, which it is until
+ * on_closed detaches it. */
+typedef struct admin_check {
+    ledger_job job;
+    app *a;
+    ws_session *pss;
+    client *c; /* referenced */
+    int64_t id, now_ms;
+    char hash[AUTH_HASH_HEX + 1];
+    ledger_user u;
+    int rc;
+} admin_check;
+
+static void admin_check_run(ledger *l, ledger_job *job)
+{
+    admin_check *k = job->data;
+    k->rc = ledger_session_lookup(l, k->hash, k->now_ms, &k->u);
+}
+
+static void admin_check_done(ledger_job *job)
+{
+    admin_check *k = job->data;
+    ws_session *pss = k->pss;
+    sm_buf b;
+
+    if (!client_connected(k->c) || pss->c != k->c) {
+        /* closed meanwhile: nobody to answer */
+    } else if (k->rc == LEDGER_ENOTFOUND) {
+        send_error(k->c, k->id, OUT_UNAUTHORIZED,
+                   "log in as an administrator first (the session cookie of /api/login)", NULL);
+    } else if (k->rc) {
+        send_error(k->c, k->id, OUT_UNAVAILABLE, "the database is unavailable; try again", NULL);
+    } else if (strcmp(k->u.role, "admin") != 0) {
+        send_error(k->c, k->id, OUT_FORBIDDEN, "the dashboard is for administrators only", NULL);
+    } else if (pss->admin) {
+        send_reply(k->c, k->id, ""); /* already subscribed (two requests crossed) */
+    } else if (!k->a->admin || admin_feed_subscribe(k->a->admin, k->c, pss->session_hash) < 0) {
+        send_error(k->c, k->id, OUT_RATE_LIMITED, "too many dashboards are open; close one", NULL);
+    } else {
+        pss->admin = 1;
+        sm_buf_init(&b, 1024);
+        sm_buf_adds(&b, "\"user\":");
+        sm_buf_add_json_str(&b, k->u.name);
+        sm_buf_printf(&b, ",\"push_ms\":%d", ADMIN_FEED_PUSH_MS);
+        send_reply(k->c, k->id, sm_buf_failed(&b) ? "" : b.data);
+        sm_buf_free(&b);
+    }
+    client_unref(k->c);
+    memset(&k->u, 0, sizeof(k->u));
+    free(k);
+}
+
 /* Needs the session cookie of an administrator, sent with the upgrade (the
  * Origin check at the upgrade keeps other sites out), and a hello first,
- * like every request (PROTOCOL.md). */
+ * like every request (PROTOCOL.md). Answered once the database has checked
+ * the session, off the loop. */
 static void do_admin(app *a, ws_session *pss, int64_t id)
 {
-    ledger_user u;
-    sm_buf b;
-    int rc = pss->session_hash[0]
-                 ? ledger_session_lookup(a->ledger, pss->session_hash, sm_now_ms(), &u)
-                 : LEDGER_ENOTFOUND;
+    admin_check *k;
 
-    if (rc == LEDGER_ENOTFOUND) {
+    if (!pss->session_hash[0]) {
         send_error(pss->c, id, OUT_UNAUTHORIZED,
                    "log in as an administrator first (the session cookie of /api/login)", NULL);
         return;
     }
-    if (rc) {
-        send_error(pss->c, id, OUT_UNAVAILABLE, "the database is unavailable; try again", NULL);
+    if (!(k = calloc(1, sizeof(*k)))) {
+        send_error(pss->c, id, OUT_INTERNAL, "out of memory", NULL);
         return;
     }
-    if (strcmp(u.role, "admin") != 0) {
-        send_error(pss->c, id, OUT_FORBIDDEN, "the dashboard is for administrators only", NULL);
-        return;
-    }
-    if (!a->admin || admin_feed_subscribe(a->admin, pss->c, pss->session_hash) < 0) {
-        send_error(pss->c, id, OUT_RATE_LIMITED, "too many dashboards are open; close one", NULL);
-        return;
-    }
-    pss->admin = 1;
-    sm_buf_init(&b, 1024);
-    sm_buf_adds(&b, "\"user\":");
-    sm_buf_add_json_str(&b, u.name);
-    sm_buf_printf(&b, ",\"push_ms\":%d", ADMIN_FEED_PUSH_MS);
-    send_reply(pss->c, id, sm_buf_failed(&b) ? "" : b.data);
-    sm_buf_free(&b);
+    k->a = a;
+    k->pss = pss;
+    k->c = pss->c;
+    client_ref(k->c);
+    k->id = id;
+    k->now_ms = sm_now_ms();
+    snprintf(k->hash, sizeof(k->hash), "%s", pss->session_hash);
+    k->job.data = k;
+    ledger_queue_call(a->staff_queue, a->ledger, &k->job, admin_check_run, admin_check_done);
 }
 
 /* ---- dispatch ---- */

@@ -11,13 +11,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
     REPO, startStack, testWithLogs, seatPool, bookingsOf, waitUntil, pgBinDir,
 } from '../lib/stack.mjs';
 import { crashDuringBookings } from '../lib/crash.mjs';
+import { startReceiver } from '../lib/receiver.mjs';
 
 const HOLD_TTL_S = 2;
 const skip = pgBinDir() ? false : 'PostgreSQL is not installed (scripts/deps.sh --test)';
@@ -152,6 +153,97 @@ it('a booking waiting for the database does not stall the server: holds, fan-out
         psql.stdin.end();
         psql.kill();
     }
+});
+
+/* Every process of the test's PostgreSQL cluster: the postmaster and its
+ * children (backends, writer, checkpointer, ...). */
+function pgProcesses() {
+    const pids = [stack.pg.pid];
+    try {
+        pids.push(...execFileSync('pgrep', ['-P', String(stack.pg.pid)], { encoding: 'utf8' })
+            .split('\n').filter(Boolean).map(Number));
+    } catch { /* no children */ }
+    return pids;
+}
+
+function signalAll(pids, sig) {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, sig);
+        } catch { /* gone */ }
+    }
+}
+
+it('PostgreSQL frozen (SIGSTOP): buyers, pages and /healthz go on, staff get 503 within the bound; after SIGCONT staff work, the audit log and webhook deliveries are complete', { skip, timeout: 90000 }, async (t) => {
+    const cookie = await stack.login();
+    const rec = await startReceiver();
+    const hookRes = await stack.api('POST', '/api/webhooks', {
+        cookie, json: { url: `${rec.url}/frozen`, events: ['*'] },
+    });
+    assert.equal(hookRes.status, 201, hookRes.text);
+    const seats = pool.take(2);
+    const watcher = await stack.buyer();
+    const buyer = await stack.buyer({ watch: null });
+    /* the staff check has answered once (the database is up) */
+    assert.equal((await stack.api('GET', '/api/me', { cookie })).status, 200);
+    const frozen = pgProcesses();
+    signalAll(frozen, 'SIGSTOP');
+    let h;
+    let h2;
+    try {
+        /* Nothing is timed against a fixed limit here (the machine may be
+         * slow): each step must complete at all, which none did before this
+         * change, the loop waiting on the frozen database. */
+        const h0 = Date.now();
+        h = (await buyer.call({ type: 'hold', show: 'demo', seats })).hold;
+        await watcher.waitFor((c) => seats.every((x) => c.state(x) === 'p'), 5000, 'the hold seen while frozen');
+        t.diagnostic(`hold answered and seen by a watcher ${Date.now() - h0} ms after it was sent, PostgreSQL frozen`);
+        assert.equal((await buyer.call({ type: 'release', show: 'demo', seats: [seats[1]] })).type, 'ok');
+        await watcher.waitFor((c) => c.state(seats[1]) === 'e', 5000, 'the release seen while frozen');
+        const page = await stack.api('GET', '/', { timeoutMs: 5000 });
+        assert.equal(page.status, 200, 'a page loads while the database is frozen');
+        /* /healthz answers at once from its last probe, and says "down" once
+         * a probe has waited API_DB_PROBE_WAIT_MS (2 s). */
+        const health = await waitUntil(async () => {
+            const r = await stack.api('GET', '/healthz', { timeoutMs: 5000 });
+            return r.status === 503 ? r : null;
+        }, 10000, '/healthz to say the database is down');
+        assert.equal(health.json?.database, 'down');
+        assert.equal(health.json?.redis, 'up');
+        /* A staff request waits API_DB_WAIT_MS (5 s) for the database, then
+         * answers 503 unavailable (the deadline of the request is wider:
+         * load-bound). */
+        const t0 = Date.now();
+        const me = await stack.api('GET', '/api/me', { cookie, timeoutMs: 20000 });
+        t.diagnostic(`staff request answered ${me.status} after ${Date.now() - t0} ms with PostgreSQL frozen`);
+        assert.equal(me.status, 503, me.text);
+        assert.equal(me.json?.error?.code, 'unavailable');
+        /* holds still work after all that (the first one has expired
+         * meanwhile: this suite's holds last 2 s) */
+        h2 = (await buyer.call({ type: 'hold', show: 'demo', seats: [seats[1]] })).hold;
+        await watcher.waitFor((c) => c.state(seats[1]) === 'p', 5000, 'the second hold seen while frozen');
+    } finally {
+        signalAll(frozen, 'SIGCONT');
+    }
+    /* Thawed: staff work again, the audit log has every operation made
+     * meanwhile, and the webhook deliveries of those holds arrive. */
+    await waitUntil(async () => (await stack.api('GET', '/api/me', { cookie, timeoutMs: 20000 })).status === 200,
+        20000, 'a staff request to work again');
+    await waitUntil(async () => (await stack.api('GET', '/healthz')).status === 200, 10000, '/healthz up again');
+    const rows = async (ref) => (await stack.pg.query(
+        `SELECT what || ' ' || seats FROM audit WHERE ref = '${ref}' AND what IN ('hold', 'release') ORDER BY id`,
+    )).split('\n');
+    await waitUntil(async () => (await rows(h.ref)).length >= 2 && (await rows(h2.ref))[0] !== '', 10000,
+        'the audit rows of the hold, the release and the second hold');
+    assert.deepEqual(await rows(h.ref), [`hold ${seats.join(' ')}`, `release ${seats[1]}`]);
+    assert.deepEqual(await rows(h2.ref), [`hold ${seats[1]}`]);
+    /* hold.created and hold.released of the first hold, hold.created of the second */
+    await waitUntil(() => rec.got.filter((g) => g.body.includes(h.ref)).length >= 2
+        && rec.got.some((g) => g.body.includes(h2.ref)), 20000, 'the webhook deliveries of the frozen time');
+    await buyer.close();
+    await watcher.close();
+    await stack.api('DELETE', `/api/webhooks/${hookRes.json.id}`, { cookie });
+    await rec.stop();
 });
 
 it('PostgreSQL goes away: bookings answer 503 unavailable within seconds, holds go on; then it comes back and nothing is lost', { skip, timeout: 90000 }, async (t) => {

@@ -69,12 +69,12 @@ static void h_cancel(http_req *r, const http_params *p)
     seen.got = *p;
 }
 
-static int admit(http_req *r, http_role role, http_params *p)
+static int admit(http_req *r, const http_route *row, http_params *p)
 {
     (void)r;
     (void)p;
     seen.admitted++;
-    seen.role = role;
+    seen.role = row->role;
     return seen.refuse ? -1 : 0;
 }
 

@@ -169,6 +169,40 @@ static void test_two_handles_cannot_double_book(void **state)
     ledger_close(other);
 }
 
+/* The server's loop buffers audit rows on a handle that never writes by
+ * itself; a ledger thread takes them as a batch and writes them on its own
+ * handle (show.c). A full buffer-only handle drops its oldest row instead of
+ * writing. */
+static void test_audit_batch_moves_between_handles(void **state)
+{
+    fixture *f = *state;
+    ledger *thread;
+    int i;
+
+    t_open(f->target, &thread);
+    ledger_audit_buffer_only(f->l);
+    assert_null(ledger_audit_take(f->l)); /* nothing buffered */
+    ledger_audit(f->l, "hold", "S1", "ABCDEF", "A-1 A-2", "buyer:1234", T_NOW);
+    ledger_audit(f->l, "release", "S1", "ABCDEF", "A-2", "buyer:1234", T_NOW + 1);
+    ledger_audit_give(thread, ledger_audit_take(f->l));
+    assert_null(ledger_audit_take(f->l)); /* taken: the loop's buffer is empty */
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM audit"), 0);
+    assert_int_equal(ledger_audit_flush(thread), 0);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM audit"), 2);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM audit WHERE what = 'release' AND "
+                                          "seats = 'A-2' AND at = 1700000000001"),
+                     1);
+
+    for (i = 0; i < 5000; i++)
+        ledger_audit(f->l, "expire", "S1", "ZZZZZZ", "B-1", "expiry", T_NOW + i);
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM audit"), 2); /* never wrote */
+    ledger_audit_give(thread, ledger_audit_take(f->l));
+    assert_int_equal(ledger_audit_flush(thread), 0);
+    /* the newest 4096 (LEDGER_AUDIT_MAX) were kept */
+    assert_int_equal(query_int(f->target, "SELECT count(*) FROM audit"), 2 + 4096);
+    ledger_close(thread);
+}
+
 static void test_booking_bad_arguments(void **state)
 {
     fixture *f = *state;
@@ -615,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_booking_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_stable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_batch_moves_between_handles, setup, teardown),
         cmocka_unit_test(test_concurrent_processes),
     };
     const struct CMUnitTest sqlite_only[] = {

@@ -20,6 +20,7 @@
 #include "http_request.h"
 #include "json_input.h"
 #include "ledger_accounts.h"
+#include "store_hold.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -80,14 +81,21 @@ static void send_error(client *c, int64_t id, outcome o, const char *message, co
 
 /* ---- hold and release ---- */
 
+/* Who holds for this connection: its buyer, under the per-address cap of
+ * its client address (addr_limits.h). */
+static void who_of(app *a, client *c, const char *addr, hold_who *w)
+{
+    char ip_key[IPLIMIT_KEY_MAX];
+    int cap = limits_held_cap(a->limits, addr, ip_key);
+    hold_who_init(w, client_buyer_id(c), a->cfg.hold_ttl_ms, a->cfg.max_seats, ip_key, cap);
+}
+
 typedef struct seat_op {
     app *a;
     client *c;       /* holds a reference */
     ws_session *pss; /* valid while c is connected */
     show *s;
-    char buyer_id[AUTH_BUYER_ID_LEN + 1];
-    char ip_key[IPLIMIT_KEY_MAX]; /* "" : no per-address cap */
-    int ip_cap;
+    hold_who who; /* the buyer, and for a hold its address's cap */
     int64_t id;
     int release;
     int tries;
@@ -125,17 +133,10 @@ static int op_reply(seat_op *op, const store_result *res)
         send_error(c, op->id, OUT_NOT_HELD, NULL, extra);
         break;
     case OUT_HOLD_LIMIT:
-        if (strcmp(res->detail, "ip") == 0) {
+        if (store_hold_ip_capped(res))
             limits_stats(op->a->limits)->held_refused++;
-            snprintf(extra, sizeof(extra),
-                     "your network address already holds the most seats allowed for this show "
-                     "(%d per address; --max-held-per-ip): release some or let them expire",
-                     op->ip_cap);
-        } else {
-            snprintf(extra, sizeof(extra), "a hold can have at most %d seats",
-                     op->a->cfg.max_seats);
-        }
-        send_error(c, op->id, OUT_HOLD_LIMIT, extra, NULL);
+        send_error(c, op->id, OUT_HOLD_LIMIT,
+                   store_hold_limit_message(res, &op->who, extra, sizeof(extra)), NULL);
         break;
     case OUT_HOLD_LOCKED:
         send_error(c, op->id, OUT_HOLD_LOCKED,
@@ -170,32 +171,22 @@ static void op_done(void *arg, const store_result *res)
 
 static void op_run(seat_op *op)
 {
-    const config *cfg = &op->a->cfg;
-    const char *args[10 + WS_MAX_SEATS];
-    char ttl[24], max[24], cap[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
-    int n = 0, i;
-    size_t k;
+    const char *args[1 + WS_MAX_SEATS];
+    int rc;
 
-    args[n++] = op->buyer_id;
-    if (!op->release) {
-        snprintf(ttl, sizeof(ttl), "%ld", cfg->hold_ttl_ms);
-        snprintf(max, sizeof(max), "%d", cfg->max_seats);
-        args[n++] = ttl;
-        args[n++] = max;
-        for (i = 0; i < WS_REF_TRIES; i++) {
-            auth_random_ref(refs[i]);
-            args[n++] = refs[i];
-        }
-        snprintf(cap, sizeof(cap), "%d", op->ip_cap);
-        args[n++] = op->ip_key;
-        args[n++] = cap;
-    }
-    for (k = 0; k < op->nseats; k++)
-        args[n++] = op->seats[k];
     /* error: as if Redis were down */
-    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold") ||
-        store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
-                  op)) {
+    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold")) {
+        rc = -1;
+    } else if (op->release) {
+        args[0] = op->who.buyer_id;
+        memcpy(args + 1, op->seats, sizeof(args[0]) * op->nseats);
+        rc = store_run(op->a->store, "release", show_id(op->s), (int)op->nseats + 1, args, op_done,
+                       op);
+    } else {
+        rc = store_hold_run(op->a->store, show_id(op->s), &op->who, op->seats, op->nseats, op_done,
+                            op);
+    }
+    if (rc) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         op_done(op, &res);
     }
@@ -274,8 +265,7 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
     op->s = s;
     op->id = id;
     op->release = release;
-    snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", client_buyer_id(c));
-    op->ip_cap = limits_held_cap(a->limits, pss->addr, op->ip_key);
+    who_of(a, c, pss->addr, &op->who);
     op_run(op);
 }
 
@@ -314,8 +304,14 @@ static void best_reply(best_call *bc, const best_done *d)
         send_error(bc->c, bc->id, d->outcome, d->message, sm_buf_failed(&b) ? NULL : b.data);
         break;
     case OUT_HOLD_LIMIT:
-        snprintf(msg, sizeof(msg), "a hold can have at most %d seats", bc->a->cfg.max_seats);
-        send_error(bc->c, bc->id, d->outcome, msg, NULL);
+        if (d->ip_capped)
+            limits_stats(bc->a->limits)->held_refused++;
+        if (d->message) {
+            send_error(bc->c, bc->id, d->outcome, d->message, NULL);
+        } else {
+            snprintf(msg, sizeof(msg), "a hold can have at most %d seats", bc->a->cfg.max_seats);
+            send_error(bc->c, bc->id, d->outcome, msg, NULL);
+        }
         break;
     case OUT_HOLD_LOCKED:
         send_error(bc->c, bc->id, d->outcome,
@@ -370,10 +366,9 @@ static void do_best(app *a, client *c, const char *addr, int64_t id, const cJSON
     bc->op.data = bc;
     bc->op.wanted = best_wanted;
     {
-        char ip_key[IPLIMIT_KEY_MAX];
-        int cap = limits_held_cap(a->limits, addr, ip_key);
-        best_op_hold(&bc->op, a->best, a->store, s, &req, client_buyer_id(c), a->cfg.hold_ttl_ms,
-                     a->cfg.max_seats, ip_key, cap, best_done_cb);
+        hold_who who;
+        who_of(a, c, addr, &who);
+        best_op_hold(&bc->op, a->best, a->store, s, &req, &who, best_done_cb);
     }
 }
 

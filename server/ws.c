@@ -155,18 +155,28 @@ static int op_reply(seat_op *op, const store_result *res)
 static void op_done(void *arg, const store_result *res)
 {
     seat_op *op = arg;
+    client *c = op->c;
+    int again = 0;
+
     metrics_inc(op->release ? M_RELEASES : M_HOLDS, outcome_code(res->outcome));
+    /* The buyer's hold event (show_apply_result) and the reply go out in
+     * one write when they go to the same connection (client.h). The batch
+     * keeps a reference of its own: a retry may finish (and free) op. */
+    client_ref(c);
+    client_batch_begin(c);
     show_apply_result(op->s, res, NULL);
     /* closed meanwhile: nobody to answer */
-    if (client_connected(op->c)) {
-        if (op_reply(op, res))
-            return;
+    if (client_connected(c) && !(again = op_reply(op, res))) {
         /* a server that drains closes once every request is answered */
         if (--op->pss->ops == 0 && op->a->draining)
-            client_go_away(op->c);
+            client_go_away(c);
     }
-    client_unref(op->c);
-    free(op);
+    if (!again) {
+        client_unref(c); /* op's */
+        free(op);
+    }
+    client_batch_end(c);
+    client_unref(c);
 }
 
 static void op_run(seat_op *op)

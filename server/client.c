@@ -203,6 +203,8 @@ static enum lws_write_protocol ws_write_mode(const frame *f)
 static void count_sent(const frame *f, size_t bytes, int whole)
 {
     const char *proto = is_ws_frame(f) ? "websocket" : "http";
+    if (whole && f->req_type)
+        metrics_observe(M_WS_REQUEST_SECONDS, f->req_type, metrics_now() - f->req_t0);
     if (whole)
         metrics_inc(M_FRAMES_SENT, proto);
     metrics_add(M_SENT_BYTES, proto, (double)bytes);

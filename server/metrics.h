@@ -40,6 +40,7 @@ typedef enum metric_id {
     M_SENT_BYTES,        /* counter {protocol}: payload bytes written */
     M_CLIENTS_CUT_OFF,   /* counter: slow readers disconnected (queue over its limit) */
     M_WS_MESSAGES,       /* counter {type}: WebSocket requests received, by type */
+    M_WS_REQUEST_SECONDS, /* histogram {type}: request read -> its reply written (client.c) */
     M_HTTP_REQUESTS,     /* counter {code}: API answers by status code */
     /* fan-out (show.c) */
     M_TICKS,          /* counter: ticks that looked for changes */

@@ -44,14 +44,51 @@ size_t ws_connections(void)
 
 /* ---- replies ---- */
 
+/*
+ * The request being answered: replies made while it is set carry its type
+ * and the time it was read (frame.h), and client.c observes
+ * M_WS_REQUEST_SECONDS when it writes them. Set around the synchronous
+ * handling of a message and around each asynchronous answer (one loop per
+ * process: one at a time; nested answers save and restore it).
+ */
+typedef struct req_ctx {
+    const char *type; /* a static label; NULL: not answering a request */
+    double t0;        /* metrics_now() when the request was read */
+} req_ctx;
+static req_ctx cur_req;
+
+static req_ctx req_enter(const char *type, double t0)
+{
+    req_ctx saved = cur_req;
+    cur_req.type = type;
+    cur_req.t0 = t0;
+    return saved;
+}
+
+static void req_leave(req_ctx saved)
+{
+    cur_req = saved;
+}
+
+/* Sends b's text as a reply to the current request. */
+static void send_answer(client *c, const sm_buf *b)
+{
+    frame *f;
+    if (sm_buf_failed(b) || !(f = frame_new(b->data, b->len)))
+        return;
+    f->req_type = cur_req.type;
+    f->req_t0 = cur_req.t0;
+    client_send(c, f);
+    frame_unref(f);
+}
+
 static void send_reply(client *c, int64_t id, const char *fields)
 {
     sm_buf b;
     sm_buf_init(&b, 1024 * 1024);
     sm_buf_printf(&b, "{\"type\":\"ok\",\"id\":%lld%s%s}", (long long)id, *fields ? "," : "",
                   fields);
-    if (!sm_buf_failed(&b))
-        client_send_text(c, b.data, b.len);
+    send_answer(c, &b);
     sm_buf_free(&b);
 }
 
@@ -74,8 +111,7 @@ static void send_error(client *c, int64_t id, outcome o, const char *message, co
     if (extra)
         sm_buf_printf(&b, ",%s", extra);
     sm_buf_addc(&b, '}');
-    if (!sm_buf_failed(&b))
-        client_send_text(c, b.data, b.len);
+    send_answer(c, &b);
     sm_buf_free(&b);
 }
 
@@ -97,6 +133,7 @@ typedef struct seat_op {
     show *s;
     hold_who who; /* the buyer, and for a hold its address's cap */
     int64_t id;
+    double t0; /* when the request was read (req_ctx) */
     int release;
     int tries;
     size_t nseats;
@@ -162,6 +199,8 @@ static void op_done(void *arg, const store_result *res)
     /* The buyer's hold event (show_apply_result) and the reply go out in
      * one write when they go to the same connection (client.h). The batch
      * keeps a reference of its own: a retry may finish (and free) op. */
+    req_ctx saved = req_enter(op->release ? "release" : "hold", op->t0);
+
     client_ref(c);
     client_batch_begin(c);
     show_apply_result(op->s, res, NULL);
@@ -177,6 +216,7 @@ static void op_done(void *arg, const store_result *res)
     }
     client_batch_end(c);
     client_unref(c);
+    req_leave(saved);
 }
 
 static void op_run(seat_op *op)
@@ -274,6 +314,7 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
     client_ref(c);
     op->s = s;
     op->id = id;
+    op->t0 = cur_req.t0;
     op->release = release;
     who_of(a, c, pss->addr, &op->who);
     op_run(op);
@@ -286,6 +327,7 @@ typedef struct best_call {
     app *a;
     client *c; /* holds a reference */
     int64_t id;
+    double t0; /* when the request was read (req_ctx) */
 } best_call;
 
 static int best_wanted(best_op *op)
@@ -336,8 +378,10 @@ static void best_reply(best_call *bc, const best_done *d)
 static void best_done_cb(best_op *op, const best_done *d)
 {
     best_call *bc = op->data;
+    req_ctx saved = req_enter("best", bc->t0);
     if (client_connected(bc->c))
         best_reply(bc, d);
+    req_leave(saved);
     best_op_clear(op);
     client_unref(bc->c);
     free(bc);
@@ -373,6 +417,7 @@ static void do_best(app *a, client *c, const char *addr, int64_t id, const cJSON
     bc->c = c;
     client_ref(c);
     bc->id = id;
+    bc->t0 = cur_req.t0;
     bc->op.data = bc;
     bc->op.wanted = best_wanted;
     {
@@ -586,9 +631,16 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
     int hello = strcmp(type, "hello") == 0, admin = strcmp(type, "admin") == 0;
 
-    /* by type, with a bounded label: anything else is "unknown" */
-    metrics_inc(M_WS_MESSAGES,
-                held || release || watch || hello || best || admin ? type : "unknown");
+    /* by type, with a bounded label: anything else is "unknown" (a static
+     * string: the reply's frame keeps it, req_ctx) */
+    cur_req.type = held      ? "hold"
+                   : release ? "release"
+                   : watch   ? "watch"
+                   : best    ? "best"
+                   : hello   ? "hello"
+                   : admin   ? "admin"
+                             : "unknown";
+    metrics_inc(M_WS_MESSAGES, cur_req.type);
     if (hello)
         do_hello(a, pss, id, m);
     else if (!watch && !held && !release && !best && !admin)
@@ -661,6 +713,8 @@ void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
     cJSON *m = cJSON_ParseWithLength(data, len);
     const cJSON *jtype;
     int64_t id;
+    /* timed from when on_receive read it, or from now (the fuzzer) */
+    req_ctx saved = req_enter("invalid", cur_req.type ? cur_req.t0 : metrics_now());
 
     if (!cJSON_IsObject(m)) {
         send_error(pss->c, 0, OUT_BAD_REQUEST, "a message must be one JSON object", NULL);
@@ -678,6 +732,7 @@ void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
         dispatch(a, pss, id, jtype->valuestring, m);
 out:
     cJSON_Delete(m);
+    req_leave(saved);
 }
 
 static int on_established(app *a, ws_session *pss, struct lws *wsi)
@@ -726,6 +781,7 @@ static int on_writeable_draining(ws_session *pss)
 
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
 {
+    req_ctx saved;
     int gate;
 
     if (!pss->c)
@@ -746,13 +802,20 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
+    /* the request is read: its replies are timed from here ("invalid"
+     * until dispatch names its type) */
+    saved = req_enter("rate_limited", metrics_now());
     gate = rate_gate(a, pss, wsi, pss->rx.data ? pss->rx.data : "", pss->rx.len);
-    if (gate < 0)
+    cur_req.type = "invalid";
+    if (gate < 0) {
+        req_leave(saved);
         return -1;
+    }
     if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
     else if (gate)
         ws_handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+    req_leave(saved);
     sm_buf_reset(&pss->rx);
     return 0;
 }

@@ -38,10 +38,10 @@
 #define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
 #define CLIENT_HTTP_CHUNK 32768
 #define CLIENT_BUYER_ID_MAX 32
-#define CLIENT_STUCK_MS 60000 /* a fan-out frame unsent this long: the reader is stuck */
-#define CLIENT_CLOSE_WAIT_S 5 /* a client being cut off is closed after this at the latest */
-#define CLIENT_BATCH_MAX 4       /* frames one batch holds back */
-#define CLIENT_BATCH_BYTES 4096  /* ... written together when they fit in this */
+#define CLIENT_STUCK_MS 60000   /* a fan-out frame unsent this long: the reader is stuck */
+#define CLIENT_CLOSE_WAIT_S 5   /* a client being cut off is closed after this at the latest */
+#define CLIENT_BATCH_MAX 4      /* frames one batch holds back */
+#define CLIENT_BATCH_BYTES 4096 /* ... written together when they fit in this */
 
 typedef struct client client;
 

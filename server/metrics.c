@@ -41,7 +41,7 @@ static const double b_fast[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 /* Finer at the low end: a request's own time is a Redis round trip, well
  * under a millisecond on an idle server. */
 static const double b_req[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                               0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     0};
+                               0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    0};
 static const double b_late[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 0};
 
 #define C(n, l, h)                                                                                 \

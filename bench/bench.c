@@ -10,6 +10,7 @@
 #include "bench.h"
 
 #include "proto_v2.h"
+#include "srvhist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -745,6 +746,17 @@ static void print_cpu(bench *b, const cpu_mark *a, const cpu_mark *z)
     }
 }
 
+/* The server's own hold reply time over the window (srvhist.h): its p50 and
+ * p99 in ms, or "-" when /metrics did not say. */
+static void print_srv_hold(const srv_hist *a, const srv_hist *z)
+{
+    double p50 = srv_hist_quantile_ms(a, z, 0.50), p99 = srv_hist_quantile_ms(a, z, 0.99);
+    if (p50 < 0 || p99 < 0)
+        printf(" hold_srv_ms_p50=- hold_srv_ms_p99=-");
+    else
+        printf(" hold_srv_ms_p50=%.2f hold_srv_ms_p99=%.2f", p50, p99);
+}
+
 static void print_hist(const char *name, const hist *h, double div)
 {
     printf(" %s_p50=%.2f %s_p99=%.2f %s_p999=%.2f %s_max=%.2f %s_n=%llu", name,
@@ -898,6 +910,7 @@ static void mark_measured(bench *b)
 int bench_fanout(bench *b)
 {
     cpu_mark a, z;
+    srv_hist srv_a, srv_z;
     int64_t t;
 
     if (bench_alloc(b, b->o.watchers, b->o.buyers))
@@ -917,9 +930,11 @@ int bench_fanout(bench *b)
     /* warm-up: the held ring fills, releases start */
     run_until(b, NULL, fanout_tick, b->o.warmup);
     mark_measured(b);
+    srv_hist_scrape(b->o.host, b->o.port, "hold", &srv_a); /* outside the CPU window */
     cpu_mark_now(b, &a);
     run_until(b, NULL, fanout_tick, b->o.duration);
     cpu_mark_now(b, &z);
+    srv_hist_scrape(b->o.host, b->o.port, "hold", &srv_z);
     double achieved = (double)b->gen_done / ((double)(mono_us() - b->gen_start) / 1e6);
     /* drain: the last changes of the window reach the watchers (a change
      * that has not arrived 5 s after the window is counted missing) */
@@ -932,6 +947,7 @@ int bench_fanout(bench *b)
            (unsigned long long)b->changes_win, (unsigned long long)b->gen_skipped);
     print_hist("lat_ms", &b->lat, 1000.0);
     print_hist("hold_rtt_ms", &b->rtt_hold, 1000.0);
+    print_srv_hold(&srv_a, &srv_z);
     print_watcher_totals(b, b->changes_win);
     print_cpu(b, &a, &z);
     /* what one change costs the server, frames and all: comparable across
@@ -1024,6 +1040,7 @@ static void holds_tick(bench *b)
 int bench_holds(bench *b)
 {
     cpu_mark a, z;
+    srv_hist srv_a, srv_z;
     rcheck_result rr;
     char err[256];
     long expect_held = 0;
@@ -1040,9 +1057,11 @@ int bench_holds(bench *b)
         if (b->b[i].ready)
             holds_next(b, i);
     run_until(b, NULL, holds_tick, b->o.warmup);
+    srv_hist_scrape(b->o.host, b->o.port, "hold", &srv_a); /* outside the CPU window */
     cpu_mark_now(b, &a);
     run_until(b, NULL, holds_tick, b->o.duration);
     cpu_mark_now(b, &z);
+    srv_hist_scrape(b->o.host, b->o.port, "hold", &srv_z);
     b->stopping = 1;
     run_until(b, all_idle, NULL, 10);
     for (long i = 0; i < b->nb; i++)
@@ -1057,6 +1076,7 @@ int bench_holds(bench *b)
            b->o.label, b->o.buyers, b->o.pool, b->o.hold_seats, b->o.duration,
            (double)b->pairs_win / b->o.duration, (double)b->ops_win / b->o.duration);
     print_hist("hold_rtt_ms", &b->rtt_hold, 1000.0);
+    print_srv_hold(&srv_a, &srv_z);
     print_hist("release_rtt_ms", &b->rtt_rel, 1000.0);
     print_cpu(b, &a, &z);
     /* what one request costs each process, independent of the CPU left to it */

@@ -24,16 +24,17 @@ function peerrow() {
 function oth() { return sprintf(" %s |", cpu(get("others_cpu_pct"))) }
 function row(s) {
   if (s == "fanout")
-    return sprintf("| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+    return sprintf("| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |",
       get("wire"), get("watchers") (get("label") ~ /-w[0-9]+$/ ? " (--workers " substr(get("label"), match(get("label"), /-w[0-9]+$/) + 2) ")" : ""),
       get("changes") / get("window_s"), get("lat_ms_p50"), get("lat_ms_p99"),
-      get("lat_ms_p999"), get("lat_ms_max"), get("arrivals"), get("expected"), get("missing"),
+      get("lat_ms_p999"), get("lat_ms_max"), get("hold_rtt_ms_p50"), get("hold_rtt_ms_p99"),
+      get("hold_srv_ms_p50"), get("hold_srv_ms_p99"), get("arrivals"), get("expected"), get("missing"),
       get("seq_gaps"), get("delta_bytes_per_seat"), cpu(get("server_cpu_pct")), get("server_us_per_frame"), mb(get("server_rss_kb")),
       cpu(get("redis_cpu_pct")), cpu(get("gen_cpu_pct"))) oth()
   if (s == "holds")
-    return sprintf("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
+    return sprintf("| %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |",
       get("label") ~ /-node$/ ? "node" : "seatmapd", get("buyers"), get("pairs_per_s"), get("requests_per_s"), get("hold_rtt_ms_p50"),
-      get("hold_rtt_ms_p99"), get("hold_ok"), get("seat_unavailable"),
+      get("hold_rtt_ms_p99"), get("hold_srv_ms_p50"), get("hold_srv_ms_p99"), get("hold_ok"), get("seat_unavailable"),
       get("hold_other") + get("release_err") + get("rate_limited") + get("hold_limit"),
       get("client_doubles"), get("redis_doubles"), cpu(get("server_cpu_pct")),
       get("server_us_per_request"), cpu(get("redis_cpu_pct")), get("redis_us_per_request"),
@@ -82,8 +83,8 @@ END {
   if ("fanout" in rows) {
     print "## 1. Fan-out: change -> arrival at every watcher\n"
     print "Target: 10k watchers at 1,000 changes/s, p99 <= 150 ms, nothing lost, server <= 100 % of one core.\n"
-    print "| wire | watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | arrivals / expected | missing | seq gaps | delta bytes / seat | server CPU % | server CPU µs / frame | server RSS MB | redis CPU % | generator CPU % | other programs CPU % |"
-    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| wire | watchers | changes/s | p50 ms | p99 ms | p99.9 ms | max ms | hold RTT p50 / p99 ms | hold reply in the server p50 / p99 ms | arrivals / expected | missing | seq gaps | delta bytes / seat | server CPU % | server CPU µs / frame | server RSS MB | redis CPU % | generator CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["fanout"]
   }
   if (havepeer) {
@@ -96,8 +97,8 @@ END {
   if ("holds" in rows) {
     print "## 2. Holds: hold + release as fast as the server answers\n"
     print "Target: >= 20,000 hold+release per second, 0 double holds.\n"
-    print "| server | buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | server CPU µs / request | redis CPU % | redis CPU µs / request | generator CPU % | other programs CPU % |"
-    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| server | buyers | hold+release /s | requests /s | hold RTT p50 / p99 ms | hold reply in the server p50 / p99 ms | holds ok | seat_unavailable | other errors | double holds (client / Redis) | server CPU % | server CPU µs / request | redis CPU % | redis CPU µs / request | generator CPU % | other programs CPU % |"
+    print "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf "%s\n", rows["holds"]
   }
   if ("expiry" in rows) {

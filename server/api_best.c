@@ -109,9 +109,10 @@ void api_best(http_req *r, const http_params *p)
             auth_random_token(token);
             snprintf(buyer, sizeof(buyer), "%s%.*s", API_BEST_BUYER_PREFIX,
                      (int)(AUTH_BUYER_ID_LEN - strlen(API_BEST_BUYER_PREFIX)), token);
+            hold_who who;
             /* staff: no per-address cap (addr_limits.h is for buyers) */
-            best_op_hold(&c->op, a->best, a->store, p->show, &req, buyer, a->cfg.hold_ttl_ms,
-                         a->cfg.max_seats, "", 0, on_done);
+            hold_who_init(&who, buyer, a->cfg.hold_ttl_ms, a->cfg.max_seats, NULL, 0);
+            best_op_hold(&c->op, a->best, a->store, p->show, &req, &who, on_done);
         }
     }
     cJSON_Delete(j);

@@ -433,6 +433,15 @@ static void hold_done(void *arg, const store_result *res)
     case OUT_SEAT_UNAVAILABLE:
         again_or_lost(op, res->detail);
         break;
+    case OUT_HOLD_LIMIT: {
+        char msg[256];
+        memset(&d, 0, sizeof(d));
+        d.outcome = OUT_HOLD_LIMIT;
+        d.ip_capped = store_hold_ip_capped(res);
+        d.message = store_hold_limit_message(res, &op->holder, msg, sizeof(msg));
+        finish(op, &d);
+        break;
+    }
     default:
         finish_with(op, res->outcome, NULL);
     }
@@ -441,26 +450,12 @@ static void hold_done(void *arg, const store_result *res)
 static void hold_run(best_op *op)
 {
     const venue *v = show_venue(op->s);
-    const char *args[9 + BEST_MAX_SEATS];
-    char ttl[24], max[24], cap[24], refs[3][AUTH_REF_LEN + 1];
-    int n = 0, i;
+    const char *seats[BEST_MAX_SEATS];
     size_t k;
 
-    args[n++] = op->buyer_id;
-    snprintf(ttl, sizeof(ttl), "%ld", op->ttl_ms);
-    snprintf(max, sizeof(max), "%d", op->max_seats);
-    args[n++] = ttl;
-    args[n++] = max;
-    for (i = 0; i < 3; i++) {
-        auth_random_ref(refs[i]);
-        args[n++] = refs[i];
-    }
-    snprintf(cap, sizeof(cap), "%d", op->ip_cap);
-    args[n++] = op->ip_key; /* hold.lua's per-address cap */
-    args[n++] = cap;
     for (k = 0; k < op->pick.n; k++)
-        args[n++] = venue_seat_id(v, op->pick.seats[k]);
-    if (store_run(op->st, "hold", show_id(op->s), n, args, hold_done, op)) {
+        seats[k] = venue_seat_id(v, op->pick.seats[k]);
+    if (store_hold_run(op->st, show_id(op->s), &op->holder, seats, op->pick.n, hold_done, op)) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         hold_done(op, &res);
     }
@@ -529,19 +524,14 @@ static void op_init(best_op *op, best_service *bs, show *s, const best_request *
 }
 
 void best_op_hold(best_op *op, best_service *bs, store *st, show *s, const best_request *req,
-                  const char *buyer_id, long hold_ttl_ms, int max_seats, const char *ip_key,
-                  int ip_cap, best_cb *cb)
+                  const hold_who *who, best_cb *cb)
 {
     op_init(op, bs, s, req, cb);
     op->st = st;
-    snprintf(op->ip_key, sizeof(op->ip_key), "%s", ip_key ? ip_key : "");
-    op->ip_cap = op->ip_key[0] ? ip_cap : 0;
-    snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", buyer_id);
-    op->ttl_ms = hold_ttl_ms;
-    op->max_seats = max_seats;
-    if (req->count > (size_t)max_seats) {
+    op->holder = *who;
+    if (req->count > (size_t)who->max_seats) {
         char msg[64];
-        snprintf(msg, sizeof(msg), "a hold can have at most %d seats", max_seats);
+        snprintf(msg, sizeof(msg), "a hold can have at most %d seats", who->max_seats);
         finish_with(op, OUT_HOLD_LIMIT, msg);
         return;
     }

@@ -26,6 +26,7 @@
 #include "booking.h"
 #include "iplimit.h"
 #include "show.h"
+#include "store_hold.h"
 
 #include <uv.h>
 
@@ -65,6 +66,7 @@ typedef struct best_done {
     const char *seats_json;     /* OUT_SEAT_UNAVAILABLE after a lost race: the seats lost */
     const char *message;        /* a sentence for this case, or NULL for the default */
     int tries;                  /* picks made */
+    int ip_capped;              /* OUT_HOLD_LIMIT: the client address's cap (store_hold.h) */
 } best_done;
 
 typedef struct best_op best_op;
@@ -76,8 +78,6 @@ struct best_op {
      * is still there (0: stop). */
     int (*wanted)(best_op *op);
     /* private */
-    char ip_key[IPLIMIT_KEY_MAX]; /* the client's address key, "" for none */
-    int ip_cap;                   /* seats it may hold per show (0: no cap) */
     best_service *bs;
     show *s;
     store *st;
@@ -87,9 +87,7 @@ struct best_op {
     best_result pick;
     int sell;
     int tries, ref_tries;
-    char buyer_id[AUTH_BUYER_ID_LEN + 1];
-    long ttl_ms;
-    int max_seats;
+    hold_who holder; /* hold mode: buyer, ttl, max seats, address cap */
     char payment_ref[LEDGER_PAYMENT_REF_MAX + 1];
     char who[LEDGER_NAME_MAX + 8];
     uint32_t lost[BEST_OP_TRIES * BEST_MAX_SEATS]; /* seats lost to races, claimed */
@@ -104,12 +102,10 @@ struct best_op {
     int paid_rc;
 };
 
-/* Holds the best seats for buyer_id (added to the buyer's hold, as hold
- * does): hold_ttl_ms and max_seats as for hold; ip_key and ip_cap the
- * per-address cap of hold.lua (addr_limits.h; "" and 0 for none). */
+/* Holds the best seats for who->buyer_id (added to the buyer's hold, as
+ * hold does), under who's limits (store_hold.h; copied). */
 void best_op_hold(best_op *op, best_service *bs, store *st, show *s, const best_request *req,
-                  const char *buyer_id, long hold_ttl_ms, int max_seats, const char *ip_key,
-                  int ip_cap, best_cb *cb);
+                  const hold_who *who, best_cb *cb);
 /* Sells the best seats (walk-up sale). who: "staff:..." as the ledger records it. */
 void best_op_sell(best_op *op, best_service *bs, const booking_env *env, show *s,
                   const best_request *req, const char *payment_ref, const char *who, best_cb *cb);

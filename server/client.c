@@ -48,6 +48,9 @@ struct client {
     char buyer_id[CLIENT_BUYER_ID_MAX + 1];
     client *buyer_next, *buyer_prev; /* connections of the same buyer */
     client_wire wire;                /* how its seat events are encoded */
+    int batching;                    /* client_batch_begin depth */
+    unsigned nbatch;
+    frame *batch[CLIENT_BATCH_MAX]; /* held back by a batch: written together */
 };
 
 static void want_write(client *c);
@@ -107,8 +110,15 @@ static void lane_drop(lane *l)
     l->cap = l->head = 0;
 }
 
+static void batch_drop(client *c)
+{
+    while (c->nbatch)
+        frame_unref(c->batch[--c->nbatch]);
+}
+
 static void queue_drop(client *c)
 {
+    batch_drop(c);
     lane_drop(&c->prio);
     lane_drop(&c->bulk);
     c->qbytes = 0;
@@ -195,6 +205,8 @@ static enum lws_write_protocol ws_write_mode(const frame *f)
 static void count_sent(const frame *f, size_t bytes, int whole)
 {
     const char *proto = is_ws_frame(f) ? "websocket" : "http";
+    if (whole && f->req_type)
+        metrics_observe(M_WS_REQUEST_SECONDS, f->req_type, metrics_now() - f->req_t0);
     if (whole)
         metrics_inc(M_FRAMES_SENT, proto);
     metrics_add(M_SENT_BYTES, proto, (double)bytes);
@@ -284,6 +296,90 @@ static int can_write_now(client *c, const frame *f)
            !lws_partial_buffered(c->wsi);
 }
 
+/* The WebSocket header of a server frame (unmasked, final) of f into h;
+ * its length. The same bytes lws_write puts before a frame. */
+static size_t ws_header(const frame *f, unsigned char h[10])
+{
+    size_t n = f->len;
+    h[0] = (unsigned char)(0x80 | (f->mode == FRAME_BINARY ? 0x2 : 0x1));
+    if (n < 126) {
+        h[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    return 10;
+}
+
+/*
+ * Writes the frames a batch held back. Two or more that fit in
+ * CLIENT_BATCH_BYTES go out framed by us in one lws_write: lws 4.1.6 passes
+ * an LWS_WRITE_HTTP write on a WebSocket connection through unframed (its
+ * send_raw path; no extension is negotiated here), and keeps what the
+ * socket did not take, as for any write. Measured: one sendto instead of two
+ * per hold or release (the reply and the buyer's hold event), see
+ * docs/benchmarks.md. Otherwise each is written, or queued, as client_send
+ * does.
+ */
+static void batch_flush(client *c)
+{
+    unsigned char buf[LWS_PRE + CLIENT_BATCH_BYTES], *p = buf + LWS_PRE;
+    size_t total = 0, hl;
+    unsigned char h[10];
+    unsigned i, n = c->nbatch;
+
+    if (!n)
+        return;
+    c->nbatch = 0;
+    for (i = 0; i < n; i++)
+        total += ws_header(c->batch[i], h) + c->batch[i]->len;
+    /* frames held back before a going-away close still go; a cut-off
+     * client gets nothing more */
+    if (n > 1 && total <= CLIENT_BATCH_BYTES && c->wsi && (!c->close_code || c->close_soft)) {
+        for (i = 0; i < n; i++) {
+            hl = ws_header(c->batch[i], p);
+            memcpy(p + hl, c->batch[i]->buf + LWS_PRE, c->batch[i]->len);
+            p += hl + c->batch[i]->len;
+        }
+        if (lws_write(c->wsi, buf + LWS_PRE, total, LWS_WRITE_HTTP) < (int)total) {
+            c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+            want_write(c);
+        } else {
+            for (i = 0; i < n; i++)
+                count_sent(c->batch[i], c->batch[i]->len, 1);
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            if (!c->wsi || (c->close_code && !c->close_soft))
+                break;
+            if (can_write_now(c, c->batch[i]))
+                write_now(c, c->batch[i]);
+            else
+                queue_push(c, &c->prio, c->batch[i], NULL);
+        }
+    }
+    for (i = 0; i < n; i++)
+        frame_unref(c->batch[i]);
+}
+
+void client_batch_begin(client *c)
+{
+    c->batching++;
+}
+
+void client_batch_end(client *c)
+{
+    if (c->batching && --c->batching == 0)
+        batch_flush(c);
+}
+
 /*
  * A text frame is written now when nothing is waiting before it and lws
  * holds no unsent bytes of an earlier one; otherwise it is queued for
@@ -302,6 +398,11 @@ void client_send(client *c, frame *f)
 {
     if (!client_connected(c) || c->close_code)
         return;
+    if (c->batching && c->nbatch < CLIENT_BATCH_MAX && can_write_now(c, f)) {
+        c->batch[c->nbatch++] = frame_ref(f);
+        return;
+    }
+    batch_flush(c); /* what was held back goes first */
     if (can_write_now(c, f)) {
         write_now(c, f);
         return;
@@ -313,6 +414,7 @@ void client_send_bulk(client *c, frame *f, void *tag)
 {
     if (!client_connected(c) || c->close_code)
         return;
+    batch_flush(c);
     if (!c->inflight && !c->bulk.count)
         c->bulk_moved = sm_mono_ms(); /* the wait for this frame starts now */
     if (can_write_now(c, f) && !c->bulk.count && !c->inflight) {
@@ -457,6 +559,7 @@ int client_writeable(client *c)
         return -1;
     if (c->close_sent)
         return 0;
+    batch_flush(c);
     c->in_writeable = 1;
     settle_inflight(c);
     c->in_writeable = 0;

@@ -39,8 +39,10 @@
 #define CLIENT_QUEUE_MIN 8    /* the queue starts this small and doubles as needed */
 #define CLIENT_HTTP_CHUNK 32768
 #define CLIENT_BUYER_ID_MAX 32
-#define CLIENT_STUCK_MS 60000 /* default: a fan-out frame unsent this long, the reader is stuck */
-#define CLIENT_CLOSE_WAIT_S 5 /* a client being cut off is closed after this at the latest */
+#define CLIENT_STUCK_MS 60000   /* default: a fan-out frame unsent this long, the reader is stuck */
+#define CLIENT_CLOSE_WAIT_S 5   /* a client being cut off is closed after this at the latest */
+#define CLIENT_BATCH_MAX 4      /* frames one batch holds back */
+#define CLIENT_BATCH_BYTES 4096 /* ... written together when they fit in this */
 
 typedef struct client client;
 
@@ -100,6 +102,14 @@ void client_set_drain(client *c, client_drain_fn fn);
  * untagged, and no drain call names it. */
 void client_forget(client *c, const void *tag);
 
+/* A batch: the WebSocket frames client_send would write at once between
+ * begin and end are held back and written together at the end, in one
+ * system call (a request's reply and the events it causes to the same
+ * connection). Nothing is reordered: any other send, fan-out or queued,
+ * writes what was held back first. Batches nest; the outermost end writes.
+ * Call end on every path after begin, connected or not. */
+void client_batch_begin(client *c);
+void client_batch_end(client *c);
 /* Copies text into a new text frame and sends it. */
 void client_send_text(client *c, const char *text, size_t len);
 

@@ -14,6 +14,8 @@ frame *frame_new_mode(frame_mode mode, const char *data, size_t len)
     f->refs = 1;
     f->mode = mode;
     f->len = len;
+    f->req_type = NULL;
+    f->req_t0 = 0;
     if (len)
         memcpy(f->buf + LWS_PRE, data, len);
     f->buf[LWS_PRE + len] = '\0';

@@ -22,6 +22,12 @@ typedef struct frame {
     int refs;
     frame_mode mode;
     size_t len;
+    /* A reply to a WebSocket request: its type (a static string, a bounded
+     * label) and when the request was read (metrics_now); the client
+     * observes M_WS_REQUEST_SECONDS when it writes the frame. NULL: not a
+     * reply. */
+    const char *req_type;
+    double req_t0;
     unsigned char buf[]; /* LWS_PRE bytes, then len bytes of data, then NUL */
 } frame;
 

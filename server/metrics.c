@@ -38,6 +38,10 @@ typedef struct series {
 /* Buckets, ascending; 0 ends the list (+Inf is implicit). */
 static const double b_fast[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                 0.1,    0.25,  0.5,    1,     2.5,  5,     0};
+/* Finer at the low end: a request's own time is a Redis round trip, well
+ * under a millisecond on an idle server. */
+static const double b_req[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                               0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    0};
 static const double b_late[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 0};
 
 #define C(n, l, h)                                                                                 \
@@ -64,6 +68,10 @@ static const family families[M__COUNT] = {
                             "Connections closed because they did not read their queue."),
     [M_WS_MESSAGES] = C("seatmap_websocket_messages_total", "type",
                         "WebSocket messages received from pages, by type."),
+    [M_WS_REQUEST_SECONDS] =
+        H("seatmap_ws_request_seconds", "type", b_req,
+          "WebSocket requests by type: from reading the request to writing its reply to the "
+          "socket (handed to the kernel)."),
     [M_HTTP_REQUESTS] =
         C("seatmap_http_requests_total", "code", "API requests answered, by status code."),
     [M_TICKS] = C("seatmap_ticks_total", NULL, "Fan-out ticks run."),

@@ -34,13 +34,14 @@
 
 typedef enum metric_id {
     /* connections (ws.c, http.c) and what is sent on them (client.c) */
-    M_CONNECTIONS,       /* gauge {protocol}: open connections */
-    M_CONNECTIONS_TOTAL, /* counter {protocol}: connections accepted */
-    M_FRAMES_SENT,       /* counter {protocol}: frames (WebSocket messages, HTTP parts) */
-    M_SENT_BYTES,        /* counter {protocol}: payload bytes written */
-    M_CLIENTS_CUT_OFF,   /* counter: slow readers disconnected (queue over its limit) */
-    M_WS_MESSAGES,       /* counter {type}: WebSocket requests received, by type */
-    M_HTTP_REQUESTS,     /* counter {code}: API answers by status code */
+    M_CONNECTIONS,        /* gauge {protocol}: open connections */
+    M_CONNECTIONS_TOTAL,  /* counter {protocol}: connections accepted */
+    M_FRAMES_SENT,        /* counter {protocol}: frames (WebSocket messages, HTTP parts) */
+    M_SENT_BYTES,         /* counter {protocol}: payload bytes written */
+    M_CLIENTS_CUT_OFF,    /* counter: slow readers disconnected (queue over its limit) */
+    M_WS_MESSAGES,        /* counter {type}: WebSocket requests received, by type */
+    M_WS_REQUEST_SECONDS, /* histogram {type}: request read -> its reply written (client.c) */
+    M_HTTP_REQUESTS,      /* counter {code}: API answers by status code */
     /* fan-out (show.c) */
     M_TICKS,          /* counter: ticks that looked for changes */
     M_DELTAS,         /* counter: delta frames built (one per show per tick with changes) */

@@ -3,8 +3,14 @@
  *
  * Writes: once connected, commands issued during a loop turn are written
  * together from a uv_prepare callback, just before the loop waits for I/O,
- * instead of waiting a turn for the socket to report itself writable. Only
- * when the socket does not take everything is POLLOUT used.
+ * instead of waiting a turn for the socket to report itself writable; or
+ * from a uv_check callback, just after the loop's I/O callbacks, if that
+ * comes first. The check matters for requests: a hold read from a socket
+ * issues its script in the I/O phase, and the next phase that writes would
+ * otherwise be the prepare of the next turn, after that turn's timers (a
+ * fan-out flush can take tens of ms). Commands issued in one phase still go
+ * out in one write. Only when the socket does not take everything is POLLOUT
+ * used.
  */
 #include "redis_uv.h"
 
@@ -14,9 +20,10 @@
 typedef struct redis_uv {
     uv_poll_t poll;
     uv_prepare_t prepare;
+    uv_check_t check;
     redisAsyncContext *ac; /* NULL once hiredis has let go of us */
     int events;
-    int writing; /* inside the prepare callback's write */
+    int writing; /* inside the prepare or check callback's write */
     int open;    /* handles not yet closed */
 } redis_uv;
 
@@ -66,15 +73,25 @@ static void update(redis_uv *r, int add, int del)
         uv_poll_stop(&r->poll);
 }
 
-static void on_prepare(uv_prepare_t *handle)
+static void write_pending(redis_uv *r)
 {
-    redis_uv *r = handle->data;
-    uv_prepare_stop(handle);
+    uv_prepare_stop(&r->prepare);
+    uv_check_stop(&r->check);
     if (!r->ac)
         return;
     r->writing = 1;
     redisAsyncHandleWrite(r->ac); /* may free the context: r lives until its handles close */
     r->writing = 0;
+}
+
+static void on_prepare(uv_prepare_t *handle)
+{
+    write_pending(handle->data);
+}
+
+static void on_check(uv_check_t *handle)
+{
+    write_pending(handle->data);
 }
 
 static void add_read(void *p)
@@ -93,14 +110,17 @@ static void add_write(void *p)
     /* Connecting, or the socket did not take all of it: wait for POLLOUT. */
     if (!r->ac || !(r->ac->c.flags & REDIS_CONNECTED) || r->writing)
         update(r, UV_WRITABLE, 0);
-    else
+    else {
         uv_prepare_start(&r->prepare, on_prepare);
+        uv_check_start(&r->check, on_check);
+    }
 }
 
 static void del_write(void *p)
 {
     redis_uv *r = p;
     uv_prepare_stop(&r->prepare);
+    uv_check_stop(&r->check);
     update(r, 0, UV_WRITABLE);
 }
 
@@ -117,8 +137,10 @@ static void cleanup(void *p)
     r->ac = NULL;
     uv_poll_stop(&r->poll);
     uv_prepare_stop(&r->prepare);
+    uv_check_stop(&r->check);
     uv_close((uv_handle_t *)&r->poll, on_close);
     uv_close((uv_handle_t *)&r->prepare, on_close);
+    uv_close((uv_handle_t *)&r->check, on_close);
 }
 
 int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
@@ -135,9 +157,11 @@ int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
         return -1;
     }
     uv_prepare_init(loop, &r->prepare);
-    r->open = 2;
+    uv_check_init(loop, &r->check);
+    r->open = 3;
     r->poll.data = r;
     r->prepare.data = r;
+    r->check.data = r;
     r->ac = ac;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;

@@ -20,6 +20,7 @@
 #include "http_request.h"
 #include "json_input.h"
 #include "ledger_accounts.h"
+#include "store_hold.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -43,14 +44,51 @@ size_t ws_connections(void)
 
 /* ---- replies ---- */
 
+/*
+ * The request being answered: replies made while it is set carry its type
+ * and the time it was read (frame.h), and client.c observes
+ * M_WS_REQUEST_SECONDS when it writes them. Set around the synchronous
+ * handling of a message and around each asynchronous answer (one loop per
+ * process: one at a time; nested answers save and restore it).
+ */
+typedef struct req_ctx {
+    const char *type; /* a static label; NULL: not answering a request */
+    double t0;        /* metrics_now() when the request was read */
+} req_ctx;
+static req_ctx cur_req;
+
+static req_ctx req_enter(const char *type, double t0)
+{
+    req_ctx saved = cur_req;
+    cur_req.type = type;
+    cur_req.t0 = t0;
+    return saved;
+}
+
+static void req_leave(req_ctx saved)
+{
+    cur_req = saved;
+}
+
+/* Sends b's text as a reply to the current request. */
+static void send_answer(client *c, const sm_buf *b)
+{
+    frame *f;
+    if (sm_buf_failed(b) || !(f = frame_new(b->data, b->len)))
+        return;
+    f->req_type = cur_req.type;
+    f->req_t0 = cur_req.t0;
+    client_send(c, f);
+    frame_unref(f);
+}
+
 static void send_reply(client *c, int64_t id, const char *fields)
 {
     sm_buf b;
     sm_buf_init(&b, 1024 * 1024);
     sm_buf_printf(&b, "{\"type\":\"ok\",\"id\":%lld%s%s}", (long long)id, *fields ? "," : "",
                   fields);
-    if (!sm_buf_failed(&b))
-        client_send_text(c, b.data, b.len);
+    send_answer(c, &b);
     sm_buf_free(&b);
 }
 
@@ -73,22 +111,29 @@ static void send_error(client *c, int64_t id, outcome o, const char *message, co
     if (extra)
         sm_buf_printf(&b, ",%s", extra);
     sm_buf_addc(&b, '}');
-    if (!sm_buf_failed(&b))
-        client_send_text(c, b.data, b.len);
+    send_answer(c, &b);
     sm_buf_free(&b);
 }
 
 /* ---- hold and release ---- */
+
+/* Who holds for this connection: its buyer, under the per-address cap of
+ * its client address (addr_limits.h). */
+static void who_of(app *a, client *c, const char *addr, hold_who *w)
+{
+    char ip_key[IPLIMIT_KEY_MAX];
+    int cap = limits_held_cap(a->limits, addr, ip_key);
+    hold_who_init(w, client_buyer_id(c), a->cfg.hold_ttl_ms, a->cfg.max_seats, ip_key, cap);
+}
 
 typedef struct seat_op {
     app *a;
     client *c;       /* holds a reference */
     ws_session *pss; /* valid while c is connected */
     show *s;
-    char buyer_id[AUTH_BUYER_ID_LEN + 1];
-    char ip_key[IPLIMIT_KEY_MAX]; /* "" : no per-address cap */
-    int ip_cap;
+    hold_who who; /* the buyer, and for a hold its address's cap */
     int64_t id;
+    double t0; /* when the request was read (req_ctx) */
     int release;
     int tries;
     size_t nseats;
@@ -125,17 +170,10 @@ static int op_reply(seat_op *op, const store_result *res)
         send_error(c, op->id, OUT_NOT_HELD, NULL, extra);
         break;
     case OUT_HOLD_LIMIT:
-        if (strcmp(res->detail, "ip") == 0) {
+        if (store_hold_ip_capped(res))
             limits_stats(op->a->limits)->held_refused++;
-            snprintf(extra, sizeof(extra),
-                     "your network address already holds the most seats allowed for this show "
-                     "(%d per address; --max-held-per-ip): release some or let them expire",
-                     op->ip_cap);
-        } else {
-            snprintf(extra, sizeof(extra), "a hold can have at most %d seats",
-                     op->a->cfg.max_seats);
-        }
-        send_error(c, op->id, OUT_HOLD_LIMIT, extra, NULL);
+        send_error(c, op->id, OUT_HOLD_LIMIT,
+                   store_hold_limit_message(res, &op->who, extra, sizeof(extra)), NULL);
         break;
     case OUT_HOLD_LOCKED:
         send_error(c, op->id, OUT_HOLD_LOCKED,
@@ -154,48 +192,51 @@ static int op_reply(seat_op *op, const store_result *res)
 static void op_done(void *arg, const store_result *res)
 {
     seat_op *op = arg;
+    client *c = op->c;
+    int again = 0;
+
     metrics_inc(op->release ? M_RELEASES : M_HOLDS, outcome_code(res->outcome));
+    /* The buyer's hold event (show_apply_result) and the reply go out in
+     * one write when they go to the same connection (client.h). The batch
+     * keeps a reference of its own: a retry may finish (and free) op. */
+    req_ctx saved = req_enter(op->release ? "release" : "hold", op->t0);
+
+    client_ref(c);
+    client_batch_begin(c);
     show_apply_result(op->s, res, NULL);
     /* closed meanwhile: nobody to answer */
-    if (client_connected(op->c)) {
-        if (op_reply(op, res))
-            return;
+    if (client_connected(c) && !(again = op_reply(op, res))) {
         /* a server that drains closes once every request is answered */
         if (--op->pss->ops == 0 && op->a->draining)
-            client_go_away(op->c);
+            client_go_away(c);
     }
-    client_unref(op->c);
-    free(op);
+    if (!again) {
+        client_unref(c); /* op's */
+        free(op);
+    }
+    client_batch_end(c);
+    client_unref(c);
+    req_leave(saved);
 }
 
 static void op_run(seat_op *op)
 {
-    const config *cfg = &op->a->cfg;
-    const char *args[10 + WS_MAX_SEATS];
-    char ttl[24], max[24], cap[24], refs[WS_REF_TRIES][AUTH_REF_LEN + 1];
-    int n = 0, i;
-    size_t k;
+    const char *args[1 + WS_MAX_SEATS];
+    int rc;
 
-    args[n++] = op->buyer_id;
-    if (!op->release) {
-        snprintf(ttl, sizeof(ttl), "%ld", cfg->hold_ttl_ms);
-        snprintf(max, sizeof(max), "%d", cfg->max_seats);
-        args[n++] = ttl;
-        args[n++] = max;
-        for (i = 0; i < WS_REF_TRIES; i++) {
-            auth_random_ref(refs[i]);
-            args[n++] = refs[i];
-        }
-        snprintf(cap, sizeof(cap), "%d", op->ip_cap);
-        args[n++] = op->ip_key;
-        args[n++] = cap;
-    }
-    for (k = 0; k < op->nseats; k++)
-        args[n++] = op->seats[k];
     /* error: as if Redis were down */
-    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold") ||
-        store_run(op->a->store, op->release ? "release" : "hold", show_id(op->s), n, args, op_done,
-                  op)) {
+    if (SM_FAILPOINT(op->release ? "ws.release" : "ws.hold")) {
+        rc = -1;
+    } else if (op->release) {
+        args[0] = op->who.buyer_id;
+        memcpy(args + 1, op->seats, sizeof(args[0]) * op->nseats);
+        rc = store_run(op->a->store, "release", show_id(op->s), (int)op->nseats + 1, args, op_done,
+                       op);
+    } else {
+        rc = store_hold_run(op->a->store, show_id(op->s), &op->who, op->seats, op->nseats, op_done,
+                            op);
+    }
+    if (rc) {
         store_result res = STORE_RESULT_UNAVAILABLE;
         op_done(op, &res);
     }
@@ -273,9 +314,9 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
     client_ref(c);
     op->s = s;
     op->id = id;
+    op->t0 = cur_req.t0;
     op->release = release;
-    snprintf(op->buyer_id, sizeof(op->buyer_id), "%s", client_buyer_id(c));
-    op->ip_cap = limits_held_cap(a->limits, pss->addr, op->ip_key);
+    who_of(a, c, pss->addr, &op->who);
     op_run(op);
 }
 
@@ -286,6 +327,7 @@ typedef struct best_call {
     app *a;
     client *c; /* holds a reference */
     int64_t id;
+    double t0; /* when the request was read (req_ctx) */
 } best_call;
 
 static int best_wanted(best_op *op)
@@ -314,8 +356,14 @@ static void best_reply(best_call *bc, const best_done *d)
         send_error(bc->c, bc->id, d->outcome, d->message, sm_buf_failed(&b) ? NULL : b.data);
         break;
     case OUT_HOLD_LIMIT:
-        snprintf(msg, sizeof(msg), "a hold can have at most %d seats", bc->a->cfg.max_seats);
-        send_error(bc->c, bc->id, d->outcome, msg, NULL);
+        if (d->ip_capped)
+            limits_stats(bc->a->limits)->held_refused++;
+        if (d->message) {
+            send_error(bc->c, bc->id, d->outcome, d->message, NULL);
+        } else {
+            snprintf(msg, sizeof(msg), "a hold can have at most %d seats", bc->a->cfg.max_seats);
+            send_error(bc->c, bc->id, d->outcome, msg, NULL);
+        }
         break;
     case OUT_HOLD_LOCKED:
         send_error(bc->c, bc->id, d->outcome,
@@ -330,8 +378,10 @@ static void best_reply(best_call *bc, const best_done *d)
 static void best_done_cb(best_op *op, const best_done *d)
 {
     best_call *bc = op->data;
+    req_ctx saved = req_enter("best", bc->t0);
     if (client_connected(bc->c))
         best_reply(bc, d);
+    req_leave(saved);
     best_op_clear(op);
     client_unref(bc->c);
     free(bc);
@@ -367,13 +417,13 @@ static void do_best(app *a, client *c, const char *addr, int64_t id, const cJSON
     bc->c = c;
     client_ref(c);
     bc->id = id;
+    bc->t0 = cur_req.t0;
     bc->op.data = bc;
     bc->op.wanted = best_wanted;
     {
-        char ip_key[IPLIMIT_KEY_MAX];
-        int cap = limits_held_cap(a->limits, addr, ip_key);
-        best_op_hold(&bc->op, a->best, a->store, s, &req, client_buyer_id(c), a->cfg.hold_ttl_ms,
-                     a->cfg.max_seats, ip_key, cap, best_done_cb);
+        hold_who who;
+        who_of(a, c, addr, &who);
+        best_op_hold(&bc->op, a->best, a->store, s, &req, &who, best_done_cb);
     }
 }
 
@@ -626,9 +676,16 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
     int hello = strcmp(type, "hello") == 0, admin = strcmp(type, "admin") == 0;
 
-    /* by type, with a bounded label: anything else is "unknown" */
-    metrics_inc(M_WS_MESSAGES,
-                held || release || watch || hello || best || admin ? type : "unknown");
+    /* by type, with a bounded label: anything else is "unknown" (a static
+     * string: the reply's frame keeps it, req_ctx) */
+    cur_req.type = held      ? "hold"
+                   : release ? "release"
+                   : watch   ? "watch"
+                   : best    ? "best"
+                   : hello   ? "hello"
+                   : admin   ? "admin"
+                             : "unknown";
+    metrics_inc(M_WS_MESSAGES, cur_req.type);
     if (hello)
         do_hello(a, pss, id, m);
     else if (!watch && !held && !release && !best && !admin)
@@ -701,6 +758,8 @@ void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
     cJSON *m = cJSON_ParseWithLength(data, len);
     const cJSON *jtype;
     int64_t id;
+    /* timed from when on_receive read it, or from now (the fuzzer) */
+    req_ctx saved = req_enter("invalid", cur_req.type ? cur_req.t0 : metrics_now());
 
     if (!cJSON_IsObject(m)) {
         send_error(pss->c, 0, OUT_BAD_REQUEST, "a message must be one JSON object", NULL);
@@ -718,6 +777,7 @@ void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
         dispatch(a, pss, id, jtype->valuestring, m);
 out:
     cJSON_Delete(m);
+    req_leave(saved);
 }
 
 static int on_established(app *a, ws_session *pss, struct lws *wsi)
@@ -767,6 +827,7 @@ static int on_writeable_draining(ws_session *pss)
 
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
 {
+    req_ctx saved;
     int gate;
 
     if (!pss->c)
@@ -787,13 +848,20 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
+    /* the request is read: its replies are timed from here ("invalid"
+     * until dispatch names its type) */
+    saved = req_enter("rate_limited", metrics_now());
     gate = rate_gate(a, pss, wsi, pss->rx.data ? pss->rx.data : "", pss->rx.len);
-    if (gate < 0)
+    cur_req.type = "invalid";
+    if (gate < 0) {
+        req_leave(saved);
         return -1;
+    }
     if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
     else if (gate)
         ws_handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+    req_leave(saved);
     sm_buf_reset(&pss->rx);
     return 0;
 }

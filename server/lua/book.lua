@@ -4,8 +4,9 @@
 --       optional: without it the event carries id, show, seats and hold)
 local ref, id = ARGV[2], ARGV[3]
 local hk = P .. 'hold:' .. ref
-local h = redis.call('HMGET', hk, 'buyer', 'seats')
+local h = redis.call('HMGET', hk, 'buyer', 'seats', 'ip')
 if not h[1] then return result('gone') end
+ip_uncount(h[3], #split(h[2]))
 local ch = {}
 for _, s in ipairs(split(h[2])) do
   book_seat(s, id, ref)

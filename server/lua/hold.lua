@@ -2,18 +2,21 @@
 -- ARGV: prefix, buyer id, ttl ms, max seats, 3 candidate refs, client
 -- address key ('' for none), seats per address (0: no cap), seat ids...
 --
--- Seats held per address: ip:<address> is a zset of the refs of the holds
--- made from that address, scored by their deadline. A hold counts with the
--- seats it has now (its hash), so releases, bookings and expiries need no
--- bookkeeping here: refs whose hold is gone or past its deadline are
--- dropped as they are met. The key expires with its last hold.
+-- Seats held per address: ipseats:<address> counts the seats of the holds
+-- whose hash names that address (field ip: the address of the request that
+-- last added seats to it). Every script that takes seats out of a hold
+-- (release, book, and expire_hold and strip_seat in lib.lua: the sweep, the
+-- keyspace-event sweep, confirmations) decrements it in the same step, so
+-- the count stays exact however a hold ends, and the check below is one GET
+-- instead of a read of every hold of the address. The key expires with the
+-- last deadline it counts, in case a count was ever lost.
 local buyer, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ipkey, ipcap = ARGV[8], tonumber(ARGV[9])
 local bk = P .. 'buyer:' .. buyer
 local ref = redis.call('GET', bk)
-local seats, exp = {}, 0
+local seats, exp, oldip = {}, 0, ''
 if ref then
-  local h = redis.call('HMGET', P .. 'hold:' .. ref, 'seats', 'exp', 'frozen')
+  local h = redis.call('HMGET', P .. 'hold:' .. ref, 'seats', 'exp', 'frozen', 'ip')
   if not h[1] then
     redis.call('DEL', bk)
     ref = nil
@@ -23,7 +26,7 @@ if ref then
     expire_hold(ref)
     ref = nil
   else
-    seats, exp = split(h[1]), tonumber(h[2])
+    seats, exp, oldip = split(h[1]), tonumber(h[2]), h[4] or ''
   end
 end
 local mine = {}
@@ -40,19 +43,14 @@ if #seats + #new > max then return result('hold_limit') end
 if #new == 0 then return result('ok', cjson.encode(hold_obj(ref, seats, exp))) end
 -- Counted by reads only: the first write of this script must be one Redis
 -- refuses at maxmemory (SET below), or a full Redis would take the hold
--- anyway (a script that has written may go on writing). Stale refs are
--- dropped after the hold is written.
-local zk = P .. 'ip:' .. ipkey
-local stale = {}
+-- anyway (a script that has written may go on writing). A request without an
+-- address (staff) leaves the hold counted where it was. A hold that moves to
+-- another address takes its seats with it (moved).
+local ip = ipkey ~= '' and ipkey or oldip
+local moved = (ip ~= '' and oldip ~= ip) and #seats or 0
 if ipkey ~= '' and ipcap > 0 then
-  local count = #seats + #new
-  for _, r in ipairs(redis.call('ZRANGEBYSCORE', zk, '(' .. NOW, '+inf')) do
-    if r ~= ref then
-      local hs = redis.call('HGET', P .. 'hold:' .. r, 'seats')
-      if hs then count = count + #split(hs) else stale[#stale + 1] = r end
-    end
-  end
-  if count > ipcap then return result('hold_limit', 'ip') end
+  local have = tonumber(redis.call('GET', P .. 'ipseats:' .. ipkey) or '0')
+  if have + moved + #new > ipcap then return result('hold_limit', 'ip') end
 end
 local fresh = not ref
 if fresh then
@@ -71,12 +69,12 @@ for _, s in ipairs(new) do
   ch[#ch + 1] = {s, 'p'}
 end
 redis.call('HSET', P .. 'hold:' .. ref, 'buyer', buyer, 'seats', table.concat(seats, ' '),
-           'exp', exp, 'frozen', '0')
-if ipkey ~= '' and ipcap > 0 then
-  redis.call('ZREMRANGEBYSCORE', zk, '-inf', NOW)
-  for _, r in ipairs(stale) do redis.call('ZREM', zk, r) end
-  redis.call('ZADD', zk, exp, ref)
-  if redis.call('PTTL', zk) < exp - NOW then redis.call('PEXPIREAT', zk, exp) end
+           'exp', exp, 'frozen', '0', 'ip', ip)
+if ip ~= '' then
+  ip_uncount(oldip, moved)
+  local ik = P .. 'ipseats:' .. ip
+  redis.call('INCRBY', ik, #new + moved)
+  if redis.call('PTTL', ik) < exp - NOW then redis.call('PEXPIREAT', ik, exp) end
 end
 local hold = hold_obj(ref, seats, exp)
 local ev

@@ -4,11 +4,15 @@
 --
 -- Keys of a show:
 --   seat:<id>    "h:<ref>" with PXAT at the hold deadline, or "b:<booking>"
---   hold:<ref>   hash: buyer, seats (space separated), exp (ms), frozen (ms or 0)
+--   hold:<ref>   hash: buyer, seats (space separated), exp (ms), frozen (ms or 0),
+--                ip (the address its seats count against, '' or absent: none)
 --   buyer:<id>   the ref of that buyer's hold
 --   due          zset ref -> deadline: what the sweep expires
 --   frozen       zset ref -> freeze time: holds being confirmed
 --   booked       hash seat -> booking id (a copy of SQLite's active bookings)
+--   ipseats:<a>  seats held by the holds whose field ip is client address a
+--                (hold.lua's per-address cap); kept by every script that
+--                adds seats to a hold or takes them out (ip_uncount)
 --   seq          counter, +1 per state-changing operation
 --   ev           pub/sub channel: one JSON message per operation
 --   never        never written: read first by every script (below)
@@ -84,16 +88,25 @@ local function publish(op, buyer, ref, ch, hold, booking, ev, extra)
   return seq
 end
 
+-- n seats of a hold counted against address ip (a hold's field ip) are
+-- gone. The key goes when nothing is left counted.
+local function ip_uncount(ip, n)
+  if not ip or ip == '' or n <= 0 then return end
+  local k = P .. 'ipseats:' .. ip
+  if redis.call('DECRBY', k, n) <= 0 then redis.call('DEL', k) end
+end
+
 -- Ends a hold: its seats that are still its own, or already gone by TTL,
 -- become empty. Seats someone else took after the TTL are left alone.
 local function expire_hold(ref)
   local hk = P .. 'hold:' .. ref
-  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp')
+  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp', 'ip')
   redis.call('ZREM', P .. 'due', ref)
   redis.call('ZREM', P .. 'frozen', ref)
   if not h[1] then return end
-  local ch = {}
-  for _, s in ipairs(split(h[2])) do
+  local ch, seats = {}, split(h[2])
+  ip_uncount(h[4], #seats)
+  for _, s in ipairs(seats) do
     local k = P .. 'seat:' .. s
     local v = redis.call('GET', k)
     if v == 'h:' .. ref then
@@ -112,7 +125,7 @@ local function expire_hold(ref)
   -- them.
   local ev = false
   if h[1] ~= '' then -- a walk-up sale's lock is no hold anyone saw
-    ev = {'hold.expired', hold_data(ref, split(h[2]), tonumber(h[3]))}
+    ev = {'hold.expired', hold_data(ref, seats, tonumber(h[3]))}
   end
   publish('expire', h[1], ref, ch, false, nil, ev, {deadline = tonumber(h[3]) or 0, at = NOW})
 end
@@ -131,10 +144,10 @@ end
 -- shrinks, or ends when nothing is left, and its owner is told.
 local function strip_seat(ref, seat)
   local hk = P .. 'hold:' .. ref
-  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp')
+  local h = redis.call('HMGET', hk, 'buyer', 'seats', 'exp', 'ip')
   if not h[1] then return end
-  local keep = {}
-  for _, x in ipairs(split(h[2])) do
+  local keep, had = {}, split(h[2])
+  for _, x in ipairs(had) do
     if x ~= seat then keep[#keep + 1] = x end
   end
   if #keep == 0 then
@@ -142,6 +155,7 @@ local function strip_seat(ref, seat)
     return
   end
   redis.call('HSET', hk, 'seats', table.concat(keep, ' '))
+  ip_uncount(h[4], #had - #keep)
   publish('sync', h[1], ref, {}, hold_obj(ref, keep, tonumber(h[3])), nil,
           {'hold.released', hold_data(ref, {seat}, tonumber(h[3]),
                                       {{'remaining', jarr(keep)}, {'reason', '"booked"'}})})

@@ -5,7 +5,7 @@ local bk = P .. 'buyer:' .. buyer
 local ref = redis.call('GET', bk)
 if not ref then return result('not_held') end
 local hk = P .. 'hold:' .. ref
-local h = redis.call('HMGET', hk, 'seats', 'exp', 'frozen')
+local h = redis.call('HMGET', hk, 'seats', 'exp', 'frozen', 'ip')
 if not h[1] then
   redis.call('DEL', bk)
   return result('not_held')
@@ -33,6 +33,7 @@ for _, s in ipairs(seats) do
     keep[#keep + 1] = s
   end
 end
+ip_uncount(h[4], #gone)
 local hold = false
 if #keep == 0 then
   redis.call('DEL', hk, bk)

@@ -135,6 +135,12 @@ it('a scripted run moves the counters as it went, and every scrape is valid', as
     assert.equal(sum(m1, 'seatmap_show_watchers', 'show="demo"'), 3, 'three watchers of demo');
     assert.ok(sum(m1, 'seatmap_watchers') >= 3);
     assert.ok(d('seatmap_websocket_messages_total', 'type="hold"') >= 3);
+    /* every request answered is timed from its read to its reply's write */
+    assert.equal(d('seatmap_ws_request_seconds_count', 'type="hold"'), d('seatmap_websocket_messages_total', 'type="hold"'),
+        'each hold reply timed');
+    assert.equal(d('seatmap_ws_request_seconds_count', 'type="release"'), 2, 'each release reply timed');
+    const holdSecs = d('seatmap_ws_request_seconds_sum', 'type="hold"');
+    assert.ok(holdSecs > 0 && holdSecs < 60, `hold replies took ${holdSecs} s in all`);
     /* changes within one tick share a delta; the expiry came a second
      * after the rest, so there were at least two */
     const deltas = d('seatmap_deltas_total');

@@ -54,6 +54,7 @@ typedef struct app {
     char instance[300];
     char started_ms[24]; /* unix ms of this start, as text for scripts */
     uv_timer_t tick_timer;
+    uv_idle_t flush_idle; /* a flush spread over loop turns goes on (shows_flush_more) */
     uv_timer_t sweep_timer;
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;

@@ -74,9 +74,18 @@ static void lws_log_line(int level, const char *line)
 }
 
 /* Timers and store events go to the show registry (a->shows). */
+static void on_flush_idle(uv_idle_t *h)
+{
+    app *a = h->data;
+    if (!shows_flush_more(a->shows))
+        uv_idle_stop(h);
+}
+
 static void on_tick(uv_timer_t *t)
 {
-    shows_tick(((app *)t->data)->shows);
+    app *a = t->data;
+    if (shows_tick(a->shows))
+        uv_idle_start(&a->flush_idle, on_flush_idle);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -119,6 +128,7 @@ static void stop(app *a)
     a->stopping = 1;
     sm_info("shutting down");
     uv_close((uv_handle_t *)&a->tick_timer, NULL);
+    uv_close((uv_handle_t *)&a->flush_idle, NULL);
     uv_close((uv_handle_t *)&a->sweep_timer, NULL);
     uv_close((uv_handle_t *)&a->maint_timer, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -464,6 +474,8 @@ static void start_timers(app *a)
 {
     const config *cfg = &a->cfg;
     uv_timer_init(a->loop, &a->tick_timer);
+    uv_idle_init(a->loop, &a->flush_idle);
+    a->flush_idle.data = a;
     uv_timer_init(a->loop, &a->sweep_timer);
     uv_timer_init(a->loop, &a->maint_timer);
     a->tick_timer.data = a->sweep_timer.data = a->maint_timer.data = a;

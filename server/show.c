@@ -23,6 +23,10 @@
 #define SHOW_SWEEP_BATCH "500"
 #define SHOW_SWEEP_ALL_EVERY 20
 #define SHOW_FRAMES_PER_SEC 120000
+/* Watchers a flush writes to before it lets the loop read requests and
+ * Redis replies again (about 2 ms of sends): a flush to 10k watchers takes
+ * ~80 ms, and a hold's reply must not wait behind it (issue 13). */
+#define SHOW_FLUSH_CHUNK 256
 #define SHOW_CHECK_BOOKED_MS 30000
 #define SHOW_CATCHUP_CACHE 16 /* merged deltas kept per flushed seq, by from */
 
@@ -88,6 +92,14 @@ struct show {
     sm_map holds_by_buyer; /* buyer id -> hold* (same objects) */
     watcher *watchers;
     size_t nwatchers;
+    /* A flush in progress (flush_more): the watchers from flush_next on are
+     * still to get the tick's delta from flush_from; with more watchers than
+     * a chunk every encoding is built up front (dirty[] moves on). */
+    int flushing;
+    watcher *flush_next;
+    int64_t flush_from;
+    frame *flush_f[CLIENT_WIRE_COUNT];
+    size_t flush_n, flush_sent, flush_shed;
     int loaded;       /* the cache has been built at least once */
     int synced;       /* the cache matches Redis as of seq */
     int syncing;      /* a snapshot request is out */
@@ -233,6 +245,8 @@ static void show_free(show *s)
     frame_unref(s->layout);
     frame_unref(s->layout_gz);
     drop_shared_snapshot(s);
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++)
+        frame_unref(s->flush_f[i]); /* a flush cut short: nobody is left to send to */
     show_backlog_free(s->changes);
     free(s->merge_idx);
     free(s->merge_st);
@@ -837,13 +851,75 @@ static void on_drain(client *c, void *tag)
         catch_up(w->s, w, "drain");
 }
 
+/* The end of a flush: its frames go, its figures count; a delta that could
+ * not be built sends everyone a snapshot instead. */
+static void flush_end(show *s, int lost)
+{
+    size_t i;
+    for (i = 0; i < CLIENT_WIRE_COUNT; i++) {
+        frame_unref(s->flush_f[i]);
+        s->flush_f[i] = NULL;
+    }
+    s->flushing = 0;
+    s->flush_next = NULL;
+    if (lost) {
+        show_resync(s, 1);
+        return;
+    }
+    metrics_inc(M_DELTAS, NULL);
+    metrics_add(M_DELTA_SEATS, NULL, (double)s->flush_n);
+    metrics_add(M_DELTA_FRAMES, NULL, (double)s->flush_sent);
+    if (s->flush_shed)
+        metrics_add(M_DELTAS_SHED, NULL, (double)s->flush_shed);
+}
+
+/* The flush in progress goes on to up to budget more watchers. 1 when it
+ * is over (or there was none). */
+static int flush_more(show *s, size_t budget)
+{
+    watcher *w;
+
+    if (!s->flushing)
+        return 1;
+    while ((w = s->flush_next) && budget) {
+        client_wire wire = client_get_wire(w->c);
+        s->flush_next = w->next;
+        budget--;
+        if (w->need_snapshot)
+            continue;
+        if (client_bulk_pending(w->c, w)) {
+            s->flush_shed++; /* it gets one merged delta once that frame is out */
+        } else if (w->sent_seq == s->flush_from) {
+            /* built here only within flush() itself, while dirty[] is this tick's */
+            if (!s->flush_f[wire] &&
+                !(s->flush_f[wire] =
+                      encode_delta(s, wire, s->flush_from, s->flushed_seq, s->dirty, s->flush_n))) {
+                flush_end(s, 1);
+                return 1;
+            }
+            w->sent_seq = s->flushed_seq;
+            client_send_bulk(w->c, s->flush_f[wire], w);
+            s->flush_sent++;
+        } else {
+            catch_up(s, w, "drain");
+        }
+    }
+    if (s->flush_next)
+        return 0;
+    flush_end(s, 0);
+    return 1;
+}
+
+/* Ends a flush in progress at once (before the flushed state moves on). */
+static void flush_finish(show *s)
+{
+    flush_more(s, SIZE_MAX);
+}
+
 static void flush(show *s)
 {
-    frame *f[CLIENT_WIRE_COUNT] = {NULL};
-    watcher *w;
-    size_t i, n = 0, shed = 0, sent = 0;
-    int64_t from = s->flushed_seq;
-    int lost = 0;
+    size_t i, n = 0;
+    int chunked = s->nwatchers > SHOW_FLUSH_CHUNK;
 
     /* The seats that really changed (not changed and back within the tick),
      * compacted into the front of dirty[]. */
@@ -856,39 +932,23 @@ static void flush(show *s)
         s->dirty[n++] = idx;
     }
     s->ndirty = 0;
+    s->flushing = 1;
+    s->flush_from = s->flushed_seq;
+    s->flush_n = n;
+    s->flush_sent = s->flush_shed = 0;
     s->flushed_seq = s->seq;
     s->last_flush_mono = sm_mono_ms();
     drop_shared_snapshot(s);
-    /* each encoding is built once, when its first watcher needs it */
-    for (w = s->watchers; w; w = w->next) {
-        client_wire wire = client_get_wire(w->c);
-        if (w->need_snapshot)
-            continue;
-        if (client_bulk_pending(w->c, w)) {
-            shed++; /* it gets one merged delta once that frame is out */
-        } else if (w->sent_seq == from) {
-            if (!f[wire] && !(f[wire] = encode_delta(s, wire, from, s->seq, s->dirty, n))) {
-                lost = 1;
-                break;
-            }
-            w->sent_seq = s->flushed_seq;
-            client_send_bulk(w->c, f[wire], w);
-            sent++;
-        } else {
-            catch_up(s, w, "drain");
+    s->flush_next = s->watchers;
+    /* each encoding is built once, when its first watcher needs it; in a
+     * flush spread over several loop turns, all of them now */
+    for (i = 0; chunked && i < CLIENT_WIRE_COUNT; i++)
+        if (!(s->flush_f[i] =
+                  encode_delta(s, (client_wire)i, s->flush_from, s->flushed_seq, s->dirty, n))) {
+            flush_end(s, 1);
+            return;
         }
-    }
-    for (i = 0; i < CLIENT_WIRE_COUNT; i++)
-        frame_unref(f[i]);
-    if (lost) {
-        show_resync(s, 1); /* the delta is lost: everyone gets a snapshot */
-        return;
-    }
-    metrics_inc(M_DELTAS, NULL);
-    metrics_add(M_DELTA_SEATS, NULL, (double)n);
-    metrics_add(M_DELTA_FRAMES, NULL, (double)sent);
-    if (shed)
-        metrics_add(M_DELTAS_SHED, NULL, (double)shed);
+    flush_more(s, chunked ? SHOW_FLUSH_CHUNK : SIZE_MAX);
 }
 
 /* Makes what watchers have equal to the cache without a delta (everyone is
@@ -896,6 +956,7 @@ static void flush(show *s)
 static void flush_silently(show *s)
 {
     size_t i;
+    flush_finish(s);
     for (i = 0; i < s->ndirty; i++)
         s->dirty_mark[s->dirty[i]] = 0;
     s->ndirty = 0;
@@ -953,6 +1014,8 @@ void show_unwatch(watcher *w)
     if (w->next)
         w->next->prev = w->prev;
     s->nwatchers--;
+    if (s->flush_next == w)
+        s->flush_next = w->next;
     client_forget(w->c, w);
     client_unref(w->c);
     free(w);
@@ -986,9 +1049,10 @@ static void notify_buyer(show *s, const char *buyer_id, const char *reason)
  * (10,000 watchers: every 75 ms instead of every 50) and a burst of changes
  * costs the same CPU whatever its size.
  */
-void shows_tick(shows *a)
+int shows_tick(shows *a)
 {
     size_t it = 0, watchers = shows_watcher_count(a), flushed = 0;
+    int busy = 0;
     void *v;
     int64_t now = sm_mono_ms(), interval;
     double t0 = metrics_now();
@@ -1004,10 +1068,12 @@ void shows_tick(shows *a)
         watcher *w;
         if (!s->loaded)
             continue;
-        if (s->seq != s->flushed_seq && now - s->last_flush_mono >= interval) {
+        /* a flush still going on (shows_flush_more) ends before the next one */
+        if (!s->flushing && s->seq != s->flushed_seq && now - s->last_flush_mono >= interval) {
             flush(s);
             flushed++;
         }
+        busy |= s->flushing;
         for (w = s->watchers; w; w = w->next)
             if (w->need_snapshot)
                 send_snapshot(s, w);
@@ -1015,6 +1081,21 @@ void shows_tick(shows *a)
     metrics_inc(M_TICKS, NULL);
     if (flushed)
         metrics_observe(M_FANOUT_SECONDS, NULL, metrics_now() - t0);
+    return busy;
+}
+
+int shows_flush_more(shows *a)
+{
+    size_t it = 0;
+    void *v;
+    int busy = 0;
+
+    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
+        show *s = v;
+        if (s->flushing && !flush_more(s, SHOW_FLUSH_CHUNK))
+            busy = 1;
+    }
+    return busy;
 }
 
 /* ---- resync ---- */

@@ -95,7 +95,11 @@ size_t shows_busiest(const shows *all, const show **out, size_t max);
 int shows_all_loaded(const shows *all);
 
 /* Timers and store events, wired up by server.c. */
-void shows_tick(shows *all);
+/* Flushes due changes; 1 when a flush is spread over loop turns: then
+ * shows_flush_more once per loop turn (server.c: an idle handle) until it
+ * returns 0, so requests and Redis replies are read between its chunks. */
+int shows_tick(shows *all);
+int shows_flush_more(shows *all);
 void shows_sweep(shows *all);
 void shows_maintain(shows *all);
 void shows_store_ready(shows *all);

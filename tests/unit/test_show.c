@@ -740,6 +740,75 @@ static void a_watch_resumes_from_since(void **state)
     client_unref(c);
 }
 
+/* A flush to more watchers than one chunk goes on over several loop turns
+ * (shows_flush_more), so requests are read between its chunks: every
+ * watcher still gets the tick's delta exactly once, a watcher that leaves
+ * mid-flush gets nothing, and a change made meanwhile waits for the next
+ * flush instead of starting one over the first. */
+#define MANY 600
+static void a_big_flush_goes_on_over_loop_turns(void **state)
+{
+    fixture *f = *state;
+    show *s = loaded(f);
+    client **c = calloc(MANY, sizeof(*c));
+    watcher **w = calloc(MANY, sizeof(*w));
+    int i, turns, got, gone = MANY / 3; /* list order is newest first: reached late */
+    cJSON *j;
+
+    assert_non_null(c);
+    assert_non_null(w);
+    for (i = 0; i < MANY; i++) {
+        c[i] = client_new(NULL, LIMIT);
+        w[i] = show_watch(s, c[i]);
+        frame_unref(client_take(c[i])); /* the snapshot */
+    }
+    msg_hold(s, 6, "b2", "BCDEFG", "S-A-3", 200);
+    assert_int_equal(shows_tick(f->all), 1); /* spread over turns */
+    for (got = 0, i = 0; i < MANY; i++)
+        got += client_queued(c[i]);
+    assert_true(got > 0 && got < MANY);
+    show_unwatch(w[gone]);
+    w[gone] = NULL;
+    msg_hold(s, 7, "b3", "CDEFGH", "S-A-4", 300);
+    assert_int_equal(shows_tick(f->all), 1); /* still the first flush */
+    for (turns = 0; shows_flush_more(f->all); turns++)
+        assert_true(turns < MANY);
+    assert_true(turns >= 1);
+    for (i = 0; i < MANY; i++) {
+        if (i == gone) {
+            assert_int_equal(client_queued(c[i]), 0);
+            continue;
+        }
+        assert_int_equal(client_queued(c[i]), 1);
+        j = take_json(c[i], NULL);
+        assert_int_equal(jnum(j, "from"), 5);
+        assert_int_equal(jnum(j, "seq"), 6);
+        assert_int_equal(delta_state(j, "S-A-3"), 'p');
+        assert_int_equal(delta_count(j), 1);
+        cJSON_Delete(j);
+    }
+    /* the change made during the flush: the next one (after its interval) */
+    for (turns = 0; client_queued(c[0]) == 0; turns++) {
+        assert_true(turns < 2000);
+        if (shows_tick(f->all))
+            while (shows_flush_more(f->all))
+                ;
+        if (client_queued(c[0]) == 0)
+            uv_sleep(1);
+    }
+    j = take_json(c[0], NULL);
+    assert_int_equal(jnum(j, "from"), 6);
+    assert_int_equal(jnum(j, "seq"), 7);
+    assert_int_equal(delta_state(j, "S-A-4"), 'p');
+    cJSON_Delete(j);
+    for (i = 0; i < MANY; i++) {
+        show_unwatch(w[i]);
+        client_unref(c[i]);
+    }
+    free(c);
+    free(w);
+}
+
 static void unwatch_stops_frames(void **state)
 {
     fixture *f = *state;
@@ -962,6 +1031,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changes_coalesce_into_one_delta, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_and_delta_join_up, setup, teardown),
         cmocka_unit_test_setup_teardown(unwatch_stops_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_big_flush_goes_on_over_loop_turns, setup, teardown),
         cmocka_unit_test_setup_teardown(a_slow_watcher_gets_one_merged_delta, setup, teardown),
         cmocka_unit_test_setup_teardown(a_watch_resumes_from_since, setup, teardown),
         cmocka_unit_test_setup_teardown(hold_lookups, setup, teardown),

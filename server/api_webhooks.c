@@ -116,6 +116,9 @@ typedef struct wh_call {
     char why[256];             /* the database's message, logged on the loop */
     ledger_delivery d, before; /* a retry's, to queue on the loop */
     int changed;               /* the registry changed: the dispatcher re-reads it */
+    app *a;
+    int settled; /* the loop's part (wh_settle) is done */
+    int queued;  /* a retry: its job is in the Redis queue (0: it could not be) */
 } wh_call;
 
 static void fail(wh_call *c, int status, outcome err, const char *msg)
@@ -296,21 +299,36 @@ static void wh_run(ledger *l, api_db_call *call)
     runs[c->op](l, c);
 }
 
-static void wh_answer(http_req *r, api_db_call *call)
+/* The loop's part of what the thread did, once, whether or not anyone is
+ * still waiting for the answer (a call answered 503 by the bound, or whose
+ * client left): the dispatcher re-reads a changed registry, and a retry the
+ * thread made pending gets its job in the queue, else it would stay pending
+ * with nothing to run it. */
+static void wh_settle(wh_call *c)
 {
-    wh_call *c = call->data;
-    app *a = http_req_ctx(r);
-
+    app *a = c->a;
+    if (c->settled)
+        return;
+    c->settled = 1;
     if (c->why[0])
         sm_warn("webhooks API: %s", c->why);
     if (c->changed && a->webhooks)
         webhooks_changed(a->webhooks);
+    if (c->op == WH_RETRY && c->err == OUT_OK && c->http_status == 200)
+        c->queued = a->webhooks && webhooks_retry_queue(a->webhooks, &c->d, &c->before) == 0;
+}
+
+static void wh_answer(http_req *r, api_db_call *call)
+{
+    wh_call *c = call->data;
+
+    wh_settle(c);
     if (c->err != OUT_OK) {
         http_respond_error_status(r, c->http_status, c->err, c->msg, NULL);
         return;
     }
     if (c->op == WH_RETRY) {
-        if (!a->webhooks || webhooks_retry_queue(a->webhooks, &c->d, &c->before)) {
+        if (!c->queued) {
             http_respond_error(r, OUT_UNAVAILABLE,
                                "the job queue (Redis) is unavailable; try again", NULL);
             return;
@@ -324,6 +342,8 @@ static void wh_answer(http_req *r, api_db_call *call)
 static void wh_release(api_db_call *call)
 {
     wh_call *c = call->data;
+    if (c->http_status) /* the thread ran it */
+        wh_settle(c);
     sm_buf_free(&c->body);
     sodium_memzero(c->secret, sizeof(c->secret));
     free(c);
@@ -347,6 +367,7 @@ static wh_call *wh_new(http_req *r, wh_op op, const http_params *p)
 static void wh_start(http_req *r, wh_call *c)
 {
     app *a = http_req_ctx(r);
+    c->a = a;
     api_db_call_on(a, a->webhooks_queue, r, &c->call, wh_run, wh_answer, wh_release);
 }
 

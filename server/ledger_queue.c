@@ -20,6 +20,7 @@ struct ledger_queue {
     ledger_job *done_head, *done_tail; /* run, done not yet called */
     size_t depth;                      /* waiting, running or done not yet called */
     int stop;
+    int closed; /* the thread is gone: jobs run inline on l (ledger_queue_close) */
 };
 
 static void append(ledger_job **head, ledger_job **tail, ledger_job *job)
@@ -131,6 +132,11 @@ void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
 {
     job->run = run;
     job->done = done;
+    if (q->closed) { /* a done callback of the last jobs submits again */
+        run(q->l, job);
+        done(job);
+        return;
+    }
     uv_mutex_lock(&q->mu);
     append(&q->head, &q->tail, job);
     q->depth++;
@@ -163,6 +169,7 @@ size_t ledger_queue_depth(ledger_queue *q)
 static void on_closed(uv_handle_t *h)
 {
     ledger_queue *q = h->data;
+    ledger_close(q->l);
     uv_cond_destroy(&q->cv);
     uv_mutex_destroy(&q->mu);
     free(q);
@@ -170,16 +177,41 @@ static void on_closed(uv_handle_t *h)
 
 void ledger_queue_close(ledger_queue *q)
 {
+    ledger_job *job;
+    int ran;
+
     if (!q)
         return;
     uv_mutex_lock(&q->mu);
     q->stop = 1;
-    q->head = q->tail = NULL; /* not started: dropped (the drain is over) */
     uv_cond_signal(&q->cv);
     uv_mutex_unlock(&q->mu);
     uv_thread_join(&q->thread);
-    ledger_close(q->l);
-    q->l = NULL;
-    q->done_head = q->done_tail = NULL;
+    /*
+     * Every job still out ends now, on the loop, as it would have later:
+     * the finished ones' done callbacks first, in order, then the ones not
+     * started run on the thread's handle and end too. Their owners free what
+     * they hold there (each done sees the server closing); dropping them
+     * would leak them (LeakSanitizer) and lose their work (an audit batch).
+     * A done that submits again runs inline (closed), also into a queue
+     * closed before this one: the handle stays open until on_closed.
+     */
+    q->closed = 1;
+    for (;;) {
+        if ((job = q->done_head)) {
+            q->done_head = job->next;
+            ran = 1;
+        } else if ((job = q->head)) {
+            q->head = job->next;
+            ran = 0;
+        } else {
+            break;
+        }
+        q->depth--;
+        if (!ran)
+            job->run(q->l, job);
+        job->done(job);
+    }
+    q->done_tail = q->tail = NULL;
     uv_close((uv_handle_t *)&q->wake, on_closed);
 }

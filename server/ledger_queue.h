@@ -68,10 +68,13 @@ void ledger_queue_call(ledger_queue *q, ledger *inline_l, ledger_job *job, ledge
 size_t ledger_queue_depth(ledger_queue *q);
 
 /*
- * Stops: the job running finishes, jobs not started are dropped and no
- * done callback is called any more (the server drains requests before
- * this). Joins the thread, closes the handle; q is freed once the loop has
- * closed its async handle. NULL is a no-op.
+ * Stops: the job running finishes and the thread is joined; then, on the
+ * caller's loop, every job still out ends: done callbacks of finished jobs
+ * in order, then jobs not started run on the queue's handle (blocking, as
+ * the server is closing) and their done callbacks follow. A job submitted
+ * from then on (a done callback submitting again) runs inline. The handle
+ * closes and q is freed once the loop has closed its async handle. NULL is
+ * a no-op.
  */
 void ledger_queue_close(ledger_queue *q);
 

@@ -100,8 +100,17 @@ int sm_log_reopen(void)
                 strerror(errno));
         return -1;
     }
-    close(L.fd);
-    L.fd = fd;
+    /* Ledger threads log too: the descriptor number stays and now names the
+     * new file (dup3 swaps it atomically, keeping close-on-exec), so no thread writes to a closed
+     * or reused one. */
+    if (dup3(fd, L.fd, O_CLOEXEC) < 0) {
+        close(fd);
+        sm_logf(SM_LOG_ERROR, NULL,
+                "cannot reopen the log file %s: %s; still writing to the old one", L.path,
+                strerror(errno));
+        return -1;
+    }
+    close(fd);
     return 0;
 }
 

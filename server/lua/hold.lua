@@ -8,8 +8,8 @@
 -- (release, book, and expire_hold and strip_seat in lib.lua: the sweep, the
 -- keyspace-event sweep, confirmations) decrements it in the same step, so
 -- the count stays exact however a hold ends, and the check below is one GET
--- instead of a read of every hold of the address. The key expires with the
--- last deadline it counts, in case a count was ever lost.
+-- instead of a read of every hold of the address. The key expires well after
+-- the last deadline it counts, in case a count was ever lost.
 local buyer, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ipkey, ipcap = ARGV[8], tonumber(ARGV[9])
 local bk = P .. 'buyer:' .. buyer
@@ -74,7 +74,13 @@ if ip ~= '' then
   ip_uncount(oldip, moved)
   local ik = P .. 'ipseats:' .. ip
   redis.call('INCRBY', ik, #new + moved)
-  if redis.call('PTTL', ik) < exp - NOW then redis.call('PEXPIREAT', ik, exp) end
+  -- The decrements are exact; the TTL only keeps a stray key from living
+  -- forever. It outlives the last deadline by far: a hold lasts past its
+  -- deadline until the sweep or a keyspace event ends it, and a frozen one
+  -- (a confirmation in flight) until it is booked; a key gone before them
+  -- would be recreated from 0 and their later DECRBY would eat the new count.
+  local keep = exp + 600000
+  if redis.call('PTTL', ik) < keep - NOW then redis.call('PEXPIREAT', ik, keep) end
 end
 local hold = hold_obj(ref, seats, exp)
 local ev

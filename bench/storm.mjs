@@ -126,9 +126,16 @@ async function inBatches(items, size, fn) {
     for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
+/* The show's seq; a process that has just started answers 503 until the
+ * show is loaded, as a page would see: ask again. */
 async function showSeq(port) {
-    const r = await fetch(`http://127.0.0.1:${port}/api/shows/${SHOW}/seats`);
-    return (await r.json()).seq;
+    const until = performance.now() + 30000;
+    for (;;) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/shows/${SHOW}/seats`);
+        if (r.status === 200) return (await r.json()).seq;
+        if (performance.now() > until) throw new Error(`GET seats: ${r.status} ${await r.text()}`);
+        await new Promise((res) => setTimeout(res, 20));
+    }
 }
 
 async function storm(mode) {

@@ -4,6 +4,7 @@
  * /api/shows/{show}/holds (staff).
  */
 #include "api.h"
+#include "store.h"
 #include "api_db.h"
 
 #include <stdlib.h>
@@ -182,7 +183,12 @@ void api_show_seats(http_req *r, const http_params *p)
     show *s = p->show;
     sm_buf b;
     if (!show_loaded(s)) {
-        http_respond_error(r, OUT_UNAVAILABLE, "seat states are not available yet; Redis is down",
+        const app *a = http_req_ctx(r);
+        http_respond_error(r, OUT_UNAVAILABLE,
+                           a->store && store_up(a->store)
+                               ? "seat states are not available yet: the show is loading; try "
+                                 "again in a moment"
+                               : "seat states are not available yet; Redis is down",
                            NULL);
         return;
     }

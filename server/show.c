@@ -27,6 +27,8 @@
  * Redis replies again (about 2 ms of sends): a flush to 10k watchers takes
  * ~80 ms, and a hold's reply must not wait behind it (issue 13). */
 #define SHOW_FLUSH_CHUNK 256
+/* How long a resync waits for the ledger's booked seats (ensure_then_resync). */
+#define SHOW_ENSURE_WAIT_MS 1000
 #define SHOW_CHECK_BOOKED_MS 30000
 #define SHOW_CATCHUP_CACHE 16 /* merged deltas kept per flushed seq, by from */
 
@@ -69,6 +71,7 @@ typedef struct catchup {
 struct show {
     shows *all;
     int ensuring, ensure_again; /* a reconciliation read in flight; another wanted */
+    int64_t resync_wait_mono;   /* a resync waits for that read (ensure_then_resync) */
     char id[SM_SHOW_ID_MAX + 1];
     char name[257];
     char starts_at[40];
@@ -115,6 +118,7 @@ struct show {
 
 static void notify_buyer(show *s, const char *buyer_id, const char *reason);
 static void drop_shared_snapshot(show *s);
+static void ensure_then_resync(show *s);
 
 /* ---- holds ---- */
 
@@ -304,10 +308,8 @@ show *shows_get(shows *a, const char *id)
     s->state[s->nseats] = s->flushed[s->nseats] = '\0';
     sm_map_init(&s->holds_by_ref);
     sm_map_init(&s->holds_by_buyer);
-    if (store_ready(a->cfg.store)) {
-        show_ensure_booked(s);
-        show_resync(s, 1);
-    }
+    if (store_ready(a->cfg.store))
+        ensure_then_resync(s);
     return s;
 }
 
@@ -1066,6 +1068,13 @@ int shows_tick(shows *a)
     while (sm_map_next(&a->by_id, &it, NULL, &v)) {
         show *s = v;
         watcher *w;
+        if (s->resync_wait_mono && now - s->resync_wait_mono > SHOW_ENSURE_WAIT_MS) {
+            sm_warn("show %s: the database has not answered for %d ms: reading the seats "
+                    "from Redis without waiting for its booked seats",
+                    s->id, SHOW_ENSURE_WAIT_MS);
+            s->resync_wait_mono = 0;
+            show_resync(s, 1);
+        }
         if (!s->loaded)
             continue;
         /* a flush still going on (shows_flush_more) ends before the next one */
@@ -1478,7 +1487,23 @@ static void ensure_done(ledger_job *job)
     if (s->ensure_again) {
         s->ensure_again = 0;
         show_ensure_booked(s);
+    } else if (s->resync_wait_mono) {
+        s->resync_wait_mono = 0;
+        show_resync(s, 1); /* its snapshot is read after the ensure script ran */
     }
+}
+
+/*
+ * Redis (back, or new) gets the booked seats first, then the cache reads
+ * its snapshot: Redis runs our commands in order, so watchers never see a
+ * booked seat as empty after Redis lost its data. The ledger read runs off
+ * the loop; should the database not answer within SHOW_ENSURE_WAIT_MS, the
+ * resync goes ahead without it (shows_tick) and the booked seats follow.
+ */
+static void ensure_then_resync(show *s)
+{
+    s->resync_wait_mono = sm_mono_ms();
+    show_ensure_booked(s);
 }
 
 void show_ensure_booked(show *s)
@@ -1647,10 +1672,8 @@ void shows_store_ready(shows *a)
 {
     size_t it = 0;
     void *v;
-    while (sm_map_next(&a->by_id, &it, NULL, &v)) {
-        show_ensure_booked(v);
-        show_resync(v, 1);
-    }
+    while (sm_map_next(&a->by_id, &it, NULL, &v))
+        ensure_then_resync(v);
 }
 
 /* The periodic check of booked seats: Redis's count against the ledger's

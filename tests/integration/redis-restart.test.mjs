@@ -67,6 +67,7 @@ async function downAndBack(label) {
     lateWatcher.autoRewatch = true;
     assert.ok(stack.server.pid && !stack.server.sanitizerReport());
 
+    const seen = [...watchers, lateWatcher].map((w) => w.model.history.length);
     await stack.redis.restart();
     /* It came back empty: the hold is gone. (Not DBSIZE 0: seatmapd may
      * already have reconnected and restored the booked seats.) */
@@ -82,6 +83,12 @@ async function downAndBack(label) {
         assert.equal(w.state(sold2), 'b');
     }
     assert.ok(Date.now() <= limit + 200, `${label}: held seat freed ${Date.now() - h.expires_at} ms after its deadline`);
+    /* The booked seats never looked free: no watcher got a change of them
+     * (a snapshot without them, then a delta booking them again). */
+    for (const [i, w] of all.entries()) {
+        const flicker = w.model.history.slice(seen[i]).filter((x) => x.seat === sold1 || x.seat === sold2);
+        assert.deepEqual(flicker, [], `${label}: watcher ${i} saw booked seats change after Redis came back`);
+    }
     const after = await stack.seats();
     assert.equal(after.seats[ids.indexOf(sold1)], 'b');
     assert.equal(after.seats[ids.indexOf(held)], 'e');

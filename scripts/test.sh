@@ -33,20 +33,40 @@ ASAN=${SEATMAP_ASAN_DIR:-build-asan}
 passed=0
 failed=0
 summary=()
+failures=() # per failed suite: its name and why, printed after the summary
+SUITE_LOG=$(mktemp)
+trap 'rm -f "$SUITE_LOG"' EXIT
 
 # run_suite NAME CMD... : runs one suite, records PASS/FAIL with its duration.
 run_suite() {
     local name=$1
     shift
-    local t0=$SECONDS
+    local t0=$SECONDS rc
     echo
     echo "=== ${name}"
-    if "$@"; then
+    # to a file, not a pipe: a child a test leaves behind must not hold
+    # the suite open; shown when the suite ends
+    "$@" >"$SUITE_LOG" 2>&1
+    rc=$?
+    cat "$SUITE_LOG"
+    if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
         summary+=("PASS  ${name}  ($((SECONDS - t0)) s)")
     else
         failed=$((failed + 1))
         summary+=("FAIL  ${name}  ($((SECONDS - t0)) s)")
+        failures+=("--- ${name}" "$(why_failed "$SUITE_LOG")")
+    fi
+}
+
+# why_failed LOG: the few lines that say why a suite failed (node:test's
+# "failing tests" section, else the log's end), so that a red CI run names
+# its cause at the very end of the output, where it is read.
+why_failed() {
+    if grep -q '^✖ failing tests:' "$1"; then
+        sed -n '/^✖ failing tests:/,$p' "$1" | grep -v '^ *at \|^ *$' | head -n 25
+    else
+        tail -n 15 "$1"
     fi
 }
 
@@ -68,6 +88,12 @@ finish() {
     local line
     for line in "${summary[@]}"; do echo "  $line"; done
     echo "${passed} passed, ${failed} failed"
+    if [ "$failed" -gt 0 ]; then
+        echo
+        echo "=== why"
+        for line in "${failures[@]}"; do echo "$line"; done
+        echo "${passed} passed, ${failed} failed"
+    fi
     [ "$failed" -eq 0 ]
     exit $?
 }

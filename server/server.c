@@ -29,10 +29,24 @@
 
 #define SERVER_MAINT_MS 250
 
+/*
+ * WebSocket buffers. lws allocates rx_buffer_size for every connection at
+ * the upgrade and writes each message into it, so an idle watcher keeps its
+ * touched pages: 1 KiB (requests are a few hundred bytes; a bigger one comes
+ * in pieces that ws.c joins, up to --max-frame). tx_packet_size caps each
+ * send() (left 0, it would be rx_buffer_size): 4 KiB as before the rx
+ * buffer shrank. 256 KiB was tried: lws then reports partial writes
+ * differently and the slow-reader tests (overload.test.mjs) fail.
+ */
+#define SERVER_WS_RX_BUFFER 1024
+#define SERVER_WS_TX_PACKET 4096
+
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
-    {WS_PROTOCOL_V1, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
-    {WS_PROTOCOL_V2, ws_callback, sizeof(ws_session), 4096, 0, NULL, 0},
+    {WS_PROTOCOL_V1, ws_callback, sizeof(ws_session), SERVER_WS_RX_BUFFER, 0, NULL,
+     SERVER_WS_TX_PACKET},
+    {WS_PROTOCOL_V2, ws_callback, sizeof(ws_session), SERVER_WS_RX_BUFFER, 0, NULL,
+     SERVER_WS_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

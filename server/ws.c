@@ -828,15 +828,19 @@ static int on_writeable_draining(ws_session *pss)
 static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, size_t len)
 {
     req_ctx saved;
-    int gate;
+    int gate, whole;
 
     if (!pss->c)
         return -1;
     if (client_closing(pss->c))
         return 0; /* closing: the rest of the input is read and dropped */
+    whole = lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi);
     if (lws_is_first_fragment(wsi))
         sm_buf_reset(&pss->rx);
-    if (sm_buf_add(&pss->rx, in, len)) {
+    /* A message in one piece (nearly all) is read where lws put it; only
+     * one in pieces is joined in pss->rx, freed after it so that an idle
+     * connection keeps no buffer. */
+    if (whole ? len > a->cfg.max_frame : sm_buf_add(&pss->rx, in, len) != 0) {
         /* Tell it why (written at once when nothing is queued before it),
          * then close with 1009 from here: a close asked for from
          * WRITEABLE reaches the peer as 1006 on lws 4.1.6. */
@@ -848,10 +852,14 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
+    if (!whole) {
+        in = pss->rx.data ? pss->rx.data : "";
+        len = pss->rx.len;
+    }
     /* the request is read: its replies are timed from here ("invalid"
      * until dispatch names its type) */
     saved = req_enter("rate_limited", metrics_now());
-    gate = rate_gate(a, pss, wsi, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+    gate = rate_gate(a, pss, wsi, in, len);
     cur_req.type = "invalid";
     if (gate < 0) {
         req_leave(saved);
@@ -860,9 +868,9 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
     if (gate && lws_frame_is_binary(wsi))
         send_error(pss->c, 0, OUT_BAD_REQUEST, "messages are JSON text frames", NULL);
     else if (gate)
-        ws_handle_message(a, pss, pss->rx.data ? pss->rx.data : "", pss->rx.len);
+        ws_handle_message(a, pss, in, len);
     req_leave(saved);
-    sm_buf_reset(&pss->rx);
+    sm_buf_free(&pss->rx);
     return 0;
 }
 

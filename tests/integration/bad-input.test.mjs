@@ -174,6 +174,14 @@ it('a frame just under 16 KiB is fine; over 16 KiB -> too_large / close 1009', a
     c.send(small);
     const ok = await c.nextEvent((e) => e.id === 1, 3000, 'reply to a 15 KiB hello');
     assert.equal(ok.type, 'ok');
+    /* a message the client sends in three WebSocket fragments, then a small
+     * one: each read whole, nothing of the first left over */
+    const parts = ['{"type":"watch",', '"id":5,', '"show":"demo"}'];
+    parts.forEach((p, i) => c.ws.send(p, { fin: i === parts.length - 1 }));
+    const watched = await c.nextEvent((e) => e.id === 5, 3000, 'reply to a fragmented watch');
+    assert.equal(watched.type, 'ok');
+    c.send(JSON.stringify({ type: 'hello', id: 6 }));
+    assert.equal((await c.nextEvent((e) => e.id === 6, 3000, 'reply to a small hello after them')).type, 'ok');
     const big = JSON.stringify({ type: 'hello', id: 2, pad: 'x'.repeat(17 * 1024) });
     c.send(big);
     const closed = await Promise.race([

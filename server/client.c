@@ -39,9 +39,11 @@ struct client {
     int64_t bulk_moved; /* mono ms: fan-out last made progress (or began waiting) */
     int stuck_ms;       /* no fan-out progress for this long: cut off */
     client_drain_fn on_drain;
-    int close_code; /* set: close with this code at the next writeable */
-    int close_soft; /* ... once the queue is written (going away) */
-    int close_sent; /* our close frame went out: waiting for the peer's */
+    int close_code;  /* set: close with this code at the next writeable */
+    int close_soft;  /* ... once the queue is written (going away) */
+    int close_sent;  /* our close frame went out: waiting for the peer's */
+    int ping_wanted; /* a WebSocket ping goes out at the next writeable */
+    int killed;      /* client_kill: close at the next writeable */
     const char *close_why;
     char id[SM_LOG_ID_LEN + 1]; /* for log lines */
     client_hub *hub;
@@ -559,6 +561,8 @@ int client_writeable(client *c)
         return -1;
     if (c->close_sent)
         return 0;
+    if (c->killed)
+        return -1;
     batch_flush(c);
     c->in_writeable = 1;
     settle_inflight(c);
@@ -575,6 +579,18 @@ int client_writeable(client *c)
         want_write(c);
         return 0;
     }
+    if (c->ping_wanted) { /* between frames, never inside one */
+        /* with a payload: lws 4.1.6 does not pass an empty pong on
+         * (LWS_CALLBACK_RECEIVE_PONG), and the peer echoes what we send */
+        unsigned char ping[LWS_PRE + 2];
+        c->ping_wanted = 0;
+        memcpy(ping + LWS_PRE, "ka", 2);
+        if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+            return -1;
+        if (c->prio.count || c->bulk.count || c->inflight || c->close_code)
+            want_write(c);
+        return 0;
+    }
     c->in_writeable = 1;
     rc = write_one(c);
     c->in_writeable = 0;
@@ -583,6 +599,28 @@ int client_writeable(client *c)
     if (c->prio.count || c->bulk.count || c->inflight || c->close_code)
         want_write(c);
     return rc;
+}
+
+void client_kill(client *c)
+{
+    if (!c->wsi)
+        return;
+    /* closed from its writeable callback: a timeout set from outside lws's
+     * service (this is called from a uv timer) is not seen until lws next
+     * runs its timers, which an idle server may not do for long; the
+     * timeout stays as the backstop for a socket that never turns
+     * writeable */
+    c->killed = 1;
+    want_write(c);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+void client_ping(client *c)
+{
+    if (!c->wsi || c->close_sent)
+        return;
+    c->ping_wanted = 1;
+    want_write(c);
 }
 
 frame *client_take(client *c)

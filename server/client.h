@@ -118,6 +118,13 @@ void client_send_text(client *c, const char *text, size_t len);
  * (after a close reason was set, if it was ours to give). */
 int client_writeable(client *c);
 
+/* Closes the socket at once, from outside lws's callbacks, without a close
+ * frame (a peer that stopped answering). */
+void client_kill(client *c);
+/* A WebSocket ping, written at the next writeable between two frames
+ * (the keepalive: ws.c). */
+void client_ping(client *c);
+
 /* For clients without a socket: the oldest queued frame (priority lane
  * first), or NULL. The caller owns the returned reference. Taking a fan-out
  * frame counts as its being written (the drain callback runs). */

@@ -49,6 +49,7 @@ static const option_def options[] = {
     {"--sweep-ms", "SEATMAP_SWEEP_MS", OPT_INT, O(sweep_ms), 10, 250},
     {"--rate", "SEATMAP_RATE", OPT_INT, O(rate), 1, 100000},
     {"--stuck-reader-ms", "SEATMAP_STUCK_READER_MS", OPT_INT, O(stuck_reader_ms), 1000, 3600000},
+    {"--ws-ping-s", "SEATMAP_WS_PING_S", OPT_INT, O(ws_ping_s), 1, 3600},
     {"--demo", "SEATMAP_DEMO", OPT_FLAG, O(demo), 0, 1},
     {"--metrics-listen", "SEATMAP_METRICS_LISTEN", OPT_ADDR, O(metrics_listen), 0, 0},
     {"--log-level", "SEATMAP_LOG_LEVEL", OPT_LOG_LEVEL, O(log_level), 0, 0},
@@ -287,6 +288,7 @@ static void set_defaults(config *cfg)
     cfg->max_frame = 16 * 1024;
     cfg->max_queue = 4 * 1024 * 1024;
     cfg->stuck_reader_ms = CLIENT_STUCK_MS;
+    cfg->ws_ping_s = 20;
     cfg->log_level = SM_LOG_INFO;
     cfg->log_format = SM_LOG_TEXT;
     cfg->shutdown_ms = 10000;

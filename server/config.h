@@ -29,6 +29,8 @@ typedef struct config {
     size_t max_frame;         /* largest WebSocket message accepted */
     size_t max_queue;         /* bytes queued to one client before it is cut off */
     int stuck_reader_ms;      /* a fan-out frame unsent this long: its reader is cut off */
+    int ws_ping_s;            /* WebSocket ping after this long without a pong; dropped
+                               * at 7/4 of it (20 -> 35 s) */
     char metrics_listen[300]; /* --metrics-listen HOST:PORT, "" for the main port */
     char config_file[1024];   /* --config FILE, "" when none was read */
     /* operations (docs/operations.md) */

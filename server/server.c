@@ -57,9 +57,12 @@ static const struct lws_protocols metrics_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* No validity timer of lws's: WebSocket pings are ws.c's (keepalive.h says
+ * why). A policy is still given, as without one lws would use its default
+ * (ping at 5 min). */
 static const lws_retry_bo_t retry_policy = {
-    .secs_since_valid_ping = 20,
-    .secs_since_valid_hangup = 35,
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
 };
 
 /* The security headers of every answer: lws's "best practices" set, but
@@ -112,6 +115,7 @@ static void on_maint(uv_timer_t *t)
     app *a = t->data;
     shows_maintain(a->shows);
     limits_sweep(a->limits, sm_mono_ms());
+    ws_keepalive_check(a);
 }
 
 static void on_store_ready(void *arg)

@@ -23,6 +23,7 @@
 #include "store_hold.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,10 @@
 #define WS_FLOOD_KILL_S 5
 
 static size_t ws_open; /* connections established and not yet closed */
+/* Connections in order of their last proof of life (keepalive.h); the
+ * periods are set from the config at the first connection. */
+static keepalive_list ws_alive;
+static int ws_alive_ready;
 
 size_t ws_connections(void)
 {
@@ -800,6 +805,12 @@ static int on_established(app *a, ws_session *pss, struct lws *wsi)
             auth_token_hash(token, pss->session_hash);
     }
     sm_buf_init(&pss->rx, a->cfg.max_frame);
+    if (!ws_alive_ready) {
+        keepalive_init(&ws_alive, (int64_t)a->cfg.ws_ping_s * 1000,
+                       (int64_t)a->cfg.ws_ping_s * 1000 * 7 / 4);
+        ws_alive_ready = 1;
+    }
+    keepalive_add(&ws_alive, &pss->ka, sm_mono_ms());
     metrics_inc(M_CONNECTIONS_TOTAL, "websocket");
     metrics_gauge_add(M_CONNECTIONS, "websocket", 1);
     ws_open++;
@@ -877,6 +888,7 @@ static int on_receive(app *a, ws_session *pss, struct lws *wsi, const void *in, 
 static void on_closed(app *a, ws_session *pss)
 {
     if (pss->c) {
+        keepalive_remove(&ws_alive, &pss->ka);
         ws_open--;
         sm_logf(SM_LOG_DEBUG, client_id(pss->c), "WebSocket closed");
     }
@@ -895,6 +907,32 @@ static void on_closed(app *a, ws_session *pss)
     memset(pss->buyer, 0, sizeof(pss->buyer));
 }
 
+/* ---- keepalive ---- */
+
+static void ka_ping(keepalive_entry *e, void *arg)
+{
+    ws_session *pss = (ws_session *)((char *)e - offsetof(ws_session, ka));
+    (void)arg;
+    client_ping(pss->c);
+}
+
+/* No pong within the bound: the peer is gone (a dead NAT mapping, a
+ * suspended laptop); closed without a close frame, which it would not read. */
+static void ka_drop(keepalive_entry *e, void *arg)
+{
+    ws_session *pss = (ws_session *)((char *)e - offsetof(ws_session, ka));
+    (void)arg;
+    sm_logf(SM_LOG_DEBUG, client_id(pss->c), "WebSocket dropped: no pong");
+    client_kill(pss->c);
+}
+
+void ws_keepalive_check(app *a)
+{
+    (void)a;
+    if (ws_alive_ready)
+        keepalive_check(&ws_alive, sm_mono_ms(), ka_ping, ka_drop, NULL);
+}
+
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     ws_session *pss = user;
@@ -911,6 +949,10 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         return on_established(a, pss, wsi);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(a, pss, wsi, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss->c)
+            keepalive_confirm(&ws_alive, &pss->ka, sm_mono_ms());
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (pss->c && a->draining)
             return on_writeable_draining(pss);

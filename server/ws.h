@@ -9,6 +9,7 @@
 #define SEATMAP_WS_H
 
 #include "auth.h"
+#include "keepalive.h"
 #include "util.h"
 
 #include <libwebsockets.h>
@@ -44,12 +45,19 @@ typedef struct ws_session {
     int flooding;          /* past WS_FLOOD_REFUSED: input dropped, closing with 1008 */
     char session_hash[AUTH_HASH_HEX + 1]; /* of the staff session cookie at the upgrade, or "" */
     int admin;                            /* subscribed to the admin dashboard's feed */
+    keepalive_entry ka;                   /* in the pings' list while connected */
 } ws_session;
 
 /* Open WebSocket connections of this process. */
 size_t ws_connections(void);
 
 struct app;
+
+/* Pings connections --ws-ping-s after their last pong (or opening) and
+ * drops those whose pong has not come at 7/4 of it; called every few
+ * hundred ms (server.c). lws's own per-connection validity timer is off
+ * (keepalive.h says why). */
+void ws_keepalive_check(struct app *a);
 
 /* One complete text message of the session, answered on pss->c: the seam
  * the fuzzer (tests/fuzz/fuzz_ws.c) drives with a socketless client

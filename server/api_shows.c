@@ -58,8 +58,10 @@ static void list_answer(http_req *r, api_db_call *c)
     sm_buf_addc(&b, '[');
     for (i = 0; i < k->n; i++) {
         show *s = shows_get(a->shows, k->list[i].id);
-        if (!s)
+        if (!s) { /* added since this process started: listed once loaded */
+            show_load_prefetch(a->loader, k->list[i].id);
             continue;
+        }
         sm_buf_adds(&b, n++ ? ",{" : "{");
         add_show_fields(&b, s);
         sm_buf_adds(&b, ",\"venue\":");

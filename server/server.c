@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include "admin_feed.h"
+#include "api_db.h"
 #include "app.h"
 #include "http.h"
 #include "http_redirect.h"
@@ -143,6 +144,9 @@ static void stop(app *a)
     a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
+    /* requests waiting for a show's load are answered; loads still out
+     * end with the staff queue */
+    show_loader_stop(a->loader);
     /* drained: no booking or staff request waits for them any more */
     ledger_queue_close(a->books.queue);
     a->books.queue = NULL;
@@ -409,9 +413,17 @@ static size_t ws_connection_count(void *arg)
 /* The /admin dashboard's feed, and this process's heartbeat (admin_feed.h). */
 static int start_admin_feed(app *a)
 {
-    admin_feed_env env = {
-        a->loop,        a->cfg.redis_url, a->instance,         0, a->shows, a->store, a->ledger,
-        a->staff_queue, a->webhooks,      ws_connection_count, a};
+    admin_feed_env env = {.loop = a->loop,
+                          .redis_url = a->cfg.redis_url,
+                          .instance = a->instance,
+                          .shows = a->shows,
+                          .loader = a->loader,
+                          .store = a->store,
+                          .ledger = a->ledger,
+                          .queue = a->staff_queue,
+                          .webhooks = a->webhooks,
+                          .connections = ws_connection_count,
+                          .arg = a};
     env.started_ms = strtoll(a->started_ms, NULL, 10);
     if (admin_feed_create(&env, &a->admin)) {
         fprintf(stderr, "seatmapd: cannot start the admin dashboard's feed (memory)\n");
@@ -460,6 +472,15 @@ static int start_shows(app *a)
         return -1;
     }
     a->db_up = 1; /* it answered at start; the first probe says more */
+    {
+        /* a show added later is loaded off the loop when first asked for */
+        show_loader_config lc = {a->loop, a->shows, a->staff_queue, API_DB_WAIT_MS,
+                                 API_DB_QUEUE_MAX};
+        if (!(a->loader = show_loader_new(&lc))) {
+            fprintf(stderr, "seatmapd: out of memory\n");
+            return -1;
+        }
+    }
     shows_set_audit_queue(a->shows, a->books.queue);
     /* on the loop's own handle: the loop is not running yet (docs/scaling.md) */
     shows_load_all(a->shows);
@@ -533,6 +554,7 @@ static app *app_new(const config *cfg)
 static void app_free(app *a)
 {
     best_service_free(a->best);
+    show_loader_free(a->loader);
     shows_free(a->shows);
     client_hub_free(a->hub);
     free(a->redirect);
@@ -615,6 +637,7 @@ int server_run(const config *cfg)
     if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
+        show_loader_stop(a->loader);
         ledger_queue_close(a->books.queue);
         a->books.queue = NULL;
         ledger_queue_close(a->staff_queue);

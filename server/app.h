@@ -61,6 +61,7 @@ typedef struct app {
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
     int stopping;
+    int db_stuck; /* a ledger thread was given up on at stop (server.c) */
     /* operations (shutdown.c, docs/operations.md) */
     uv_signal_t sighup; /* reopens the log file */
     int draining;       /* SIGTERM: finishing what is in flight */

@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define SERVER_MAINT_MS 250
+/* How long a stopping server waits for its ledger threads (close_ledger_queues). */
+#define SERVER_DB_CLOSE_MS 1000
 
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},
@@ -122,6 +124,35 @@ static void on_store_expired(void *arg, const char *show_id)
         shows_store_expired(a->shows, show_id);
 }
 
+/*
+ * Drained: no booking or staff request waits for the ledger threads any
+ * more. Each finishes what it was given, for SERVER_DB_CLOSE_MS in all: a
+ * database that does not answer (frozen, unreachable) must not keep the
+ * process from exiting. A thread still waiting then is given up on: its
+ * jobs never end. Nothing acknowledged is lost that way: a booking is
+ * answered only after its commit, a webhook event stays pending in Redis
+ * until its delivery rows are written; audit rows not yet written are
+ * (counted in the log).
+ */
+static void close_ledger_queues(app *a)
+{
+    int64_t by = sm_mono_ms() + SERVER_DB_CLOSE_MS;
+    int books = ledger_queue_close_by(a->books.queue, by);
+    int staff = ledger_queue_close_by(a->staff_queue, by);
+    int hooks = ledger_queue_close_by(a->webhooks_queue, by);
+    size_t n;
+
+    a->books.queue = a->staff_queue = a->webhooks_queue = NULL;
+    a->db_stuck = books || staff || hooks;
+    /* an audit batch still out stays with its job when the booking thread
+     * was given up on (the thread may be reading it) */
+    if (!books)
+        shows_audit_reclaim(a->shows);
+    /* the loop's handle would write its rows at close: it would wait too */
+    if (a->db_stuck && (n = ledger_audit_discard(a->ledger)))
+        sm_warn("ledger: %zu audit rows dropped at exit: the database is not answering", n);
+}
+
 static void stop(app *a)
 {
     if (a->stopping)
@@ -147,14 +178,7 @@ static void stop(app *a)
     /* requests waiting for a show's load are answered; loads still out
      * end with the staff queue */
     show_loader_stop(a->loader);
-    /* drained: no booking or staff request waits for them any more */
-    ledger_queue_close(a->books.queue);
-    a->books.queue = NULL;
-    ledger_queue_close(a->staff_queue);
-    a->staff_queue = NULL;
-    ledger_queue_close(a->webhooks_queue);
-    a->webhooks_queue = NULL;
-    shows_audit_reclaim(a->shows);
+    close_ledger_queues(a);
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -667,7 +691,7 @@ int server_run(const config *cfg)
     status = 0;
 out_loop:
     uv_run(a->loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(a->loop))
+    if (uv_loop_close(a->loop) && !a->db_stuck) /* else: the bounds of calls never ended */
         sm_warn("event loop closed with handles still open");
     free(a->loop);
 out:

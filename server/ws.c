@@ -808,6 +808,7 @@ static void do_admin(app *a, ws_session *pss, int64_t id)
             uv_timer_init(a->loop, k->timer);
             k->timer->data = k;
             uv_timer_start(k->timer, admin_check_bound, API_DB_WAIT_MS, 0);
+            uv_unref((uv_handle_t *)k->timer); /* as api_db.c's bound */
         }
     }
     ledger_queue_call(a->staff_queue, a->ledger, &k->job, admin_check_run, admin_check_done);

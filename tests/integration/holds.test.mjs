@@ -231,15 +231,22 @@ it('hold of an unknown seat -> unknown_seat, nothing held', async () => {
     assert.equal((await b.watch('demo')).snapshot.hold, null);
 });
 
-it('a show added with the CLI while seatmapd runs is watched and held at once, no restart', async () => {
+it('a show added with the CLI while seatmapd runs is listed, watched and held at once, no restart', async () => {
     const id = `live-${crypto.randomBytes(3).toString('hex')}`;
-    const add = await seatmapdCli(['show', 'add', id, '--venue', path.join(REPO, 'assets/venues/demo.json'),
-        '--name', 'Added while running', '--db', stack.dbPath]);
-    assert.equal(add.code, 0, add.stderr);
+    const add = async (show, name) => {
+        const r = await seatmapdCli(['show', 'add', show, '--venue', path.join(REPO, 'assets/venues/demo.json'),
+            '--name', name, '--db', stack.dbPath]);
+        assert.equal(r.code, 0, r.stderr);
+    };
+    /* the list is the first request naming it: it waits for its load */
+    await add(`${id}-listed`, 'Listed at once');
+    const listed = (await stack.api('GET', '/api/shows')).json.find((x) => x.id === `${id}-listed`);
+    assert.equal(listed?.name, 'Listed at once');
+    /* two watches at once: both wait for the same load */
+    await add(id, 'Added while running');
     const [seat] = pool.take(1);
     const w = await stack.buyer({ watch: null });
     const b = await stack.buyer({ watch: null });
-    /* the first request naming it waits for its load; the second finds it cached */
     const [snapW, snapB] = await Promise.all([w.watch(id), b.watch(id)]);
     assert.equal(snapW.reply.show, id);
     assert.equal(snapB.snapshot.show, id);

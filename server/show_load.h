@@ -27,7 +27,8 @@
  * the job's own fields.
  *
  * Not here: the cache itself (show.h), what a waiting request does next
- * (ws.c parks and re-dispatches a message, api_routes.c resumes a route).
+ * (ws.c parks and re-dispatches a message, api_routes.c resumes a route,
+ * api_shows.c answers the list of shows once its new shows are loaded).
  */
 #ifndef SEATMAP_SHOW_LOAD_H
 #define SEATMAP_SHOW_LOAD_H
@@ -89,8 +90,8 @@ show_loader *show_loader_new(const show_loader_config *cfg);
 outcome show_load(show_loader *l, const char *id, show **out, show_wait *w, show_wait_done *done);
 
 /* Starts the load of id when it is not in the cache, not being loaded and
- * not remembered, with nobody waiting (a list of shows read from the
- * ledger: the next list has it). */
+ * not remembered, with nobody waiting (the dashboard's feed, from its list
+ * of shows: a later frame has it). */
 void show_load_prefetch(show_loader *l, const char *id);
 
 /* Loads queued or running, and requests waiting (tests, metrics). */

@@ -6,7 +6,9 @@
  * The callback is a thin dispatcher over the per-connection session: it
  * parses each complete message with cJSON, answers hello and watch itself
  * and hands holds and releases to Redis (store.h), best-available requests
- * to best_op.h. Every frame goes out
+ * to best_op.h. A request naming a show this process has not loaded yet is
+ * parked until its load (off the loop, show_load.h) ends, then handled
+ * again. Every frame goes out
  * through the connection's client (client.h).
  */
 #include "ws.h"

@@ -214,8 +214,11 @@ static void shows_part(admin_feed *f, sm_buf *b)
         size_t seats, count[3] = {0, 0, 0}, nholds = 0;
         const hold **holds = NULL;
         const char *st;
-        if (!s)
+        if (!s) { /* added since this process started: in a later frame once loaded */
+            if (f->env.loader)
+                show_load_prefetch(f->env.loader, list[i].id);
             continue;
+        }
         seats = show_seat_count(s);
         st = show_loaded(s) ? show_states(s) : NULL;
         for (k = 0; st && k < seats; k++)

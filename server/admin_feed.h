@@ -28,6 +28,7 @@
 #include "ledger.h"
 #include "ledger_queue.h"
 #include "show.h"
+#include "show_load.h"
 #include "store.h"
 #include "webhooks.h"
 
@@ -53,6 +54,7 @@ typedef struct admin_feed_env {
     const char *instance; /* this process's name (host:port) */
     int64_t started_ms;   /* unix ms of this start */
     shows *shows;
+    show_loader *loader; /* a listed show not cached yet is loaded (NULL: skipped) */
     store *store;
     ledger *ledger;      /* used inline only when queue is NULL (tests) */
     ledger_queue *queue; /* where the feed's ledger reads run, off the loop */

@@ -86,6 +86,9 @@ void api_db_call_on(app *a, ledger_queue *q, http_req *r, api_db_call *c, api_db
         uv_timer_init(a->loop, c->timer);
         c->timer->data = c;
         uv_timer_start(c->timer, on_bound, API_DB_WAIT_MS, 0);
+        /* the bound does not keep a stopping loop alive: a call whose
+         * thread was given up on never ends (ledger_queue_close_by) */
+        uv_unref((uv_handle_t *)c->timer);
     }
     ledger_queue_call(q, a->ledger, &c->job, job_run, job_done);
 }

@@ -4,20 +4,81 @@
  */
 #include "api.h"
 
-/* Resolves {show} (404 unknown_show), then checks the role: staff routes
- * finish later, once the database has answered (api_staff_admit). */
+#include <stdlib.h>
+
+/* A request whose {show} is not in the cache yet, parked until its load
+ * (show_load.h) ends: the request is referenced, and its captures copied. */
+typedef struct show_admit {
+    show_wait w;
+    http_req *r;           /* referenced */
+    const http_route *row; /* static */
+    http_params p;
+} show_admit;
+
+/* After {show} is resolved: the role (staff routes finish later, once the
+ * database has answered: api_staff_admit). */
+static int admit_role(http_req *r, const http_route *row, http_params *p)
+{
+    return row->role == HTTP_ANYONE ? 0 : api_staff_admit(r, row, p);
+}
+
+static void show_loaded_cb(show_wait *w, show *s, outcome o)
+{
+    show_admit *k = w->data;
+    http_req *r = k->r;
+
+    if (!http_req_alive(r) || http_req_answered(r)) {
+        /* gone meanwhile: nobody to answer */
+    } else if (!s) {
+        if (o == OUT_UNAVAILABLE) {
+            http_req_set_retry_after(r, 1);
+            http_respond_error(r, o, "the database is not answering; try again", NULL);
+        } else {
+            http_respond_error(r, OUT_UNKNOWN_SHOW, NULL, NULL);
+        }
+    } else {
+        k->p.show = s;
+        if (admit_role(r, k->row, &k->p) == 0)
+            k->row->handler(r, &k->p);
+    }
+    free(k);
+    http_req_unref(r);
+}
+
+/* Resolves {show} (404 unknown_show; a show not cached yet is loaded off
+ * the loop and the route goes on once it is), then checks the role. */
 static int admit(http_req *r, const http_route *row, http_params *p)
 {
     app *a = http_req_ctx(r);
     const char *id = http_param(p, "show");
-    if (id) {
-        p->show = shows_get(a->shows, id);
-        if (!p->show) {
-            http_respond_error(r, OUT_UNKNOWN_SHOW, NULL, NULL);
-            return -1;
-        }
+    show_admit *k;
+    outcome o;
+
+    if (!id)
+        return admit_role(r, row, p);
+    if (!(k = calloc(1, sizeof(*k)))) {
+        http_respond_error(r, OUT_INTERNAL, "out of memory", NULL);
+        return -1;
     }
-    return row->role == HTTP_ANYONE ? 0 : api_staff_admit(r, row, p);
+    k->w.data = k;
+    o = show_load(a->loader, id, &p->show, &k->w, show_loaded_cb);
+    if (o == OUT_MORE) {
+        k->r = r;
+        http_req_ref(r);
+        k->row = row;
+        k->p = *p;
+        return HTTP_ADMIT_LATER;
+    }
+    free(k);
+    if (o == OUT_OK)
+        return admit_role(r, row, p);
+    if (o == OUT_UNAVAILABLE) {
+        http_req_set_retry_after(r, 1);
+        http_respond_error(r, o, "the database is not answering; try again", NULL);
+    } else {
+        http_respond_error(r, OUT_UNKNOWN_SHOW, NULL, NULL);
+    }
+    return -1;
 }
 
 static const http_route rows[] = {

@@ -43,24 +43,19 @@ static void list_run(ledger *l, api_db_call *c)
     k->rc = ledger_show_list(l, &k->list, &k->n);
 }
 
-static void list_answer(http_req *r, api_db_call *c)
+/* The shows of list that are cached (one whose load failed is left out). */
+static void list_respond(http_req *r, app *a, const ledger_show *list, size_t n)
 {
-    list_call *k = c->data;
-    app *a = http_req_ctx(r);
-    size_t i, n = 0;
+    size_t i, listed = 0;
     sm_buf b;
 
-    if (k->rc) {
-        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     sm_buf_init(&b, 16u * 1024 * 1024);
     sm_buf_addc(&b, '[');
-    for (i = 0; i < k->n; i++) {
-        show *s = shows_get(a->shows, k->list[i].id);
+    for (i = 0; i < n; i++) {
+        show *s = shows_get(a->shows, list[i].id);
         if (!s)
             continue;
-        sm_buf_adds(&b, n++ ? ",{" : "{");
+        sm_buf_adds(&b, listed++ ? ",{" : "{");
         add_show_fields(&b, s);
         sm_buf_adds(&b, ",\"venue\":");
         sm_buf_add_json_str(&b, venue_name(show_venue(s)));
@@ -68,6 +63,72 @@ static void list_answer(http_req *r, api_db_call *c)
     }
     sm_buf_addc(&b, ']');
     http_respond_json(r, 200, &b);
+}
+
+/* A list with shows added since this process started: answered once their
+ * loads (show_load.h, off the loop, each within its bound) have ended. */
+typedef struct list_wait {
+    http_req *r;       /* referenced */
+    ledger_show *list; /* owned */
+    size_t n, waiting;
+    show_wait *waits; /* one per show not cached; owned */
+} list_wait;
+
+static void list_wait_free(list_wait *lw)
+{
+    http_req_unref(lw->r);
+    free(lw->waits);
+    free(lw->list);
+    free(lw);
+}
+
+static void list_loaded(show_wait *w, show *s, outcome o)
+{
+    list_wait *lw = w->data;
+    if (--lw->waiting)
+        return;
+    if (http_req_alive(lw->r) && !http_req_answered(lw->r))
+        list_respond(lw->r, http_req_ctx(lw->r), lw->list, lw->n);
+    list_wait_free(lw);
+}
+
+static void list_answer(http_req *r, api_db_call *c)
+{
+    list_call *k = c->data;
+    app *a = http_req_ctx(r);
+    size_t i, missing = 0, j = 0;
+    list_wait *lw;
+    show *s;
+
+    if (k->rc) {
+        http_respond_error(r, OUT_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    for (i = 0; i < k->n; i++)
+        missing += !shows_get(a->shows, k->list[i].id);
+    if (!missing || !(lw = calloc(1, sizeof(*lw))) ||
+        !(lw->waits = calloc(missing, sizeof(*lw->waits)))) {
+        if (missing)
+            free(lw);
+        list_respond(r, a, k->list, k->n); /* (out of memory: without them) */
+        return;
+    }
+    lw->r = r;
+    http_req_ref(r);
+    lw->list = k->list; /* the wait's now */
+    lw->n = k->n;
+    k->list = NULL;
+    for (i = 0; i < lw->n; i++) {
+        if (shows_get(a->shows, lw->list[i].id))
+            continue;
+        lw->waits[j].data = lw;
+        if (show_load(a->loader, lw->list[i].id, &s, &lw->waits[j++], list_loaded) == OUT_MORE)
+            lw->waiting++; /* its done callback comes later, on the loop */
+    }
+    if (!lw->waiting) { /* every one answered at once (unknown, unavailable) */
+        list_respond(r, a, lw->list, lw->n);
+        list_wait_free(lw);
+    }
 }
 
 static void list_release(api_db_call *c)

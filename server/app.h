@@ -19,6 +19,7 @@
 #include "ledger_queue.h"
 #include "addr_limits.h"
 #include "show.h"
+#include "show_load.h"
 #include "store.h"
 #include "webhooks.h"
 
@@ -41,6 +42,7 @@ typedef struct app {
      * third thread: deliveries under load never delay staff or bookings. */
     ledger_queue *webhooks_queue;
     shows *shows;             /* every show's seat cache */
+    show_loader *loader;      /* shows not cached yet, loaded on staff_queue */
     client_hub *hub;          /* buyers' connections on this process */
     booking_env books;        /* what the booking workflow runs on */
     best_service *best;       /* best-available picks: indexes and claims in flight */
@@ -59,6 +61,7 @@ typedef struct app {
     uv_timer_t maint_timer;
     uv_signal_t sigint, sigterm;
     int stopping;
+    int db_stuck; /* a ledger thread was given up on at stop (server.c) */
     /* operations (shutdown.c, docs/operations.md) */
     uv_signal_t sighup; /* reopens the log file */
     int draining;       /* SIGTERM: finishing what is in flight */

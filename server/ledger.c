@@ -531,6 +531,16 @@ int ledger_audit_flush(ledger *l)
     return 0;
 }
 
+size_t ledger_audit_discard(ledger *l)
+{
+    struct ledger__front *f = ledger__front(l);
+    size_t i, n = f->naudit;
+    for (i = 0; i < n; i++)
+        audit_row_free(f, i);
+    f->naudit = 0;
+    return n;
+}
+
 void ledger_audit_buffer_only(ledger *l)
 {
     ledger__front(l)->audit_buffer_only = 1;

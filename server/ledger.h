@@ -104,6 +104,10 @@ void ledger_audit(ledger *l, const char *what, const char *show, const char *ref
                   const char *who, int64_t at_ms);
 /* Writes buffered audit rows in one transaction. */
 int ledger_audit_flush(ledger *l);
+/* Drops the buffered audit rows without writing them (a server stopping
+ * while the database does not answer: ledger_close would wait for it).
+ * Returns how many. */
+size_t ledger_audit_discard(ledger *l);
 
 /*
  * Audit rows written by another handle (the server's loop buffers them, a

@@ -6,6 +6,8 @@
  */
 #include "ledger_queue.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,9 +21,17 @@ struct ledger_queue {
     ledger_job *head, *tail;           /* waiting to run */
     ledger_job *done_head, *done_tail; /* run, done not yet called */
     size_t depth;                      /* waiting, running or done not yet called */
-    int stop;
-    int closed; /* the thread is gone: jobs run inline on l (ledger_queue_close) */
+    int stop;                          /* the thread ends once nothing is queued */
+    int exited;                        /* it has (exit_cv tells the closer) */
+    uv_cond_t exit_cv;
+    int closed;    /* the thread is gone: jobs run inline on l (ledger_queue_close) */
+    int abandoned; /* given up on (ledger_queue_close_by): nothing runs any more */
+    ledger_queue *next_abandoned;
 };
+
+/* Queues given up on: kept for the life of the process (their thread may
+ * still write them), and reachable, so that leak checkers see them kept. */
+static ledger_queue *abandoned_queues;
 
 static void append(ledger_job **head, ledger_job **tail, ledger_job *job)
 {
@@ -42,7 +52,9 @@ static void thread_main(void *arg)
         uv_mutex_lock(&q->mu);
         while (!q->stop && !q->head)
             uv_cond_wait(&q->cv, &q->mu);
-        if (q->stop) {
+        if (!q->head || q->abandoned) { /* stopping, and nothing left to run */
+            q->exited = 1;
+            uv_cond_signal(&q->exit_cv);
             uv_mutex_unlock(&q->mu);
             return;
         }
@@ -55,9 +67,15 @@ static void thread_main(void *arg)
         job->run(q->l, job);
 
         uv_mutex_lock(&q->mu);
+        if (q->abandoned) { /* too late: the loop no longer waits for it */
+            q->exited = 1;
+            uv_mutex_unlock(&q->mu);
+            return;
+        }
         append(&q->done_head, &q->done_tail, job);
-        uv_mutex_unlock(&q->mu);
+        /* under the lock: once abandoned, the handle may be closing */
         uv_async_send(&q->wake);
+        uv_mutex_unlock(&q->mu);
     }
 }
 
@@ -103,6 +121,11 @@ int ledger_queue_open(uv_loop_t *loop, const char *path, ledger_queue **out, cha
         snprintf(err, errlen, "cannot create a condition variable");
         goto fail_cond;
     }
+    if (uv_cond_init(&q->exit_cv)) {
+        uv_cond_destroy(&q->cv);
+        snprintf(err, errlen, "cannot create a condition variable");
+        goto fail_cond;
+    }
     if (uv_async_init(loop, &q->wake, on_wake)) {
         snprintf(err, errlen, "cannot create the queue's wake-up handle");
         goto fail_async;
@@ -118,6 +141,7 @@ int ledger_queue_open(uv_loop_t *loop, const char *path, ledger_queue **out, cha
     *out = q;
     return 0;
 fail_async:
+    uv_cond_destroy(&q->exit_cv);
     uv_cond_destroy(&q->cv);
 fail_cond:
     uv_mutex_destroy(&q->mu);
@@ -132,6 +156,13 @@ void ledger_queue_submit(ledger_queue *q, ledger_job *job, ledger_job_run *run,
 {
     job->run = run;
     job->done = done;
+    if (q->abandoned) { /* kept, never run: the database does not answer */
+        uv_mutex_lock(&q->mu);
+        append(&q->head, &q->tail, job);
+        q->depth++;
+        uv_mutex_unlock(&q->mu);
+        return;
+    }
     if (q->closed) { /* a done callback of the last jobs submits again */
         run(q->l, job);
         done(job);
@@ -170,31 +201,75 @@ static void on_closed(uv_handle_t *h)
 {
     ledger_queue *q = h->data;
     ledger_close(q->l);
+    uv_cond_destroy(&q->exit_cv);
     uv_cond_destroy(&q->cv);
     uv_mutex_destroy(&q->mu);
     free(q);
 }
 
-void ledger_queue_close(ledger_queue *q)
+/* Given up on: the finished jobs end, the rest are kept (see the header). */
+static void give_up(ledger_queue *q)
+{
+    ledger_job *job, *next;
+    size_t left;
+
+    /* under q->mu */
+    q->abandoned = 1;
+    q->closed = 1;
+    job = q->done_head;
+    q->done_head = q->done_tail = NULL;
+    left = q->depth;
+    uv_mutex_unlock(&q->mu);
+    q->next_abandoned = abandoned_queues;
+    abandoned_queues = q;
+    for (; job; job = next) {
+        next = job->next;
+        left--;
+        uv_mutex_lock(&q->mu);
+        q->depth--;
+        uv_mutex_unlock(&q->mu);
+        job->done(job);
+    }
+    sm_warn("ledger: a database thread is still waiting for the database at exit; %zu of its "
+            "jobs are dropped (nothing they did was acknowledged)",
+            left);
+    /* the async handle closes; q is never freed (on_closed is not called) */
+    uv_close((uv_handle_t *)&q->wake, NULL);
+}
+
+int ledger_queue_close_by(ledger_queue *q, int64_t deadline_ms)
 {
     ledger_job *job;
     int ran;
+    int64_t now;
 
     if (!q)
-        return;
+        return 0;
     uv_mutex_lock(&q->mu);
     q->stop = 1;
     uv_cond_signal(&q->cv);
+    while (!q->exited) {
+        if (deadline_ms < 0) {
+            uv_cond_wait(&q->exit_cv, &q->mu);
+            continue;
+        }
+        if ((now = sm_mono_ms()) >= deadline_ms) {
+            give_up(q); /* unlocks */
+            return 1;
+        }
+        uv_cond_timedwait(&q->exit_cv, &q->mu, (uint64_t)(deadline_ms - now) * 1000000u);
+    }
     uv_mutex_unlock(&q->mu);
     uv_thread_join(&q->thread);
     /*
      * Every job still out ends now, on the loop, as it would have later:
-     * the finished ones' done callbacks first, in order, then the ones not
-     * started run on the thread's handle and end too. Their owners free what
-     * they hold there (each done sees the server closing); dropping them
-     * would leak them (LeakSanitizer) and lose their work (an audit batch).
-     * A done that submits again runs inline (closed), also into a queue
-     * closed before this one: the handle stays open until on_closed.
+     * the finished ones' done callbacks first, in order, then the ones
+     * queued after the thread ended run on the thread's handle and end too.
+     * Their owners free what they hold there (each done sees the server
+     * closing); dropping them would leak them (LeakSanitizer) and lose their
+     * work (an audit batch). A done that submits again runs inline (closed),
+     * also into a queue closed before this one: the handle stays open until
+     * on_closed.
      */
     q->closed = 1;
     for (;;) {
@@ -214,4 +289,10 @@ void ledger_queue_close(ledger_queue *q)
     }
     q->done_tail = q->tail = NULL;
     uv_close((uv_handle_t *)&q->wake, on_closed);
+    return 0;
+}
+
+void ledger_queue_close(ledger_queue *q)
+{
+    ledger_queue_close_by(q, -1);
 }

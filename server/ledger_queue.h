@@ -68,14 +68,28 @@ void ledger_queue_call(ledger_queue *q, ledger *inline_l, ledger_job *job, ledge
 size_t ledger_queue_depth(ledger_queue *q);
 
 /*
- * Stops: the job running finishes and the thread is joined; then, on the
- * caller's loop, every job still out ends: done callbacks of finished jobs
- * in order, then jobs not started run on the queue's handle (blocking, as
- * the server is closing) and their done callbacks follow. A job submitted
- * from then on (a done callback submitting again) runs inline. The handle
- * closes and q is freed once the loop has closed its async handle. NULL is
- * a no-op.
+ * Stops: the thread runs the jobs already queued and ends, and is joined;
+ * then, on the caller's loop, every job still out ends: done callbacks of
+ * finished jobs in order, then jobs queued after the thread ended run on
+ * the queue's handle (blocking, as the server is closing) and their done
+ * callbacks follow. A job submitted from then on (a done callback
+ * submitting again) runs inline. The handle closes and q is freed once the
+ * loop has closed its async handle. NULL is a no-op. Waits as long as the
+ * database takes: ledger_queue_close_by bounds it.
  */
 void ledger_queue_close(ledger_queue *q);
+
+/*
+ * As ledger_queue_close, but waits for the thread only until deadline_ms
+ * (sm_mono_ms clock). A thread still busy then (a database that does not
+ * answer: a frozen server, a lost network) is given up on: the done
+ * callbacks of the jobs finished so far run, the job it runs and the jobs
+ * not started never end (their done callbacks are never called; a job
+ * submitted from then on is kept and never runs either), and q, its handle
+ * and those jobs stay allocated for the life of the process, as the thread
+ * may still touch them. Only for a process about to exit. Returns 0 when
+ * closed, 1 when given up on. NULL: 0.
+ */
+int ledger_queue_close_by(ledger_queue *q, int64_t deadline_ms);
 
 #endif

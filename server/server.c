@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include "admin_feed.h"
+#include "api_db.h"
 #include "app.h"
 #include "http.h"
 #include "http_redirect.h"
@@ -28,6 +29,8 @@
 #include <unistd.h>
 
 #define SERVER_MAINT_MS 250
+/* How long a stopping server waits for its ledger threads (close_ledger_queues). */
+#define SERVER_DB_CLOSE_MS 1000
 
 /*
  * WebSocket buffers. lws allocates rx_buffer_size for every connection at
@@ -139,6 +142,35 @@ static void on_store_expired(void *arg, const char *show_id)
         shows_store_expired(a->shows, show_id);
 }
 
+/*
+ * Drained: no booking or staff request waits for the ledger threads any
+ * more. Each finishes what it was given, for SERVER_DB_CLOSE_MS in all: a
+ * database that does not answer (frozen, unreachable) must not keep the
+ * process from exiting. A thread still waiting then is given up on: its
+ * jobs never end. Nothing acknowledged is lost that way: a booking is
+ * answered only after its commit, a webhook event stays pending in Redis
+ * until its delivery rows are written; audit rows not yet written are
+ * (counted in the log).
+ */
+static void close_ledger_queues(app *a)
+{
+    int64_t by = sm_mono_ms() + SERVER_DB_CLOSE_MS;
+    int books = ledger_queue_close_by(a->books.queue, by);
+    int staff = ledger_queue_close_by(a->staff_queue, by);
+    int hooks = ledger_queue_close_by(a->webhooks_queue, by);
+    size_t n;
+
+    a->books.queue = a->staff_queue = a->webhooks_queue = NULL;
+    a->db_stuck = books || staff || hooks;
+    /* an audit batch still out stays with its job when the booking thread
+     * was given up on (the thread may be reading it) */
+    if (!books)
+        shows_audit_reclaim(a->shows);
+    /* the loop's handle would write its rows at close: it would wait too */
+    if (a->db_stuck && (n = ledger_audit_discard(a->ledger)))
+        sm_warn("ledger: %zu audit rows dropped at exit: the database is not answering", n);
+}
+
 static void stop(app *a)
 {
     if (a->stopping)
@@ -161,14 +193,10 @@ static void stop(app *a)
     a->admin = NULL;
     webhooks_destroy(a->webhooks);
     a->webhooks = NULL;
-    /* drained: no booking or staff request waits for them any more */
-    ledger_queue_close(a->books.queue);
-    a->books.queue = NULL;
-    ledger_queue_close(a->staff_queue);
-    a->staff_queue = NULL;
-    ledger_queue_close(a->webhooks_queue);
-    a->webhooks_queue = NULL;
-    shows_audit_reclaim(a->shows);
+    /* requests waiting for a show's load are answered; loads still out
+     * end with the staff queue */
+    show_loader_stop(a->loader);
+    close_ledger_queues(a);
     store_destroy(a->store);
     a->store = NULL;
     if (a->lws)
@@ -427,9 +455,17 @@ static size_t ws_connection_count(void *arg)
 /* The /admin dashboard's feed, and this process's heartbeat (admin_feed.h). */
 static int start_admin_feed(app *a)
 {
-    admin_feed_env env = {
-        a->loop,        a->cfg.redis_url, a->instance,         0, a->shows, a->store, a->ledger,
-        a->staff_queue, a->webhooks,      ws_connection_count, a};
+    admin_feed_env env = {.loop = a->loop,
+                          .redis_url = a->cfg.redis_url,
+                          .instance = a->instance,
+                          .shows = a->shows,
+                          .loader = a->loader,
+                          .store = a->store,
+                          .ledger = a->ledger,
+                          .queue = a->staff_queue,
+                          .webhooks = a->webhooks,
+                          .connections = ws_connection_count,
+                          .arg = a};
     env.started_ms = strtoll(a->started_ms, NULL, 10);
     if (admin_feed_create(&env, &a->admin)) {
         fprintf(stderr, "seatmapd: cannot start the admin dashboard's feed (memory)\n");
@@ -478,6 +514,15 @@ static int start_shows(app *a)
         return -1;
     }
     a->db_up = 1; /* it answered at start; the first probe says more */
+    {
+        /* a show added later is loaded off the loop when first asked for */
+        show_loader_config lc = {a->loop, a->shows, a->staff_queue, API_DB_WAIT_MS,
+                                 API_DB_QUEUE_MAX};
+        if (!(a->loader = show_loader_new(&lc))) {
+            fprintf(stderr, "seatmapd: out of memory\n");
+            return -1;
+        }
+    }
     shows_set_audit_queue(a->shows, a->books.queue);
     /* on the loop's own handle: the loop is not running yet (docs/scaling.md) */
     shows_load_all(a->shows);
@@ -551,6 +596,7 @@ static app *app_new(const config *cfg)
 static void app_free(app *a)
 {
     best_service_free(a->best);
+    show_loader_free(a->loader);
     shows_free(a->shows);
     client_hub_free(a->hub);
     free(a->redirect);
@@ -633,6 +679,7 @@ int server_run(const config *cfg)
     if (!cfg->reuse_port && start_lws(a))
         goto out_loop;
     if (start_shows(a)) {
+        show_loader_stop(a->loader);
         ledger_queue_close(a->books.queue);
         a->books.queue = NULL;
         ledger_queue_close(a->staff_queue);
@@ -662,7 +709,7 @@ int server_run(const config *cfg)
     status = 0;
 out_loop:
     uv_run(a->loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(a->loop))
+    if (uv_loop_close(a->loop) && !a->db_stuck) /* else: the bounds of calls never ended */
         sm_warn("event loop closed with handles still open");
     free(a->loop);
 out:

@@ -259,15 +259,66 @@ static void show_free(show *s)
 
 show *shows_get(shows *a, const char *id)
 {
+    if (!id || !sm_valid_show_id(id))
+        return NULL;
+    return sm_map_get(&a->by_id, id);
+}
+
+show *shows_add(shows *a, const char *id, const char *name, const char *starts_at, venue *v)
+{
+    show *s;
+
+    if (!v)
+        return NULL;
+    if (!sm_valid_show_id(id)) {
+        venue_free(v);
+        return NULL;
+    }
+    if ((s = sm_map_get(&a->by_id, id))) { /* loaded meanwhile: the cache's copy stays */
+        venue_free(v);
+        return s;
+    }
+    if (!(s = calloc(1, sizeof(*s)))) {
+        venue_free(v);
+        return NULL;
+    }
+    s->all = a;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+    snprintf(s->starts_at, sizeof(s->starts_at), "%s", starts_at ? starts_at : "");
+    s->venue = v;
+    s->nseats = venue_seat_count(s->venue);
+    s->state = malloc(s->nseats + 1);
+    s->flushed = malloc(s->nseats + 1);
+    s->dirty = malloc(sizeof(*s->dirty) * (s->nseats + 1));
+    s->dirty_mark = calloc(s->nseats + 1, 1);
+    s->changes = show_backlog_new(s->nseats, 0, 0);
+    sm_map_init(&s->holds_by_ref);
+    sm_map_init(&s->holds_by_buyer);
+    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || !s->changes ||
+        sm_map_set(&a->by_id, s->id, s)) {
+        show_free(s);
+        return NULL;
+    }
+    memset(s->state, 'e', s->nseats);
+    memset(s->flushed, 'e', s->nseats);
+    s->state[s->nseats] = s->flushed[s->nseats] = '\0';
+    if (store_ready(a->cfg.store))
+        ensure_then_resync(s);
+    return s;
+}
+
+show *shows_load_now(shows *a, const char *id)
+{
     show *s;
     ledger_show ls;
+    venue *v = NULL;
     char err[256];
     int rc;
 
     if (!id || !sm_valid_show_id(id))
         return NULL;
-    s = sm_map_get(&a->by_id, id);
-    if (s)
+    if ((s = sm_map_get(&a->by_id, id)))
         return s;
     memset(&ls, 0, sizeof(ls));
     rc = ledger_show_get(a->cfg.ledger, id, &ls);
@@ -276,40 +327,12 @@ show *shows_get(shows *a, const char *id)
             sm_warn("cannot read show %s from the database: %s", id, ledger_errmsg(a->cfg.ledger));
         return NULL;
     }
-    s = calloc(1, sizeof(*s));
-    if (!s) {
-        ledger_show_clear(&ls);
-        return NULL;
-    }
-    s->all = a;
-    snprintf(s->id, sizeof(s->id), "%s", ls.id);
-    snprintf(s->name, sizeof(s->name), "%s", ls.name);
-    snprintf(s->starts_at, sizeof(s->starts_at), "%s", ls.starts_at);
-    rc = venue_parse(ls.venue_json, strlen(ls.venue_json), &s->venue, err, sizeof(err));
-    ledger_show_clear(&ls);
-    if (rc) {
+    rc = venue_parse(ls.venue_json, strlen(ls.venue_json), &v, err, sizeof(err));
+    if (rc)
         sm_error("show %s: its stored venue does not parse: %s", id, err);
-        free(s);
-        return NULL;
-    }
-    s->nseats = venue_seat_count(s->venue);
-    s->state = malloc(s->nseats + 1);
-    s->flushed = malloc(s->nseats + 1);
-    s->dirty = malloc(sizeof(*s->dirty) * (s->nseats + 1));
-    s->dirty_mark = calloc(s->nseats + 1, 1);
-    s->changes = show_backlog_new(s->nseats, 0, 0);
-    if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || !s->changes ||
-        sm_map_set(&a->by_id, id, s)) {
-        show_free(s);
-        return NULL;
-    }
-    memset(s->state, 'e', s->nseats);
-    memset(s->flushed, 'e', s->nseats);
-    s->state[s->nseats] = s->flushed[s->nseats] = '\0';
-    sm_map_init(&s->holds_by_ref);
-    sm_map_init(&s->holds_by_buyer);
-    if (store_ready(a->cfg.store))
-        ensure_then_resync(s);
+    else
+        s = shows_add(a, id, ls.name, ls.starts_at, v);
+    ledger_show_clear(&ls);
     return s;
 }
 
@@ -346,7 +369,7 @@ void shows_load_all(shows *a)
     if (ledger_show_list(a->cfg.ledger, &list, &n))
         return;
     for (i = 0; i < n; i++)
-        shows_get(a, list[i].id);
+        shows_load_now(a, list[i].id);
     free(list);
 }
 

@@ -78,10 +78,21 @@ void shows_free(shows *all);
 void shows_set_audit_queue(shows *all, ledger_queue *q);
 /* After q is closed: takes back a batch it never wrote. NULL is a no-op. */
 void shows_audit_reclaim(shows *all);
-/* The show with this id, loading it from the ledger on first use; NULL when
- * there is no such show (or its stored venue no longer parses). */
+/* The show with this id if it is in the cache, else NULL: never a database
+ * call (a show not loaded yet is loaded off the loop: show_load.h). */
 show *shows_get(shows *all, const char *id);
-/* Loads every show of the ledger, so each is swept and kept in sync. */
+/* Puts a show read from the ledger into the cache and starts its sync from
+ * Redis. Takes v (freed when the show cannot be added, and when the id is
+ * in the cache already: that show is returned); name and starts_at are
+ * copied. NULL when out of memory or id is not a show id. */
+show *shows_add(shows *all, const char *id, const char *name, const char *starts_at, venue *v);
+/* shows_get, else reads and parses the show on cfg.ledger and adds it:
+ * BLOCKING, for the start (before the loop runs) and tests only. NULL when
+ * there is no such show (or its stored venue no longer parses). */
+show *shows_load_now(shows *all, const char *id);
+/* Loads every show of the ledger, so each is swept and kept in sync:
+ * blocking (shows_load_now), called once at start before the server
+ * listens; shows added later are loaded off the loop (show_load.h). */
 void shows_load_all(shows *all);
 /* Watchers of every show together. */
 size_t shows_watcher_count(const shows *all);

@@ -6,7 +6,9 @@
  * The callback is a thin dispatcher over the per-connection session: it
  * parses each complete message with cJSON, answers hello and watch itself
  * and hands holds and releases to Redis (store.h), best-available requests
- * to best_op.h. Every frame goes out
+ * to best_op.h. A request naming a show this process has not loaded yet is
+ * parked until its load (off the loop, show_load.h) ends, then handled
+ * again. Every frame goes out
  * through the connection's client (client.h).
  */
 #include "ws.h"
@@ -15,6 +17,7 @@
 
 #include "admin_feed.h"
 #include "api.h"
+#include "api_db.h"
 #include "app.h"
 #include "failpoint.h"
 #include "http_request.h"
@@ -118,6 +121,112 @@ static void send_error(client *c, int64_t id, outcome o, const char *message, co
     sm_buf_addc(&b, '}');
     send_answer(c, &b);
     sm_buf_free(&b);
+}
+
+/* ---- a show not in the cache yet (show_load.h) ---- */
+
+/* Requests of one connection waiting for a show's load at once; beyond,
+ * `unavailable` (a page waits for one show; a script probing ids need not
+ * hold more). */
+#define WS_MAX_PARKED 16
+
+static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, const cJSON *m,
+                     int count);
+
+/*
+ * A request naming a show that is being loaded (off the loop): a copy of
+ * the message, parked until the load ends, then handled again (the show is
+ * cached by then) or answered with the load's error. The connection may
+ * close meanwhile: c is referenced and pss (owned by lws) is used only
+ * while c is still connected, as admin_check does; a closed one is simply
+ * dropped from the wait.
+ */
+typedef struct parked {
+    show_wait w;
+    app *a;
+    ws_session *pss;
+    client *c; /* referenced */
+    int64_t id;
+    const char *type; /* a static label (req_ctx) */
+    double t0;        /* when the request was read */
+    int has_metric;   /* hold and release count their outcomes */
+    metric_id metric;
+    char *msg; /* the message, re-encoded (cJSON_PrintUnformatted: free) */
+} parked;
+
+static void send_show_error(client *c, int64_t id, outcome o)
+{
+    if (o == OUT_UNAVAILABLE)
+        send_error(c, id, OUT_UNAVAILABLE,
+                   "the database is not answering; please try again in a moment", NULL);
+    else
+        send_error(c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
+}
+
+static void parked_done(show_wait *w, show *s, outcome o)
+{
+    parked *k = w->data;
+    ws_session *pss = k->pss;
+    req_ctx saved = req_enter(k->type, k->t0);
+    cJSON *m;
+
+    if (client_connected(k->c) && pss->c == k->c) {
+        pss->parked--;
+        if (!s) {
+            if (k->has_metric)
+                metrics_inc(k->metric, outcome_code(o == OUT_UNAVAILABLE ? o : OUT_UNKNOWN_SHOW));
+            send_show_error(k->c, k->id, o);
+        } else if ((m = cJSON_Parse(k->msg))) {
+            /* the show is cached now: handled as if it had just come */
+            const cJSON *jtype = cJSON_GetObjectItemCaseSensitive(m, "type");
+            dispatch(k->a, pss, k->id, jtype->valuestring, m, 0);
+            cJSON_Delete(m);
+        } else {
+            send_error(k->c, k->id, OUT_INTERNAL, "out of memory", NULL);
+        }
+    }
+    req_leave(saved);
+    client_unref(k->c);
+    cJSON_free(k->msg);
+    free(k);
+}
+
+/*
+ * The show a request names: OUT_OK with *out when it is cached. Else
+ * OUT_MORE when the request is parked until the show's load ends (handled
+ * again then), or the error to answer (OUT_UNKNOWN_SHOW, OUT_UNAVAILABLE).
+ */
+static outcome show_for(app *a, ws_session *pss, int64_t id, const cJSON *m, const char *show_id,
+                        const metric_id *metric, show **out)
+{
+    parked *k;
+    outcome o;
+
+    if ((*out = shows_get(a->shows, show_id)))
+        return OUT_OK;
+    if (pss->parked >= WS_MAX_PARKED || !(k = calloc(1, sizeof(*k))))
+        return OUT_UNAVAILABLE;
+    k->w.data = k;
+    o = show_load(a->loader, show_id, out, &k->w, parked_done);
+    if (o != OUT_MORE) {
+        free(k);
+        return o;
+    }
+    k->a = a;
+    k->pss = pss;
+    k->c = pss->c;
+    client_ref(k->c);
+    k->id = id;
+    k->type = cur_req.type;
+    k->t0 = cur_req.t0;
+    if (metric) {
+        k->has_metric = 1;
+        k->metric = *metric;
+    }
+    /* after show_load: its done callback never comes before it returns */
+    k->msg = cJSON_PrintUnformatted(m);
+    pss->parked++;
+    return OUT_MORE;
 }
 
 /* ---- hold and release ---- */
@@ -291,11 +400,16 @@ static void do_seats(app *a, ws_session *pss, int64_t id, const cJSON *m, int re
         metrics_inc(release ? M_RELEASES : M_HOLDS, outcome_code(OUT_BAD_REQUEST));
         return;
     }
-    s = shows_get(a->shows, jshow->valuestring);
-    if (!s) {
-        metrics_inc(release ? M_RELEASES : M_HOLDS, outcome_code(OUT_UNKNOWN_SHOW));
-        send_error(c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
-        return;
+    {
+        metric_id mid = release ? M_RELEASES : M_HOLDS;
+        outcome o = show_for(a, pss, id, m, jshow->valuestring, &mid, &s);
+        if (o != OUT_OK) {
+            if (o != OUT_MORE) { /* else parked: answered once the show is loaded */
+                metrics_inc(mid, outcome_code(o));
+                send_show_error(c, id, o);
+            }
+            return;
+        }
     }
     op = calloc(1, sizeof(*op) + sizeof(op->seats[0]) * (size_t)n);
     if (!op) {
@@ -392,21 +506,24 @@ static void best_done_cb(best_op *op, const best_done *d)
     free(bc);
 }
 
-static void do_best(app *a, client *c, const char *addr, int64_t id, const cJSON *m)
+static void do_best(app *a, ws_session *pss, int64_t id, const cJSON *m)
 {
     const cJSON *jshow = cJSON_GetObjectItemCaseSensitive(m, "show");
+    client *c = pss->c;
+    const char *addr = pss->addr;
     best_request req;
     best_call *bc;
     char err[160];
     show *s;
+    outcome o;
 
     if (!cJSON_IsString(jshow)) {
         send_error(c, id, OUT_BAD_REQUEST, "expected \"show\" (a string) and \"count\"", NULL);
         return;
     }
-    s = shows_get(a->shows, jshow->valuestring);
-    if (!s) {
-        send_error(c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
+    if ((o = show_for(a, pss, id, m, jshow->valuestring, NULL, &s)) != OUT_OK) {
+        if (o != OUT_MORE) /* else parked: answered once the show is loaded */
+            send_show_error(c, id, o);
         return;
     }
     if (best_parse_request(show_venue(s), m, &req, err, sizeof(err))) {
@@ -537,10 +654,13 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
                    "expected \"since\": the last seq applied, a whole number >= 0", NULL);
         return;
     }
-    s = shows_get(a->shows, jshow->valuestring);
-    if (!s) {
-        send_error(pss->c, id, OUT_UNKNOWN_SHOW, NULL, NULL);
-        return;
+    {
+        outcome o = show_for(a, pss, id, m, jshow->valuestring, NULL, &s);
+        if (o != OUT_OK) {
+            if (o != OUT_MORE) /* else parked: answered once the show is loaded */
+                send_show_error(pss->c, id, o);
+            return;
+        }
     }
     /* Resumed: the reply says so and carries the buyer's hold (a snapshot
      * would have); one delta from `since` follows, if anything changed.
@@ -569,17 +689,51 @@ static void do_watch(app *a, ws_session *pss, int64_t id, const cJSON *m)
 /* The session lookup of a dashboard request, on the staff queue (off the
  * loop). The connection may close meanwhile: c is referenced, and pss (owned
  * by lws) is used only while c is still connected, which it is until
- * on_closed detaches it. */
+ * on_closed detaches it. A lookup not back within API_DB_WAIT_MS is
+ * answered `unavailable` and its late result dropped (as api_db.h does for
+ * HTTP); the bound's timer is its own allocation, freed once closed. */
 typedef struct admin_check {
     ledger_job job;
     app *a;
     ws_session *pss;
     client *c; /* referenced */
     int64_t id, now_ms;
+    double t0;         /* when the request was read (req_ctx) */
+    uv_timer_t *timer; /* the bound, or NULL */
+    int answered;      /* by the bound */
     char hash[AUTH_HASH_HEX + 1];
     ledger_user u;
     int rc;
 } admin_check;
+
+static void admin_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void admin_stop_timer(admin_check *k)
+{
+    if (!k->timer)
+        return;
+    uv_timer_stop(k->timer);
+    uv_close((uv_handle_t *)k->timer, admin_timer_closed);
+    k->timer = NULL;
+}
+
+/* The database did not answer in time: unavailable now, the result is
+ * dropped when it comes. */
+static void admin_check_bound(uv_timer_t *t)
+{
+    admin_check *k = t->data;
+    req_ctx saved = req_enter("admin", k->t0);
+
+    admin_stop_timer(k);
+    k->answered = 1;
+    if (client_connected(k->c) && k->pss->c == k->c)
+        send_error(k->c, k->id, OUT_UNAVAILABLE,
+                   "the database is not answering; please try again in a moment", NULL);
+    req_leave(saved);
+}
 
 static void admin_check_run(ledger *l, ledger_job *job)
 {
@@ -591,10 +745,12 @@ static void admin_check_done(ledger_job *job)
 {
     admin_check *k = job->data;
     ws_session *pss = k->pss;
+    req_ctx saved = req_enter("admin", k->t0);
     sm_buf b;
 
-    if (!client_connected(k->c) || pss->c != k->c) {
-        /* closed meanwhile: nobody to answer */
+    admin_stop_timer(k);
+    if (k->answered || !client_connected(k->c) || pss->c != k->c) {
+        /* answered by the bound, or closed meanwhile: nobody to answer */
     } else if (k->rc == LEDGER_ENOTFOUND) {
         send_error(k->c, k->id, OUT_UNAUTHORIZED,
                    "log in as an administrator first (the session cookie of /api/login)", NULL);
@@ -615,6 +771,7 @@ static void admin_check_done(ledger_job *job)
         send_reply(k->c, k->id, sm_buf_failed(&b) ? "" : b.data);
         sm_buf_free(&b);
     }
+    req_leave(saved);
     client_unref(k->c);
     memset(&k->u, 0, sizeof(k->u));
     free(k);
@@ -643,8 +800,24 @@ static void do_admin(app *a, ws_session *pss, int64_t id)
     client_ref(k->c);
     k->id = id;
     k->now_ms = sm_now_ms();
+    k->t0 = cur_req.t0;
     snprintf(k->hash, sizeof(k->hash), "%s", pss->session_hash);
     k->job.data = k;
+    if (a->staff_queue) {
+        if (ledger_queue_depth(a->staff_queue) >= API_DB_QUEUE_MAX) {
+            send_error(pss->c, id, OUT_UNAVAILABLE,
+                       "the database is not answering; please try again in a moment", NULL);
+            client_unref(k->c);
+            free(k);
+            return;
+        }
+        if ((k->timer = malloc(sizeof(*k->timer)))) {
+            uv_timer_init(a->loop, k->timer);
+            k->timer->data = k;
+            uv_timer_start(k->timer, admin_check_bound, API_DB_WAIT_MS, 0);
+            uv_unref((uv_handle_t *)k->timer); /* as api_db.c's bound */
+        }
+    }
     ledger_queue_call(a->staff_queue, a->ledger, &k->job, admin_check_run, admin_check_done);
 }
 
@@ -675,7 +848,9 @@ static int64_t id_of(const cJSON *m)
     return 0;
 }
 
-static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, const cJSON *m)
+/* count: 0 for a parked request handled again (counted when it came). */
+static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, const cJSON *m,
+                     int count)
 {
     int held = strcmp(type, "hold") == 0, release = strcmp(type, "release") == 0;
     int watch = strcmp(type, "watch") == 0, best = strcmp(type, "best") == 0;
@@ -690,7 +865,8 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
                    : hello   ? "hello"
                    : admin   ? "admin"
                              : "unknown";
-    metrics_inc(M_WS_MESSAGES, cur_req.type);
+    if (count)
+        metrics_inc(M_WS_MESSAGES, cur_req.type);
     if (hello)
         do_hello(a, pss, id, m);
     else if (!watch && !held && !release && !best && !admin)
@@ -702,7 +878,7 @@ static void dispatch(app *a, ws_session *pss, int64_t id, const char *type, cons
     else if (watch)
         do_watch(a, pss, id, m);
     else if (best)
-        do_best(a, pss->c, pss->addr, id, m);
+        do_best(a, pss, id, m);
     else
         do_seats(a, pss, id, m, release);
 }
@@ -779,7 +955,7 @@ void ws_handle_message(app *a, ws_session *pss, const char *data, size_t len)
     else if (!cJSON_IsString(jtype))
         send_error(pss->c, id, OUT_BAD_REQUEST, "\"type\" must be a string", NULL);
     else
-        dispatch(a, pss, id, jtype->valuestring, m);
+        dispatch(a, pss, id, jtype->valuestring, m, 1);
 out:
     cJSON_Delete(m);
     req_leave(saved);

@@ -36,6 +36,7 @@ typedef struct ws_session {
     int64_t tokens_at;
     sm_buf rx;      /* a message arriving in fragments */
     int ops;        /* holds and releases waiting for Redis */
+    int parked;     /* requests waiting for a show's load (ws.c) */
     char addr[64];  /* the client's address (http_client_addr) */
     int identities; /* buyer identities this connection has taken: */
     char identity[WS_MAX_IDENTITIES][AUTH_BUYER_ID_LEN + 1]; /* their ids */

@@ -1,12 +1,18 @@
 /*
  * holds.test.mjs - hold and release semantics for one buyer: all or nothing,
  * the max_seats limit, a shared deadline, release, not_held, hold events to
- * every connection of the buyer, and the hold in a reconnect's snapshot.
- * Not here: races between many buyers (contention.test.mjs), expiry.
+ * every connection of the buyer, and the hold in a reconnect's snapshot;
+ * a show added while the server runs is loaded when first named (off the
+ * event loop, show_load.h), and ids that name no show are answered
+ * unknown_show without disturbing anyone. Not here: races between many buyers (contention.test.mjs), expiry.
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, testWithLogs, seatPool, barrier } from '../lib/stack.mjs';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import {
+    REPO, startStack, testWithLogs, seatPool, barrier, seatmapdCli,
+} from '../lib/stack.mjs';
 
 const MAX_SEATS = 4;
 let stack;
@@ -223,4 +229,63 @@ it('hold of an unknown seat -> unknown_seat, nothing held', async () => {
     await barrier([watcher], actor, sync);
     assert.equal(watcher.changesOf(s1).length, 0);
     assert.equal((await b.watch('demo')).snapshot.hold, null);
+});
+
+it('a show added with the CLI while seatmapd runs is listed, watched and held at once, no restart', async () => {
+    const id = `live-${crypto.randomBytes(3).toString('hex')}`;
+    const add = async (show, name) => {
+        const r = await seatmapdCli(['show', 'add', show, '--venue', path.join(REPO, 'assets/venues/demo.json'),
+            '--name', name, '--db', stack.dbPath]);
+        assert.equal(r.code, 0, r.stderr);
+    };
+    /* the list is the first request naming it: it waits for its load */
+    await add(`${id}-listed`, 'Listed at once');
+    const listed = (await stack.api('GET', '/api/shows')).json.find((x) => x.id === `${id}-listed`);
+    assert.equal(listed?.name, 'Listed at once');
+    /* two watches at once: both wait for the same load */
+    await add(id, 'Added while running');
+    const [seat] = pool.take(1);
+    const w = await stack.buyer({ watch: null });
+    const b = await stack.buyer({ watch: null });
+    const [snapW, snapB] = await Promise.all([w.watch(id), b.watch(id)]);
+    assert.equal(snapW.reply.show, id);
+    assert.equal(snapB.snapshot.show, id);
+    assert.equal(w.state(seat), 'e');
+    const h = await b.call({ type: 'hold', show: id, seats: [seat] });
+    assert.deepEqual(h.hold.seats, [seat]);
+    await w.waitFor((c) => c.state(seat) === 'p', 3000, `the hold on ${id} seen by its watcher`);
+    /* independent of demo's seats */
+    assert.equal(watcher.state(seat), 'e');
+    const page = await stack.api('GET', `/api/shows/${id}/seats`);
+    assert.equal(page.status, 200, page.text);
+    await b.call({ type: 'release', show: id, seats: [seat] });
+    await w.close();
+    await b.close();
+});
+
+it('200 watches of random unknown ids: each answered unknown_show, holds and fan-out go on', async () => {
+    const [seat] = pool.take(1);
+    const probes = await Promise.all([0, 1, 2, 3].map(() => stack.buyer({ watch: null })));
+    const codes = {};
+    let holdSeenMs = null;
+    const probing = Promise.all(probes.map(async (c, i) => {
+        for (let k = 0; k < 50; k++) {
+            const id = `nope-${i}-${k}-${crypto.randomBytes(6).toString('hex')}`;
+            const r = await c.request({ type: 'watch', show: id }, { timeoutMs: 5000 });
+            codes[r.code ?? r.type] = (codes[r.code ?? r.type] ?? 0) + 1;
+        }
+    }));
+    /* meanwhile a hold on demo is answered and reaches a watcher */
+    const b = await stack.buyer({ watch: null });
+    const t0 = Date.now();
+    await b.call({ type: 'hold', show: 'demo', seats: [seat] });
+    await watcher.waitFor((c) => c.state(seat) === 'p', 1000, 'the hold seen while ids are probed');
+    holdSeenMs = Date.now() - t0;
+    await probing;
+    assert.deepEqual(codes, { unknown_show: 200 }, `answers: ${JSON.stringify(codes)} (hold seen in ${holdSeenMs} ms)`);
+    /* the probing connections are still usable, and demo is still watched */
+    for (const c of probes) assert.equal((await c.watch('demo')).reply.show, 'demo');
+    await b.call({ type: 'release', show: 'demo', seats: [seat] });
+    await watcher.waitFor((c) => c.state(seat) === 'e', 3000, 'released');
+    await Promise.all([...probes, b].map((c) => c.close()));
 });

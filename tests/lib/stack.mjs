@@ -18,7 +18,8 @@
  *                demo=true, waitHealthy=true}) -> server
  *       server = {port, baseUrl, wsUrl, origin, pid, stderr() (all text so far,
  *                 across restarts), crashes (exits nobody asked for; stack.stop()
- *                 fails on them), kill(signal='SIGKILL') (waits for the exit),
+ *                 fails on them), kill(signal='SIGKILL', graceMs=5000) (waits for
+ *                 the exit; SIGKILL after graceMs),
  *                 restart() (same port and args; waits until ready), stop()
  *                 (SIGTERM, then SIGKILL after 5 s), sanitizerReport() -> text|null}
  *   seatmapdCli(args, {input, env}) -> {code, stdout, stderr}   runs `seatmapd ...`
@@ -424,9 +425,9 @@ export async function startServer({
             return stderr.slice(Math.max(0, m.index - 200), m.index + 4000);
         },
         crashes: [], /* exits nobody asked for: {code, signal} */
-        async kill(signal = 'SIGKILL') {
+        async kill(signal = 'SIGKILL', graceMs = 5000) {
             expectExit = true;
-            return killAndWait(child, signal);
+            return killAndWait(child, signal, graceMs);
         },
         async restart() {
             expectExit = true;

@@ -104,7 +104,7 @@ static int setup(void **state)
     cfg.frozen_bound_ms = 10000;
     f->all = shows_new(&cfg);
     assert_non_null(f->all);
-    f->s = shows_get(f->all, f->show_id);
+    f->s = shows_load_now(f->all, f->show_id);
     assert_non_null(f->s);
     while (!show_loaded(f->s) && sm_mono_ms() < deadline)
         uv_run(&f->loop, UV_RUN_ONCE);

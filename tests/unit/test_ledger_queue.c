@@ -3,7 +3,8 @@
  * handle, in the order they were queued; their done callbacks come back on
  * the loop in that order; a booking committed on the thread is seen by the
  * loop's handle; without a queue the call runs inline; close with jobs
- * queued drops them and frees everything. */
+ * queued ends them all and frees everything; a close with a bound gives up
+ * on a thread stuck in a call (a database that does not answer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include "ledger.h"
 #include "ledger_queue.h"
 #include "test_db.h"
+
+#include "util.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -148,9 +151,9 @@ static void inline_without_a_queue(void **state)
     test_db_remove(path);
 }
 
-/* Closing ends every job still out, in order, on the closing loop: the
- * ones the thread had not started run there (their work is not lost) and
- * every done callback is called before close returns. */
+/* Closing ends every job still out, in order: the thread runs the ones
+ * queued before it ends (their work is not lost) and every done callback
+ * is called on the closing loop before close returns. */
 static void close_ends_every_job(void **state)
 {
     static fixture f;
@@ -158,7 +161,7 @@ static void close_ends_every_job(void **state)
     (void)state;
 
     queue_jobs(&f);
-    ledger_queue_close(f.q); /* at once: some ran on the thread, the rest now */
+    ledger_queue_close(f.q); /* at once: the thread runs the rest first */
     assert_int_equal(ndone, JOBS);
     for (i = 0; i < JOBS; i++) {
         assert_int_equal(done_order[i], i);
@@ -167,6 +170,84 @@ static void close_ends_every_job(void **state)
     uv_run(&f.loop, UV_RUN_DEFAULT); /* closes the wake-up handle */
     assert_int_equal(ndone, JOBS);   /* and calls nothing twice */
     assert_int_equal(uv_loop_close(&f.loop), 0);
+    ledger_close(f.l);
+    test_db_remove(f.path);
+}
+
+/* A job that waits until the test lets it go: a database that does not
+ * answer. */
+static pthread_mutex_t stuck_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stuck_cv = PTHREAD_COND_INITIALIZER;
+static int stuck_started, stuck_released;
+
+static void run_stuck(ledger *l, ledger_job *lj)
+{
+    (void)l;
+    (void)lj;
+    pthread_mutex_lock(&stuck_mu);
+    stuck_started = 1;
+    pthread_cond_broadcast(&stuck_cv);
+    while (!stuck_released)
+        pthread_cond_wait(&stuck_cv, &stuck_mu);
+    pthread_mutex_unlock(&stuck_mu);
+}
+
+static void done_never(ledger_job *lj)
+{
+    (void)lj;
+    fail_msg("the done callback of a job given up on was called");
+}
+
+/* close_by gives up at its deadline: the jobs finished so far end, the one
+ * stuck and the ones behind it (and one submitted later) never do, and the
+ * loop has nothing left to wait for. */
+static void close_by_gives_up_on_a_stuck_thread(void **state)
+{
+    static fixture f;
+    static job first, stuck, behind[2], later;
+    char err[256];
+    int64_t t0, took;
+    int i;
+    (void)state;
+
+    assert_int_equal(test_db_create(f.path, sizeof(f.path), "lq"), 0);
+    open_with_show(f.path, &f.l);
+    assert_int_equal(uv_loop_init(&f.loop), 0);
+    loop_thread = pthread_self();
+    assert_int_equal(ledger_queue_open(&f.loop, f.path, &f.q, err, sizeof(err)), 0);
+    ndone = 0;
+    first.j.data = &first;
+    ledger_queue_submit(f.q, &first.j, run_book, done_book);
+    stuck.j.data = &stuck;
+    ledger_queue_submit(f.q, &stuck.j, run_stuck, done_never);
+    for (i = 0; i < 2; i++) {
+        behind[i].n = i + 1;
+        behind[i].j.data = &behind[i];
+        ledger_queue_submit(f.q, &behind[i].j, run_book, done_never);
+    }
+    pthread_mutex_lock(&stuck_mu);
+    while (!stuck_started)
+        pthread_cond_wait(&stuck_cv, &stuck_mu);
+    pthread_mutex_unlock(&stuck_mu);
+
+    t0 = sm_mono_ms();
+    assert_int_equal(ledger_queue_close_by(f.q, t0 + 100), 1);
+    took = sm_mono_ms() - t0;
+    assert_true(took >= 100 && took < 2000);
+    assert_int_equal(ndone, 1); /* the first job finished: its done ran */
+    assert_int_equal(done_order[0], 0);
+    later.j.data = &later;
+    ledger_queue_submit(f.q, &later.j, run_book, done_never); /* kept, never run */
+    uv_run(&f.loop, UV_RUN_DEFAULT); /* nothing keeps the loop: the wake-up handle is closed */
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+    assert_int_equal(behind[0].rc, 0);
+    assert_null(behind[0].ran_with); /* never ran */
+
+    /* the database answers after all: the thread ends, calling nothing */
+    pthread_mutex_lock(&stuck_mu);
+    stuck_released = 1;
+    pthread_cond_broadcast(&stuck_cv);
+    pthread_mutex_unlock(&stuck_mu);
     ledger_close(f.l);
     test_db_remove(f.path);
 }
@@ -192,6 +273,7 @@ int main(void)
         cmocka_unit_test(jobs_run_in_order_off_the_loop),
         cmocka_unit_test(inline_without_a_queue),
         cmocka_unit_test(close_ends_every_job),
+        cmocka_unit_test(close_by_gives_up_on_a_stuck_thread),
         cmocka_unit_test(open_failure_says_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

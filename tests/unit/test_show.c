@@ -247,7 +247,7 @@ static cJSON *expect_snapshot(client *c, long long seq, const char *seats, frame
 
 static show *loaded(fixture *f)
 {
-    show *s = shows_get(f->all, "t1");
+    show *s = shows_load_now(f->all, "t1");
     assert_non_null(s);
     sync_from(s, SNAP5);
     assert_true(show_loaded(s));
@@ -259,13 +259,16 @@ static show *loaded(fixture *f)
 static void loads_from_the_snapshot(void **state)
 {
     fixture *f = *state;
-    show *s = shows_get(f->all, "t1");
+    show *s = shows_load_now(f->all, "t1");
     const hold *h;
 
     assert_non_null(s);
     assert_ptr_equal(shows_get(f->all, "t1"), s);
+    assert_null(shows_load_now(f->all, "nope"));
+    assert_null(shows_load_now(f->all, "bad id"));
+    /* only the cache: t2 is in the ledger but not loaded yet */
+    assert_null(shows_get(f->all, "t2"));
     assert_null(shows_get(f->all, "nope"));
-    assert_null(shows_get(f->all, "bad id"));
     assert_string_equal(show_id(s), "t1");
     assert_string_equal(show_name(s), "Test night");
     assert_string_equal(show_starts_at(s), "2026-01-01T20:00:00Z");
@@ -299,7 +302,7 @@ static void loads_from_the_snapshot(void **state)
 static void snapshot_booked_wins_and_unknown_seats_are_skipped(void **state)
 {
     fixture *f = *state;
-    show *s = shows_get(f->all, "t1");
+    show *s = shows_load_now(f->all, "t1");
     const hold *h;
 
     sync_from(s, "{'seq':3,'holds':[{'ref':'ABCDEF','buyer':'b1','seats':['S-A-1','S-B-2','X-9'],"
@@ -485,7 +488,7 @@ static void the_snapshot_string(void **state)
 static void a_watcher_before_the_load(void **state)
 {
     fixture *f = *state;
-    show *s = shows_get(f->all, "t1");
+    show *s = shows_load_now(f->all, "t1");
     client *c = client_new(NULL, LIMIT);
     watcher *w = show_watch(s, c);
     cJSON *j;
@@ -812,7 +815,7 @@ static void a_big_flush_goes_on_over_loop_turns(void **state)
 static void unwatch_stops_frames(void **state)
 {
     fixture *f = *state;
-    show *s = loaded(f), *s2 = shows_get(f->all, "t2");
+    show *s = loaded(f), *s2 = shows_load_now(f->all, "t2");
     client *a = client_new(NULL, LIMIT), *b = client_new(NULL, LIMIT);
     watcher *wa, *wb, *w2;
 
@@ -993,7 +996,7 @@ static void hold_events_reach_the_buyer(void **state)
 static void a_payload_is_read_within_its_length(void **state)
 {
     fixture *f = *state;
-    show *s = shows_get(f->all, "t1");
+    show *s = shows_load_now(f->all, "t1");
     char msg[] = "{'seq':6,'op':'release','buyer':'b1','ref':'ABCDEF','ch':[['S-A-1','e']],"
                  "'hold':false,'booking':0}";
     size_t n = strlen(dq(msg));

@@ -37,12 +37,19 @@
  * the upgrade and writes each message into it, so an idle watcher keeps its
  * touched pages: 1 KiB (requests are a few hundred bytes; a bigger one comes
  * in pieces that ws.c joins, up to --max-frame). tx_packet_size caps each
- * send() (left 0, it would be rx_buffer_size): 4 KiB as before the rx
- * buffer shrank. 256 KiB was tried: lws then reports partial writes
- * differently and the slow-reader tests (overload.test.mjs) fail.
+ * send(); left 0 it would be rx_buffer_size, and lws copies what is past the
+ * cap into a buffer of its own and sends it at later writeables. 16 KiB: a
+ * v2 snapshot of the stadium and the merged deltas of a watcher that fell
+ * behind go out in one send(). With 4 KiB, v1 watchers under overload
+ * (10,000 of them, 3,000 changes/s offered) tipped over: merged deltas of
+ * ~10 KB took three sends and a copy each, so the watchers fell further
+ * behind and the deltas grew (p99 4.6 s against 230 ms; docs/benchmarks.md).
+ * 256 KiB was tried too: a paused reader then has everything in the
+ * kernel's buffers and the slow-reader tests (overload.test.mjs) no longer
+ * see the server hold frames back.
  */
 #define SERVER_WS_RX_BUFFER 1024
-#define SERVER_WS_TX_PACKET 4096
+#define SERVER_WS_TX_PACKET 16384
 
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(http_session), 0, 0, NULL, 0},

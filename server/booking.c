@@ -93,6 +93,15 @@ static void count_ending(const booking_op *op, const char *outcome_word)
     metrics_inc(op->cancel_id ? M_CANCELLATIONS : M_BOOKINGS, outcome_word);
 }
 
+/* Before every callback: a freeze of this op is no longer held (show.h). */
+static void end_confirm(booking_op *op)
+{
+    if (op->confirming) {
+        op->confirming = 0;
+        show_freeze_released(op->s, op->hold_ref);
+    }
+}
+
 static void finish(booking_op *op, outcome o, const char *message)
 {
     booking_result res;
@@ -101,6 +110,7 @@ static void finish(booking_op *op, outcome o, const char *message)
     res.outcome = o;
     res.message = message;
     op->state = BOOKING_DONE;
+    end_confirm(op);
     op->cb(op, &res);
 }
 
@@ -113,6 +123,7 @@ static void finish_booking(booking_op *op, int created)
     res.created = created;
     res.booking = &op->booking;
     op->state = BOOKING_DONE;
+    end_confirm(op);
     op->cb(op, &res);
 }
 
@@ -343,6 +354,7 @@ static void expired_done(ledger_job *job)
         res.message = "this hold is gone: it was already confirmed with another payment reference";
     }
     op->state = BOOKING_DONE;
+    end_confirm(op);
     op->cb(op, &res);
 }
 
@@ -355,10 +367,18 @@ static void finish_expired(booking_op *op)
 static void on_frozen(void *arg, const store_result *res)
 {
     booking_op *op = arg;
+    store_result lost = STORE_RESULT_UNAVAILABLE;
 
     show_apply_result(op->s, res, NULL);
+    /* freeze_reply error: the freeze ran, its answer is lost (a connection
+     * that broke, a master killed) */
+    if (res->outcome == OUT_OK && SM_FAILPOINT("confirm.freeze_reply"))
+        res = &lost;
     switch (res->outcome) {
     case OUT_OK:
+        /* ours now: no reconciliation touches it until this op ends */
+        op->confirming = 1;
+        show_freeze_held(op->s, op->hold_ref);
         /* after_freeze error: as if the reply were garbled */
         if (take_detail(op, res->detail, 1) || !op->nseats ||
             SM_FAILPOINT("confirm.after_freeze")) {
@@ -378,6 +398,10 @@ static void on_frozen(void *arg, const store_result *res)
         finish_expired(op);
         break;
     default:
+        /* unavailable: the connection was lost with the script sent, so it
+         * may have frozen the hold; the next sweep finds out (show.h) */
+        if (res->outcome == OUT_UNAVAILABLE)
+            show_freeze_in_doubt(op->s, op->hold_ref);
         finish_failed(op, res->outcome);
     }
 }

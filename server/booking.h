@@ -96,6 +96,7 @@ struct booking_op {
     booking_state state;
     int abandoned;
     int tries;
+    int confirming; /* its freeze is held (show_freeze_held) until its callback */
     char hold_ref[AUTH_REF_LEN + 1];
     char frozen[24]; /* when our freeze or reservation locked it (Redis ms) */
     char payment_ref[LEDGER_PAYMENT_REF_MAX + 1];

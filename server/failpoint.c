@@ -30,6 +30,7 @@ typedef struct fp {
 static fp points[] = {
     {"confirm.before_freeze", FP_OFF, 0, -1},
     {"confirm.after_freeze", FP_OFF, 0, -1},
+    {"confirm.freeze_reply", FP_OFF, 0, -1},
     {"confirm.before_commit", FP_OFF, 0, -1},
     {"confirm.after_commit", FP_OFF, 0, -1},
     {"confirm.before_book", FP_OFF, 0, -1},

@@ -30,6 +30,8 @@
 /* How long a resync waits for the ledger's booked seats (ensure_then_resync). */
 #define SHOW_ENSURE_WAIT_MS 1000
 #define SHOW_CHECK_BOOKED_MS 30000
+/* Holds whose freeze is in doubt, reconciled by one sweep at most. */
+#define SHOW_SWEEP_DOUBTFUL 16
 #define SHOW_CATCHUP_CACHE 16 /* merged deltas kept per flushed seq, by from */
 
 struct shows {
@@ -93,6 +95,10 @@ struct show {
     size_t ndirty;
     sm_map holds_by_ref;   /* ref -> hold* (owned) */
     sm_map holds_by_buyer; /* buyer id -> hold* (same objects) */
+    /* hold ref -> confirm_mark* (owned): this process's confirmations of
+     * it in flight, and whether one of them may have frozen it without
+     * hearing back (show_freeze_held) */
+    sm_map confirms;
     watcher *watchers;
     size_t nwatchers;
     /* A flush in progress (flush_more): the watchers from flush_next on are
@@ -234,10 +240,28 @@ int show_hold_list(const show *s, const hold ***out, size_t *n)
 
 /* ---- loading ---- */
 
+/* See show_freeze_held. */
+typedef struct confirm_mark {
+    int inflight; /* confirmations of this process that froze the hold */
+    int doubtful; /* one may have frozen it and lost the answer */
+} confirm_mark;
+
+static int freeze_live(show *s, const char *ref);
+
+static void confirms_clear(show *s)
+{
+    size_t it = 0;
+    void *v;
+    while (sm_map_next(&s->confirms, &it, NULL, &v))
+        free(v);
+    sm_map_free(&s->confirms);
+}
+
 static void show_free(show *s)
 {
     size_t i;
     holds_clear(s);
+    confirms_clear(s);
     for (i = 0; i < s->nbacklog; i++)
         free(s->backlog[i]);
     free(s->backlog);
@@ -295,6 +319,7 @@ show *shows_add(shows *a, const char *id, const char *name, const char *starts_a
     s->changes = show_backlog_new(s->nseats, 0, 0);
     sm_map_init(&s->holds_by_ref);
     sm_map_init(&s->holds_by_buyer);
+    sm_map_init(&s->confirms);
     if (!s->state || !s->flushed || !s->dirty || !s->dirty_mark || !s->changes ||
         sm_map_set(&a->by_id, s->id, s)) {
         show_free(s);
@@ -1574,6 +1599,13 @@ static void frozen_done(ledger_job *job)
     char id[24], *json;
     const char *args[3] = {j->ref, id, ""};
 
+    /* A confirmation of this process froze it meanwhile and is committing:
+     * it finishes the hold itself (book.lua or thaw). */
+    if (freeze_live(s, j->ref)) {
+        ledger_booking_clear(&j->b);
+        free(j);
+        return;
+    }
     /* Refs are unique only among live holds: a booking of this freeze was
      * made after it (a minute of slack for clocks), an older one is another
      * hold's that had the same code. A database that did not answer thaws
@@ -1640,10 +1672,82 @@ static void on_swept(void *arg, const store_result *res)
 }
 
 /* source: "sweep" (the timer) or "keyspace_event", for the metrics. */
+static confirm_mark *confirm_mark_of(show *s, const char *ref)
+{
+    confirm_mark *m = sm_map_get(&s->confirms, ref);
+    if (m)
+        return m;
+    if (!(m = calloc(1, sizeof(*m))))
+        return NULL;
+    if (sm_map_set(&s->confirms, ref, m)) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void confirm_mark_drop_if_idle(show *s, const char *ref, confirm_mark *m)
+{
+    if (!m->inflight && !m->doubtful)
+        free(sm_map_del(&s->confirms, ref));
+}
+
+void show_freeze_held(show *s, const char *ref)
+{
+    confirm_mark *m = confirm_mark_of(s, ref);
+    if (m)
+        m->inflight++;
+}
+
+void show_freeze_released(show *s, const char *ref)
+{
+    confirm_mark *m = sm_map_get(&s->confirms, ref);
+    if (!m)
+        return; /* its held ran out of memory */
+    if (m->inflight > 0)
+        m->inflight--;
+    confirm_mark_drop_if_idle(s, ref, m);
+}
+
+void show_freeze_in_doubt(show *s, const char *ref)
+{
+    confirm_mark *m = confirm_mark_of(s, ref);
+    if (m)
+        m->doubtful = 1;
+}
+
+static int freeze_live(show *s, const char *ref)
+{
+    const confirm_mark *m = sm_map_get(&s->confirms, ref);
+    return m && m->inflight > 0;
+}
+
+/* Up to max refs whose freeze is in doubt and that no confirmation of this
+ * process has in flight, into out; they are forgotten here (sweep.lua
+ * reconciles them once; if that sweep fails, the frozen bound still does). */
+static size_t take_doubtful(show *s, const char **out, char (*refs)[AUTH_REF_LEN + 1], size_t max)
+{
+    size_t it = 0, n = 0, i;
+    const char *k;
+    void *v;
+    while (n < max && sm_map_next(&s->confirms, &it, &k, &v)) {
+        confirm_mark *m = v;
+        if (m->doubtful && !m->inflight)
+            snprintf(refs[n++], AUTH_REF_LEN + 1, "%s", k);
+    }
+    for (i = 0; i < n; i++) {
+        free(sm_map_del(&s->confirms, refs[i]));
+        out[i] = refs[i];
+    }
+    return n;
+}
+
 static void sweep_show(show *s, const char *source)
 {
-    char bound[24];
-    const char *args[4] = {SHOW_SWEEP_BATCH, bound, s->all->instance, s->all->started_ms};
+    char bound[24], doubtful[SHOW_SWEEP_DOUBTFUL][AUTH_REF_LEN + 1];
+    const char *args[4 + SHOW_SWEEP_DOUBTFUL] = {SHOW_SWEEP_BATCH, bound, s->all->instance,
+                                                 s->all->started_ms};
+    size_t ndoubt;
 
     if (s->sweeping) {
         s->sweep_again = 1;
@@ -1655,7 +1759,8 @@ static void sweep_show(show *s, const char *source)
     snprintf(bound, sizeof(bound), "%ld", s->all->cfg.frozen_bound_ms);
     if (SM_FAILPOINT("show.sweep")) /* error: this round is skipped, as if Redis failed */
         return;
-    if (store_run(s->all->cfg.store, "sweep", s->id, 4, args, on_swept, s) == 0)
+    ndoubt = s->confirms.used ? take_doubtful(s, args + 4, doubtful, SHOW_SWEEP_DOUBTFUL) : 0;
+    if (store_run(s->all->cfg.store, "sweep", s->id, (int)(4 + ndoubt), args, on_swept, s) == 0)
         s->sweeping = 1;
 }
 

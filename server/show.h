@@ -178,5 +178,16 @@ void show_resync(show *s, int snapshots);
  * when Redis may have lost or missed something: on (re)connect, on loading
  * a show, and after a booking or cancellation whose Redis step failed. */
 void show_ensure_booked(show *s);
+/* booking.c, about hold ref: held, a confirmation of this process froze it
+ * and is committing (until released). in_doubt: a freeze of this process
+ * may have run in Redis without the answer reaching us (the connection was
+ * lost). A hold in doubt, frozen by this process and not held by any of its
+ * confirmations, is reconciled with the ledger by the next sweep (booked
+ * there: booked; else thawed) instead of after the frozen bound (10 s), so
+ * its seats do not stay pending past their deadline while the box office
+ * retries. No reconciliation touches a hold while it is held. */
+void show_freeze_held(show *s, const char *ref);
+void show_freeze_released(show *s, const char *ref);
+void show_freeze_in_doubt(show *s, const char *ref);
 
 #endif

@@ -196,6 +196,27 @@ it('error at every step of a confirmation: no 201 without a booking, the retry g
     await settled('error-confirm', deadline, answered);
 });
 
+it('a freeze whose answer was lost is thawed by the next sweep: the retry books at once, not after the frozen bound', async () => {
+    const fp = await faulty('confirm.freeze_reply=error*1');
+    const seats = pool.take(2);
+    const t0 = Date.now();
+    const { h, first, confirm } = await holdAndConfirm(fp, seats, 'freeze-reply-lost');
+    assert.equal(first.status, 503, `the lost answer is a 503: ${first.text}`);
+    /* The freeze ran: the hold is frozen in Redis. Before, it stayed so for
+     * the frozen bound (10 s), and the retry, waiting 3 s at most for it,
+     * answered 409 hold_locked. */
+    const second = await confirm();
+    const waited = Date.now() - t0;
+    assert.equal(second.status, 201, `the retry books it: ${second.text}`);
+    assert.ok(waited < 4000, `booked ${waited} ms after the first try`);
+    const s = (await stack.api('GET', '/api/shows/demo/seats')).json;
+    assert.deepEqual(seats.map((x) => s.seats[ids.indexOf(x)]), ['b', 'b'], 'its seats are booked');
+    const third = await confirm();
+    assert.equal(third.status, 200, `a second retry: ${third.text}`);
+    await retire(fp);
+    await settled('freeze-reply', h.expires_at, [{ id: second.json.id ?? second.json.booking?.id, status: 201, seats }]);
+});
+
 it('error in a hold or a release answers unavailable and changes nothing', async () => {
     const fp = await faulty('ws.hold=error*1,ws.release=error*1');
     const seats = pool.take(2);

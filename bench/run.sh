@@ -146,18 +146,27 @@ flush_redis() {
   fi
 }
 
+# A port free_port found may be taken before redis-server binds it (free_port
+# only sees listeners; an outgoing connection's port in 32768-40000 is taken
+# too): a redis-server that exits is started again on another port.
 start_redis() {
+  local attempt
   if [ $cluster = 1 ]; then start_cluster; return; fi
-  rport=$(free_port)
-  redis_url="redis://127.0.0.1:$rport/0"
-  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-    --maxclients 1000 >"$raw/redis.log" 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 1 100); do
-    redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    rport=$(free_port)
+    redis_url="redis://127.0.0.1:$rport/0"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+      --maxclients 1000 >"$raw/redis.log" 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 1 100); do
+      redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
+      kill -0 "$redis_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$redis_pid" 2>/dev/null; then break; fi # running but not answering
+    echo "run.sh: redis-server on port $rport exited (attempt $attempt): $(tail -n 1 "$raw/redis.log")" >&2
   done
-  echo "run.sh: redis-server did not start (see $raw/redis.log)" >&2; exit 1
+  echo "run.sh: redis-server did not start; its log:" >&2; tail -n 20 "$raw/redis.log" >&2; exit 1
 }
 
 # The servers under test, each listening on $listen_port, run in a

@@ -102,6 +102,18 @@ static void unlink_wait(pending *p, show_wait *w)
     p->l->nwaits--;
 }
 
+/* Answers every wait of a list linked by next (taken out of their loads)
+ * `unavailable`. */
+static void answer_unavailable(show_wait *w)
+{
+    show_wait *next;
+    for (; w; w = next) {
+        next = w->next;
+        w->next = NULL;
+        w->done(w, NULL, OUT_UNAVAILABLE);
+    }
+}
+
 /* Answers every wait of p (the load ended). */
 static void answer_all(pending *p, show *s, outcome o)
 {
@@ -132,11 +144,7 @@ static void on_tick(uv_timer_t *t)
             late = w;
         }
     }
-    for (w = late; w; w = next) {
-        next = w->next;
-        w->next = NULL;
-        w->done(w, NULL, OUT_UNAVAILABLE);
-    }
+    answer_unavailable(late);
     stop_timer_if_idle(l);
 }
 
@@ -284,7 +292,7 @@ void show_loader_stop(show_loader *l)
 {
     size_t it = 0;
     void *v;
-    show_wait *all = NULL, *w, *next;
+    show_wait *all = NULL, *w;
 
     if (!l || l->stopped)
         return;
@@ -297,11 +305,7 @@ void show_loader_stop(show_loader *l)
             all = w;
         }
     }
-    for (w = all; w; w = next) {
-        next = w->next;
-        w->next = NULL;
-        w->done(w, NULL, OUT_UNAVAILABLE);
-    }
+    answer_unavailable(all);
     uv_timer_stop(&l->timer);
     l->timer_on = 0;
     uv_close((uv_handle_t *)&l->timer, NULL);
